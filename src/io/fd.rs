@@ -1,0 +1,358 @@
+//! [`Fd`]: a file descriptor registered with the poller — Go's `poll.FD`.
+//!
+//! Every goro socket and [`PollFd`](super::PollFd) is an `Fd`. It ties
+//! together the raw fd, its [descriptor](crate::poller::descriptor) and the
+//! runtime, and implements the two ways to run a syscall against it:
+//!
+//! - [`Fd::op`]: an `async` operation (Go's `fd.Read` loop). It takes the
+//!   direction's lock (so reads are serialised among readers and a
+//!   `write_all` is never interleaved with another write), then loops: check
+//!   deadline/close (`prepareRead`), try the syscall, and on `EAGAIN` park
+//!   in the direction's slot until the poller reports readiness. The lock is
+//!   held across waits and released when the operation completes or is
+//!   dropped.
+//! - [`Fd::poll_io`]: the same attempt for stateless `poll_*` callers
+//!   (`AsyncRead for &TcpStream`), which cannot hold a lock across
+//!   `Pending`: it locks only around the attempt, and if another task holds
+//!   the lock it queues on it.
+//!
+//! # Closing
+//!
+//! [`Fd::close`] marks the fd mutex closed, evicts the descriptor (waking
+//! every waiter with "use of closed network connection") and drops its
+//! reference; whoever drops the last reference deregisters the fd, recycles
+//! the descriptor and closes the fd. So the fd number is never closed (and
+//! reused by the kernel) while a syscall on it may still be in flight.
+
+use crate::poller::descriptor::{DeadlineMode, DescPtr, Mode, PollDesc, closed_error};
+use crate::poller::fdmutex::{FdMutex, Side};
+use crate::runtime::Handle;
+use crate::scheduler::Shared;
+use crate::task::budget;
+use std::future::Future;
+use std::io;
+use std::mem::ManuallyDrop;
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+use std::time::Instant;
+
+/// See the module docs.
+#[derive(Debug)]
+pub(crate) struct Fd {
+    fd: RawFd,
+    /// Reference count, read/write locks and the closed flag. It belongs to
+    /// this object, not the descriptor: once closed, an `Fd` never touches
+    /// its descriptor again (the descriptor may already serve another fd).
+    fdmu: FdMutex,
+    pd: DescPtr,
+    shared: Arc<Shared>,
+    /// Close the fd on destroy (false for `PollFd`, whose `T` owns it).
+    owns: bool,
+}
+
+impl Fd {
+    /// Registers `fd` (already non-blocking) with the current runtime's
+    /// poller (the default runtime outside any).
+    pub(crate) fn new(fd: OwnedFd) -> io::Result<Fd> {
+        let this = Fd::register(fd.as_raw_fd(), true)?;
+        // Ownership moves into `this`, which closes it in `destroy`.
+        let _ = fd.into_raw_fd();
+        Ok(this)
+    }
+
+    /// Registers an fd owned by someone else: closing this `Fd` only
+    /// deregisters it. The caller must keep the fd open while this lives.
+    pub(crate) fn borrowed(raw: RawFd) -> io::Result<Fd> {
+        Fd::register(raw, false)
+    }
+
+    fn register(raw: RawFd, owns: bool) -> io::Result<Fd> {
+        let shared = Handle::current_or_default().shared;
+        if shared.is_shutdown() {
+            return Err(shut_down());
+        }
+        let pd = shared.poller.open(raw)?;
+        Ok(Fd {
+            fd: raw,
+            fdmu: FdMutex::default(),
+            pd,
+            shared,
+            owns,
+        })
+    }
+
+    /// The descriptor; only valid while holding a reference or a lock.
+    fn pd(&self) -> &PollDesc {
+        self.pd.get()
+    }
+
+    /// Runs `f` holding a reference (so the descriptor stays ours).
+    fn with_ref<R>(&self, f: impl FnOnce(&PollDesc) -> R) -> io::Result<R> {
+        self.fdmu.incref().map_err(|_| closed_error())?;
+        let r = f(self.pd());
+        self.decref();
+        Ok(r)
+    }
+
+    /// The raw fd (valid while `self` is open).
+    pub(crate) fn raw(&self) -> RawFd {
+        self.fd
+    }
+
+    /// Runs `f` with a borrowed std object of type `T` wrapping the fd,
+    /// holding a reference so the fd cannot be closed meanwhile.
+    pub(crate) fn with_std<T, R>(&self, f: impl FnOnce(&T) -> io::Result<R>) -> io::Result<R>
+    where
+        T: FromRawFd + IntoRawFd,
+    {
+        self.with_ref(|_| {
+            // SAFETY: the fd is open (we hold a reference) and the wrapper
+            // is never dropped, so it never closes the fd.
+            let obj = ManuallyDrop::new(unsafe { T::from_raw_fd(self.fd) });
+            f(&obj)
+        })?
+    }
+
+    fn decref(&self) {
+        if self.fdmu.decref() {
+            self.destroy();
+        }
+    }
+
+    fn unlock(&self, side: Side) {
+        if self.fdmu.unlock(side) {
+            self.destroy();
+        }
+    }
+
+    /// Deregisters, recycles the descriptor and closes the fd. Runs once,
+    /// by whoever released the last reference after `close`.
+    fn destroy(&self) {
+        self.shared.poller.close(self.pd(), self.fd);
+        if self.owns {
+            // SAFETY: the fd was ours and nothing references it any more.
+            unsafe {
+                libc::close(self.fd);
+            }
+        }
+    }
+
+    /// Closes the fd (see the module docs). Tasks blocked on it fail with
+    /// `NotConnected` ("use of closed network connection"). Closing twice
+    /// returns that error the second time.
+    pub(crate) fn close(&self) -> io::Result<()> {
+        self.fdmu.incref_and_close().map_err(|_| closed_error())?;
+        self.pd().evict(&*self.shared, self.shared.poller.waiters());
+        self.decref();
+        Ok(())
+    }
+
+    /// Deregisters the fd and hands it back open (for `into_std`). For a
+    /// borrowed fd, the returned value must be forgotten by the caller.
+    pub(crate) fn into_owned(self) -> io::Result<OwnedFd> {
+        let this = ManuallyDrop::new(self);
+        let pd = this.pd();
+        this.fdmu.incref_and_close().map_err(|_| closed_error())?;
+        pd.evict(&*this.shared, this.shared.poller.waiters());
+        // No other references can exist: `self` was owned.
+        let _ = this.fdmu.decref();
+        this.shared.poller.close(pd, this.fd);
+        // SAFETY: the fd is open and owned by us; ownership moves out.
+        let fd = unsafe { OwnedFd::from_raw_fd(this.fd) };
+        // SAFETY: `this` is never used again; drop its Arc exactly once.
+        drop(unsafe { std::ptr::read(&this.shared) });
+        Ok(fd)
+    }
+
+    /// Sets the read, write or both deadlines (`None` clears).
+    /// Fails only if the fd is closed.
+    pub(crate) fn set_deadline(
+        &self,
+        deadline: Option<Instant>,
+        mode: DeadlineMode,
+    ) -> io::Result<()> {
+        self.with_ref(|pd| {
+            pd.set_deadline(deadline, mode, &*self.shared, self.shared.poller.waiters())
+        })
+    }
+
+    /// An async operation that takes `side`'s lock and retries `f` until
+    /// it stops returning `WouldBlock` (see the module docs).
+    pub(crate) fn op<F, R>(&self, mode: Mode, f: F) -> Op<'_, F>
+    where
+        F: FnMut(RawFd) -> io::Result<R>,
+    {
+        Op {
+            fd: self,
+            mode,
+            f,
+            locked: false,
+        }
+    }
+
+    /// Waits until the direction may be ready, without a syscall
+    /// (`readable()` / `writable()`).
+    pub(crate) fn poll_ready(&self, mode: Mode, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.with_ref(|pd| pd.poll_wait(mode, cx, self.shared.poller.waiters())) {
+            Ok(Poll::Pending) => {
+                self.shared.ensure_poller();
+                Poll::Pending
+            }
+            Ok(p) => p.map_err(io::Error::from),
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+
+    /// One attempt for stateless `poll_*` callers (see the module docs).
+    pub(crate) fn poll_io<R>(
+        &self,
+        cx: &mut Context<'_>,
+        mode: Mode,
+        mut f: impl FnMut(RawFd) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        ready!(budget::poll_proceed(cx));
+        let side = side_of(mode);
+        match self.fdmu.poll_lock(side, cx.waker()) {
+            Poll::Pending => {
+                budget::restore();
+                return Poll::Pending;
+            }
+            Poll::Ready(Err(_)) => return Poll::Ready(Err(closed_error())),
+            Poll::Ready(Ok(())) => {}
+        }
+        let r = self.attempt(cx, mode, &mut f);
+        self.unlock(side);
+        if r.is_pending() {
+            budget::restore();
+        }
+        r
+    }
+
+    /// The retry loop shared by both paths; the caller holds the lock.
+    fn attempt<R>(
+        &self,
+        cx: &mut Context<'_>,
+        mode: Mode,
+        f: &mut impl FnMut(RawFd) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        let pd = self.pd();
+        loop {
+            if let Err(e) = pd.check_err(mode) {
+                return Poll::Ready(Err(e.into()));
+            }
+            match f(self.fd) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => return Poll::Ready(r),
+            }
+            // The poller saw a bare EPOLLERR: the socket has a pending error
+            // that this syscall did not report (an ICMP error on a datagram
+            // socket, say). Report it instead of waiting for an edge that
+            // will not come.
+            if pd.has_event_err()
+                && let Ok(Some(e)) = crate::net::socket::take_error(self.fd)
+            {
+                return Poll::Ready(Err(e));
+            }
+            if self.shared.is_shutdown() {
+                return Poll::Ready(Err(shut_down()));
+            }
+            match pd.poll_wait(mode, cx, self.shared.poller.waiters()) {
+                Poll::Pending => {
+                    self.shared.ensure_poller();
+                    return Poll::Pending;
+                }
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
+            }
+        }
+    }
+}
+
+impl Drop for Fd {
+    fn drop(&mut self) {
+        let _ = self.close();
+    }
+}
+
+fn side_of(mode: Mode) -> Side {
+    match mode {
+        Mode::Read => Side::Read,
+        Mode::Write => Side::Write,
+    }
+}
+
+fn shut_down() -> io::Error {
+    io::Error::other("goro runtime has shut down")
+}
+
+/// Puts `fd` in non-blocking mode.
+pub(crate) fn set_nonblocking(fd: RawFd) -> io::Result<()> {
+    // SAFETY: fcntl on an fd we own; errors are reported.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if flags & libc::O_NONBLOCK == 0 {
+        // SAFETY: as above.
+        if unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Future returned by [`Fd::op`].
+#[must_use = "futures do nothing unless awaited"]
+pub(crate) struct Op<'a, F> {
+    fd: &'a Fd,
+    mode: Mode,
+    f: F,
+    locked: bool,
+}
+
+impl<F> Unpin for Op<'_, F> {}
+
+impl<F, R> Future for Op<'_, F>
+where
+    F: FnMut(RawFd) -> io::Result<R>,
+{
+    type Output = io::Result<R>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<R>> {
+        let this = &mut *self;
+        let side = side_of(this.mode);
+        if !this.locked {
+            ready!(budget::poll_proceed(cx));
+            match this.fd.fdmu.poll_lock(side, cx.waker()) {
+                Poll::Pending => {
+                    budget::restore();
+                    return Poll::Pending;
+                }
+                Poll::Ready(Err(_)) => return Poll::Ready(Err(closed_error())),
+                Poll::Ready(Ok(())) => this.locked = true,
+            }
+        } else {
+            ready!(budget::poll_proceed(cx));
+        }
+        let r = this.fd.attempt(cx, this.mode, &mut this.f);
+        match r {
+            Poll::Pending => budget::restore(),
+            Poll::Ready(_) => {
+                this.locked = false;
+                this.fd.unlock(side);
+            }
+        }
+        r
+    }
+}
+
+impl<F> Drop for Op<'_, F> {
+    fn drop(&mut self) {
+        if self.locked {
+            self.fd.unlock(side_of(self.mode));
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! [`PollFd`]: any file descriptor on the netpoller.
+
+use super::fd::Fd;
+use crate::poller::descriptor::{DeadlineMode, Mode};
+use futures_io::{AsyncRead, AsyncWrite};
+use std::fmt;
+use std::future::poll_fn;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, RawFd};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+/// Wraps any fd-owning value (a pipe end, an eventfd, a tty, a socket from
+/// another library) so its readiness is driven by goro's poller.
+///
+/// [`new`](Self::new) switches the fd to non-blocking mode and registers it
+/// once. The value itself keeps ownership of the fd: dropping a `PollFd`
+/// deregisters the fd and then drops the value, and
+/// [`into_inner`](Self::into_inner) deregisters it and gives the value
+/// back. Deadlines work as on [`TcpStream`](crate::net::TcpStream).
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use std::os::unix::net::UnixStream;
+/// # goro::block_on(async {
+/// let (a, mut b) = UnixStream::pair()?;
+/// let a = goro::io::PollFd::new(a)?;
+/// b.write_all(b"hi")?;
+/// let mut buf = [0; 2];
+/// let n = a.read_with(|mut s| s.read(&mut buf)).await?;
+/// assert_eq!(&buf[..n], b"hi");
+/// # Ok::<(), std::io::Error>(()) });
+/// ```
+pub struct PollFd<T: AsRawFd> {
+    // Field order matters: the registration is dropped before the value
+    // that owns the fd.
+    fd: Fd,
+    inner: T,
+}
+
+impl<T: AsRawFd + fmt::Debug> fmt::Debug for PollFd<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PollFd")
+            .field("inner", &self.inner)
+            .finish()
+    }
+}
+
+impl<T: AsRawFd> PollFd<T> {
+    /// Registers `inner`'s fd with the current runtime's poller (switching
+    /// it to non-blocking mode).
+    pub fn new(inner: T) -> io::Result<PollFd<T>> {
+        let raw = inner.as_raw_fd();
+        super::fd::set_nonblocking(raw)?;
+        Ok(PollFd {
+            fd: Fd::borrowed(raw)?,
+            inner,
+        })
+    }
+
+    /// The wrapped value.
+    pub fn get_ref(&self) -> &T {
+        &self.inner
+    }
+
+    /// The wrapped value, mutably.
+    pub fn get_mut(&mut self) -> &mut T {
+        &mut self.inner
+    }
+
+    /// Deregisters the fd and returns the value (still non-blocking).
+    pub fn into_inner(self) -> io::Result<T> {
+        let PollFd { fd, inner } = self;
+        // The fd belongs to `inner`: forget the handle `into_owned` returns
+        // so it is not closed twice.
+        std::mem::forget(fd.into_owned()?);
+        Ok(inner)
+    }
+
+    /// Waits until the fd may be readable.
+    pub async fn readable(&self) -> io::Result<()> {
+        poll_fn(|cx| self.fd.poll_ready(Mode::Read, cx)).await
+    }
+
+    /// Waits until the fd may be writable.
+    pub async fn writable(&self) -> io::Result<()> {
+        poll_fn(|cx| self.fd.poll_ready(Mode::Write, cx)).await
+    }
+
+    /// Runs a non-blocking read `f` until it stops failing with
+    /// `WouldBlock`, waiting for readability in between. Reads through one
+    /// `PollFd` are serialised.
+    pub async fn read_with<R>(&self, mut f: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
+        let inner = self.get_ref();
+        self.fd.op(Mode::Read, |_| f(inner)).await
+    }
+
+    /// Like [`read_with`](Self::read_with), with mutable access.
+    pub async fn read_with_mut<R>(
+        &mut self,
+        mut f: impl FnMut(&mut T) -> io::Result<R>,
+    ) -> io::Result<R> {
+        let inner = &mut self.inner;
+        self.fd.op(Mode::Read, |_| f(inner)).await
+    }
+
+    /// Runs a non-blocking write `f` until it stops failing with
+    /// `WouldBlock`, waiting for writability in between.
+    pub async fn write_with<R>(&self, mut f: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
+        let inner = self.get_ref();
+        self.fd.op(Mode::Write, |_| f(inner)).await
+    }
+
+    /// Like [`write_with`](Self::write_with), with mutable access.
+    pub async fn write_with_mut<R>(
+        &mut self,
+        mut f: impl FnMut(&mut T) -> io::Result<R>,
+    ) -> io::Result<R> {
+        let inner = &mut self.inner;
+        self.fd.op(Mode::Write, |_| f(inner)).await
+    }
+
+    /// Sets the read deadline (`None` clears it).
+    pub fn set_read_deadline(&self, deadline: Option<Instant>) -> io::Result<()> {
+        self.fd.set_deadline(deadline, DeadlineMode::Read)
+    }
+
+    /// Sets the write deadline (`None` clears it).
+    pub fn set_write_deadline(&self, deadline: Option<Instant>) -> io::Result<()> {
+        self.fd.set_deadline(deadline, DeadlineMode::Write)
+    }
+
+    /// Sets both deadlines.
+    pub fn set_deadline(&self, deadline: Option<Instant>) -> io::Result<()> {
+        self.fd.set_deadline(deadline, DeadlineMode::Both)
+    }
+}
+
+impl<T: AsRawFd> AsRawFd for PollFd<T> {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.raw()
+    }
+}
+
+impl<T: AsRawFd + Read + Unpin> AsyncRead for PollFd<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        let this = self.get_mut();
+        let inner = &mut this.inner;
+        this.fd.poll_io(cx, Mode::Read, |_| inner.read(buf))
+    }
+}
+
+impl<T: AsRawFd + Write + Unpin> AsyncWrite for PollFd<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        let this = self.get_mut();
+        let inner = &mut this.inner;
+        this.fd.poll_io(cx, Mode::Write, |_| inner.write(buf))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let inner = &mut this.inner;
+        this.fd.poll_io(cx, Mode::Write, |_| inner.flush())
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_flush(cx)
+    }
+}

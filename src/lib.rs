@@ -1,0 +1,88 @@
+//! # goro — an async runtime built the way Go's runtime does network I/O
+//!
+//! goro runs Rust futures on a **G/M/P scheduler** integrated with a
+//! **netpoller**, following the design of Go's runtime:
+//!
+//! - one edge-triggered epoll instance per runtime; every fd is registered
+//!   once, when it is opened, for reads and writes;
+//! - a per-fd descriptor whose read and write *slots* hold the `Waker` of
+//!   the task waiting on them (where Go's `pollDesc` holds a goroutine),
+//!   with Go's race-free state machine and per-fd read/write **deadlines**;
+//! - Ps (worker contexts) with a local run queue, a LIFO `runnext` slot and
+//!   timers; Ms (threads) that run them, steal from each other, poll the
+//!   network without blocking when they run dry, and — one at a time — block
+//!   in `epoll_wait` until the next timer when idle;
+//! - a **sysmon** thread that polls the network when nobody has for 10 ms
+//!   and hands the P of a thread stuck in a long poll to another thread, so
+//!   one blocking task does not stall the others.
+//!
+//! It plugs into the futures ecosystem: sockets implement `futures-io`'s
+//! `AsyncRead`/`AsyncWrite`, streams implement `futures-core`'s `Stream`,
+//! and any `Future` can be spawned.
+//!
+//! ```no_run
+//! use goro::net::TcpListener;
+//!
+//! fn main() -> std::io::Result<()> {
+//!     goro::block_on(async {
+//!         let listener = TcpListener::bind("127.0.0.1:7000").await?;
+//!         loop {
+//!             let (conn, _) = listener.accept().await?;
+//!             goro::spawn(async move {
+//!                 let mut buf = vec![0; 4096];
+//!                 loop {
+//!                     match conn.read(&mut buf).await {
+//!                         Ok(0) | Err(_) => break,
+//!                         Ok(n) => {
+//!                             if conn.write_all(&buf[..n]).await.is_err() {
+//!                                 break;
+//!                             }
+//!                         }
+//!                     }
+//!                 }
+//!             });
+//!         }
+//!     })
+//! }
+//! ```
+//!
+//! ## Layout
+//!
+//! | module | Go counterpart |
+//! |---|---|
+//! | `poller` (internal) | `runtime/netpoll.go`, `netpoll_epoll.go` |
+//! | `scheduler` (internal) | `runtime/proc.go` (`schedule`, `findRunnable`, `sysmon`) |
+//! | [`time`] | `runtime/time.go` |
+//! | [`net`] | `net`, `internal/poll` |
+//! | [`io`] | `internal/poll.FD` for arbitrary fds |
+//! | [`task`], [`runtime`] | `go` statement, `GOMAXPROCS` |
+
+#![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod io;
+pub mod net;
+pub(crate) mod poller;
+pub mod runtime;
+pub(crate) mod scheduler;
+pub(crate) mod sync;
+pub mod task;
+pub mod time;
+
+pub use task::{JoinHandle, spawn, spawn_blocking};
+
+use std::future::Future;
+
+/// Runs `future` to completion on the current thread, with the current
+/// runtime (or the default one, started on first use) running every task it
+/// spawns.
+///
+/// ```
+/// let v = goro::block_on(async {
+///     goro::spawn(async { 1 + 2 }).await.unwrap()
+/// });
+/// assert_eq!(v, 3);
+/// ```
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    runtime::Handle::current_or_default().block_on(future)
+}

@@ -1,0 +1,13 @@
+//! Networking on the netpoller: TCP now, with Go's `net.Conn` semantics
+//! (deadlines, `close` waking blocked tasks, shared use through `&self`).
+//!
+//! Every socket is non-blocking and registered once with the runtime's
+//! epoll instance when it is created; operations try the syscall first and
+//! park in the descriptor's read or write slot on `EAGAIN`.
+
+mod addr;
+pub(crate) mod socket;
+mod tcp;
+
+pub use addr::ToSocketAddrs;
+pub use tcp::{Incoming, TcpListener, TcpStream};

@@ -1,0 +1,220 @@
+//! [`TcpListener`] and its [`Incoming`] stream.
+
+use super::stream::TcpStream;
+use crate::io::fd::Fd;
+use crate::net::addr::{ToSocketAddrs, resolve};
+use crate::net::socket;
+use crate::poller::descriptor::{DeadlineMode, Mode};
+use crate::time::{Sleep, sleep};
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::{Duration, Instant};
+
+/// A TCP socket server, listening for connections.
+///
+/// ```no_run
+/// # goro::block_on(async {
+/// let listener = goro::net::TcpListener::bind("127.0.0.1:8080").await?;
+/// loop {
+///     let (stream, peer) = listener.accept().await?;
+///     goro::spawn(async move {
+///         let mut buf = [0; 1024];
+///         while let Ok(n) = stream.read(&mut buf).await {
+///             if n == 0 || stream.write_all(&buf[..n]).await.is_err() {
+///                 break;
+///             }
+///         }
+///         drop(peer);
+///     });
+/// }
+/// # #[allow(unreachable_code)] Ok::<(), std::io::Error>(()) });
+/// ```
+pub struct TcpListener {
+    fd: Fd,
+}
+
+impl fmt::Debug for TcpListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpListener")
+            .field("fd", &self.fd.raw())
+            .field("local_addr", &self.local_addr().ok())
+            .finish()
+    }
+}
+
+impl TcpListener {
+    /// Binds a listener to `addr` (with `SO_REUSEADDR`, as Go does). If
+    /// `addr` resolves to several addresses, each is tried in turn.
+    pub async fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
+        let mut last = None;
+        for a in resolve(addr).await? {
+            match TcpListener::bind_one(&a) {
+                Ok(l) => return Ok(l),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.expect("resolve returns at least one address"))
+    }
+
+    fn bind_one(addr: &SocketAddr) -> io::Result<TcpListener> {
+        let sock = socket::socket(socket::domain(addr), libc::SOCK_STREAM)?;
+        socket::setsockopt_int(sock.as_raw_fd(), libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+        socket::bind(sock.as_raw_fd(), addr)?;
+        // SAFETY: plain syscall on our socket; the kernel caps the backlog
+        // at net.core.somaxconn.
+        if unsafe { libc::listen(sock.as_raw_fd(), 4096) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(TcpListener { fd: Fd::new(sock)? })
+    }
+
+    /// Accepts a connection. Errors — including running out of file
+    /// descriptors (`EMFILE`) — are returned as they are; [`incoming`]
+    /// backs off on those instead.
+    ///
+    /// [`incoming`]: Self::incoming
+    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        let (fd, addr) = self.fd.op(Mode::Read, accept_retrying).await?;
+        Ok((TcpStream::from_fd(Fd::new(fd)?), addr))
+    }
+
+    /// Polls for a connection (the stateless form of [`accept`](Self::accept)).
+    pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+        let (fd, addr) = ready!(self.fd.poll_io(cx, Mode::Read, accept_retrying))?;
+        Poll::Ready(Fd::new(fd).map(|fd| (TcpStream::from_fd(fd), addr)))
+    }
+
+    /// A stream of accepted connections that never ends. When the process
+    /// runs out of descriptors or memory (`EMFILE`, `ENFILE`, `ENOBUFS`,
+    /// `ENOMEM`) it waits 5 ms, doubling up to 1 s, and tries again — as
+    /// Go's HTTP server does — so a server keeps serving the connections it
+    /// has and recovers when descriptors free up. Other errors are yielded.
+    pub fn incoming(&self) -> Incoming<'_> {
+        Incoming {
+            listener: self,
+            backoff: None,
+            delay: Duration::ZERO,
+        }
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.fd.with_std(|l: &std::net::TcpListener| l.local_addr())
+    }
+
+    /// Sets a deadline for `accept` (Go's `SetDeadline` on a listener):
+    /// once it passes, pending and later accepts fail with `TimedOut` until
+    /// a new deadline is set. `None` clears it.
+    pub fn set_deadline(&self, deadline: Option<Instant>) -> io::Result<()> {
+        self.fd.set_deadline(deadline, DeadlineMode::Read)
+    }
+
+    /// Sets `IP_TTL`.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.fd.with_std(|l: &std::net::TcpListener| l.set_ttl(ttl))
+    }
+
+    /// Gets `IP_TTL`.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.fd.with_std(|l: &std::net::TcpListener| l.ttl())
+    }
+
+    /// Stops listening. Pending `accept`s fail with `NotConnected`; closing
+    /// twice returns that error.
+    pub fn close(&self) -> io::Result<()> {
+        self.fd.close()
+    }
+
+    /// Wraps a std listener (switched to non-blocking mode).
+    pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
+        listener.set_nonblocking(true)?;
+        Ok(TcpListener {
+            fd: Fd::new(OwnedFd::from(listener))?,
+        })
+    }
+
+    /// Unwraps into a std listener (still in non-blocking mode).
+    pub fn into_std(self) -> io::Result<std::net::TcpListener> {
+        self.fd.into_owned().map(std::net::TcpListener::from)
+    }
+}
+
+impl AsRawFd for TcpListener {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.raw()
+    }
+}
+
+/// `accept4`, retrying `ECONNABORTED` (a connection reset while queued,
+/// which Go also skips).
+fn accept_retrying(fd: RawFd) -> io::Result<(OwnedFd, SocketAddr)> {
+    loop {
+        match socket::accept(fd) {
+            Err(e) if e.raw_os_error() == Some(libc::ECONNABORTED) => continue,
+            r => return r,
+        }
+    }
+}
+
+/// True for accept errors that mean "out of resources, try later".
+fn is_resource_exhaustion(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
+}
+
+/// Stream returned by [`TcpListener::incoming`].
+#[derive(Debug)]
+#[must_use = "streams do nothing unless polled"]
+pub struct Incoming<'a> {
+    listener: &'a TcpListener,
+    backoff: Option<Sleep>,
+    delay: Duration,
+}
+
+impl Incoming<'_> {
+    /// Accepts the next connection (with the back-off described on
+    /// [`TcpListener::incoming`]).
+    pub async fn next(&mut self) -> io::Result<TcpStream> {
+        std::future::poll_fn(|cx| self.poll_next_stream(cx)).await
+    }
+
+    fn poll_next_stream(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<TcpStream>> {
+        loop {
+            if let Some(sleep) = self.backoff.as_mut() {
+                ready!(Pin::new(sleep).poll(cx));
+                self.backoff = None;
+            }
+            match ready!(self.listener.poll_accept(cx)) {
+                Ok((stream, _)) => {
+                    self.delay = Duration::ZERO;
+                    return Poll::Ready(Ok(stream));
+                }
+                Err(e) if is_resource_exhaustion(&e) => {
+                    self.delay = if self.delay.is_zero() {
+                        Duration::from_millis(5)
+                    } else {
+                        (self.delay * 2).min(Duration::from_secs(1))
+                    };
+                    self.backoff = Some(sleep(self.delay));
+                }
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+}
+
+impl futures_core::Stream for Incoming<'_> {
+    type Item = io::Result<TcpStream>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_next_stream(cx).map(Some)
+    }
+}
+
+use std::future::Future;

@@ -1,0 +1,390 @@
+//! [`TcpStream`]: a TCP connection.
+
+use crate::io::fd::Fd;
+use crate::net::addr::{ToSocketAddrs, resolve};
+use crate::net::socket;
+use crate::poller::descriptor::{DeadlineMode, Mode};
+use futures_io::{AsyncRead, AsyncWrite};
+use std::fmt;
+use std::future::poll_fn;
+use std::io::{self, IoSlice, IoSliceMut};
+use std::net::{Shutdown, SocketAddr};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+/// A TCP connection.
+///
+/// All I/O methods take `&self`, so one stream can be shared between tasks
+/// (for example in an `Arc`): concurrent reads are serialised among readers
+/// and concurrent writes among writers, as Go's `net.Conn` does, so two
+/// `write_all`s never interleave their bytes. `futures_io::AsyncRead` and
+/// `AsyncWrite` are implemented for both `TcpStream` and `&TcpStream`.
+///
+/// Deadlines follow Go: [`set_read_deadline`](Self::set_read_deadline)
+/// makes reads fail with `io::ErrorKind::TimedOut` once it passes (even if
+/// data is buffered) until a new deadline is set. [`close`](Self::close)
+/// wakes every task blocked on the stream with `io::ErrorKind::NotConnected`.
+///
+/// ```no_run
+/// # goro::block_on(async {
+/// let stream = goro::net::TcpStream::connect("127.0.0.1:8080").await?;
+/// stream.write_all(b"ping").await?;
+/// let mut buf = [0; 4];
+/// stream.read_exact(&mut buf).await?;
+/// # Ok::<(), std::io::Error>(()) });
+/// ```
+pub struct TcpStream {
+    fd: Fd,
+}
+
+impl fmt::Debug for TcpStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpStream")
+            .field("fd", &self.fd.raw())
+            .field("local_addr", &self.local_addr().ok())
+            .field("peer_addr", &self.peer_addr().ok())
+            .finish()
+    }
+}
+
+impl TcpStream {
+    pub(crate) fn from_fd(fd: Fd) -> TcpStream {
+        TcpStream { fd }
+    }
+
+    /// Connects to `addr`, trying each resolved address in turn. Name
+    /// lookups run on the blocking pool. The connect itself is
+    /// non-blocking: the socket is registered with the poller, `connect`
+    /// returns `EINPROGRESS`, the task waits for writability and then reads
+    /// `SO_ERROR` (as Go does).
+    pub async fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
+        let mut last = None;
+        for a in resolve(addr).await? {
+            match TcpStream::connect_one(&a).await {
+                Ok(s) => return Ok(s),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.expect("resolve returns at least one address"))
+    }
+
+    async fn connect_one(addr: &SocketAddr) -> io::Result<TcpStream> {
+        let sock = socket::socket(socket::domain(addr), libc::SOCK_STREAM)?;
+        let fd = Fd::new(sock)?;
+        if !socket::start_connect(fd.raw(), addr)? {
+            fd.op(Mode::Write, |raw| {
+                if let Some(e) = socket::take_error(raw)? {
+                    return Err(e);
+                }
+                // A wake-up can be spurious: connected only if there is a peer.
+                match peer_of(raw) {
+                    Ok(_) => Ok(()),
+                    Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => {
+                        Err(io::ErrorKind::WouldBlock.into())
+                    }
+                    Err(e) => Err(e),
+                }
+            })
+            .await?;
+        }
+        Ok(TcpStream { fd })
+    }
+
+    /// Reads into `buf`, returning how many bytes were read (0 at end of
+    /// stream, or if `buf` is empty).
+    pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        self.fd.op(Mode::Read, |fd| socket::recv(fd, buf, 0)).await
+    }
+
+    /// Reads exactly `buf.len()` bytes, holding the read lock throughout so
+    /// no other reader takes bytes from the middle. Fails with
+    /// `UnexpectedEof` if the stream ends first.
+    pub async fn read_exact(&self, buf: &mut [u8]) -> io::Result<()> {
+        let mut filled = 0;
+        self.fd
+            .op(Mode::Read, |fd| {
+                while filled < buf.len() {
+                    match socket::recv(fd, &mut buf[filled..], 0)? {
+                        0 => return Err(io::ErrorKind::UnexpectedEof.into()),
+                        n => filled += n,
+                    }
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    /// Reads into `buf` without removing the data from the socket.
+    pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        self.fd
+            .op(Mode::Read, |fd| socket::recv(fd, buf, libc::MSG_PEEK))
+            .await
+    }
+
+    /// Writes some of `buf`, returning how many bytes were written.
+    pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        self.fd.op(Mode::Write, |fd| socket::send(fd, buf)).await
+    }
+
+    /// Writes all of `buf`, holding the write lock throughout so another
+    /// writer's bytes never land in the middle (Go's `fd.Write`).
+    pub async fn write_all(&self, buf: &[u8]) -> io::Result<()> {
+        let mut done = 0;
+        self.fd
+            .op(Mode::Write, |fd| {
+                while done < buf.len() {
+                    match socket::send(fd, &buf[done..])? {
+                        0 => return Err(io::ErrorKind::WriteZero.into()),
+                        n => done += n,
+                    }
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    /// Waits until the stream may be readable (a read may still return
+    /// `WouldBlock`-free data or EOF).
+    pub async fn readable(&self) -> io::Result<()> {
+        poll_fn(|cx| self.fd.poll_ready(Mode::Read, cx)).await
+    }
+
+    /// Waits until the stream may be writable.
+    pub async fn writable(&self) -> io::Result<()> {
+        poll_fn(|cx| self.fd.poll_ready(Mode::Write, cx)).await
+    }
+
+    /// Shuts down the read half, the write half, or both.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.fd.with_std(|s: &std::net::TcpStream| s.shutdown(how))
+    }
+
+    /// Closes the connection now. Tasks blocked on it wake with
+    /// `NotConnected` ("use of closed network connection"), as do later
+    /// calls; the fd itself is closed once the last in-flight operation has
+    /// let go of it. Closing twice returns that error; dropping closes.
+    pub fn close(&self) -> io::Result<()> {
+        self.fd.close()
+    }
+
+    /// Sets the read deadline (`None` clears it). See the type docs.
+    pub fn set_read_deadline(&self, deadline: Option<Instant>) -> io::Result<()> {
+        self.fd.set_deadline(deadline, DeadlineMode::Read)
+    }
+
+    /// Sets the write deadline (`None` clears it).
+    pub fn set_write_deadline(&self, deadline: Option<Instant>) -> io::Result<()> {
+        self.fd.set_deadline(deadline, DeadlineMode::Write)
+    }
+
+    /// Sets both deadlines (one timer serves both).
+    pub fn set_deadline(&self, deadline: Option<Instant>) -> io::Result<()> {
+        self.fd.set_deadline(deadline, DeadlineMode::Both)
+    }
+
+    /// The remote address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.fd.with_std(|s: &std::net::TcpStream| s.peer_addr())
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.fd.with_std(|s: &std::net::TcpStream| s.local_addr())
+    }
+
+    /// Sets `TCP_NODELAY` (disables Nagle's algorithm).
+    pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
+        self.fd
+            .with_std(|s: &std::net::TcpStream| s.set_nodelay(on))
+    }
+
+    /// Gets `TCP_NODELAY`.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.fd.with_std(|s: &std::net::TcpStream| s.nodelay())
+    }
+
+    /// Sets `IP_TTL`.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.fd.with_std(|s: &std::net::TcpStream| s.set_ttl(ttl))
+    }
+
+    /// Gets `IP_TTL`.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.fd.with_std(|s: &std::net::TcpStream| s.ttl())
+    }
+
+    /// Sets `SO_LINGER` (`None` disables it).
+    pub fn set_linger(&self, linger: Option<Duration>) -> io::Result<()> {
+        let l = libc::linger {
+            l_onoff: linger.is_some() as i32,
+            l_linger: linger.map_or(0, |d| d.as_secs().min(i32::MAX as u64) as i32),
+        };
+        self.fd.with_std(|s: &std::net::TcpStream| {
+            // SAFETY: passes a pointer to a live linger struct and its size.
+            let r = unsafe {
+                libc::setsockopt(
+                    s.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    libc::SO_LINGER,
+                    (&l as *const libc::linger).cast(),
+                    std::mem::size_of::<libc::linger>() as libc::socklen_t,
+                )
+            };
+            if r < 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(())
+            }
+        })
+    }
+
+    /// Takes the socket's pending error (`SO_ERROR`), if any.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.fd.with_std(|s: &std::net::TcpStream| s.take_error())
+    }
+
+    /// Wraps a connected std stream (switched to non-blocking mode).
+    pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
+        stream.set_nonblocking(true)?;
+        Ok(TcpStream {
+            fd: Fd::new(OwnedFd::from(stream))?,
+        })
+    }
+
+    /// Unwraps into a std stream (still in non-blocking mode).
+    pub fn into_std(self) -> io::Result<std::net::TcpStream> {
+        self.fd.into_owned().map(std::net::TcpStream::from)
+    }
+}
+
+fn peer_of(fd: RawFd) -> io::Result<SocketAddr> {
+    let mut storage = std::mem::MaybeUninit::<libc::sockaddr_storage>::zeroed();
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: `storage`/`len` describe a writable buffer of that size.
+    if unsafe { libc::getpeername(fd, storage.as_mut_ptr().cast(), &mut len) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: zero-initialised and filled by the kernel.
+    socket::from_raw(unsafe { storage.assume_init_ref() })
+}
+
+impl AsRawFd for TcpStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.raw()
+    }
+}
+
+impl AsyncRead for &TcpStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        self.fd
+            .poll_io(cx, Mode::Read, |fd| socket::recv(fd, buf, 0))
+    }
+
+    fn poll_read_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &mut [IoSliceMut<'_>],
+    ) -> Poll<io::Result<usize>> {
+        if bufs.iter().all(|b| b.is_empty()) {
+            return Poll::Ready(Ok(0));
+        }
+        self.fd
+            .poll_io(cx, Mode::Read, |fd| socket::recv_vectored(fd, bufs))
+    }
+}
+
+impl AsyncWrite for &TcpStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        self.fd.poll_io(cx, Mode::Write, |fd| socket::send(fd, buf))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        if bufs.iter().all(|b| b.is_empty()) {
+            return Poll::Ready(Ok(0));
+        }
+        self.fd
+            .poll_io(cx, Mode::Write, |fd| socket::send_vectored(fd, bufs))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    /// Shuts down the write half (the reader sees end of stream).
+    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(self.shutdown(Shutdown::Write))
+    }
+}
+
+impl AsyncRead for TcpStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut &*self).poll_read(cx, buf)
+    }
+
+    fn poll_read_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &mut [IoSliceMut<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut &*self).poll_read_vectored(cx, bufs)
+    }
+}
+
+impl AsyncWrite for TcpStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut &*self).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut &*self).poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut &*self).poll_flush(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut &*self).poll_close(cx)
+    }
+}

@@ -1,0 +1,446 @@
+//! The per-fd descriptor: Go's `pollDesc`.
+//!
+//! A descriptor lives in the [cache](super::cache) at a stable address and is
+//! reused for many fds over its life; `fdseq` counts the reuses. (The fd
+//! mutex, with the closed flag, lives in the socket object instead, as in
+//! Go: a closed socket must stay closed even after its descriptor has been
+//! recycled for another fd.) It holds:
+//!
+//! - the read and write [slots](super::slot) where waiting tasks park;
+//! - deadline state under a lock (Go's `pd.lock`): `rd`/`wd` (0 = none,
+//!   negative = expired, positive = when), timer sequence numbers
+//!   `rseq`/`wseq` and where each armed timer lives;
+//! - `info`, a lock-free summary word (closing, read deadline expired, write
+//!   deadline expired, event error, and the low bits of `fdseq`) so the hot
+//!   path checks for errors with one atomic load.
+//!
+//! # Deadline rules (Go's `poll_runtime_pollSetDeadline`)
+//!
+//! Setting a deadline records it, re-arms the direction's timer under a new
+//! sequence number (which makes the old timer stale), and, if the deadline
+//! is already past, fails waiters at once. When `rd == wd > 0` a single
+//! combined timer serves both directions. A timer whose sequence number no
+//! longer matches does nothing when it fires, so moving or clearing a
+//! deadline can never let an old one fire. Expiry sets `rd`/`wd` to -1 and
+//! the matching `info` bit; the bit stays until a new deadline is set, so an
+//! expired deadline fails the next read even when data is buffered.
+
+use super::fdmutex::lock;
+use super::slot::{Slot, Wait, Wakers};
+use crate::time::clock;
+use crate::time::timers::{TimerEntry, TimerTarget};
+use std::io;
+use std::ptr::NonNull;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+const INFO_CLOSING: u64 = 1 << 0;
+const INFO_RD_EXPIRED: u64 = 1 << 1;
+const INFO_WD_EXPIRED: u64 = 1 << 2;
+const INFO_EVENT_ERR: u64 = 1 << 3;
+const INFO_SEQ_SHIFT: u32 = 32;
+
+/// Which direction an operation waits on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// The read slot and read deadline.
+    Read,
+    /// The write slot and write deadline.
+    Write,
+}
+
+/// Which deadline(s) a timer serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DeadlineMode {
+    /// The read deadline only.
+    Read,
+    /// The write deadline only.
+    Write,
+    /// Both, when they are equal (one combined timer).
+    Both,
+}
+
+/// Why a wait ended without readiness (Go's `pollErrTimeout` and
+/// `pollErrClosing`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitError {
+    /// The direction's deadline has passed.
+    Timeout,
+    /// The descriptor is being closed.
+    Closing,
+}
+
+impl From<WaitError> for io::Error {
+    fn from(e: WaitError) -> io::Error {
+        match e {
+            WaitError::Timeout => timeout_error(),
+            WaitError::Closing => closed_error(),
+        }
+    }
+}
+
+/// The error of an operation whose deadline passed (Go's "i/o timeout").
+pub(crate) fn timeout_error() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "i/o timeout")
+}
+
+/// The error of an operation on a closed socket.
+pub(crate) fn closed_error() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotConnected,
+        "use of closed network connection",
+    )
+}
+
+/// Deadline state, guarded by the descriptor's lock.
+#[derive(Debug, Default)]
+struct Deadlines {
+    closing: bool,
+    rd: i64,
+    wd: i64,
+    rseq: u64,
+    wseq: u64,
+    /// The P whose timer heap holds the armed read (or combined) timer.
+    rtimer: Option<usize>,
+    /// The P whose timer heap holds the armed write timer.
+    wtimer: Option<usize>,
+}
+
+/// Arms and disarms timers for deadlines; implemented by the scheduler.
+pub(crate) trait TimerSink {
+    /// Arms `entry` on some P's heap and returns that P's index.
+    fn arm(&self, entry: TimerEntry) -> usize;
+    /// Records that an entry on P `p`'s heap went stale.
+    fn stale(&self, p: usize);
+}
+
+/// See the module docs.
+#[derive(Debug, Default)]
+pub(crate) struct PollDesc {
+    /// Index in the cache (fixed for the descriptor's life).
+    pub(crate) index: u32,
+    /// Generation, bumped every time the descriptor is reused.
+    pub(crate) fdseq: AtomicU32,
+    /// The fd currently attached, or -1.
+    pub(crate) fd: AtomicI32,
+    info: AtomicU64,
+    /// Read slot (Go's `rg`).
+    pub(crate) rg: Slot,
+    /// Write slot (Go's `wg`).
+    pub(crate) wg: Slot,
+    deadlines: Mutex<Deadlines>,
+}
+
+/// A pointer to a cached descriptor. Descriptors are never freed while their
+/// poller lives, and the poller outlives every timer and socket that holds
+/// one of these, so the pointer is always valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DescPtr(NonNull<PollDesc>);
+
+// SAFETY: PollDesc is Sync (atomics, mutexes, and slots that are Sync); the
+// pointer is valid for as long as any holder exists (see the type docs).
+unsafe impl Send for DescPtr {}
+// SAFETY: as above.
+unsafe impl Sync for DescPtr {}
+
+impl DescPtr {
+    pub(crate) fn new(pd: &PollDesc) -> DescPtr {
+        DescPtr(NonNull::from(pd))
+    }
+
+    /// The descriptor.
+    pub(crate) fn get(&self) -> &PollDesc {
+        // SAFETY: see the type docs: the cache never frees a descriptor while
+        // the poller (which outlives every DescPtr) is alive.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+impl PollDesc {
+    /// A fresh descriptor for cache slot `index`.
+    pub(crate) fn with_index(index: u32) -> PollDesc {
+        PollDesc {
+            index,
+            ..PollDesc::default()
+        }
+    }
+
+    /// Prepares a recycled descriptor for `fd` (Go's `poll_runtime_pollOpen`).
+    /// Called before the fd is registered with epoll.
+    pub(crate) fn open(&self, fd: i32, waiters: &AtomicUsize) {
+        let mut d = lock(&self.deadlines);
+        d.closing = false;
+        d.rd = 0;
+        d.wd = 0;
+        d.rtimer = None;
+        d.wtimer = None;
+        self.rg.reset(waiters);
+        self.wg.reset(waiters);
+        self.fd.store(fd, Ordering::Relaxed);
+        self.publish_info(&d);
+    }
+
+    /// The token stored in epoll's event data: cache index plus generation.
+    pub(crate) fn token(&self) -> u64 {
+        u64::from(self.index) | (u64::from(self.fdseq.load(Ordering::Acquire)) << 32)
+    }
+
+    fn publish_info(&self, d: &Deadlines) {
+        let mut info = 0;
+        if d.closing {
+            info |= INFO_CLOSING;
+        }
+        if d.rd < 0 {
+            info |= INFO_RD_EXPIRED;
+        }
+        if d.wd < 0 {
+            info |= INFO_WD_EXPIRED;
+        }
+        let seq = u64::from(self.fdseq.load(Ordering::Relaxed)) << INFO_SEQ_SHIFT;
+        // Keep the event-error bit, which the poller owns.
+        let keep = self.info.load(Ordering::Relaxed) & INFO_EVENT_ERR;
+        self.info.store(info | keep | seq, Ordering::Release);
+    }
+
+    /// Records whether the last event was a bare `EPOLLERR` (Go's
+    /// `setEventErr`).
+    pub(crate) fn set_event_err(&self, on: bool) {
+        if on {
+            self.info.fetch_or(INFO_EVENT_ERR, Ordering::AcqRel);
+        } else if self.info.load(Ordering::Relaxed) & INFO_EVENT_ERR != 0 {
+            self.info.fetch_and(!INFO_EVENT_ERR, Ordering::AcqRel);
+        }
+    }
+
+    /// True if the poller reported an error condition on this fd.
+    pub(crate) fn has_event_err(&self) -> bool {
+        self.info.load(Ordering::Acquire) & INFO_EVENT_ERR != 0
+    }
+
+    /// Go's `netpollcheckerr`: the error an operation in `mode` must return
+    /// now, if any. One atomic load.
+    pub(crate) fn check_err(&self, mode: Mode) -> Result<(), WaitError> {
+        let info = self.info.load(Ordering::Acquire);
+        if info & INFO_CLOSING != 0 {
+            return Err(WaitError::Closing);
+        }
+        let expired = match mode {
+            Mode::Read => INFO_RD_EXPIRED,
+            Mode::Write => INFO_WD_EXPIRED,
+        };
+        if info & expired != 0 {
+            return Err(WaitError::Timeout);
+        }
+        Ok(())
+    }
+
+    fn slot(&self, mode: Mode) -> &Slot {
+        match mode {
+            Mode::Read => &self.rg,
+            Mode::Write => &self.wg,
+        }
+    }
+
+    /// Go's `poll_runtime_pollWait` as a poll: `Ready(Ok)` when the
+    /// direction may be ready (retry the syscall), `Ready(Err)` on deadline
+    /// or close, `Pending` with the task parked in the slot.
+    pub(crate) fn poll_wait(
+        &self,
+        mode: Mode,
+        cx: &Context<'_>,
+        waiters: &AtomicUsize,
+    ) -> Poll<Result<(), WaitError>> {
+        self.check_err(mode)?;
+        match self
+            .slot(mode)
+            .poll_wait(cx.waker(), waiters, || self.check_err(mode).is_err())
+        {
+            Wait::Ready => Poll::Ready(Ok(())),
+            Wait::Parked => Poll::Pending,
+            Wait::Unblocked => Poll::Ready(self.check_err(mode)),
+        }
+    }
+
+    /// Readiness reported by the poller (Go's `netpollready`).
+    pub(crate) fn ready(&self, read: bool, write: bool, waiters: &AtomicUsize) {
+        if read && let Some(w) = self.rg.unblock(true, waiters) {
+            w.wake_all();
+        }
+        if write && let Some(w) = self.wg.unblock(true, waiters) {
+            w.wake_all();
+        }
+    }
+
+    /// Go's `poll_runtime_pollUnblock`: marks the descriptor closing, makes
+    /// every deadline timer stale and wakes both slots so waiters see
+    /// `Closing`.
+    pub(crate) fn evict(&self, timers: &dyn TimerSink, waiters: &AtomicUsize) {
+        let (rw, ww) = {
+            let mut d = lock(&self.deadlines);
+            d.closing = true;
+            d.rseq += 1;
+            d.wseq += 1;
+            if let Some(p) = d.rtimer.take() {
+                timers.stale(p);
+            }
+            if let Some(p) = d.wtimer.take() {
+                timers.stale(p);
+            }
+            self.publish_info(&d);
+            (
+                self.rg.unblock(false, waiters),
+                self.wg.unblock(false, waiters),
+            )
+        };
+        wake(rw);
+        wake(ww);
+    }
+
+    /// Sets the read, write or both deadlines (Go's
+    /// `poll_runtime_pollSetDeadline`). `None` clears.
+    pub(crate) fn set_deadline(
+        &self,
+        deadline: Option<Instant>,
+        mode: DeadlineMode,
+        timers: &dyn TimerSink,
+        waiters: &AtomicUsize,
+    ) {
+        let d = match deadline {
+            None => 0,
+            Some(t) => {
+                let when = clock::to_nanos(t);
+                if when <= clock::now() {
+                    -1
+                } else {
+                    i64::try_from(when).unwrap_or(i64::MAX)
+                }
+            }
+        };
+        let (rw, ww) = {
+            let mut s = lock(&self.deadlines);
+            if s.closing {
+                return;
+            }
+            let (rd0, wd0) = (s.rd, s.wd);
+            let combo0 = rd0 > 0 && rd0 == wd0;
+            if mode != DeadlineMode::Write {
+                s.rd = d;
+            }
+            if mode != DeadlineMode::Read {
+                s.wd = d;
+            }
+            self.publish_info(&s);
+            let combo = s.rd > 0 && s.rd == s.wd;
+            let rmode = if combo {
+                DeadlineMode::Both
+            } else {
+                DeadlineMode::Read
+            };
+            // The read (or combined) timer.
+            if s.rtimer.is_none() || s.rd != rd0 || combo != combo0 {
+                if let Some(p) = s.rtimer.take() {
+                    s.rseq += 1;
+                    timers.stale(p);
+                }
+                if s.rd > 0 {
+                    s.rtimer = Some(self.arm(timers, s.rd, s.rseq, rmode));
+                }
+            }
+            // The write timer, unless the combined timer covers it.
+            let want_w = s.wd > 0 && !combo;
+            if s.wtimer.is_none() || s.wd != wd0 || combo != combo0 {
+                if let Some(p) = s.wtimer.take() {
+                    s.wseq += 1;
+                    timers.stale(p);
+                }
+                if want_w {
+                    s.wtimer = Some(self.arm(timers, s.wd, s.wseq, DeadlineMode::Write));
+                }
+            }
+            let rw = if s.rd < 0 {
+                self.rg.unblock(false, waiters)
+            } else {
+                None
+            };
+            let ww = if s.wd < 0 {
+                self.wg.unblock(false, waiters)
+            } else {
+                None
+            };
+            (rw, ww)
+        };
+        wake(rw);
+        wake(ww);
+    }
+
+    fn arm(&self, timers: &dyn TimerSink, when: i64, seq: u64, mode: DeadlineMode) -> usize {
+        timers.arm(TimerEntry {
+            when: when as u64,
+            seq,
+            target: TimerTarget::Deadline(DescPtr::new(self), mode),
+        })
+    }
+
+    /// True if a timer armed with `seq` for `mode` is still current.
+    pub(crate) fn deadline_seq_matches(&self, mode: DeadlineMode, seq: u64) -> bool {
+        let d = lock(&self.deadlines);
+        match mode {
+            DeadlineMode::Read | DeadlineMode::Both => d.rseq == seq,
+            DeadlineMode::Write => d.wseq == seq,
+        }
+    }
+
+    /// A deadline timer fired (Go's `netpolldeadlineimpl`). Stale timers
+    /// (sequence mismatch) do nothing.
+    pub(crate) fn fire_deadline(
+        &self,
+        mode: DeadlineMode,
+        seq: u64,
+        waiters: &AtomicUsize,
+    ) -> Option<Wakers> {
+        let mut d = lock(&self.deadlines);
+        let read = mode != DeadlineMode::Write;
+        let write = mode != DeadlineMode::Read;
+        let current = if read { d.rseq } else { d.wseq };
+        if seq != current {
+            return None;
+        }
+        let mut out: Option<Wakers> = None;
+        if read {
+            d.rd = -1;
+            d.rtimer = None;
+        }
+        if write {
+            d.wd = -1;
+            if mode == DeadlineMode::Write {
+                d.wtimer = None;
+            }
+        }
+        self.publish_info(&d);
+        if read {
+            out = merge(out, self.rg.unblock(false, waiters));
+        }
+        if write {
+            out = merge(out, self.wg.unblock(false, waiters));
+        }
+        out
+    }
+}
+
+fn wake(w: Option<Wakers>) {
+    if let Some(w) = w {
+        w.wake_all();
+    }
+}
+
+fn merge(a: Option<Wakers>, b: Option<Wakers>) -> Option<Wakers> {
+    match (a, b) {
+        (Some(mut a), Some(b)) => {
+            a.absorb(b);
+            Some(a)
+        }
+        (a, b) => a.or(b),
+    }
+}

@@ -1,0 +1,271 @@
+//! The operating-system half of the netpoller: Linux `epoll` plus an
+//! `eventfd` used to interrupt a blocked `epoll_wait` (Go's `netpollBreak`).
+//!
+//! This is the only file that knows about epoll. Everything above it speaks in
+//! terms of [`Event`]s (a 64-bit token plus read/write/error flags), so a
+//! kqueue backend would replace this file alone.
+//!
+//! Invariants:
+//! - every descriptor is registered exactly once, edge-triggered, for
+//!   `IN | OUT | RDHUP` (Go's `netpollopen`); interest is never modified;
+//! - the break eventfd is registered level-triggered with a reserved token
+//!   ([`BREAK_TOKEN`]), so a pending break makes the next `epoll_wait` return
+//!   at once even if it starts after the break was written.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+/// Token reserved for the break eventfd; descriptor tokens never take it.
+pub(crate) const BREAK_TOKEN: u64 = u64::MAX;
+
+/// Most events one `epoll_wait` returns (Go uses the same batch size).
+pub(crate) const MAX_EVENTS: usize = 128;
+
+/// One readiness report, already mapped to Go's read/write meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Event {
+    /// The token given at registration.
+    pub(crate) token: u64,
+    /// `IN | RDHUP | HUP | ERR`: a reader should retry its syscall.
+    pub(crate) readable: bool,
+    /// `OUT | HUP | ERR`: a writer should retry its syscall.
+    pub(crate) writable: bool,
+    /// A bare `ERR` with no other bit: the socket has a pending error (Go
+    /// sets `pollEventErr` only in this case).
+    pub(crate) error: bool,
+}
+
+/// Converts a raw `epoll_event` into an [`Event`] with Go's bit mapping.
+fn map_event(ev: &libc::epoll_event) -> Event {
+    let bits = ev.events as i32;
+    let read_bits = libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR;
+    let write_bits = libc::EPOLLOUT | libc::EPOLLHUP | libc::EPOLLERR;
+    Event {
+        token: ev.u64,
+        readable: bits & read_bits != 0,
+        writable: bits & write_bits != 0,
+        error: bits == libc::EPOLLERR,
+    }
+}
+
+/// An epoll instance and its break eventfd.
+#[derive(Debug)]
+pub(crate) struct Epoll {
+    epfd: OwnedFd,
+    breakfd: OwnedFd,
+}
+
+impl Epoll {
+    /// Creates the epoll instance (`EPOLL_CLOEXEC`) and registers the break
+    /// eventfd on it.
+    pub(crate) fn new() -> io::Result<Epoll> {
+        // SAFETY: plain syscall; the result is checked before use.
+        let epfd = cvt(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })?;
+        // SAFETY: `epfd` is a fresh descriptor that nothing else owns.
+        let epfd = unsafe { OwnedFd::from_raw_fd(epfd) };
+        // SAFETY: plain syscall; the result is checked before use.
+        let breakfd = cvt(unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) })?;
+        // SAFETY: `breakfd` is a fresh descriptor that nothing else owns.
+        let breakfd = unsafe { OwnedFd::from_raw_fd(breakfd) };
+        let epoll = Epoll { epfd, breakfd };
+        let mut ev = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: BREAK_TOKEN,
+        };
+        // SAFETY: both descriptors are open; `ev` is a valid event struct.
+        cvt(unsafe {
+            libc::epoll_ctl(
+                epoll.epfd.as_raw_fd(),
+                libc::EPOLL_CTL_ADD,
+                epoll.breakfd.as_raw_fd(),
+                &mut ev,
+            )
+        })?;
+        Ok(epoll)
+    }
+
+    /// Registers `fd` once, edge-triggered, for reads and writes (Go's
+    /// `netpollopen`).
+    pub(crate) fn add(&self, fd: RawFd, token: u64) -> io::Result<()> {
+        debug_assert_ne!(token, BREAK_TOKEN);
+        let mut ev = libc::epoll_event {
+            events: (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32,
+            u64: token,
+        };
+        // SAFETY: `ev` is valid for the call; a bad `fd` is reported as an error.
+        cvt(unsafe { libc::epoll_ctl(self.epfd.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) })
+            .map(drop)
+    }
+
+    /// Removes `fd` from the interest list (Go's `netpollclose`).
+    pub(crate) fn delete(&self, fd: RawFd) -> io::Result<()> {
+        let mut ev = libc::epoll_event { events: 0, u64: 0 };
+        // SAFETY: `ev` is valid (older kernels require a non-null pointer).
+        cvt(unsafe { libc::epoll_ctl(self.epfd.as_raw_fd(), libc::EPOLL_CTL_DEL, fd, &mut ev) })
+            .map(drop)
+    }
+
+    /// Waits for events and appends them to `out`.
+    ///
+    /// `timeout`: `None` blocks until an event or a break; `Some(ZERO)` polls
+    /// without blocking; otherwise waits at most that long, rounded *up* to
+    /// whole milliseconds (and at least 1 ms) so a timer is never run early.
+    /// `EINTR` counts as an empty wake-up. Break events are consumed here and
+    /// reported through the return value (`true` if the break fd fired).
+    pub(crate) fn wait(&self, out: &mut Vec<Event>, timeout: Option<Duration>) -> io::Result<bool> {
+        let ms: i32 = match timeout {
+            None => -1,
+            Some(d) if d.is_zero() => 0,
+            Some(d) => {
+                let ms = d.as_nanos().div_ceil(1_000_000);
+                ms.clamp(1, i32::MAX as u128) as i32
+            }
+        };
+        let mut raw = [libc::epoll_event { events: 0, u64: 0 }; MAX_EVENTS];
+        // SAFETY: `raw` has room for MAX_EVENTS events.
+        let n = unsafe {
+            libc::epoll_wait(
+                self.epfd.as_raw_fd(),
+                raw.as_mut_ptr(),
+                MAX_EVENTS as i32,
+                ms,
+            )
+        };
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            return if err.kind() == io::ErrorKind::Interrupted {
+                Ok(false)
+            } else {
+                Err(err)
+            };
+        }
+        let mut broke = false;
+        for ev in &raw[..n as usize] {
+            if ev.u64 == BREAK_TOKEN {
+                broke = true;
+                continue;
+            }
+            out.push(map_event(ev));
+        }
+        Ok(broke)
+    }
+
+    /// Makes a blocked (or the next) `wait` return at once.
+    pub(crate) fn wake(&self) -> io::Result<()> {
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes from a live u64 to our eventfd.
+        let n = unsafe { libc::write(self.breakfd.as_raw_fd(), (&one as *const u64).cast(), 8) };
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            // A full counter means a wake-up is already pending: that is all we want.
+            if err.kind() != io::ErrorKind::WouldBlock {
+                return Err(err);
+            }
+        }
+        Ok(())
+    }
+
+    /// Drains the break eventfd so the next `wait` can block again.
+    pub(crate) fn clear_wake(&self) {
+        let mut buf: u64 = 0;
+        // SAFETY: reads 8 bytes into a live u64; EAGAIN (nothing pending) is fine.
+        unsafe {
+            libc::read(self.breakfd.as_raw_fd(), (&mut buf as *mut u64).cast(), 8);
+        }
+    }
+}
+
+/// Turns a `-1` syscall result into the thread's `errno` as an `io::Error`.
+pub(crate) fn cvt(ret: i32) -> io::Result<i32> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    fn event_bits_follow_go_mapping() {
+        let ev = |bits: i32| {
+            map_event(&libc::epoll_event {
+                events: bits as u32,
+                u64: 7,
+            })
+        };
+        let e = ev(libc::EPOLLIN);
+        assert!(e.readable && !e.writable && !e.error);
+        let e = ev(libc::EPOLLOUT);
+        assert!(!e.readable && e.writable);
+        let e = ev(libc::EPOLLRDHUP);
+        assert!(e.readable && !e.writable);
+        let e = ev(libc::EPOLLHUP);
+        assert!(e.readable && e.writable && !e.error);
+        let e = ev(libc::EPOLLERR);
+        assert!(e.readable && e.writable && e.error);
+        assert_eq!(e.token, 7);
+    }
+
+    #[test]
+    fn wake_interrupts_a_blocking_wait_and_coalesces() {
+        let ep = Epoll::new().unwrap();
+        ep.wake().unwrap();
+        ep.wake().unwrap();
+        let mut out = Vec::new();
+        let start = Instant::now();
+        assert!(ep.wait(&mut out, None).unwrap());
+        assert!(out.is_empty());
+        assert!(start.elapsed() < Duration::from_secs(1));
+        ep.clear_wake();
+        // Both wakes were consumed by one clear: a timed wait now times out.
+        assert!(!ep.wait(&mut out, Some(Duration::from_millis(5))).unwrap());
+    }
+
+    #[test]
+    fn timed_wait_never_returns_early() {
+        let ep = Epoll::new().unwrap();
+        let mut out = Vec::new();
+        let start = Instant::now();
+        ep.wait(&mut out, Some(Duration::from_micros(1500)))
+            .unwrap();
+        // Rounded up to 2 ms, never down to 1 ms.
+        assert!(start.elapsed() >= Duration::from_micros(1500));
+    }
+
+    #[test]
+    fn registered_pipe_reports_edges() {
+        let ep = Epoll::new().unwrap();
+        let mut fds = [0; 2];
+        // SAFETY: `fds` has room for two descriptors.
+        assert_eq!(
+            unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) },
+            0
+        );
+        // SAFETY: fresh descriptors owned by this test.
+        let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        ep.add(r.as_raw_fd(), 42).unwrap();
+        let mut out = Vec::new();
+        ep.wait(&mut out, Some(Duration::ZERO)).unwrap();
+        assert!(out.is_empty(), "empty pipe must not be readable: {out:?}");
+        // SAFETY: writes one byte from a live buffer.
+        assert_eq!(
+            unsafe { libc::write(w.as_raw_fd(), b"x".as_ptr().cast(), 1) },
+            1
+        );
+        ep.wait(&mut out, Some(Duration::from_secs(1))).unwrap();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].token, 42);
+        assert!(out[0].readable);
+        // Edge-triggered: no new edge, no new event.
+        out.clear();
+        ep.wait(&mut out, Some(Duration::ZERO)).unwrap();
+        assert!(out.is_empty());
+        ep.delete(r.as_raw_fd()).unwrap();
+        assert!(ep.delete(r.as_raw_fd()).is_err());
+    }
+}

@@ -1,0 +1,328 @@
+//! Go's `fdMutex`: a reference count of in-flight operations on a descriptor,
+//! a read lock and a write lock, and the closed flag, all in one atomic word.
+//!
+//! It gives three guarantees:
+//! - the file descriptor is closed only when the last in-flight operation
+//!   releases it, so a concurrent syscall never touches a reused fd number
+//!   (whoever drops the count to zero after `close` performs the close);
+//! - reads are serialised among readers and writes among writers (an entire
+//!   `write_all` holds the write lock, so two of them never interleave);
+//! - after `close`, every lock or reference attempt fails, and every task
+//!   waiting for a lock is woken so it can observe the close.
+//!
+//! # Word layout
+//!
+//! ```text
+//!  63 ............................ 5   4       3       2       1       0
+//! [        reference count          ][WWAIT ][RWAIT ][WLOCK ][RLOCK ][CLOSED]
+//! ```
+//!
+//! A held lock also holds one reference. `RWAIT`/`WWAIT` say that wakers are
+//! queued for that lock; they are set and cleared only while holding the
+//! matching queue mutex, and the unlocker checks them after releasing the
+//! lock, so a waiter that queued itself is always woken (see `unlock`).
+//! Waiters are woken all at once and race for the lock: goro's waiters may be
+//! stateless `poll_read` calls that cannot pass a baton on drop, so waking
+//! one and relying on it to continue could strand the rest.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Poll, Waker};
+
+const CLOSED: u64 = 1 << 0;
+const RLOCK: u64 = 1 << 1;
+const WLOCK: u64 = 1 << 2;
+const RWAIT: u64 = 1 << 3;
+const WWAIT: u64 = 1 << 4;
+const REF: u64 = 1 << 5;
+const REF_MASK: u64 = !(REF - 1);
+
+/// Which lock of the pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Side {
+    /// The read lock.
+    Read,
+    /// The write lock.
+    Write,
+}
+
+impl Side {
+    fn bits(self) -> (u64, u64) {
+        match self {
+            Side::Read => (RLOCK, RWAIT),
+            Side::Write => (WLOCK, WWAIT),
+        }
+    }
+}
+
+/// The operation failed because the descriptor is closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Closed;
+
+/// See the module docs.
+#[derive(Debug, Default)]
+pub(crate) struct FdMutex {
+    state: AtomicU64,
+    read_waiters: Mutex<Vec<Waker>>,
+    write_waiters: Mutex<Vec<Waker>>,
+}
+
+impl FdMutex {
+    /// Takes a reference for an operation that needs no lock (Go's `incref`).
+    pub(crate) fn incref(&self) -> Result<(), Closed> {
+        let mut s = self.state.load(Ordering::Relaxed);
+        loop {
+            if s & CLOSED != 0 {
+                return Err(Closed);
+            }
+            match self
+                .state
+                .compare_exchange_weak(s, s + REF, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) => return Ok(()),
+                Err(now) => s = now,
+            }
+        }
+    }
+
+    /// Drops a reference. Returns true if the descriptor is closed and this
+    /// was the last reference: the caller must now destroy it.
+    #[must_use]
+    pub(crate) fn decref(&self) -> bool {
+        let old = self.state.fetch_sub(REF, Ordering::AcqRel);
+        debug_assert!(old & REF_MASK != 0, "fd mutex reference underflow");
+        last_ref(old - REF)
+    }
+
+    /// Marks the descriptor closed, taking a reference the caller must drop
+    /// with [`decref`](Self::decref). Fails if it was already closed. Wakes
+    /// every task waiting for a lock so it sees the close.
+    pub(crate) fn incref_and_close(&self) -> Result<(), Closed> {
+        let mut s = self.state.load(Ordering::Relaxed);
+        loop {
+            if s & CLOSED != 0 {
+                return Err(Closed);
+            }
+            match self.state.compare_exchange_weak(
+                s,
+                (s | CLOSED) + REF,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(now) => s = now,
+            }
+        }
+        self.wake_waiters(Side::Read);
+        self.wake_waiters(Side::Write);
+        Ok(())
+    }
+
+    /// Tries to take `side`'s lock (and a reference) without waiting.
+    /// `Ok(false)` means another task holds it.
+    pub(crate) fn try_lock(&self, side: Side) -> Result<bool, Closed> {
+        let (lock_bit, _) = side.bits();
+        let mut s = self.state.load(Ordering::Relaxed);
+        loop {
+            if s & CLOSED != 0 {
+                return Err(Closed);
+            }
+            if s & lock_bit != 0 {
+                return Ok(false);
+            }
+            match self.state.compare_exchange_weak(
+                s,
+                (s | lock_bit) + REF,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Ok(true),
+                Err(now) => s = now,
+            }
+        }
+    }
+
+    /// Takes `side`'s lock, or queues `waker` to be woken when it is released
+    /// (or the descriptor is closed).
+    pub(crate) fn poll_lock(&self, side: Side, waker: &Waker) -> Poll<Result<(), Closed>> {
+        match self.try_lock(side) {
+            Ok(true) => return Poll::Ready(Ok(())),
+            Err(e) => return Poll::Ready(Err(e)),
+            Ok(false) => {}
+        }
+        let (lock_bit, wait_bit) = side.bits();
+        let mut queue = lock(self.queue(side));
+        let mut s = self.state.load(Ordering::Relaxed);
+        loop {
+            if s & CLOSED != 0 {
+                return Poll::Ready(Err(Closed));
+            }
+            let (next, acquired) = if s & lock_bit == 0 {
+                ((s | lock_bit) + REF, true)
+            } else {
+                (s | wait_bit, false)
+            };
+            match self
+                .state
+                .compare_exchange_weak(s, next, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) if acquired => return Poll::Ready(Ok(())),
+                Ok(_) => break,
+                Err(now) => s = now,
+            }
+        }
+        if !queue.iter().any(|w| w.will_wake(waker)) {
+            queue.push(waker.clone());
+        }
+        Poll::Pending
+    }
+
+    /// Releases `side`'s lock and its reference, waking queued waiters.
+    /// Returns true if the caller must destroy the descriptor (see `decref`).
+    #[must_use]
+    pub(crate) fn unlock(&self, side: Side) -> bool {
+        let (lock_bit, wait_bit) = side.bits();
+        let old = self.state.fetch_sub(lock_bit + REF, Ordering::AcqRel);
+        debug_assert!(old & lock_bit != 0, "unlock of an unlocked fd mutex");
+        if old & wait_bit != 0 {
+            self.wake_waiters(side);
+        }
+        last_ref(old - lock_bit - REF)
+    }
+
+    fn queue(&self, side: Side) -> &Mutex<Vec<Waker>> {
+        match side {
+            Side::Read => &self.read_waiters,
+            Side::Write => &self.write_waiters,
+        }
+    }
+
+    fn wake_waiters(&self, side: Side) {
+        let (_, wait_bit) = side.bits();
+        let wakers = {
+            let mut queue = lock(self.queue(side));
+            self.state.fetch_and(!wait_bit, Ordering::AcqRel);
+            std::mem::take(&mut *queue)
+        };
+        for w in wakers {
+            w.wake();
+        }
+    }
+}
+
+fn last_ref(state: u64) -> bool {
+    state & (CLOSED | REF_MASK) == CLOSED
+}
+
+/// Locks a mutex, ignoring poisoning: the data (a list of wakers) cannot be
+/// left inconsistent by a panic.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicUsize;
+    use std::task::Wake;
+
+    struct Count(AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn close_waits_for_last_reference() {
+        let m = FdMutex::default();
+        m.incref().unwrap();
+        assert!(m.try_lock(Side::Read).unwrap());
+        m.incref_and_close().unwrap();
+        assert_eq!(m.incref(), Err(Closed));
+        assert_eq!(m.try_lock(Side::Write), Err(Closed));
+        assert_eq!(
+            m.incref_and_close(),
+            Err(Closed),
+            "double close is reported"
+        );
+        assert!(!m.decref(), "the closer's reference is not the last");
+        assert!(!m.decref());
+        assert!(m.unlock(Side::Read), "the last release destroys");
+    }
+
+    #[test]
+    fn locks_are_per_side_and_wake_waiters() {
+        let m = FdMutex::default();
+        let c = Arc::new(Count(AtomicUsize::new(0)));
+        let w = Waker::from(c.clone());
+        assert!(m.try_lock(Side::Read).unwrap());
+        assert!(
+            m.try_lock(Side::Write).unwrap(),
+            "write lock is independent"
+        );
+        assert!(m.poll_lock(Side::Read, &w).is_pending());
+        assert!(m.poll_lock(Side::Read, &w).is_pending());
+        assert!(!m.unlock(Side::Read));
+        assert_eq!(c.0.load(Ordering::SeqCst), 1, "queued once, woken once");
+        assert!(matches!(m.poll_lock(Side::Read, &w), Poll::Ready(Ok(()))));
+        assert!(!m.unlock(Side::Read));
+        assert!(!m.unlock(Side::Write));
+        assert_eq!(m.state.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn close_wakes_lock_waiters() {
+        let m = FdMutex::default();
+        let c = Arc::new(Count(AtomicUsize::new(0)));
+        let w = Waker::from(c.clone());
+        assert!(m.try_lock(Side::Write).unwrap());
+        assert!(m.poll_lock(Side::Write, &w).is_pending());
+        m.incref_and_close().unwrap();
+        assert_eq!(c.0.load(Ordering::SeqCst), 1);
+        assert!(matches!(
+            m.poll_lock(Side::Write, &w),
+            Poll::Ready(Err(Closed))
+        ));
+        assert!(!m.decref());
+        assert!(m.unlock(Side::Write));
+    }
+
+    #[test]
+    fn contended_lock_stress_never_strands_a_waiter() {
+        // Threads take the write lock by polling; each must get it 2,000 times.
+        let m = Arc::new(FdMutex::default());
+        let held = Arc::new(AtomicUsize::new(0));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let (m, held) = (m.clone(), held.clone());
+                std::thread::spawn(move || {
+                    struct Unpark(std::thread::Thread);
+                    impl Wake for Unpark {
+                        fn wake(self: Arc<Self>) {
+                            self.0.unpark();
+                        }
+                    }
+                    let w = Waker::from(Arc::new(Unpark(std::thread::current())));
+                    for _ in 0..2_000 {
+                        while m.poll_lock(Side::Write, &w).is_pending() {
+                            let t = std::time::Instant::now();
+                            std::thread::park_timeout(std::time::Duration::from_secs(10));
+                            assert!(
+                                t.elapsed() < std::time::Duration::from_secs(10),
+                                "lost wakeup"
+                            );
+                        }
+                        assert_eq!(held.fetch_add(1, Ordering::SeqCst), 0, "two holders");
+                        held.fetch_sub(1, Ordering::SeqCst);
+                        assert!(!m.unlock(Side::Write));
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+    }
+}

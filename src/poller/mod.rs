@@ -1,0 +1,290 @@
+//! The netpoller: one edge-triggered epoll instance per runtime, the
+//! descriptors that track each registered fd, and `netpoll`, which turns
+//! epoll events into woken tasks.
+//!
+//! Layout (one job per file):
+//! - [`epoll`]: the OS calls (the only Linux-specific file);
+//! - [`slot`]: the read/write wait slot state machine (Go's `rg`/`wg`);
+//! - [`fdmutex`]: reference count + read/write locks + close (Go's `fdMutex`);
+//! - [`descriptor`]: the per-fd descriptor and its deadlines (Go's `pollDesc`);
+//! - [`cache`]: stable-address descriptor storage with generations
+//!   (Go's `pollcache` and `fdseq`);
+//! - this file: [`Poller`], registration and `netpoll(delay)`.
+//!
+//! # Waking a blocked poller
+//!
+//! At most one worker blocks in `epoll_wait`. Others interrupt it with
+//! [`Poller::wake`] (Go's `netpollBreak`), which writes the eventfd only if no
+//! break is already pending, so concurrent breaks coalesce into one syscall.
+
+pub(crate) mod cache;
+pub(crate) mod descriptor;
+pub(crate) mod epoll;
+pub(crate) mod fdmutex;
+pub(crate) mod slot;
+
+use cache::DescCache;
+use descriptor::{DescPtr, PollDesc};
+use epoll::{Epoll, Event};
+use std::io;
+use std::os::fd::RawFd;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// See the module docs.
+#[derive(Debug)]
+pub(crate) struct Poller {
+    epoll: Epoll,
+    cache: DescCache,
+    /// Slots with a parked waker (Go's `netpollWaiters`).
+    waiters: AtomicUsize,
+    /// A break is pending (Go's `netpollWakeSig`).
+    wake_sig: AtomicBool,
+    /// Reusable event buffers, so polling never allocates in steady state.
+    buffers: Mutex<Vec<Vec<Event>>>,
+    /// Events delivered to live descriptors (metrics).
+    delivered: AtomicU64,
+}
+
+/// What one `netpoll` call saw.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PollOutcome {
+    /// Events delivered to live descriptors.
+    pub(crate) events: usize,
+    /// The poller was interrupted by [`Poller::wake`].
+    pub(crate) woken: bool,
+}
+
+impl Poller {
+    /// Creates the epoll instance and its break eventfd (Go's `netpollinit`).
+    pub(crate) fn new() -> io::Result<Poller> {
+        Ok(Poller {
+            epoll: Epoll::new()?,
+            cache: DescCache::default(),
+            waiters: AtomicUsize::new(0),
+            wake_sig: AtomicBool::new(false),
+            buffers: Mutex::new(Vec::new()),
+            delivered: AtomicU64::new(0),
+        })
+    }
+
+    /// The count of parked network waiters.
+    pub(crate) fn waiters(&self) -> &AtomicUsize {
+        &self.waiters
+    }
+
+    /// True if any task is parked on a descriptor.
+    pub(crate) fn has_waiters(&self) -> bool {
+        self.waiters.load(Ordering::SeqCst) > 0
+    }
+
+    /// Events delivered so far (metrics).
+    pub(crate) fn delivered(&self) -> u64 {
+        self.delivered.load(Ordering::Relaxed)
+    }
+
+    /// Descriptors currently attached to fds (tests and metrics).
+    pub(crate) fn descriptors_in_use(&self) -> usize {
+        self.cache.in_use()
+    }
+
+    /// Attaches a descriptor to `fd` and registers it with epoll, once, for
+    /// `IN | OUT | RDHUP | ET` (Go's `poll_runtime_pollOpen`).
+    pub(crate) fn open(&self, fd: RawFd) -> io::Result<DescPtr> {
+        let pd = self.cache.alloc()?;
+        pd.get().open(fd, &self.waiters);
+        if let Err(e) = self.epoll.add(fd, pd.get().token()) {
+            self.cache.free(pd.get());
+            return Err(e);
+        }
+        Ok(pd)
+    }
+
+    /// Deregisters `fd` and recycles its descriptor (Go's
+    /// `poll_runtime_pollClose`). The caller closes the fd afterwards and
+    /// must have evicted the descriptor already.
+    pub(crate) fn close(&self, pd: &PollDesc, fd: RawFd) {
+        // Deleting can fail only if the fd was already closed behind our
+        // back; there is nothing useful to do about that here.
+        let _ = self.epoll.delete(fd);
+        pd.rg.reset(&self.waiters);
+        pd.wg.reset(&self.waiters);
+        self.cache.free(pd);
+    }
+
+    /// Interrupts a blocked `netpoll` (Go's `netpollBreak`). Concurrent calls
+    /// coalesce into one eventfd write.
+    pub(crate) fn wake(&self) {
+        if self
+            .wake_sig
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+            && let Err(e) = self.epoll.wake()
+        {
+            self.wake_sig.store(false, Ordering::Release);
+            // The eventfd is ours and non-blocking; failure means the
+            // process is out of something fundamental.
+            eprintln!("goro: netpoll break failed: {e}");
+        }
+    }
+
+    /// Go's `netpoll(delay)`: waits for I/O (`None` blocks, `Some(ZERO)`
+    /// polls, otherwise waits at most that long) and wakes every task whose
+    /// descriptor became ready. The caller decides where woken tasks go by
+    /// the scheduling context it runs in (see `scheduler::context`).
+    pub(crate) fn poll(&self, timeout: Option<Duration>) -> io::Result<PollOutcome> {
+        let mut events = fdmutex::lock(&self.buffers).pop().unwrap_or_default();
+        events.clear();
+        let result = self.epoll.wait(&mut events, timeout);
+        let mut outcome = PollOutcome::default();
+        if let Ok(woken) = result {
+            if woken {
+                self.epoll.clear_wake();
+                self.wake_sig.store(false, Ordering::Release);
+                outcome.woken = true;
+            }
+            for ev in &events {
+                // A stale token: the fd was closed (and maybe reused) after
+                // the kernel queued this event. Drop it.
+                let Some(pd) = self.cache.lookup(ev.token) else {
+                    continue;
+                };
+                pd.set_event_err(ev.error);
+                pd.ready(ev.readable, ev.writable, &self.waiters);
+                outcome.events += 1;
+            }
+            self.delivered
+                .fetch_add(outcome.events as u64, Ordering::Relaxed);
+        }
+        fdmutex::lock(&self.buffers).push(events);
+        result.map(|_| outcome)
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Wake, Waker};
+
+    struct Count(AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn pipe() -> (OwnedFd, OwnedFd) {
+        let mut fds = [0; 2];
+        // SAFETY: `fds` has room for two descriptors.
+        assert_eq!(
+            unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) },
+            0
+        );
+        // SAFETY: fresh descriptors owned by the caller.
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+    }
+
+    #[test]
+    fn readiness_wakes_parked_reader() {
+        let poller = Poller::new().unwrap();
+        let (r, w) = pipe();
+        let pd = poller.open(r.as_raw_fd()).unwrap();
+        // Write readiness of a pipe's read end never comes; the first poll
+        // delivers nothing for reads.
+        poller.poll(Some(Duration::ZERO)).unwrap();
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let cx = Context::from_waker(&waker);
+        let mode = descriptor::Mode::Read;
+        assert!(pd.get().poll_wait(mode, &cx, poller.waiters()).is_pending());
+        assert!(poller.has_waiters());
+        // SAFETY: writes one byte from a live buffer.
+        assert_eq!(
+            unsafe { libc::write(w.as_raw_fd(), b"x".as_ptr().cast(), 1) },
+            1
+        );
+        let out = poller.poll(Some(Duration::from_secs(1))).unwrap();
+        assert_eq!(out.events, 1);
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert!(!poller.has_waiters());
+        poller.close(pd.get(), r.as_raw_fd());
+    }
+
+    #[test]
+    fn stale_events_after_reuse_are_dropped() {
+        let poller = Poller::new().unwrap();
+        let (r, w) = pipe();
+        let pd = poller.open(r.as_raw_fd()).unwrap();
+        // SAFETY: writes one byte from a live buffer.
+        assert_eq!(
+            unsafe { libc::write(w.as_raw_fd(), b"x".as_ptr().cast(), 1) },
+            1
+        );
+        // The kernel has queued a readable event for the old token. Recycle
+        // the descriptor for a new fd before polling.
+        let old_token = pd.get().token();
+        poller.close(pd.get(), r.as_raw_fd());
+        drop(r);
+        let (r2, _w2) = pipe();
+        let pd2 = poller.open(r2.as_raw_fd()).unwrap();
+        assert_eq!(pd, pd2);
+        assert_ne!(pd2.get().token(), old_token);
+        let out = poller.poll(Some(Duration::ZERO)).unwrap();
+        assert_eq!(
+            out.events, 0,
+            "the old fd's event must not reach the new one"
+        );
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let cx = Context::from_waker(&waker);
+        assert!(
+            pd2.get()
+                .poll_wait(descriptor::Mode::Read, &cx, poller.waiters())
+                .is_pending()
+        );
+        poller.close(pd2.get(), r2.as_raw_fd());
+    }
+
+    #[test]
+    fn wake_interrupts_blocking_poll() {
+        let poller = Arc::new(Poller::new().unwrap());
+        let p2 = poller.clone();
+        let t = std::thread::spawn(move || p2.poll(None).unwrap());
+        std::thread::sleep(Duration::from_millis(20));
+        poller.wake();
+        poller.wake();
+        let out = t.join().unwrap();
+        assert!(out.woken);
+        // The break was consumed: a short poll now times out quietly.
+        assert!(!poller.poll(Some(Duration::from_millis(1))).unwrap().woken);
+    }
+
+    #[test]
+    fn close_reports_closing_to_waiter() {
+        struct NoTimers;
+        impl descriptor::TimerSink for NoTimers {
+            fn arm(&self, _: crate::time::timers::TimerEntry) -> usize {
+                unreachable!()
+            }
+            fn stale(&self, _: usize) {}
+        }
+        let poller = Poller::new().unwrap();
+        let (r, _w) = pipe();
+        let pd = poller.open(r.as_raw_fd()).unwrap();
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let cx = Context::from_waker(&waker);
+        let mode = descriptor::Mode::Read;
+        assert!(pd.get().poll_wait(mode, &cx, poller.waiters()).is_pending());
+        pd.get().evict(&NoTimers, poller.waiters());
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert_eq!(
+            pd.get().poll_wait(mode, &cx, poller.waiters()),
+            Poll::Ready(Err(descriptor::WaitError::Closing))
+        );
+        poller.close(pd.get(), r.as_raw_fd());
+    }
+}

@@ -1,0 +1,127 @@
+//! [`Metrics`]: a snapshot of what the scheduler has done.
+
+use crate::scheduler::Shared;
+use std::sync::atomic::Ordering;
+
+/// Counters and gauges of one worker context (P).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WorkerMetrics {
+    /// Task polls run on this P.
+    pub tasks_polled: u64,
+    /// Successful steals from other Ps' queues.
+    pub steals: u64,
+    /// Tasks in this P's local queue (plus `runnext`) right now.
+    pub local_queue_depth: usize,
+    /// Non-blocking netpolls by this P's workers.
+    pub netpoll_nonblocking: u64,
+    /// Times the local queue overflowed into the global queue.
+    pub overflows: u64,
+    /// Timers fired from this P's heap.
+    pub timers_fired: u64,
+    /// Timers armed on this P (cancelled ones included until cleaned up).
+    pub timers_pending: usize,
+}
+
+/// A snapshot of the runtime's scheduler; see
+/// [`Runtime::metrics`](super::Runtime::metrics).
+///
+/// ```
+/// let rt = goro::runtime::Builder::new().worker_threads(2).build().unwrap();
+/// rt.block_on(async { goro::spawn(async {}).await.unwrap() });
+/// let m = rt.metrics();
+/// assert_eq!(m.workers.len(), 2);
+/// assert!(m.tasks_polled() >= 1);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Metrics {
+    /// One entry per worker context (P).
+    pub workers: Vec<WorkerMetrics>,
+    /// Tasks in the global queue right now.
+    pub global_queue_depth: usize,
+    /// Spawned tasks that have not finished.
+    pub tasks_alive: usize,
+    /// Blocking netpolls (an idle worker waiting in `epoll_wait`).
+    pub netpoll_blocking: u64,
+    /// Netpolls by sysmon because nobody had polled for 10 ms.
+    pub netpoll_sysmon: u64,
+    /// Readiness events delivered to descriptors.
+    pub events_delivered: u64,
+    /// Ps handed from a stuck worker thread to another thread.
+    pub handoffs: u64,
+    /// Worker threads (Ms) alive, spares included.
+    pub worker_threads: usize,
+    /// Worker threads beyond the number of Ps (started for hand-offs).
+    pub spare_threads: usize,
+    /// Idle Ps.
+    pub idle_workers: usize,
+    /// Threads in the blocking pool.
+    pub blocking_threads: usize,
+    /// Idle threads in the blocking pool.
+    pub blocking_idle_threads: usize,
+    /// Blocking closures waiting for a thread.
+    pub blocking_queue_depth: usize,
+    /// Descriptors (registered fds) in use.
+    pub descriptors: usize,
+}
+
+impl Metrics {
+    /// Task polls across all Ps.
+    pub fn tasks_polled(&self) -> u64 {
+        self.workers.iter().map(|w| w.tasks_polled).sum()
+    }
+
+    /// Steals across all Ps.
+    pub fn steals(&self) -> u64 {
+        self.workers.iter().map(|w| w.steals).sum()
+    }
+
+    /// Non-blocking netpolls across all Ps.
+    pub fn netpoll_nonblocking(&self) -> u64 {
+        self.workers.iter().map(|w| w.netpoll_nonblocking).sum()
+    }
+
+    /// Timers fired across all Ps.
+    pub fn timers_fired(&self) -> u64 {
+        self.workers.iter().map(|w| w.timers_fired).sum()
+    }
+
+    /// Tasks in local queues across all Ps.
+    pub fn local_queue_depth(&self) -> usize {
+        self.workers.iter().map(|w| w.local_queue_depth).sum()
+    }
+
+    pub(crate) fn collect(shared: &Shared) -> Metrics {
+        let workers = shared
+            .ps
+            .iter()
+            .map(|p| WorkerMetrics {
+                tasks_polled: p.counters.polled.load(Ordering::Relaxed),
+                steals: p.counters.steals.load(Ordering::Relaxed),
+                local_queue_depth: p.runq.len() + usize::from(p.has_runnext()),
+                netpoll_nonblocking: p.counters.netpoll_nonblocking.load(Ordering::Relaxed),
+                overflows: p.counters.overflows.load(Ordering::Relaxed),
+                timers_fired: p.timers.fired(),
+                timers_pending: p.timers.len(),
+            })
+            .collect();
+        let threads = shared.idle.lock().threads;
+        Metrics {
+            workers,
+            global_queue_depth: shared.global.len(),
+            tasks_alive: shared.registry.live(),
+            netpoll_blocking: shared.counters.netpoll_blocking.load(Ordering::Relaxed),
+            netpoll_sysmon: shared.counters.sysmon_netpolls.load(Ordering::Relaxed),
+            events_delivered: shared.poller.delivered(),
+            handoffs: shared.counters.handoffs.load(Ordering::Relaxed),
+            worker_threads: threads,
+            spare_threads: threads.saturating_sub(shared.nprocs()),
+            idle_workers: shared.idle.npidle(),
+            blocking_threads: shared.blocking.threads(),
+            blocking_idle_threads: shared.blocking.idle_threads(),
+            blocking_queue_depth: shared.blocking.queued(),
+            descriptors: shared.poller.descriptors_in_use(),
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! The runtime: [`Runtime`], its [`Builder`], cheap [`Handle`]s to it, and
+//! its [`Metrics`].
+//!
+//! A runtime is one poller (epoll instance), a set of Ps (worker contexts,
+//! one per unit of parallelism), the OS threads (Ms) that run them, a
+//! sysmon thread and a blocking pool. Dropping a [`Runtime`] shuts it down:
+//! threads are joined, every task is dropped (closing the sockets it owned),
+//! and the poller's fds are closed.
+//!
+//! Code that is not inside any runtime (plain `main`, a test) uses the
+//! *default runtime*, started on first use with `GORO_WORKER_THREADS`
+//! workers (or one per CPU) and never shut down.
+
+mod block_on;
+mod builder;
+mod metrics;
+pub(crate) mod trace;
+
+pub use builder::Builder;
+pub use metrics::{Metrics, WorkerMetrics};
+
+use crate::scheduler::{Config, Shared, context};
+use crate::task::JoinHandle;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::sync::{Arc, OnceLock};
+
+/// A goro runtime. See the [module docs](self).
+///
+/// ```
+/// let rt = goro::runtime::Runtime::new().unwrap();
+/// let v = rt.block_on(async {
+///     let h = goro::spawn(async { 21 * 2 });
+///     h.await.unwrap()
+/// });
+/// assert_eq!(v, 42);
+/// ```
+pub struct Runtime {
+    handle: Handle,
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime")
+            .field("workers", &self.handle.shared.nprocs())
+            .finish()
+    }
+}
+
+impl Runtime {
+    /// Starts a runtime with the default configuration (worker count from
+    /// `GORO_WORKER_THREADS`, else the number of CPUs).
+    pub fn new() -> io::Result<Runtime> {
+        Builder::new().build()
+    }
+
+    /// A [`Builder`] to configure a runtime.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    pub(crate) fn start(config: Config) -> io::Result<Runtime> {
+        Ok(Runtime {
+            handle: Handle {
+                shared: Shared::start(config)?,
+            },
+        })
+    }
+
+    /// Runs `future` to completion on the calling thread, with this runtime
+    /// as the current one (so `goro::spawn`, timers and sockets inside it use
+    /// this runtime). Spawned tasks run on the worker threads meanwhile.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.handle.block_on(future)
+    }
+
+    /// Spawns a task on this runtime.
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.handle.spawn(future)
+    }
+
+    /// Runs a blocking closure on this runtime's blocking pool.
+    pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.handle.spawn_blocking(f)
+    }
+
+    /// A handle to this runtime.
+    pub fn handle(&self) -> Handle {
+        self.handle.clone()
+    }
+
+    /// A snapshot of the scheduler's counters.
+    pub fn metrics(&self) -> Metrics {
+        self.handle.metrics()
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.handle.shared.shutdown();
+    }
+}
+
+/// A cloneable reference to a runtime, usable from any thread.
+#[derive(Clone)]
+pub struct Handle {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle")
+            .field("workers", &self.shared.nprocs())
+            .finish()
+    }
+}
+
+impl Handle {
+    /// The runtime this code runs in.
+    ///
+    /// # Panics
+    ///
+    /// Outside a runtime (not on a worker thread, not inside `block_on`);
+    /// use [`try_current`](Self::try_current) to handle that case.
+    ///
+    /// ```
+    /// let rt = goro::runtime::Runtime::new().unwrap();
+    /// rt.block_on(async {
+    ///     let h = goro::runtime::Handle::current();
+    ///     h.spawn(async {}).await.unwrap();
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn current() -> Handle {
+        Handle::try_current().expect(
+            "goro::runtime::Handle::current() called outside a goro runtime; \
+             call it from a task or inside Runtime::block_on, or use Handle::try_current()",
+        )
+    }
+
+    /// The runtime this code runs in, if any.
+    pub fn try_current() -> Option<Handle> {
+        context::current().map(|shared| Handle { shared })
+    }
+
+    /// The current runtime, else the default one (started on first use).
+    pub(crate) fn current_or_default() -> Handle {
+        Handle::try_current().unwrap_or_else(|| default_runtime().handle.clone())
+    }
+
+    /// Spawns a task on this runtime.
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.shared.spawn(future)
+    }
+
+    /// Runs a blocking closure on this runtime's blocking pool.
+    pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        crate::scheduler::blocking::spawn_blocking(&self.shared, f)
+    }
+
+    /// Runs `future` to completion on the calling thread (see
+    /// [`Runtime::block_on`]). Called on a worker thread, it first hands that
+    /// worker's P to another thread, so it blocks only this thread.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        block_on::block_on(&self.shared, future)
+    }
+
+    /// A snapshot of the scheduler's counters.
+    pub fn metrics(&self) -> Metrics {
+        Metrics::collect(&self.shared)
+    }
+}
+
+/// The process-wide default runtime.
+pub(crate) fn default_runtime() -> &'static Runtime {
+    static DEFAULT: OnceLock<Runtime> = OnceLock::new();
+    DEFAULT.get_or_init(|| {
+        Runtime::new().unwrap_or_else(|e| panic!("goro: cannot start the default runtime: {e}"))
+    })
+}

@@ -1,0 +1,149 @@
+//! The blocking pool: threads that run `spawn_blocking` closures, apart
+//! from the workers so a blocking closure never holds a P.
+//!
+//! Threads are started on demand up to `max_blocking_threads` (default
+//! 512); beyond that, closures queue until a thread frees up. A thread idle
+//! for `keep_alive` (default 10 s) exits. Threads are named
+//! `goro-blocking-N`. Each closure runs inside a task, so a panic is caught
+//! into the `JoinHandle`'s `JoinError` and never kills the pool thread.
+//!
+//! Shutdown (dropping the runtime) cancels closures that have not started
+//! (their `JoinHandle`s report cancellation) and does not wait for running
+//! ones: their threads are detached and exit when the closure returns.
+
+use super::{Shared, Task, TaskMeta};
+use crate::task::JoinHandle;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+
+#[derive(Debug, Default)]
+struct State {
+    queue: VecDeque<Task>,
+    threads: usize,
+    idle: usize,
+    shutdown: bool,
+}
+
+/// See the module docs.
+#[derive(Debug, Default)]
+pub(crate) struct Pool {
+    state: Mutex<State>,
+    cv: Condvar,
+    spawned: AtomicUsize,
+}
+
+impl Pool {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Live pool threads.
+    pub(crate) fn threads(&self) -> usize {
+        self.lock().threads
+    }
+
+    /// Idle pool threads.
+    pub(crate) fn idle_threads(&self) -> usize {
+        self.lock().idle
+    }
+
+    /// Closures waiting for a thread.
+    pub(crate) fn queued(&self) -> usize {
+        self.lock().queue.len()
+    }
+
+    /// Cancels queued closures and tells idle threads to exit.
+    pub(crate) fn shutdown(&self) {
+        let queued = {
+            let mut st = self.lock();
+            st.shutdown = true;
+            std::mem::take(&mut st.queue)
+        };
+        self.cv.notify_all();
+        drop(queued);
+    }
+
+    fn push(&self, shared: &Shared, task: Task) {
+        let mut st = self.lock();
+        if st.shutdown {
+            drop(st);
+            drop(task);
+            return;
+        }
+        st.queue.push_back(task);
+        if st.idle > 0 {
+            drop(st);
+            self.cv.notify_one();
+            return;
+        }
+        if st.threads >= shared.config.max_blocking_threads {
+            return; // queued until a thread frees up
+        }
+        st.threads += 1;
+        drop(st);
+        let n = self.spawned.fetch_add(1, Ordering::Relaxed);
+        let me = shared.arc();
+        let mut builder = std::thread::Builder::new().name(format!("goro-blocking-{n}"));
+        if let Some(size) = shared.config.stack_size {
+            builder = builder.stack_size(size);
+        }
+        if builder.spawn(move || me.blocking.run(&me)).is_err() {
+            self.lock().threads -= 1;
+            // The task stays queued; an existing thread (if any) will take it.
+        }
+    }
+
+    /// A pool thread's loop.
+    fn run(&self, shared: &Shared) {
+        let _enter = super::context::enter(shared.arc());
+        let keep_alive = shared.config.keep_alive;
+        let mut st = self.lock();
+        loop {
+            if let Some(task) = st.queue.pop_front() {
+                drop(st);
+                crate::task::budget::reset();
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| task.run()));
+                st = self.lock();
+                continue;
+            }
+            if st.shutdown {
+                break;
+            }
+            st.idle += 1;
+            let (guard, timeout) = self
+                .cv
+                .wait_timeout(st, keep_alive)
+                .unwrap_or_else(|e| e.into_inner());
+            st = guard;
+            st.idle -= 1;
+            if timeout.timed_out() && st.queue.is_empty() {
+                break;
+            }
+        }
+        st.threads -= 1;
+    }
+}
+
+/// Runs `f` on the blocking pool of `shared`.
+pub(crate) fn spawn_blocking<F, R>(shared: &Arc<Shared>, f: F) -> JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    let meta = TaskMeta {
+        shared: shared.clone(),
+        key: None,
+    };
+    let (runnable, task) = async_task::Builder::new()
+        .metadata(meta)
+        .propagate_panic(true)
+        .spawn(move |_: &TaskMeta| async move { f() }, schedule_blocking);
+    runnable.schedule();
+    JoinHandle::new(task)
+}
+
+fn schedule_blocking(task: Task) {
+    let shared = task.metadata().shared.clone();
+    shared.blocking.push(&shared, task);
+}

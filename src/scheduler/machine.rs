@@ -1,0 +1,489 @@
+//! An M: an OS thread that runs the scheduling loop while it holds a P.
+//!
+//! # The loop (Go's `schedule` / `findRunnable`)
+//!
+//! ```text
+//!            ┌──────────────── holds a P ─────────────────┐
+//!            │ find_work:                                  │
+//!            │  1. this P's due timers                     │
+//!            │  2. every 61st tick: one global task        │
+//!            │  3. runnext (at most 16 in a row), local    │
+//!            │  4. global queue (takes a batch)            │
+//!            │  5. netpoll(0) if anyone waits on I/O and   │
+//!            │     nobody is blocked in netpoll            │
+//!            │  6. steal half of a random victim's queue   │
+//!            │     (4 rounds; last round: runnext, timers) │
+//!  run task ◄┤  found ──────────────────────────────────── ┘
+//!            │  nothing: release the P, list this M as idle,
+//!            │  re-check every queue (see idle.rs), then
+//!            └► idle_wait: block in netpoll until the next timer if
+//!               nobody else does and anyone waits on I/O or a timer;
+//!               otherwise park until handed a P.
+//! ```
+//!
+//! After every task poll the M checks it still owns its P: sysmon may have
+//! handed it to another M while the poll was stuck. If not, the M lists
+//! itself idle and becomes a spare. Spare Ms beyond the P count exit after
+//! `keep_alive` without work.
+
+use super::context::{self, WorkerContext};
+use super::processor::{PCounters, Processor};
+use super::{Shared, Task};
+use crate::time::clock::{self, NEVER};
+use std::cell::{Cell, RefCell};
+use std::sync::Arc;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::thread::Thread;
+use std::time::{Duration, Instant};
+
+/// Tasks taken from `runnext` in a row before the local queue gets a turn.
+const MAX_LIFO_STREAK: u32 = 16;
+/// Every this many ticks the global queue is checked first (fairness).
+const GLOBAL_CHECK_INTERVAL: u64 = 61;
+
+/// See the module docs.
+#[derive(Debug)]
+pub(crate) struct Machine {
+    /// Unique per runtime, never 0 (0 marks an idle P).
+    pub(crate) id: u64,
+    thread: OnceLock<Thread>,
+    /// A P handed to this M while it was idle: index + 1, or 0.
+    next_p: AtomicUsize,
+    /// This M is looking for work to steal (counted in `nmspinning`).
+    spinning: AtomicBool,
+    /// This M is blocked (or about to block) in `epoll_wait`.
+    in_netpoll: AtomicBool,
+    /// This M already left the thread count (a spare that timed out).
+    retired: AtomicBool,
+}
+
+impl Machine {
+    pub(crate) fn new(id: u64) -> Machine {
+        Machine {
+            id,
+            thread: OnceLock::new(),
+            next_p: AtomicUsize::new(0),
+            spinning: AtomicBool::new(false),
+            in_netpoll: AtomicBool::new(false),
+            retired: AtomicBool::new(false),
+        }
+    }
+
+    /// True while blocked in the poller.
+    pub(crate) fn in_netpoll(&self) -> bool {
+        self.in_netpoll.load(Ordering::SeqCst)
+    }
+
+    /// Hands P `pid` to this (idle) M; `wake` must follow.
+    pub(crate) fn hand_p(&self, pid: usize, spinning: bool) {
+        self.spinning.store(spinning, Ordering::Relaxed);
+        self.next_p.store(pid + 1, Ordering::SeqCst);
+    }
+
+    fn take_p(&self) -> Option<usize> {
+        match self.next_p.swap(0, Ordering::SeqCst) {
+            0 => None,
+            n => Some(n - 1),
+        }
+    }
+
+    /// Wakes this M wherever it sleeps: unpark, and break the poller if it
+    /// is in `epoll_wait`.
+    pub(crate) fn wake(&self, poller: &crate::poller::Poller) {
+        if self.in_netpoll() {
+            poller.wake();
+        }
+        if let Some(t) = self.thread.get() {
+            t.unpark();
+        }
+    }
+}
+
+/// Thread entry point of an M.
+pub(crate) fn run(shared: Arc<Shared>, m: Arc<Machine>) {
+    let _ = m.thread.set(std::thread::current());
+    let ctx = WorkerContext {
+        p: Cell::new(m.take_p()),
+        shared,
+        machine: m,
+        batch: RefCell::new(None),
+        lifo_streak: Cell::new(0),
+        handed_off: Cell::new(false),
+    };
+    let guard = context::set_worker(&ctx);
+    schedule_loop(&ctx);
+    drop(guard);
+    let mut lists = ctx.shared.idle.lock();
+    lists.unlist_m(&ctx.machine);
+    if !ctx.machine.retired.load(Ordering::Relaxed) {
+        lists.threads -= 1;
+    }
+}
+
+fn schedule_loop(ctx: &WorkerContext) {
+    let shared = &*ctx.shared;
+    let m = &*ctx.machine;
+    loop {
+        if shared.is_shutdown() {
+            return;
+        }
+        let Some(pid) = ctx.p.get() else {
+            if ctx.handed_off.take() {
+                lost_p(ctx);
+                continue;
+            }
+            if !idle_wait(ctx) {
+                return;
+            }
+            continue;
+        };
+        let p = &shared.ps[pid];
+        if p.owner.load(Ordering::SeqCst) != m.id {
+            lost_p(ctx);
+            continue;
+        }
+        match find_work(ctx, p) {
+            Some(task) => {
+                if m.spinning.swap(false, Ordering::Relaxed)
+                    && shared.idle.nmspinning.fetch_sub(1, Ordering::SeqCst) == 1
+                {
+                    // The last spinner found work: there may be more, so
+                    // make sure someone else keeps looking (Go's
+                    // `resetspinning`).
+                    shared.wakep();
+                }
+                run_task(p, task);
+            }
+            None => release_p(ctx, p),
+        }
+    }
+}
+
+/// Polls one task.
+fn run_task(p: &Processor, task: Task) {
+    PCounters::bump(&p.schedtick);
+    PCounters::bump(&p.counters.polled);
+    p.in_poll.store(true, Ordering::Relaxed);
+    crate::task::budget::reset();
+    // Task panics are caught by async-task and surface through the
+    // JoinHandle; this catches anything else (a panicking waker or drop) so
+    // the worker survives.
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| task.run()));
+    p.in_poll.store(false, Ordering::Relaxed);
+}
+
+/// Steps 1–6 of the module docs. `None` means "nothing to do: go idle".
+fn find_work(ctx: &WorkerContext, p: &Processor) -> Option<Task> {
+    let shared = &*ctx.shared;
+    let next = p.timers.next_when();
+    if next != NEVER {
+        let now = clock::now();
+        if next <= now {
+            p.timers.run(now, shared.poller.waiters());
+        }
+    }
+    if p.schedtick
+        .load(Ordering::Relaxed)
+        .is_multiple_of(GLOBAL_CHECK_INTERVAL)
+        && let Ok(t) = shared.global.pop()
+    {
+        return Some(t);
+    }
+    if ctx.lifo_streak.get() < MAX_LIFO_STREAK
+        && let Some(t) = p.take_runnext()
+    {
+        ctx.lifo_streak.set(ctx.lifo_streak.get() + 1);
+        return Some(t);
+    }
+    ctx.lifo_streak.set(0);
+    if let Some(t) = p.runq.pop().or_else(|| p.take_runnext()) {
+        return Some(t);
+    }
+    if let Some(t) = global_batch(shared, p) {
+        return Some(t);
+    }
+    if shared.poller.has_waiters()
+        && !shared.polling.load(Ordering::SeqCst)
+        && let Some(t) = netpoll_now(ctx, p)
+    {
+        return Some(t);
+    }
+    steal(ctx, p)
+}
+
+/// Takes one task from the global queue plus a fair share into the local
+/// queue (Go's `globrunqget`).
+fn global_batch(shared: &Shared, p: &Processor) -> Option<Task> {
+    if shared.global.is_empty() {
+        return None;
+    }
+    let first = shared.global.pop().ok()?;
+    let share = (shared.global.len() / shared.nprocs()).min(super::runqueue::CAPACITY / 2);
+    for _ in 0..share {
+        let Ok(t) = shared.global.pop() else { break };
+        if let Err(t) = p.runq.push(t) {
+            let _ = shared.global.push(t);
+            break;
+        }
+    }
+    Some(first)
+}
+
+/// Polls the network without blocking; runs one ready task, queues the rest.
+fn netpoll_now(ctx: &WorkerContext, p: &Processor) -> Option<Task> {
+    let shared = &*ctx.shared;
+    PCounters::bump(&p.counters.netpoll_nonblocking);
+    let mut batch = collect(ctx, || {
+        let _ = shared.poller.poll(Some(Duration::ZERO));
+    });
+    shared.last_poll.store(clock::now(), Ordering::Relaxed);
+    if batch.is_empty() {
+        return None;
+    }
+    let first = batch.swap_remove(0);
+    shared.inject(Some(p.id), batch);
+    Some(first)
+}
+
+/// Runs `f` with wakes on this thread collected into a batch.
+fn collect(ctx: &WorkerContext, f: impl FnOnce()) -> Vec<Task> {
+    *ctx.batch.borrow_mut() = Some(Vec::new());
+    f();
+    ctx.batch.borrow_mut().take().unwrap_or_default()
+}
+
+/// Steals from other Ps (Go's `stealWork`). Limits the number of spinning
+/// Ms to half the busy Ps, as Go does, so idle Ms do not burn the CPU that
+/// busy ones need.
+fn steal(ctx: &WorkerContext, p: &Processor) -> Option<Task> {
+    let shared = &*ctx.shared;
+    let m = &*ctx.machine;
+    let n = shared.nprocs();
+    if n == 1 {
+        return None;
+    }
+    if !m.spinning.load(Ordering::Relaxed) {
+        let busy = n - shared.idle.npidle();
+        if 2 * shared.idle.nmspinning() >= busy {
+            return None;
+        }
+        m.spinning.store(true, Ordering::Relaxed);
+        shared.idle.nmspinning.fetch_add(1, Ordering::SeqCst);
+    }
+    const ROUNDS: usize = 4;
+    for round in 0..ROUNDS {
+        let last = round == ROUNDS - 1;
+        let start = fastrand(n);
+        for i in 0..n {
+            let victim = &shared.ps[(start + i) % n];
+            if victim.id == p.id {
+                continue;
+            }
+            if last {
+                let now = clock::now();
+                if victim.timers.next_when() <= now {
+                    victim.timers.run(now, shared.poller.waiters());
+                    if let Some(t) = p.take_runnext().or_else(|| p.runq.pop()) {
+                        return Some(t);
+                    }
+                }
+            }
+            if let Some(t) = victim.runq.steal_half_into(&p.runq, |t| {
+                let _ = shared.global.push(t);
+            }) {
+                PCounters::bump(&p.counters.steals);
+                return Some(t);
+            }
+            if last && let Some(t) = victim.take_runnext() {
+                PCounters::bump(&p.counters.steals);
+                return Some(t);
+            }
+        }
+    }
+    None
+}
+
+/// Nothing to run: give the P back and list this M idle, then re-check
+/// every queue once (the lost-wakeup protocol of idle.rs).
+fn release_p(ctx: &WorkerContext, p: &Processor) {
+    let shared = &*ctx.shared;
+    let m = &ctx.machine;
+    let was_spinning = m.spinning.swap(false, Ordering::Relaxed);
+    {
+        let mut lists = shared.idle.lock();
+        if p.owner
+            .compare_exchange(m.id, 0, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
+            lists.put_p(&shared.idle, p.id);
+        }
+        lists.ms.push(m.clone());
+    }
+    ctx.p.set(None);
+    if was_spinning {
+        shared.idle.nmspinning.fetch_sub(1, Ordering::SeqCst);
+    }
+    if shared.any_tasks() || shared.earliest_timer() <= clock::now() {
+        reacquire(ctx, true);
+    }
+}
+
+/// Takes a P for this listed-idle M: the one handed to it, or any idle P.
+/// Returns false (and stays listed) if there is none.
+fn reacquire(ctx: &WorkerContext, spin: bool) -> bool {
+    let shared = &*ctx.shared;
+    let m = &*ctx.machine;
+    if let Some(pid) = m.take_p() {
+        ctx.p.set(Some(pid));
+        return true;
+    }
+    let mut lists = shared.idle.lock();
+    // Handed a P between the check above and the lock?
+    if let Some(pid) = m.take_p() {
+        ctx.p.set(Some(pid));
+        return true;
+    }
+    if lists.ps.is_empty() || !lists.unlist_m(m) {
+        return false;
+    }
+    let pid = lists.get_p(&shared.idle).expect("checked non-empty");
+    shared.ps[pid].owner.store(m.id, Ordering::SeqCst);
+    drop(lists);
+    if spin {
+        m.spinning.store(true, Ordering::Relaxed);
+        shared.idle.nmspinning.fetch_add(1, Ordering::SeqCst);
+    }
+    shared.sysmon.wake_if_sleeping();
+    ctx.p.set(Some(pid));
+    true
+}
+
+/// This M lost its P to a hand-off while a poll was stuck (or gave it away
+/// in `block_in_place`): list itself idle, and take an idle P at once if
+/// there is one (Go's `exitsyscallfast`), else become a spare.
+fn lost_p(ctx: &WorkerContext) {
+    ctx.p.set(None);
+    ctx.machine.spinning.store(false, Ordering::Relaxed);
+    ctx.shared.idle.lock().ms.push(ctx.machine.clone());
+    reacquire(ctx, false);
+}
+
+/// An idle, listed M waits for a P: in the poller if it is the one M that
+/// should, otherwise parked. Returns false when the M should exit.
+fn idle_wait(ctx: &WorkerContext) -> bool {
+    let shared = &*ctx.shared;
+    let m = &*ctx.machine;
+    if let Some(pid) = m.take_p() {
+        ctx.p.set(Some(pid));
+        return true;
+    }
+    if shared.is_shutdown() {
+        return false;
+    }
+    if (shared.poller.has_waiters() || shared.earliest_timer() != NEVER)
+        && shared
+            .polling
+            .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    {
+        return poll_blocking(ctx);
+    }
+    park(ctx)
+}
+
+/// Blocks in `netpoll` until I/O, the next timer, or a break (Go's blocking
+/// `netpoll(delay)` in `findRunnable`). Called with `polling` claimed.
+fn poll_blocking(ctx: &WorkerContext) -> bool {
+    let shared = &*ctx.shared;
+    let m = &*ctx.machine;
+    m.in_netpoll.store(true, Ordering::SeqCst);
+    let mut batch = Vec::new();
+    if m.next_p.load(Ordering::SeqCst) == 0 && !shared.is_shutdown() {
+        let next = shared.earliest_timer();
+        shared.poll_until.store(next, Ordering::SeqCst);
+        let timeout =
+            (next != NEVER).then(|| Duration::from_nanos(next.saturating_sub(clock::now())));
+        PCounters::bump(&shared.counters.netpoll_blocking);
+        batch = collect(ctx, || {
+            let _ = shared.poller.poll(timeout);
+        });
+        shared.poll_until.store(0, Ordering::SeqCst);
+    }
+    m.in_netpoll.store(false, Ordering::SeqCst);
+    shared.last_poll.store(clock::now(), Ordering::Relaxed);
+    shared.polling.store(false, Ordering::SeqCst);
+    if reacquire(ctx, true) {
+        let pid = ctx.p.get();
+        shared.run_all_timers(clock::now());
+        shared.inject(pid, batch);
+        true
+    } else {
+        // Every P is busy: their Ms will pick these up from the global queue.
+        shared.inject(None, batch);
+        park(ctx)
+    }
+}
+
+/// Parks until handed a P. Spare Ms (beyond the P count) exit after
+/// `keep_alive` without work.
+fn park(ctx: &WorkerContext) -> bool {
+    let shared = &*ctx.shared;
+    let m = &*ctx.machine;
+    let keep_alive = shared.config.keep_alive;
+    let mut idle_since = Instant::now();
+    loop {
+        if let Some(pid) = m.take_p() {
+            ctx.p.set(Some(pid));
+            return true;
+        }
+        if shared.is_shutdown() {
+            return false;
+        }
+        let spare = shared.idle.lock().threads > shared.nprocs();
+        if spare {
+            if idle_since.elapsed() >= keep_alive {
+                let mut lists = shared.idle.lock();
+                if m.next_p.load(Ordering::SeqCst) == 0
+                    && lists.threads > shared.nprocs()
+                    && lists.unlist_m(m)
+                {
+                    lists.threads -= 1;
+                    m.retired.store(true, Ordering::Relaxed);
+                    return false;
+                }
+                idle_since = Instant::now();
+            }
+            std::thread::park_timeout(keep_alive);
+        } else {
+            // A timer or I/O waiter may appear while nobody polls: wake up
+            // to take the poller role if it is free.
+            if (shared.poller.has_waiters() || shared.earliest_timer() != NEVER)
+                && !shared.polling.load(Ordering::SeqCst)
+            {
+                return true;
+            }
+            std::thread::park();
+        }
+    }
+}
+
+/// A small per-thread xorshift generator for victim selection.
+fn fastrand(n: usize) -> usize {
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new({
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+            (t ^ (&t as *const u64 as u64)) | 1
+        });
+    }
+    STATE.with(|s| {
+        let mut x = s.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        s.set(x);
+        (x % n as u64) as usize
+    })
+}

@@ -1,0 +1,114 @@
+//! A P (processor): the right to run tasks, and the work that comes with it.
+//!
+//! A P owns a local [run queue](super::runqueue), a LIFO slot `runnext`,
+//! and a [timer set](crate::time::timers). An M (OS thread) must hold a P to
+//! run tasks; the number of Ps is the runtime's parallelism (Go's
+//! GOMAXPROCS), fixed at build time.
+//!
+//! # Ownership
+//!
+//! `owner` holds the id of the M that runs this P, or 0 while the P is idle.
+//! It changes only under the idle lock (acquire/release) or by sysmon's
+//! compare-and-swap when it hands the P of a stuck M to another M. Because
+//! sysmon can take a P from an M that is still inside a task's `poll`,
+//! *memory safety never depends on ownership*: the run queue accepts pushes
+//! from any thread, `runnext` is an atomic swap, timers are behind a mutex.
+//! Ownership only decides who runs the scheduling loop for the P; an M that
+//! finds it lost its P becomes a spare.
+
+use super::runqueue::RunQueue;
+use crate::sync::{AtomicPtr, Ordering};
+use crate::time::timers::Timers;
+use async_task::Runnable;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+
+use super::TaskMeta;
+
+/// Per-P counters for metrics; written by the owning M with plain
+/// load+store pairs (a lost increment during a hand-off is harmless).
+#[derive(Debug, Default)]
+pub(crate) struct PCounters {
+    pub(crate) polled: AtomicU64,
+    pub(crate) steals: AtomicU64,
+    pub(crate) netpoll_nonblocking: AtomicU64,
+    pub(crate) overflows: AtomicU64,
+}
+
+impl PCounters {
+    /// Adds one to `c` without a locked instruction.
+    pub(crate) fn bump(c: &AtomicU64) {
+        c.store(c.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    }
+}
+
+/// See the module docs.
+#[derive(Debug)]
+pub(crate) struct Processor {
+    /// Index in the runtime's P array.
+    pub(crate) id: usize,
+    /// Local run queue.
+    pub(crate) runq: RunQueue<Runnable<TaskMeta>>,
+    /// LIFO slot: the task most recently woken by this P's running task.
+    runnext: AtomicPtr<()>,
+    /// Timers armed on this P.
+    pub(crate) timers: Timers,
+    /// Id of the owning M, 0 when idle (see the module docs).
+    pub(crate) owner: AtomicU64,
+    /// Tasks polled on this P; sysmon watches it to detect a stuck poll.
+    pub(crate) schedtick: AtomicU64,
+    /// A task poll is in progress on this P.
+    pub(crate) in_poll: AtomicBool,
+    /// Metrics.
+    pub(crate) counters: PCounters,
+}
+
+impl Processor {
+    pub(crate) fn new(id: usize) -> Processor {
+        Processor {
+            id,
+            runq: RunQueue::new(),
+            runnext: AtomicPtr::new(std::ptr::null_mut()),
+            timers: Timers::default(),
+            owner: AtomicU64::new(0),
+            schedtick: AtomicU64::new(0),
+            in_poll: AtomicBool::new(false),
+            counters: PCounters::default(),
+        }
+    }
+
+    /// Puts `task` in `runnext`, returning the task it displaced.
+    pub(crate) fn put_runnext(&self, task: Runnable<TaskMeta>) -> Option<Runnable<TaskMeta>> {
+        let new = task.into_raw().as_ptr();
+        let old = self.runnext.swap(new, Ordering::AcqRel);
+        // SAFETY: every non-null pointer in `runnext` came from `into_raw`
+        // and is taken out exactly once (by this swap or by `take_runnext`).
+        NonNull::new(old).map(|p| unsafe { Runnable::from_raw(p) })
+    }
+
+    /// Takes the task in `runnext`, if any.
+    pub(crate) fn take_runnext(&self) -> Option<Runnable<TaskMeta>> {
+        if self.runnext.load(Ordering::Relaxed).is_null() {
+            return None;
+        }
+        let old = self.runnext.swap(std::ptr::null_mut(), Ordering::AcqRel);
+        // SAFETY: as in `put_runnext`.
+        NonNull::new(old).map(|p| unsafe { Runnable::from_raw(p) })
+    }
+
+    /// True if `runnext` holds a task (a racy snapshot).
+    pub(crate) fn has_runnext(&self) -> bool {
+        !self.runnext.load(Ordering::Relaxed).is_null()
+    }
+
+    /// True if this P has queued tasks (local queue or `runnext`).
+    pub(crate) fn has_tasks(&self) -> bool {
+        !self.runq.is_empty() || self.has_runnext()
+    }
+}
+
+impl Drop for Processor {
+    fn drop(&mut self) {
+        drop(self.take_runnext());
+    }
+}

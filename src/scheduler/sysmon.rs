@@ -1,0 +1,235 @@
+//! sysmon: a thread without a P that watches the scheduler (Go's `sysmon`).
+//!
+//! Every round it:
+//! 1. polls the network without blocking if nobody has for 10 ms, and
+//!    queues the tasks that became ready (they would otherwise wait for an
+//!    M to go idle);
+//! 2. wakes an M if a timer is overdue and nobody is blocked in the poller;
+//! 3. **retakes Ps**: a P whose scheduling tick has not moved for
+//!    `handoff_after` while a poll is in progress, and that has work
+//!    waiting (its queue or timers, the global queue, or I/O waiters with no
+//!    idle P to serve them), is handed to another M — an idle one, or a
+//!    spare started for the purpose, up to `max_spare_threads`. This is how
+//!    a task that blocks its thread (a slow syscall, a CPU loop, a
+//!    `std::thread::sleep`) stops stalling the tasks queued behind it.
+//!
+//! It sleeps 20 µs between rounds, doubling after 1 ms without anything to
+//! do, up to 10 ms; when every P is idle it sleeps until a P is taken
+//! (there is nothing to watch, and the blocked poller serves I/O and
+//! timers). It exits at shutdown.
+
+use super::Shared;
+use super::processor::{PCounters, Processor};
+use crate::time::clock::{self, NEVER};
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+const MIN_DELAY: Duration = Duration::from_micros(20);
+const MAX_DELAY: Duration = Duration::from_millis(10);
+/// Poll the network if nobody has for this long.
+const FORCE_POLL_NS: u64 = 10_000_000;
+
+/// sysmon's sleep/wake state.
+#[derive(Debug, Default)]
+pub(crate) struct Sysmon {
+    /// sysmon sleeps until woken because every P is idle.
+    sleeping: AtomicBool,
+    stop: Mutex<bool>,
+    cv: Condvar,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Sysmon {
+    /// Wakes sysmon if it is in its all-idle sleep (called when a P is
+    /// taken from the idle list).
+    pub(crate) fn wake_if_sleeping(&self) {
+        if self.sleeping.load(Ordering::SeqCst) {
+            let _guard = crate::poller::fdmutex::lock(&self.stop);
+            self.cv.notify_one();
+        }
+    }
+
+    /// Asks sysmon to exit.
+    pub(crate) fn stop(&self) {
+        *crate::poller::fdmutex::lock(&self.stop) = true;
+        self.cv.notify_one();
+    }
+
+    /// Sleeps `delay`, or until woken if `deep`. Returns false at shutdown.
+    fn sleep(&self, delay: Duration, deep: impl Fn() -> bool) -> bool {
+        let mut stop = crate::poller::fdmutex::lock(&self.stop);
+        if *stop {
+            return false;
+        }
+        self.sleeping.store(true, Ordering::SeqCst);
+        if deep() {
+            stop = self.cv.wait(stop).unwrap_or_else(|e| e.into_inner());
+        } else {
+            stop = self
+                .cv
+                .wait_timeout(stop, delay)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        self.sleeping.store(false, Ordering::SeqCst);
+        !*stop
+    }
+}
+
+/// Starts the sysmon thread.
+pub(crate) fn start(shared: &Arc<Shared>) -> io::Result<()> {
+    let s = shared.clone();
+    let handle = std::thread::Builder::new()
+        .name("goro-sysmon".into())
+        .spawn(move || run(&s))?;
+    *crate::poller::fdmutex::lock(&shared.sysmon.thread) = Some(handle);
+    Ok(())
+}
+
+/// Waits for the sysmon thread to exit (after `Sysmon::stop`).
+pub(crate) fn join(shared: &Shared) {
+    let handle = crate::poller::fdmutex::lock(&shared.sysmon.thread).take();
+    if let Some(h) = handle
+        && h.thread().id() != std::thread::current().id()
+    {
+        let _ = h.join();
+    }
+}
+
+/// Per-P observation: the last tick seen and when it last changed.
+#[derive(Clone, Copy)]
+struct Seen {
+    tick: u64,
+    since: u64,
+}
+
+fn run(shared: &Shared) {
+    let nprocs = shared.nprocs();
+    let mut seen = vec![
+        Seen {
+            tick: 0,
+            since: clock::now()
+        };
+        nprocs
+    ];
+    let mut delay = MIN_DELAY;
+    let mut idle_rounds = 0u32;
+    let mut trace = super::super::runtime::trace::Tracer::new(shared);
+    loop {
+        delay = if idle_rounds == 0 {
+            MIN_DELAY
+        } else if idle_rounds > 50 {
+            (delay * 2).min(MAX_DELAY)
+        } else {
+            delay
+        };
+        let all_idle = || shared.idle.npidle() == nprocs && trace.is_none();
+        if !shared.sysmon.sleep(delay, all_idle) {
+            return;
+        }
+        let now = clock::now();
+        let mut did = false;
+
+        // 1. Poll the network if nobody has for 10 ms.
+        if shared.poller.has_waiters()
+            && !shared.polling.load(Ordering::SeqCst)
+            && now.saturating_sub(shared.last_poll.load(Ordering::Relaxed)) > FORCE_POLL_NS
+        {
+            shared.last_poll.store(now, Ordering::Relaxed);
+            PCounters::bump(&shared.counters.sysmon_netpolls);
+            if let Ok(out) = shared.poller.poll(Some(Duration::ZERO)) {
+                did |= out.events > 0;
+            }
+        }
+
+        // 2. An overdue timer and nobody in the poller to fire it.
+        let next = shared.earliest_timer();
+        if next != NEVER
+            && next.saturating_add(1_000_000) < now
+            && !shared.polling.load(Ordering::SeqCst)
+        {
+            shared.wakep();
+        }
+
+        // 3. Retake Ps from Ms stuck in a poll.
+        let threshold = u64::try_from(shared.config.handoff_after.as_nanos()).unwrap_or(u64::MAX);
+        for p in shared.ps.iter() {
+            let tick = p.schedtick.load(Ordering::Relaxed);
+            let s = &mut seen[p.id];
+            if tick != s.tick {
+                *s = Seen { tick, since: now };
+                continue;
+            }
+            let owner = p.owner.load(Ordering::SeqCst);
+            if owner == 0
+                || !p.in_poll.load(Ordering::Relaxed)
+                || now.saturating_sub(s.since) < threshold
+                || !has_work(shared, p)
+            {
+                continue;
+            }
+            if handoff(shared, p, owner) {
+                s.since = now;
+                did = true;
+            }
+        }
+
+        if let Some(t) = trace.as_mut() {
+            t.tick(shared);
+        }
+        idle_rounds = if did { 0 } else { idle_rounds + 1 };
+    }
+}
+
+/// Is anything waiting that P `p`'s stuck M would otherwise have run?
+fn has_work(shared: &Shared, p: &Processor) -> bool {
+    p.has_tasks()
+        || p.timers.next_when() != NEVER
+        || !shared.global.is_empty()
+        || (shared.poller.has_waiters() && shared.idle.npidle() == 0)
+}
+
+/// Hands P `p`, owned by M `from`, to another M (Go's `handoffp` after
+/// `retake`). Returns false if `from` no longer owns it or no M is
+/// available.
+pub(crate) fn handoff(shared: &Shared, p: &Processor, from: u64) -> bool {
+    let mut lists = shared.idle.lock();
+    if let Some(m) = lists.get_m() {
+        if p.owner
+            .compare_exchange(from, m.id, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            lists.ms.push(m);
+            return false;
+        }
+        drop(lists);
+        m.hand_p(p.id, false);
+        m.wake(&shared.poller);
+    } else {
+        if lists.threads >= shared.nprocs() + shared.config.max_spare_threads
+            || shared.is_shutdown()
+        {
+            return false;
+        }
+        drop(lists);
+        let m = shared.new_machine();
+        if p.owner
+            .compare_exchange(from, m.id, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            return false;
+        }
+        if shared.spawn_m(m.clone(), p.id, false).is_err() {
+            // No thread: give the P back to the stuck M, which will resume it.
+            let _ = p
+                .owner
+                .compare_exchange(m.id, from, Ordering::SeqCst, Ordering::SeqCst);
+            return false;
+        }
+    }
+    shared.counters.handoffs.fetch_add(1, Ordering::Relaxed);
+    true
+}

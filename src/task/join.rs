@@ -1,0 +1,202 @@
+//! [`JoinHandle`] and [`JoinError`]: awaiting a spawned task's result.
+
+use crate::scheduler::TaskMeta;
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::task::{Context, Poll};
+
+/// An owned permission to await a spawned task's output.
+///
+/// Awaiting it yields `Ok(output)`, or a [`JoinError`] if the task panicked
+/// or was cancelled ([`abort`](Self::abort), or runtime shutdown).
+/// Dropping the handle *detaches* the task: it keeps running, and its output
+/// is discarded.
+///
+/// ```
+/// # goro::block_on(async {
+/// let handle = goro::spawn(async { 6 * 7 });
+/// assert_eq!(handle.await.unwrap(), 42);
+/// # });
+/// ```
+pub struct JoinHandle<T> {
+    // `None` once aborted or after the output was taken.
+    task: Mutex<Option<async_task::FallibleTask<T, TaskMeta>>>,
+}
+
+impl<T> JoinHandle<T> {
+    pub(crate) fn new(task: async_task::Task<T, TaskMeta>) -> JoinHandle<T> {
+        JoinHandle {
+            task: Mutex::new(Some(task.fallible())),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<async_task::FallibleTask<T, TaskMeta>>> {
+        self.task.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Cancels the task. If it has not finished, its future is dropped at
+    /// its next scheduling point (at once if it is idle) and awaiting this
+    /// handle yields a cancelled [`JoinError`]. A task that already finished
+    /// keeps its output.
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// let handle = goro::spawn(std::future::pending::<()>());
+    /// handle.abort();
+    /// assert!(handle.await.unwrap_err().is_cancelled());
+    /// # });
+    /// ```
+    pub fn abort(&self) {
+        let mut task = self.lock();
+        if task.as_ref().is_some_and(|t| !t.is_finished()) {
+            // Dropping an async-task task handle cancels the task.
+            drop(task.take());
+        }
+    }
+
+    /// True once the task has finished (completed, panicked, or been
+    /// cancelled).
+    pub fn is_finished(&self) -> bool {
+        self.lock().as_ref().is_none_or(|t| t.is_finished())
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        if let Some(task) = self.lock().take() {
+            task.detach();
+        }
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut slot = self.lock();
+        let Some(task) = slot.as_mut() else {
+            return Poll::Ready(Err(JoinError::cancelled()));
+        };
+        // async-task re-raises a task's panic here (`propagate_panic`); catch
+        // it so it becomes a `JoinError` instead of unwinding the awaiter.
+        let polled =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Pin::new(task).poll(cx)));
+        match polled {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(Some(v))) => {
+                slot.take();
+                Poll::Ready(Ok(v))
+            }
+            Ok(Poll::Ready(None)) => {
+                slot.take();
+                Poll::Ready(Err(JoinError::cancelled()))
+            }
+            Err(payload) => {
+                slot.take();
+                Poll::Ready(Err(JoinError::panic(payload)))
+            }
+        }
+    }
+}
+
+/// A task did not complete: it panicked or was cancelled.
+pub struct JoinError {
+    repr: Repr,
+}
+
+enum Repr {
+    Cancelled,
+    Panic(Box<dyn Any + Send + 'static>),
+}
+
+impl JoinError {
+    pub(crate) fn cancelled() -> JoinError {
+        JoinError {
+            repr: Repr::Cancelled,
+        }
+    }
+
+    pub(crate) fn panic(payload: Box<dyn Any + Send + 'static>) -> JoinError {
+        JoinError {
+            repr: Repr::Panic(payload),
+        }
+    }
+
+    /// True if the task was cancelled (aborted, or dropped at shutdown).
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self.repr, Repr::Cancelled)
+    }
+
+    /// True if the task panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self.repr, Repr::Panic(_))
+    }
+
+    /// The panic payload, for `std::panic::resume_unwind`.
+    ///
+    /// # Panics
+    ///
+    /// If the task was cancelled rather than panicking; use
+    /// [`try_into_panic`](Self::try_into_panic) to avoid that.
+    pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
+        self.try_into_panic()
+            .expect("`JoinError::into_panic` called on a cancelled task's error")
+    }
+
+    /// The panic payload, or the error back if the task was cancelled.
+    pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
+        match self.repr {
+            Repr::Panic(p) => Ok(p),
+            Repr::Cancelled => Err(self),
+        }
+    }
+
+    fn panic_message(&self) -> Option<&str> {
+        match &self.repr {
+            Repr::Panic(p) => p
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| p.downcast_ref::<String>().map(String::as_str)),
+            Repr::Cancelled => None,
+        }
+    }
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.repr, self.panic_message()) {
+            (Repr::Cancelled, _) => f.write_str("task was cancelled"),
+            (Repr::Panic(_), Some(msg)) => write!(f, "task panicked: {msg}"),
+            (Repr::Panic(_), None) => f.write_str("task panicked"),
+        }
+    }
+}
+
+impl fmt::Debug for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.repr, self.panic_message()) {
+            (Repr::Cancelled, _) => f.write_str("JoinError::Cancelled"),
+            (Repr::Panic(_), Some(msg)) => write!(f, "JoinError::Panic({msg:?})"),
+            (Repr::Panic(_), None) => f.write_str("JoinError::Panic(..)"),
+        }
+    }
+}
+
+impl std::error::Error for JoinError {}
+
+impl From<JoinError> for std::io::Error {
+    fn from(e: JoinError) -> std::io::Error {
+        std::io::Error::other(e.to_string())
+    }
+}

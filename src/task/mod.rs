@@ -1,0 +1,82 @@
+//! Tasks: spawning, joining, yielding, and running blocking code.
+//!
+//! A task is goro's goroutine: a `Send + 'static` future scheduled on the
+//! runtime's workers. [`spawn`] starts one and returns a [`JoinHandle`];
+//! [`spawn_blocking`] runs a closure on the blocking pool;
+//! [`block_in_place`] runs blocking code on the current worker after handing
+//! its P to another thread (Go's `entersyscall`); [`yield_now`] gives other
+//! tasks a turn.
+
+pub(crate) mod budget;
+mod join;
+mod yield_now;
+
+pub use join::{JoinError, JoinHandle};
+pub use yield_now::{YieldNow, yield_now};
+
+use crate::runtime::Handle;
+use std::future::Future;
+
+/// Spawns a task on the current runtime, or on the default runtime when
+/// called outside any runtime. The task starts running at once on some
+/// worker; dropping the returned handle detaches it.
+///
+/// ```
+/// # goro::block_on(async {
+/// let h = goro::task::spawn(async { "done" });
+/// assert_eq!(h.await.unwrap(), "done");
+/// # });
+/// ```
+pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    Handle::current_or_default().spawn(future)
+}
+
+/// Runs a blocking closure on the runtime's blocking pool (threads apart
+/// from the workers) and returns a handle to its result. A panic in `f`
+/// becomes a [`JoinError`].
+///
+/// ```
+/// # goro::block_on(async {
+/// let n = goro::task::spawn_blocking(|| std::fs::read_dir(".").map(|d| d.count()))
+///     .await
+///     .unwrap()
+///     .unwrap();
+/// assert!(n > 0);
+/// # });
+/// ```
+pub fn spawn_blocking<F, R>(f: F) -> JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    Handle::current_or_default().spawn_blocking(f)
+}
+
+/// Runs blocking code on the current thread without stalling the runtime.
+///
+/// On a worker thread, the worker's P (its run queue and timers) is handed
+/// to another thread *before* `f` runs, so every other task keeps running
+/// (Go's `entersyscallblock`). When the task's poll returns, this thread
+/// takes an idle P again or becomes a spare. Outside a worker, `f` simply
+/// runs.
+///
+/// ```
+/// # goro::block_on(async {
+/// let h = goro::spawn(async {
+///     goro::task::block_in_place(|| std::thread::sleep(std::time::Duration::from_millis(5)));
+///     1
+/// });
+/// assert_eq!(h.await.unwrap(), 1);
+/// # });
+/// ```
+pub fn block_in_place<F, R>(f: F) -> R
+where
+    F: FnOnce() -> R,
+{
+    crate::scheduler::hand_off_current_p();
+    f()
+}

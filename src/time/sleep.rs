@@ -1,0 +1,152 @@
+//! [`Sleep`]: a future that completes at an instant.
+
+use super::clock::{self, NEVER};
+use super::timers::{SleepTimer, TimerEntry, TimerTarget};
+use crate::poller::descriptor::TimerSink;
+use crate::scheduler::Shared;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+/// Waits until `duration` has elapsed.
+///
+/// Absurd durations are fine: `Duration::MAX` sleeps forever.
+///
+/// ```
+/// # goro::block_on(async {
+/// let start = std::time::Instant::now();
+/// goro::time::sleep(std::time::Duration::from_millis(10)).await;
+/// assert!(start.elapsed() >= std::time::Duration::from_millis(10));
+/// # });
+/// ```
+pub fn sleep(duration: Duration) -> Sleep {
+    Sleep::new(clock::instant_after(duration), clock::after(duration))
+}
+
+/// Waits until `deadline`. A deadline in the past completes at once.
+///
+/// ```
+/// # goro::block_on(async {
+/// let at = std::time::Instant::now() + std::time::Duration::from_millis(5);
+/// goro::time::sleep_until(at).await;
+/// assert!(std::time::Instant::now() >= at);
+/// # });
+/// ```
+pub fn sleep_until(deadline: Instant) -> Sleep {
+    Sleep::new(deadline, clock::to_nanos(deadline))
+}
+
+/// Future returned by [`sleep`] and [`sleep_until`].
+///
+/// The timer is armed on the first poll (on the polling worker's P), so a
+/// `Sleep` that is never polled costs nothing; dropping or resetting an
+/// armed `Sleep` cancels its timer in O(1).
+#[derive(Debug)]
+#[must_use = "futures do nothing unless awaited"]
+pub struct Sleep {
+    deadline: Instant,
+    when: u64,
+    armed: Option<Armed>,
+    fired: bool,
+}
+
+#[derive(Debug)]
+struct Armed {
+    timer: Arc<SleepTimer>,
+    shared: Arc<Shared>,
+    p: usize,
+}
+
+impl Sleep {
+    fn new(deadline: Instant, when: u64) -> Sleep {
+        Sleep {
+            deadline,
+            when,
+            armed: None,
+            fired: false,
+        }
+    }
+
+    /// The instant this sleep completes at.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// True once the deadline has passed.
+    pub fn is_elapsed(&self) -> bool {
+        self.fired || self.when <= clock::now()
+    }
+
+    /// Moves the deadline; the sleep can be awaited again even if it had
+    /// completed.
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// use std::time::{Duration, Instant};
+    /// let mut s = goro::time::sleep(Duration::from_secs(3600));
+    /// s.reset(Instant::now() + Duration::from_millis(5));
+    /// (&mut s).await;
+    /// # });
+    /// ```
+    pub fn reset(&mut self, deadline: Instant) {
+        self.disarm();
+        self.deadline = deadline;
+        self.when = clock::to_nanos(deadline);
+        self.fired = false;
+    }
+
+    fn disarm(&mut self) {
+        if let Some(a) = self.armed.take() {
+            a.timer.seq.fetch_add(1, Ordering::AcqRel);
+            a.shared.stale(a.p);
+        }
+    }
+
+    fn arm(&mut self) -> &Armed {
+        let shared = crate::runtime::Handle::current_or_default().shared;
+        let timer = Arc::new(SleepTimer::default());
+        let p = shared.arm(TimerEntry {
+            when: self.when,
+            seq: 0,
+            target: TimerTarget::Sleep(timer.clone()),
+        });
+        self.armed.insert(Armed { timer, shared, p })
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.fired {
+            return Poll::Ready(());
+        }
+        let done = match &self.armed {
+            Some(a) => a.timer.poll_fired(cx.waker()),
+            None if self.when <= clock::now() => true,
+            // Never: park without a timer (nothing will wake us).
+            None if self.when == NEVER => false,
+            None => self.arm().timer.poll_fired(cx.waker()),
+        };
+        if !done {
+            return Poll::Pending;
+        }
+        if crate::task::budget::poll_proceed(cx).is_pending() {
+            return Poll::Pending;
+        }
+        self.armed = None;
+        self.fired = true;
+        Poll::Ready(())
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        if !self.fired {
+            self.disarm();
+        }
+    }
+}
