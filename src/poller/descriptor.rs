@@ -199,30 +199,34 @@ impl PollDesc {
             info |= INFO_WD_EXPIRED;
         }
         let seq = u64::from(self.fdseq.load(Ordering::Relaxed)) << INFO_SEQ_SHIFT;
-        // Keep the event-error bit, which the poller owns.
-        let keep = self.info.load(Ordering::Relaxed) & INFO_EVENT_ERR;
-        self.info.store(info | keep | seq, Ordering::Release);
+        // Keep the event-error bit, which the poller sets without our lock.
+        let _ = self
+            .info
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |old| {
+                Some((old & INFO_EVENT_ERR) | info | seq)
+            });
     }
 
     /// Records whether the last event was a bare `EPOLLERR` (Go's
     /// `setEventErr`).
     pub(crate) fn set_event_err(&self, on: bool) {
         if on {
-            self.info.fetch_or(INFO_EVENT_ERR, Ordering::AcqRel);
+            self.info.fetch_or(INFO_EVENT_ERR, Ordering::SeqCst);
         } else if self.info.load(Ordering::Relaxed) & INFO_EVENT_ERR != 0 {
-            self.info.fetch_and(!INFO_EVENT_ERR, Ordering::AcqRel);
+            self.info.fetch_and(!INFO_EVENT_ERR, Ordering::SeqCst);
         }
     }
 
     /// True if the poller reported an error condition on this fd.
     pub(crate) fn has_event_err(&self) -> bool {
-        self.info.load(Ordering::Acquire) & INFO_EVENT_ERR != 0
+        self.info.load(Ordering::SeqCst) & INFO_EVENT_ERR != 0
     }
 
     /// Go's `netpollcheckerr`: the error an operation in `mode` must return
     /// now, if any. One atomic load.
     pub(crate) fn check_err(&self, mode: Mode) -> Result<(), WaitError> {
-        let info = self.info.load(Ordering::Acquire);
+        // SeqCst: see the ordering note in slot.rs.
+        let info = self.info.load(Ordering::SeqCst);
         if info & INFO_CLOSING != 0 {
             return Err(WaitError::Closing);
         }

@@ -29,6 +29,14 @@
 //! - `PARKED`: the cell holds one or more wakers (Go's goroutine pointer).
 //!   Whoever moves the state *out of* `PARKED` owns the cell and wakes them.
 //!
+//! The close/deadline side *stores an error bit, then reads the slot*, while
+//! the waiter *writes the slot, then reads the error bit*: the store-buffer
+//! pattern, where each side can miss the other's write unless both put a
+//! `SeqCst` fence between their write and their read. Go gets this from its
+//! atomics all being sequentially consistent; here the fences are explicit
+//! (`register` and `unblock(false)`), and the loom model
+//! `loom_close_vs_wait` fails without them.
+//!
 //! Ownership of the waker cell is the whole safety argument: it belongs to
 //! the thread that performed the transition `NIL|PARKED → WAIT` until it
 //! leaves `WAIT`, and to the thread that performed `PARKED → *` (an unblock).
@@ -41,7 +49,10 @@
 //! unallocated) in the common case; every unblock wakes them all, so no
 //! wakeup is ever lost.
 
-use crate::sync::{AtomicU8, AtomicUsize, Ordering, UnsafeCell};
+use crate::sync::{AtomicU8, Ordering, UnsafeCell, fence};
+// The waiter count is a plain statistic shared with the scheduler; it is not
+// part of the slot's protocol, so it stays a std atomic even under loom.
+use std::sync::atomic::AtomicUsize;
 use std::task::Waker;
 
 const NIL: u8 = 0;
@@ -153,12 +164,12 @@ impl Slot {
     ) -> Wait {
         let mut spins = 0u32;
         loop {
-            let from = self.state.load(Ordering::Acquire);
+            let from = self.state.load(Ordering::SeqCst);
             match from {
                 READY => {
                     if self
                         .state
-                        .compare_exchange(READY, NIL, Ordering::AcqRel, Ordering::Acquire)
+                        .compare_exchange(READY, NIL, Ordering::SeqCst, Ordering::SeqCst)
                         .is_ok()
                     {
                         return Wait::Ready;
@@ -167,7 +178,7 @@ impl Slot {
                 NIL | PARKED => {
                     if self
                         .state
-                        .compare_exchange(from, WAIT, Ordering::AcqRel, Ordering::Acquire)
+                        .compare_exchange(from, WAIT, Ordering::SeqCst, Ordering::SeqCst)
                         .is_err()
                     {
                         continue;
@@ -194,6 +205,8 @@ impl Slot {
         // SAFETY: we moved the state to WAIT, which grants exclusive access to
         // the cell until we leave WAIT (see the module docs).
         self.wakers.with_mut(|w| unsafe { (*w).insert(waker) });
+        // Publish WAIT before reading the error bits (see the module docs).
+        fence(Ordering::SeqCst);
         if has_error() {
             // Withdraw this waker; leave any others parked.
             // SAFETY: still in WAIT, we own the cell.
@@ -204,18 +217,18 @@ impl Slot {
             let back = if empty { NIL } else { PARKED };
             if self
                 .state
-                .compare_exchange(WAIT, back, Ordering::AcqRel, Ordering::Acquire)
+                .compare_exchange(WAIT, back, Ordering::SeqCst, Ordering::SeqCst)
                 .is_ok()
             {
                 if from == PARKED && empty {
-                    waiters.fetch_sub(1, Ordering::Relaxed);
+                    waiters.fetch_sub(1, Ordering::SeqCst);
                 }
                 return Wait::Unblocked;
             }
             // An unblock ran meanwhile; settle below like a failed commit.
         } else if self
             .state
-            .compare_exchange(WAIT, PARKED, Ordering::AcqRel, Ordering::Acquire)
+            .compare_exchange(WAIT, PARKED, Ordering::SeqCst, Ordering::SeqCst)
             .is_ok()
         {
             if from == NIL {
@@ -232,12 +245,12 @@ impl Slot {
         let mut wakers = self.wakers.with_mut(|w| unsafe { std::mem::take(&mut *w) });
         wakers.remove(waker);
         if from == PARKED {
-            waiters.fetch_sub(1, Ordering::Relaxed);
+            waiters.fetch_sub(1, Ordering::SeqCst);
         }
         wakers.wake_all();
         if self
             .state
-            .compare_exchange(READY, NIL, Ordering::AcqRel, Ordering::Acquire)
+            .compare_exchange(READY, NIL, Ordering::SeqCst, Ordering::SeqCst)
             .is_ok()
         {
             Wait::Ready
@@ -250,15 +263,20 @@ impl Slot {
     /// they re-check errors (timeout, close). Returns the wakers to wake;
     /// the caller wakes them after releasing any locks.
     pub(crate) fn unblock(&self, ioready: bool, waiters: &AtomicUsize) -> Option<Wakers> {
+        if !ioready {
+            // The caller just published an error bit; order that before
+            // reading the state (see the module docs).
+            fence(Ordering::SeqCst);
+        }
         let to = if ioready { READY } else { NIL };
         loop {
-            let from = self.state.load(Ordering::Acquire);
+            let from = self.state.load(Ordering::SeqCst);
             if from == READY || (from == NIL && !ioready) {
                 return None;
             }
             if self
                 .state
-                .compare_exchange(from, to, Ordering::AcqRel, Ordering::Acquire)
+                .compare_exchange(from, to, Ordering::SeqCst, Ordering::SeqCst)
                 .is_err()
             {
                 continue;
@@ -266,7 +284,7 @@ impl Slot {
             if from != PARKED {
                 return None;
             }
-            waiters.fetch_sub(1, Ordering::Relaxed);
+            waiters.fetch_sub(1, Ordering::SeqCst);
             // SAFETY: we moved the state out of PARKED, which hands us the cell;
             // registrants only touch it after moving NIL/PARKED to WAIT, and the
             // state is now READY or NIL.
@@ -282,13 +300,13 @@ impl Slot {
         }
         let _ = self
             .state
-            .compare_exchange(READY, NIL, Ordering::AcqRel, Ordering::Acquire);
+            .compare_exchange(READY, NIL, Ordering::SeqCst, Ordering::SeqCst);
     }
 
-    /// True if readiness is pending (for tests and metrics).
-    #[cfg(test)]
+    /// True if readiness is pending (tests).
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn is_ready(&self) -> bool {
-        self.state.load(Ordering::Acquire) == READY
+        self.state.load(Ordering::SeqCst) == READY
     }
 }
 
@@ -423,7 +441,7 @@ mod tests {
         let done = Arc::new(AtomicBool::new(false));
         let (s2, n2, d2) = (s.clone(), n.clone(), done.clone());
         let unblocker = std::thread::spawn(move || {
-            while !d2.load(Ordering::Acquire) {
+            while !d2.load(Ordering::SeqCst) {
                 if let Some(w) = s2.unblock(true, &n2) {
                     w.wake_all();
                 }
@@ -454,7 +472,7 @@ mod tests {
                 }
             }
         }
-        done.store(true, Ordering::Release);
+        done.store(true, Ordering::SeqCst);
         unblocker.join().unwrap();
     }
 }
@@ -474,7 +492,7 @@ mod loom_tests {
     fn loom_ready_vs_wait() {
         loom::model(|| {
             let slot = Arc::new(Slot::new());
-            let n = Arc::new(AtomicUsize::new(0));
+            let n = Arc::new(std::sync::atomic::AtomicUsize::new(0));
             let flag = Arc::new(Flag(AtomicBool::new(false)));
             let waker = Waker::from(std::sync::Arc::new(FlagStd(flag.clone())));
             let (s2, n2) = (slot.clone(), n.clone());

@@ -49,7 +49,7 @@ pub(crate) fn restore() {
 }
 
 /// Units left (tests).
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 pub(crate) fn left() -> u32 {
     LEFT.with(|l| l.get())
 }
