@@ -63,12 +63,14 @@ pub(crate) fn set_worker(ctx: &WorkerContext) -> impl Drop + use<> {
     Reset
 }
 
-/// The runtime this thread runs in, if any (worker or `block_on`).
+/// The runtime this thread runs in, if any: the one entered by `block_on`
+/// (which may differ from the worker's own, when a task calls another
+/// runtime's `block_on`), else the worker's.
 pub(crate) fn current() -> Option<Arc<Shared>> {
-    if let Some(s) = with_worker(|w| w.map(|w| w.shared.clone())) {
+    if let Some(s) = ENTERED.try_with(|e| e.borrow().clone()).ok().flatten() {
         return Some(s);
     }
-    ENTERED.try_with(|e| e.borrow().clone()).ok().flatten()
+    with_worker(|w| w.map(|w| w.shared.clone()))
 }
 
 /// Marks this thread as running inside `shared` until the guard drops

@@ -56,6 +56,8 @@ pub(crate) struct Machine {
     in_netpoll: AtomicBool,
     /// This M already left the thread count (a spare that timed out).
     retired: AtomicBool,
+    /// This M is inside a task's poll.
+    polling_task: AtomicBool,
 }
 
 impl Machine {
@@ -67,7 +69,13 @@ impl Machine {
             spinning: AtomicBool::new(false),
             in_netpoll: AtomicBool::new(false),
             retired: AtomicBool::new(false),
+            polling_task: AtomicBool::new(false),
         }
+    }
+
+    /// True while this M runs a task's poll.
+    pub(crate) fn in_task_poll(&self) -> bool {
+        self.polling_task.load(Ordering::Relaxed)
     }
 
     /// True while blocked in the poller.
@@ -153,7 +161,7 @@ fn schedule_loop(ctx: &WorkerContext) {
                     // `resetspinning`).
                     shared.wakep();
                 }
-                run_task(p, task);
+                run_task(m, p, task);
             }
             None => release_p(ctx, p),
         }
@@ -161,15 +169,17 @@ fn schedule_loop(ctx: &WorkerContext) {
 }
 
 /// Polls one task.
-fn run_task(p: &Processor, task: Task) {
+fn run_task(m: &Machine, p: &Processor, task: Task) {
     PCounters::bump(&p.schedtick);
     PCounters::bump(&p.counters.polled);
     p.in_poll.store(true, Ordering::Relaxed);
+    m.polling_task.store(true, Ordering::Relaxed);
     crate::task::budget::reset();
     // Task panics are caught by async-task and surface through the
     // JoinHandle; this catches anything else (a panicking waker or drop) so
     // the worker survives.
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| task.run()));
+    m.polling_task.store(false, Ordering::Relaxed);
     p.in_poll.store(false, Ordering::Relaxed);
 }
 

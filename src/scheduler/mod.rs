@@ -85,6 +85,10 @@ impl std::fmt::Debug for Config {
     }
 }
 
+/// How long shutdown waits for a worker that is inside a task's poll before
+/// detaching it.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(100);
+
 /// What every task carries in its header: its runtime, and its registry
 /// slot (none for blocking-pool tasks).
 #[derive(Debug)]
@@ -122,8 +126,8 @@ pub(crate) struct Shared {
     pub(crate) drained: AtomicBool,
     pub(crate) registry: Registry,
     pub(crate) next_m_id: AtomicU64,
-    /// Join handles of every M thread ever started.
-    pub(crate) threads: Mutex<Vec<ThreadHandle<()>>>,
+    /// Join handles of the M threads, with their Ms.
+    pub(crate) threads: Mutex<Vec<(ThreadHandle<()>, Arc<Machine>)>>,
     pub(crate) sysmon: sysmon::Sysmon,
     pub(crate) blocking: blocking::Pool,
     pub(crate) counters: Counters,
@@ -372,11 +376,12 @@ impl Shared {
             builder = builder.stack_size(size);
         }
         self.idle.lock().threads += 1;
+        let machine = m.clone();
         match builder.spawn(move || machine::run(shared, m)) {
             Ok(handle) => {
                 let mut threads = crate::poller::fdmutex::lock(&self.threads);
-                threads.retain(|h| !h.is_finished());
-                threads.push(handle);
+                threads.retain(|(h, _)| !h.is_finished());
+                threads.push((handle, machine));
                 Ok(())
             }
             Err(e) => {
@@ -451,25 +456,35 @@ impl Shared {
         self.poller.wake();
         self.blocking.shutdown();
         sysmon::join(self);
+        // Join every M. One that is stuck inside a task's poll (the case
+        // sysmon hands off for) cannot be joined without waiting for that
+        // task: it is detached instead, and exits when the poll returns and
+        // it sees the shutdown flag.
         let me = std::thread::current().id();
-        loop {
-            let handles: Vec<_> = std::mem::take(&mut *crate::poller::fdmutex::lock(&self.threads));
-            if handles.is_empty() {
-                break;
+        let threads = std::mem::take(&mut *crate::poller::fdmutex::lock(&self.threads));
+        for (handle, m) in threads {
+            if handle.thread().id() == me {
+                continue; // dropped from one of its own tasks: cannot join itself
             }
-            for h in handles {
-                if h.thread().id() == me {
-                    continue; // dropped from one of its own tasks: cannot join itself
+            let mut stuck_since = None;
+            while !handle.is_finished() {
+                if m.in_task_poll() {
+                    let since = *stuck_since.get_or_insert_with(std::time::Instant::now);
+                    if since.elapsed() > SHUTDOWN_GRACE {
+                        break;
+                    }
+                } else {
+                    stuck_since = None;
                 }
                 // Keep waking: an M may have parked again before seeing the flag.
-                while !h.is_finished() {
-                    for m in self.idle.lock().ms.iter() {
-                        m.wake(&self.poller);
-                    }
-                    self.poller.wake();
-                    std::thread::sleep(Duration::from_micros(200));
+                for idle in self.idle.lock().ms.iter() {
+                    idle.wake(&self.poller);
                 }
-                let _ = h.join();
+                self.poller.wake();
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            if handle.is_finished() {
+                let _ = handle.join();
             }
         }
         self.drain();
