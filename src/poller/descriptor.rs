@@ -100,8 +100,6 @@ struct Deadlines {
     closing: bool,
     rd: i64,
     wd: i64,
-    rseq: u64,
-    wseq: u64,
     /// The P whose timer heap holds the armed read (or combined) timer.
     rtimer: Option<usize>,
     /// The P whose timer heap holds the armed write timer.
@@ -126,6 +124,13 @@ pub(crate) struct PollDesc {
     /// The fd currently attached, or -1.
     pub(crate) fd: AtomicI32,
     info: AtomicU64,
+    /// Sequence number of the read (or combined) deadline timer (Go's
+    /// `rseq`). Written under the lock; read without it by the timer heap's
+    /// stale-entry cleanup, which runs under the heap lock and so must never
+    /// take this descriptor's lock (`set_deadline` holds it while arming).
+    rseq: AtomicU64,
+    /// Sequence number of the write deadline timer (Go's `wseq`).
+    wseq: AtomicU64,
     /// Read slot (Go's `rg`).
     pub(crate) rg: Slot,
     /// Write slot (Go's `wg`).
@@ -284,8 +289,8 @@ impl PollDesc {
         let (rw, ww) = {
             let mut d = lock(&self.deadlines);
             d.closing = true;
-            d.rseq += 1;
-            d.wseq += 1;
+            self.rseq.fetch_add(1, Ordering::AcqRel);
+            self.wseq.fetch_add(1, Ordering::AcqRel);
             if let Some(p) = d.rtimer.take() {
                 timers.stale(p);
             }
@@ -345,22 +350,24 @@ impl PollDesc {
             // The read (or combined) timer.
             if s.rtimer.is_none() || s.rd != rd0 || combo != combo0 {
                 if let Some(p) = s.rtimer.take() {
-                    s.rseq += 1;
+                    self.rseq.fetch_add(1, Ordering::AcqRel);
                     timers.stale(p);
                 }
                 if s.rd > 0 {
-                    s.rtimer = Some(self.arm(timers, s.rd, s.rseq, rmode));
+                    let seq = self.rseq.load(Ordering::Acquire);
+                    s.rtimer = Some(self.arm(timers, s.rd, seq, rmode));
                 }
             }
             // The write timer, unless the combined timer covers it.
             let want_w = s.wd > 0 && !combo;
             if s.wtimer.is_none() || s.wd != wd0 || combo != combo0 {
                 if let Some(p) = s.wtimer.take() {
-                    s.wseq += 1;
+                    self.wseq.fetch_add(1, Ordering::AcqRel);
                     timers.stale(p);
                 }
                 if want_w {
-                    s.wtimer = Some(self.arm(timers, s.wd, s.wseq, DeadlineMode::Write));
+                    let seq = self.wseq.load(Ordering::Acquire);
+                    s.wtimer = Some(self.arm(timers, s.wd, seq, DeadlineMode::Write));
                 }
             }
             let rw = if s.rd < 0 {
@@ -387,13 +394,14 @@ impl PollDesc {
         })
     }
 
-    /// True if a timer armed with `seq` for `mode` is still current.
+    /// True if a timer armed with `seq` for `mode` is still current. Takes
+    /// no lock (see `rseq`).
     pub(crate) fn deadline_seq_matches(&self, mode: DeadlineMode, seq: u64) -> bool {
-        let d = lock(&self.deadlines);
-        match mode {
-            DeadlineMode::Read | DeadlineMode::Both => d.rseq == seq,
-            DeadlineMode::Write => d.wseq == seq,
-        }
+        let current = match mode {
+            DeadlineMode::Read | DeadlineMode::Both => &self.rseq,
+            DeadlineMode::Write => &self.wseq,
+        };
+        current.load(Ordering::Acquire) == seq
     }
 
     /// A deadline timer fired (Go's `netpolldeadlineimpl`). Stale timers
@@ -407,8 +415,8 @@ impl PollDesc {
         let mut d = lock(&self.deadlines);
         let read = mode != DeadlineMode::Write;
         let write = mode != DeadlineMode::Read;
-        let current = if read { d.rseq } else { d.wseq };
-        if seq != current {
+        let current = if read { &self.rseq } else { &self.wseq };
+        if seq != current.load(Ordering::Acquire) {
             return None;
         }
         let mut out: Option<Wakers> = None;

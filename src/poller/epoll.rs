@@ -10,10 +10,15 @@
 //!   `IN | OUT | RDHUP` (Go's `netpollopen`); interest is never modified;
 //! - the break eventfd is registered level-triggered with a reserved token
 //!   ([`BREAK_TOKEN`]), so a pending break makes the next `epoll_wait` return
-//!   at once even if it starts after the break was written.
+//!   at once even if it starts after the break was written;
+//! - both fds are closed by [`Epoll::close`] (runtime shutdown) even if
+//!   sockets outlive the runtime. They sit behind a read-write lock, so a
+//!   late `delete` from such a socket never reaches a recycled fd number:
+//!   after `close` every call is a no-op or an error.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::{RwLock, RwLockReadGuard};
 use std::time::Duration;
 
 /// Token reserved for the break eventfd; descriptor tokens never take it.
@@ -52,6 +57,11 @@ fn map_event(ev: &libc::epoll_event) -> Event {
 /// An epoll instance and its break eventfd.
 #[derive(Debug)]
 pub(crate) struct Epoll {
+    fds: RwLock<Option<Fds>>,
+}
+
+#[derive(Debug)]
+struct Fds {
     epfd: OwnedFd,
     breakfd: OwnedFd,
 }
@@ -68,7 +78,6 @@ impl Epoll {
         let breakfd = cvt(unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) })?;
         // SAFETY: `breakfd` is a fresh descriptor that nothing else owns.
         let breakfd = unsafe { OwnedFd::from_raw_fd(breakfd) };
-        let epoll = Epoll { epfd, breakfd };
         let mut ev = libc::epoll_event {
             events: libc::EPOLLIN as u32,
             u64: BREAK_TOKEN,
@@ -76,13 +85,27 @@ impl Epoll {
         // SAFETY: both descriptors are open; `ev` is a valid event struct.
         cvt(unsafe {
             libc::epoll_ctl(
-                epoll.epfd.as_raw_fd(),
+                epfd.as_raw_fd(),
                 libc::EPOLL_CTL_ADD,
-                epoll.breakfd.as_raw_fd(),
+                breakfd.as_raw_fd(),
                 &mut ev,
             )
         })?;
-        Ok(epoll)
+        Ok(Epoll {
+            fds: RwLock::new(Some(Fds { epfd, breakfd })),
+        })
+    }
+
+    fn fds(&self) -> RwLockReadGuard<'_, Option<Fds>> {
+        self.fds.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Closes the epoll fd and the eventfd. Later calls do nothing (or
+    /// report that the poller is closed). Must not be called while a thread
+    /// is blocked in [`wait`](Self::wait).
+    pub(crate) fn close(&self) {
+        let fds = self.fds.write().unwrap_or_else(|e| e.into_inner()).take();
+        drop(fds);
     }
 
     /// Registers `fd` once, edge-triggered, for reads and writes (Go's
@@ -93,16 +116,22 @@ impl Epoll {
             events: (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32,
             u64: token,
         };
+        let fds = self.fds();
+        let fds = fds.as_ref().ok_or_else(closed)?;
         // SAFETY: `ev` is valid for the call; a bad `fd` is reported as an error.
-        cvt(unsafe { libc::epoll_ctl(self.epfd.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) })
+        cvt(unsafe { libc::epoll_ctl(fds.epfd.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) })
             .map(drop)
     }
 
     /// Removes `fd` from the interest list (Go's `netpollclose`).
     pub(crate) fn delete(&self, fd: RawFd) -> io::Result<()> {
         let mut ev = libc::epoll_event { events: 0, u64: 0 };
+        let fds = self.fds();
+        let Some(fds) = fds.as_ref() else {
+            return Ok(()); // closed: nothing is registered any more
+        };
         // SAFETY: `ev` is valid (older kernels require a non-null pointer).
-        cvt(unsafe { libc::epoll_ctl(self.epfd.as_raw_fd(), libc::EPOLL_CTL_DEL, fd, &mut ev) })
+        cvt(unsafe { libc::epoll_ctl(fds.epfd.as_raw_fd(), libc::EPOLL_CTL_DEL, fd, &mut ev) })
             .map(drop)
     }
 
@@ -123,10 +152,12 @@ impl Epoll {
             }
         };
         let mut raw = [libc::epoll_event { events: 0, u64: 0 }; MAX_EVENTS];
+        let fds = self.fds();
+        let fds = fds.as_ref().ok_or_else(closed)?;
         // SAFETY: `raw` has room for MAX_EVENTS events.
         let n = unsafe {
             libc::epoll_wait(
-                self.epfd.as_raw_fd(),
+                fds.epfd.as_raw_fd(),
                 raw.as_mut_ptr(),
                 MAX_EVENTS as i32,
                 ms,
@@ -154,8 +185,12 @@ impl Epoll {
     /// Makes a blocked (or the next) `wait` return at once.
     pub(crate) fn wake(&self) -> io::Result<()> {
         let one: u64 = 1;
+        let fds = self.fds();
+        let Some(fds) = fds.as_ref() else {
+            return Ok(()); // closed: nobody waits
+        };
         // SAFETY: writes 8 bytes from a live u64 to our eventfd.
-        let n = unsafe { libc::write(self.breakfd.as_raw_fd(), (&one as *const u64).cast(), 8) };
+        let n = unsafe { libc::write(fds.breakfd.as_raw_fd(), (&one as *const u64).cast(), 8) };
         if n < 0 {
             let err = io::Error::last_os_error();
             // A full counter means a wake-up is already pending: that is all we want.
@@ -169,11 +204,17 @@ impl Epoll {
     /// Drains the break eventfd so the next `wait` can block again.
     pub(crate) fn clear_wake(&self) {
         let mut buf: u64 = 0;
-        // SAFETY: reads 8 bytes into a live u64; EAGAIN (nothing pending) is fine.
-        unsafe {
-            libc::read(self.breakfd.as_raw_fd(), (&mut buf as *mut u64).cast(), 8);
+        if let Some(fds) = self.fds().as_ref() {
+            // SAFETY: reads 8 bytes into a live u64; EAGAIN (nothing pending) is fine.
+            unsafe {
+                libc::read(fds.breakfd.as_raw_fd(), (&mut buf as *mut u64).cast(), 8);
+            }
         }
     }
+}
+
+fn closed() -> io::Error {
+    io::Error::other("goro runtime has shut down (poller closed)")
 }
 
 /// Turns a `-1` syscall result into the thread's `errno` as an `io::Error`.
@@ -267,5 +308,17 @@ mod tests {
         assert!(out.is_empty());
         ep.delete(r.as_raw_fd()).unwrap();
         assert!(ep.delete(r.as_raw_fd()).is_err());
+    }
+
+    #[test]
+    fn after_close_calls_are_harmless() {
+        let ep = Epoll::new().unwrap();
+        ep.close();
+        let mut out = Vec::new();
+        assert!(ep.wait(&mut out, Some(Duration::ZERO)).is_err());
+        assert!(ep.add(0, 1).is_err());
+        assert!(ep.delete(0).is_ok());
+        assert!(ep.wake().is_ok());
+        ep.close();
     }
 }

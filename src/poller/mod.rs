@@ -113,6 +113,13 @@ impl Poller {
         self.cache.free(pd);
     }
 
+    /// Closes the epoll fd and the break eventfd (runtime shutdown, after
+    /// every M has stopped polling). Sockets that outlive the runtime can
+    /// still be closed (deregistration becomes a no-op).
+    pub(crate) fn shutdown(&self) {
+        self.epoll.close();
+    }
+
     /// Interrupts a blocked `netpoll` (Go's `netpollBreak`). Concurrent calls
     /// coalesce into one eventfd write.
     pub(crate) fn wake(&self) {

@@ -22,6 +22,8 @@ struct State {
     queue: VecDeque<Task>,
     threads: usize,
     idle: usize,
+    /// Threads running a closure.
+    busy: usize,
     shutdown: bool,
 }
 
@@ -51,6 +53,21 @@ impl Pool {
     /// Closures waiting for a thread.
     pub(crate) fn queued(&self) -> usize {
         self.lock().queue.len()
+    }
+
+    /// After `shutdown`: waits up to `limit` for every thread that is not
+    /// running a closure to exit (busy ones are detached).
+    pub(crate) fn wait_idle_exit(&self, limit: std::time::Duration) {
+        let start = std::time::Instant::now();
+        loop {
+            let st = self.lock();
+            if st.threads <= st.busy || start.elapsed() >= limit {
+                return;
+            }
+            drop(st);
+            self.cv.notify_all();
+            std::thread::sleep(std::time::Duration::from_micros(100));
+        }
     }
 
     /// Cancels queued closures and tells idle threads to exit.
@@ -101,10 +118,12 @@ impl Pool {
         let mut st = self.lock();
         loop {
             if let Some(task) = st.queue.pop_front() {
+                st.busy += 1;
                 drop(st);
                 crate::task::budget::reset();
                 let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| task.run()));
                 st = self.lock();
+                st.busy -= 1;
                 continue;
             }
             if st.shutdown {

@@ -488,6 +488,8 @@ impl Shared {
             }
         }
         self.drain();
+        self.blocking.wait_idle_exit(Duration::from_millis(500));
+        self.poller.shutdown();
     }
 
     /// Cancels every task: wakes all registered tasks so they land in a

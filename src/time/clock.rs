@@ -22,15 +22,19 @@ pub(crate) fn now() -> u64 {
     to_nanos(Instant::now())
 }
 
+/// Instants this far past the base (about 292 years) count as never.
+const HORIZON: u64 = NEVER / 2;
+
 /// Converts an instant to clock nanoseconds (instants before the base map to
-/// 1, which is always in the past; far-future instants saturate to [`NEVER`]).
+/// 1, which is always in the past; instants beyond a ~292-year horizon
+/// saturate to [`NEVER`], so they arm no timer at all).
 pub(crate) fn to_nanos(t: Instant) -> u64 {
     let base = base();
     match t.checked_duration_since(base) {
-        Some(d) => u64::try_from(d.as_nanos())
-            .ok()
-            .and_then(|n| n.checked_add(1))
-            .unwrap_or(NEVER),
+        Some(d) => match u64::try_from(d.as_nanos()) {
+            Ok(n) if n < HORIZON => n + 1,
+            _ => NEVER,
+        },
         None => 1,
     }
 }
@@ -42,17 +46,28 @@ pub(crate) fn to_instant(nanos: u64) -> Instant {
         .unwrap_or_else(|| base + Duration::from_secs(u32::MAX as u64))
 }
 
-/// `now + d` in clock nanoseconds, saturating to [`NEVER`].
+/// `now + d` in clock nanoseconds, saturating to [`NEVER`] beyond the horizon.
 pub(crate) fn after(d: Duration) -> u64 {
-    let d = u64::try_from(d.as_nanos()).unwrap_or(NEVER);
-    now().saturating_add(d)
+    match u64::try_from(d.as_nanos()) {
+        Ok(d) => match now().checked_add(d) {
+            Some(n) if n <= HORIZON => n,
+            _ => NEVER,
+        },
+        Err(_) => NEVER,
+    }
 }
 
-/// The instant `d` from now, or a far-future instant if that overflows.
+/// The instant `d` from now, or an instant beyond the horizon if that
+/// overflows.
 pub(crate) fn instant_after(d: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(d)
-        .unwrap_or_else(|| to_instant(NEVER - 1).max(now))
+    saturating_add(Instant::now(), d)
+}
+
+/// `t + d`, or an instant beyond the horizon (which counts as never) if that
+/// overflows.
+pub(crate) fn saturating_add(t: Instant, d: Duration) -> Instant {
+    t.checked_add(d)
+        .unwrap_or_else(|| to_instant(HORIZON + 1).max(t))
 }
 
 #[cfg(all(test, not(loom)))]
@@ -67,6 +82,10 @@ mod tests {
         let back = to_instant(n);
         assert!(back.max(t) - back.min(t) < Duration::from_micros(1));
         assert_eq!(after(Duration::MAX), NEVER);
+        assert_eq!(after(Duration::from_secs(400 * 365 * 86_400)), NEVER);
+        assert_eq!(to_nanos(instant_after(Duration::MAX)), NEVER);
+        let t = Instant::now();
+        assert!(saturating_add(t, Duration::MAX) > t);
         assert!(instant_after(Duration::MAX) > Instant::now() + Duration::from_secs(1 << 30));
         assert!(now() >= 1);
     }

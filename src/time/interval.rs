@@ -57,7 +57,7 @@ impl Interval {
             Poll::Pending => Poll::Pending,
             Poll::Ready(()) => {
                 let at = self.sleep.deadline();
-                let next = at.checked_add(self.period).unwrap_or(at);
+                let next = super::clock::saturating_add(at, self.period);
                 self.sleep.reset(next);
                 Poll::Ready(at)
             }
@@ -71,9 +71,8 @@ impl Interval {
 
     /// Restarts the interval: the next tick is one period from now.
     pub fn reset(&mut self) {
-        let now = Instant::now();
         self.sleep
-            .reset(now.checked_add(self.period).unwrap_or(now));
+            .reset(super::clock::saturating_add(Instant::now(), self.period));
     }
 }
 

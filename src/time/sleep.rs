@@ -134,11 +134,13 @@ impl Future for Sleep {
         if !done {
             return Poll::Pending;
         }
+        // Record the firing before asking the budget: the slot's readiness
+        // has been consumed, so a `Pending` here must not forget it.
+        self.armed = None;
+        self.fired = true;
         if crate::task::budget::poll_proceed(cx).is_pending() {
             return Poll::Pending;
         }
-        self.armed = None;
-        self.fired = true;
         Poll::Ready(())
     }
 }
