@@ -49,6 +49,16 @@ impl fmt::Debug for TcpListener {
 impl TcpListener {
     /// Binds a listener to `addr` (with `SO_REUSEADDR`, as Go does). If
     /// `addr` resolves to several addresses, each is tried in turn.
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// let listener = goro::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// assert_ne!(listener.local_addr()?.port(), 0);
+    /// // The same port twice is an error, not a panic.
+    /// let err = goro::net::TcpListener::bind(listener.local_addr()?).await.unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub async fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
         let mut last = None;
         for a in resolve(addr).await? {
@@ -77,12 +87,30 @@ impl TcpListener {
     /// backs off on those instead.
     ///
     /// [`incoming`]: Self::incoming
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// let listener = goro::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let client = goro::net::TcpStream::connect(listener.local_addr()?).await?;
+    /// let (server, peer) = listener.accept().await?;
+    /// assert_eq!(peer, client.local_addr()?);
+    /// # drop(server);
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let (fd, addr) = self.fd.op(Mode::Read, accept_retrying).await?;
         Ok((TcpStream::from_fd(Fd::new(fd)?), addr))
     }
 
     /// Polls for a connection (the stateless form of [`accept`](Self::accept)).
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// let listener = goro::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let _c = goro::net::TcpStream::connect(listener.local_addr()?).await?;
+    /// let (_s, _peer) = std::future::poll_fn(|cx| listener.poll_accept(cx)).await?;
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
         let (fd, addr) = ready!(self.fd.poll_io(cx, Mode::Read, accept_retrying))?;
         Poll::Ready(Fd::new(fd).map(|fd| (TcpStream::from_fd(fd), addr)))
@@ -93,6 +121,17 @@ impl TcpListener {
     /// `ENOMEM`) it waits 5 ms, doubling up to 1 s, and tries again — as
     /// Go's HTTP server does — so a server keeps serving the connections it
     /// has and recovers when descriptors free up. Other errors are yielded.
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// let listener = goro::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let addr = listener.local_addr()?;
+    /// goro::spawn(async move { goro::net::TcpStream::connect(addr).await });
+    /// let mut incoming = listener.incoming();
+    /// let stream = incoming.next().await?;
+    /// assert!(stream.peer_addr()?.ip().is_loopback());
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn incoming(&self) -> Incoming<'_> {
         Incoming {
             listener: self,
@@ -102,6 +141,13 @@ impl TcpListener {
     }
 
     /// The local address.
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// let listener = goro::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// assert!(listener.local_addr()?.ip().is_loopback());
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.fd.with_std(|l: &std::net::TcpListener| l.local_addr())
     }
@@ -109,27 +155,73 @@ impl TcpListener {
     /// Sets a deadline for `accept` (Go's `SetDeadline` on a listener):
     /// once it passes, pending and later accepts fail with `TimedOut` until
     /// a new deadline is set. `None` clears it.
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// use std::time::{Duration, Instant};
+    /// let listener = goro::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// listener.set_deadline(Some(Instant::now() + Duration::from_millis(10)))?;
+    /// let err = listener.accept().await.unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn set_deadline(&self, deadline: Option<Instant>) -> io::Result<()> {
         self.fd.set_deadline(deadline, DeadlineMode::Read)
     }
 
     /// Sets `IP_TTL`.
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// let listener = goro::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// listener.set_ttl(64)?;
+    /// assert_eq!(listener.ttl()?, 64);
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
         self.fd.with_std(|l: &std::net::TcpListener| l.set_ttl(ttl))
     }
 
     /// Gets `IP_TTL`.
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// let listener = goro::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// assert!(listener.ttl()? > 0);
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn ttl(&self) -> io::Result<u32> {
         self.fd.with_std(|l: &std::net::TcpListener| l.ttl())
     }
 
     /// Stops listening. Pending `accept`s fail with `NotConnected`; closing
     /// twice returns that error.
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// use std::sync::Arc;
+    /// let listener = Arc::new(goro::net::TcpListener::bind("127.0.0.1:0").await?);
+    /// let l = listener.clone();
+    /// let acceptor = goro::spawn(async move { l.accept().await.map(|_| ()) });
+    /// goro::time::sleep(std::time::Duration::from_millis(10)).await;
+    /// listener.close()?;
+    /// let err = acceptor.await.unwrap().unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::NotConnected);
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn close(&self) -> io::Result<()> {
         self.fd.close()
     }
 
     /// Wraps a std listener (switched to non-blocking mode).
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let listener = goro::net::TcpListener::from_std(std_listener)?;
+    /// assert!(listener.local_addr().is_ok());
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
         listener.set_nonblocking(true)?;
         Ok(TcpListener {
@@ -138,6 +230,14 @@ impl TcpListener {
     }
 
     /// Unwraps into a std listener (still in non-blocking mode).
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// let listener = goro::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let std_listener = listener.into_std()?;
+    /// assert!(std_listener.local_addr().is_ok());
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn into_std(self) -> io::Result<std::net::TcpListener> {
         self.fd.into_owned().map(std::net::TcpListener::from)
     }
@@ -180,6 +280,15 @@ pub struct Incoming<'a> {
 impl Incoming<'_> {
     /// Accepts the next connection (with the back-off described on
     /// [`TcpListener::incoming`]).
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// let listener = goro::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let addr = listener.local_addr()?;
+    /// goro::spawn(async move { goro::net::TcpStream::connect(addr).await });
+    /// let _stream = listener.incoming().next().await?;
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub async fn next(&mut self) -> io::Result<TcpStream> {
         std::future::poll_fn(|cx| self.poll_next_stream(cx)).await
     }

@@ -59,6 +59,23 @@ impl TcpStream {
     /// non-blocking: the socket is registered with the poller, `connect`
     /// returns `EINPROGRESS`, the task waits for writability and then reads
     /// `SO_ERROR` (as Go does).
+    ///
+    /// ```
+    /// # async fn pair() -> std::io::Result<(goro::net::TcpStream, goro::net::TcpStream)> {
+    /// #     let l = goro::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// #     let c = goro::net::TcpStream::connect(l.local_addr()?).await?;
+    /// #     Ok((c, l.accept().await?.0))
+    /// # }
+    /// # goro::block_on(async {
+    /// let listener = goro::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let stream = goro::net::TcpStream::connect(listener.local_addr()?).await?;
+    /// assert_eq!(stream.peer_addr()?, listener.local_addr()?);
+    /// // Refused connections are errors, not panics.
+    /// let closed = { let l = std::net::TcpListener::bind("127.0.0.1:0")?; l.local_addr()? };
+    /// let err = goro::net::TcpStream::connect(closed).await.unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub async fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
         let mut last = None;
         for a in resolve(addr).await? {
@@ -94,6 +111,21 @@ impl TcpStream {
 
     /// Reads into `buf`, returning how many bytes were read (0 at end of
     /// stream, or if `buf` is empty).
+    ///
+    /// ```
+    /// # async fn pair() -> std::io::Result<(goro::net::TcpStream, goro::net::TcpStream)> {
+    /// #     let l = goro::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// #     let c = goro::net::TcpStream::connect(l.local_addr()?).await?;
+    /// #     Ok((c, l.accept().await?.0))
+    /// # }
+    /// # goro::block_on(async {
+    /// let (a, b) = pair().await?;
+    /// a.write_all(b"hi").await?;
+    /// let mut buf = [0; 8];
+    /// let n = b.read(&mut buf).await?;
+    /// assert_eq!(&buf[..n], b"hi");
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         if buf.is_empty() {
             return Ok(0);
@@ -104,6 +136,21 @@ impl TcpStream {
     /// Reads exactly `buf.len()` bytes, holding the read lock throughout so
     /// no other reader takes bytes from the middle. Fails with
     /// `UnexpectedEof` if the stream ends first.
+    ///
+    /// ```
+    /// # async fn pair() -> std::io::Result<(goro::net::TcpStream, goro::net::TcpStream)> {
+    /// #     let l = goro::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// #     let c = goro::net::TcpStream::connect(l.local_addr()?).await?;
+    /// #     Ok((c, l.accept().await?.0))
+    /// # }
+    /// # goro::block_on(async {
+    /// let (a, b) = pair().await?;
+    /// a.write_all(b"hello").await?;
+    /// let mut buf = [0; 5];
+    /// b.read_exact(&mut buf).await?;
+    /// assert_eq!(&buf, b"hello");
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub async fn read_exact(&self, buf: &mut [u8]) -> io::Result<()> {
         let mut filled = 0;
         self.fd
@@ -120,6 +167,22 @@ impl TcpStream {
     }
 
     /// Reads into `buf` without removing the data from the socket.
+    ///
+    /// ```
+    /// # async fn pair() -> std::io::Result<(goro::net::TcpStream, goro::net::TcpStream)> {
+    /// #     let l = goro::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// #     let c = goro::net::TcpStream::connect(l.local_addr()?).await?;
+    /// #     Ok((c, l.accept().await?.0))
+    /// # }
+    /// # goro::block_on(async {
+    /// let (a, b) = pair().await?;
+    /// a.write_all(b"x").await?;
+    /// let mut buf = [0; 1];
+    /// b.peek(&mut buf).await?;
+    /// b.read_exact(&mut buf).await?; // still there
+    /// assert_eq!(&buf, b"x");
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         if buf.is_empty() {
             return Ok(0);
@@ -130,6 +193,21 @@ impl TcpStream {
     }
 
     /// Writes some of `buf`, returning how many bytes were written.
+    ///
+    /// ```
+    /// # async fn pair() -> std::io::Result<(goro::net::TcpStream, goro::net::TcpStream)> {
+    /// #     let l = goro::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// #     let c = goro::net::TcpStream::connect(l.local_addr()?).await?;
+    /// #     Ok((c, l.accept().await?.0))
+    /// # }
+    /// # goro::block_on(async {
+    /// let (a, b) = pair().await?;
+    /// let n = a.write(b"abc").await?;
+    /// assert!(n >= 1);
+    /// let mut buf = [0; 3];
+    /// b.read_exact(&mut buf[..n]).await?;
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
         if buf.is_empty() {
             return Ok(0);
@@ -139,6 +217,29 @@ impl TcpStream {
 
     /// Writes all of `buf`, holding the write lock throughout so another
     /// writer's bytes never land in the middle (Go's `fd.Write`).
+    ///
+    /// ```
+    /// # async fn pair() -> std::io::Result<(goro::net::TcpStream, goro::net::TcpStream)> {
+    /// #     let l = goro::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// #     let c = goro::net::TcpStream::connect(l.local_addr()?).await?;
+    /// #     Ok((c, l.accept().await?.0))
+    /// # }
+    /// # goro::block_on(async {
+    /// use std::sync::Arc;
+    /// let (a, b) = pair().await?;
+    /// let a = Arc::new(a);
+    /// // Two writers: each 64 KiB block arrives whole.
+    /// let w1 = { let a = a.clone(); goro::spawn(async move { a.write_all(&[1; 65536]).await }) };
+    /// let w2 = { let a = a.clone(); goro::spawn(async move { a.write_all(&[2; 65536]).await }) };
+    /// let mut block = vec![0; 65536];
+    /// for _ in 0..2 {
+    ///     b.read_exact(&mut block).await?;
+    ///     assert!(block.iter().all(|&x| x == block[0]));
+    /// }
+    /// w1.await.unwrap()?;
+    /// w2.await.unwrap()?;
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub async fn write_all(&self, buf: &[u8]) -> io::Result<()> {
         let mut done = 0;
         self.fd
@@ -156,16 +257,54 @@ impl TcpStream {
 
     /// Waits until the stream may be readable (a read may still return
     /// `WouldBlock`-free data or EOF).
+    ///
+    /// ```
+    /// # async fn pair() -> std::io::Result<(goro::net::TcpStream, goro::net::TcpStream)> {
+    /// #     let l = goro::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// #     let c = goro::net::TcpStream::connect(l.local_addr()?).await?;
+    /// #     Ok((c, l.accept().await?.0))
+    /// # }
+    /// # goro::block_on(async {
+    /// let (a, b) = pair().await?;
+    /// a.write_all(b"!").await?;
+    /// b.readable().await?;
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub async fn readable(&self) -> io::Result<()> {
         poll_fn(|cx| self.fd.poll_ready(Mode::Read, cx)).await
     }
 
     /// Waits until the stream may be writable.
+    ///
+    /// ```
+    /// # async fn pair() -> std::io::Result<(goro::net::TcpStream, goro::net::TcpStream)> {
+    /// #     let l = goro::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// #     let c = goro::net::TcpStream::connect(l.local_addr()?).await?;
+    /// #     Ok((c, l.accept().await?.0))
+    /// # }
+    /// # goro::block_on(async {
+    /// let (a, _b) = pair().await?;
+    /// a.writable().await?;
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub async fn writable(&self) -> io::Result<()> {
         poll_fn(|cx| self.fd.poll_ready(Mode::Write, cx)).await
     }
 
     /// Shuts down the read half, the write half, or both.
+    ///
+    /// ```
+    /// # async fn pair() -> std::io::Result<(goro::net::TcpStream, goro::net::TcpStream)> {
+    /// #     let l = goro::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// #     let c = goro::net::TcpStream::connect(l.local_addr()?).await?;
+    /// #     Ok((c, l.accept().await?.0))
+    /// # }
+    /// # goro::block_on(async {
+    /// let (a, b) = pair().await?;
+    /// a.shutdown(std::net::Shutdown::Write)?;
+    /// assert_eq!(b.read(&mut [0; 4]).await?, 0); // end of stream
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.fd.with_std(|s: &std::net::TcpStream| s.shutdown(how))
     }
@@ -174,57 +313,207 @@ impl TcpStream {
     /// `NotConnected` ("use of closed network connection"), as do later
     /// calls; the fd itself is closed once the last in-flight operation has
     /// let go of it. Closing twice returns that error; dropping closes.
+    ///
+    /// ```
+    /// # async fn pair() -> std::io::Result<(goro::net::TcpStream, goro::net::TcpStream)> {
+    /// #     let l = goro::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// #     let c = goro::net::TcpStream::connect(l.local_addr()?).await?;
+    /// #     Ok((c, l.accept().await?.0))
+    /// # }
+    /// # goro::block_on(async {
+    /// use std::sync::Arc;
+    /// let (a, _b) = pair().await?;
+    /// let a = Arc::new(a);
+    /// let reader = { let a = a.clone(); goro::spawn(async move { a.read(&mut [0; 4]).await }) };
+    /// goro::time::sleep(std::time::Duration::from_millis(10)).await;
+    /// a.close()?;
+    /// let err = reader.await.unwrap().unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::NotConnected);
+    /// assert!(a.close().is_err()); // closing twice reports it
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn close(&self) -> io::Result<()> {
         self.fd.close()
     }
 
     /// Sets the read deadline (`None` clears it). See the type docs.
+    ///
+    /// ```
+    /// # async fn pair() -> std::io::Result<(goro::net::TcpStream, goro::net::TcpStream)> {
+    /// #     let l = goro::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// #     let c = goro::net::TcpStream::connect(l.local_addr()?).await?;
+    /// #     Ok((c, l.accept().await?.0))
+    /// # }
+    /// # goro::block_on(async {
+    /// use std::time::{Duration, Instant};
+    /// let (_a, b) = pair().await?;
+    /// b.set_read_deadline(Some(Instant::now() + Duration::from_millis(20)))?;
+    /// let err = b.read(&mut [0; 4]).await.unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+    /// b.set_read_deadline(None)?; // cleared: reads wait again
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn set_read_deadline(&self, deadline: Option<Instant>) -> io::Result<()> {
         self.fd.set_deadline(deadline, DeadlineMode::Read)
     }
 
     /// Sets the write deadline (`None` clears it).
+    ///
+    /// ```
+    /// # async fn pair() -> std::io::Result<(goro::net::TcpStream, goro::net::TcpStream)> {
+    /// #     let l = goro::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// #     let c = goro::net::TcpStream::connect(l.local_addr()?).await?;
+    /// #     Ok((c, l.accept().await?.0))
+    /// # }
+    /// # goro::block_on(async {
+    /// use std::time::Instant;
+    /// let (a, _b) = pair().await?;
+    /// a.set_write_deadline(Some(Instant::now()))?; // already passed
+    /// let err = a.write(b"x").await.unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn set_write_deadline(&self, deadline: Option<Instant>) -> io::Result<()> {
         self.fd.set_deadline(deadline, DeadlineMode::Write)
     }
 
     /// Sets both deadlines (one timer serves both).
+    ///
+    /// ```
+    /// # async fn pair() -> std::io::Result<(goro::net::TcpStream, goro::net::TcpStream)> {
+    /// #     let l = goro::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// #     let c = goro::net::TcpStream::connect(l.local_addr()?).await?;
+    /// #     Ok((c, l.accept().await?.0))
+    /// # }
+    /// # goro::block_on(async {
+    /// use std::time::{Duration, Instant};
+    /// let (a, _b) = pair().await?;
+    /// a.set_deadline(Some(Instant::now() + Duration::from_secs(30)))?;
+    /// a.write_all(b"ok").await?;
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn set_deadline(&self, deadline: Option<Instant>) -> io::Result<()> {
         self.fd.set_deadline(deadline, DeadlineMode::Both)
     }
 
     /// The remote address.
+    ///
+    /// ```
+    /// # async fn pair() -> std::io::Result<(goro::net::TcpStream, goro::net::TcpStream)> {
+    /// #     let l = goro::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// #     let c = goro::net::TcpStream::connect(l.local_addr()?).await?;
+    /// #     Ok((c, l.accept().await?.0))
+    /// # }
+    /// # goro::block_on(async {
+    /// let (a, b) = pair().await?;
+    /// assert_eq!(a.peer_addr()?, b.local_addr()?);
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.fd.with_std(|s: &std::net::TcpStream| s.peer_addr())
     }
 
     /// The local address.
+    ///
+    /// ```
+    /// # async fn pair() -> std::io::Result<(goro::net::TcpStream, goro::net::TcpStream)> {
+    /// #     let l = goro::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// #     let c = goro::net::TcpStream::connect(l.local_addr()?).await?;
+    /// #     Ok((c, l.accept().await?.0))
+    /// # }
+    /// # goro::block_on(async {
+    /// let (a, _b) = pair().await?;
+    /// assert!(a.local_addr()?.ip().is_loopback());
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.fd.with_std(|s: &std::net::TcpStream| s.local_addr())
     }
 
     /// Sets `TCP_NODELAY` (disables Nagle's algorithm).
+    ///
+    /// ```
+    /// # async fn pair() -> std::io::Result<(goro::net::TcpStream, goro::net::TcpStream)> {
+    /// #     let l = goro::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// #     let c = goro::net::TcpStream::connect(l.local_addr()?).await?;
+    /// #     Ok((c, l.accept().await?.0))
+    /// # }
+    /// # goro::block_on(async {
+    /// let (a, _b) = pair().await?;
+    /// a.set_nodelay(true)?;
+    /// assert!(a.nodelay()?);
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
         self.fd
             .with_std(|s: &std::net::TcpStream| s.set_nodelay(on))
     }
 
     /// Gets `TCP_NODELAY`.
+    ///
+    /// ```
+    /// # async fn pair() -> std::io::Result<(goro::net::TcpStream, goro::net::TcpStream)> {
+    /// #     let l = goro::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// #     let c = goro::net::TcpStream::connect(l.local_addr()?).await?;
+    /// #     Ok((c, l.accept().await?.0))
+    /// # }
+    /// # goro::block_on(async {
+    /// let (a, _b) = pair().await?;
+    /// let _ = a.nodelay()?;
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn nodelay(&self) -> io::Result<bool> {
         self.fd.with_std(|s: &std::net::TcpStream| s.nodelay())
     }
 
     /// Sets `IP_TTL`.
+    ///
+    /// ```
+    /// # async fn pair() -> std::io::Result<(goro::net::TcpStream, goro::net::TcpStream)> {
+    /// #     let l = goro::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// #     let c = goro::net::TcpStream::connect(l.local_addr()?).await?;
+    /// #     Ok((c, l.accept().await?.0))
+    /// # }
+    /// # goro::block_on(async {
+    /// let (a, _b) = pair().await?;
+    /// a.set_ttl(42)?;
+    /// assert_eq!(a.ttl()?, 42);
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
         self.fd.with_std(|s: &std::net::TcpStream| s.set_ttl(ttl))
     }
 
     /// Gets `IP_TTL`.
+    ///
+    /// ```
+    /// # async fn pair() -> std::io::Result<(goro::net::TcpStream, goro::net::TcpStream)> {
+    /// #     let l = goro::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// #     let c = goro::net::TcpStream::connect(l.local_addr()?).await?;
+    /// #     Ok((c, l.accept().await?.0))
+    /// # }
+    /// # goro::block_on(async {
+    /// let (a, _b) = pair().await?;
+    /// assert!(a.ttl()? > 0);
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn ttl(&self) -> io::Result<u32> {
         self.fd.with_std(|s: &std::net::TcpStream| s.ttl())
     }
 
     /// Sets `SO_LINGER` (`None` disables it).
+    ///
+    /// ```
+    /// # async fn pair() -> std::io::Result<(goro::net::TcpStream, goro::net::TcpStream)> {
+    /// #     let l = goro::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// #     let c = goro::net::TcpStream::connect(l.local_addr()?).await?;
+    /// #     Ok((c, l.accept().await?.0))
+    /// # }
+    /// # goro::block_on(async {
+    /// let (a, _b) = pair().await?;
+    /// a.set_linger(Some(std::time::Duration::ZERO))?; // reset on close
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn set_linger(&self, linger: Option<Duration>) -> io::Result<()> {
         let l = libc::linger {
             l_onoff: linger.is_some() as i32,
@@ -250,11 +539,37 @@ impl TcpStream {
     }
 
     /// Takes the socket's pending error (`SO_ERROR`), if any.
+    ///
+    /// ```
+    /// # async fn pair() -> std::io::Result<(goro::net::TcpStream, goro::net::TcpStream)> {
+    /// #     let l = goro::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// #     let c = goro::net::TcpStream::connect(l.local_addr()?).await?;
+    /// #     Ok((c, l.accept().await?.0))
+    /// # }
+    /// # goro::block_on(async {
+    /// let (a, _b) = pair().await?;
+    /// assert!(a.take_error()?.is_none());
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
         self.fd.with_std(|s: &std::net::TcpStream| s.take_error())
     }
 
     /// Wraps a connected std stream (switched to non-blocking mode).
+    ///
+    /// ```
+    /// # async fn pair() -> std::io::Result<(goro::net::TcpStream, goro::net::TcpStream)> {
+    /// #     let l = goro::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// #     let c = goro::net::TcpStream::connect(l.local_addr()?).await?;
+    /// #     Ok((c, l.accept().await?.0))
+    /// # }
+    /// # goro::block_on(async {
+    /// let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let std_stream = std::net::TcpStream::connect(l.local_addr()?)?;
+    /// let stream = goro::net::TcpStream::from_std(std_stream)?;
+    /// stream.write_all(b"from std").await?;
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
         stream.set_nonblocking(true)?;
         Ok(TcpStream {
@@ -263,6 +578,19 @@ impl TcpStream {
     }
 
     /// Unwraps into a std stream (still in non-blocking mode).
+    ///
+    /// ```
+    /// # async fn pair() -> std::io::Result<(goro::net::TcpStream, goro::net::TcpStream)> {
+    /// #     let l = goro::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// #     let c = goro::net::TcpStream::connect(l.local_addr()?).await?;
+    /// #     Ok((c, l.accept().await?.0))
+    /// # }
+    /// # goro::block_on(async {
+    /// let (a, _b) = pair().await?;
+    /// let std_stream = a.into_std()?;
+    /// std_stream.set_nonblocking(false)?;
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn into_std(self) -> io::Result<std::net::TcpStream> {
         self.fd.into_owned().map(std::net::TcpStream::from)
     }
