@@ -192,6 +192,24 @@ impl Fd {
         }
     }
 
+    /// Waits for a non-blocking `connect` that returned `EINPROGRESS` to
+    /// finish (Go's connect loop): wait for writability, then read
+    /// `SO_ERROR`; a wake-up without an error and without a peer was
+    /// spurious, so wait again.
+    pub(crate) async fn await_connect(&self) -> io::Result<()> {
+        self.op(Mode::Write, |raw| {
+            if let Some(e) = crate::net::socket::take_error(raw)? {
+                return Err(e);
+            }
+            if crate::net::socket::is_connected(raw)? {
+                Ok(())
+            } else {
+                Err(io::ErrorKind::WouldBlock.into())
+            }
+        })
+        .await
+    }
+
     /// Waits until the direction may be ready, without a syscall
     /// (`readable()` / `writable()`).
     pub(crate) fn poll_ready(&self, mode: Mode, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

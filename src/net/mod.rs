@@ -1,4 +1,6 @@
-//! Networking on the netpoller: TCP now, with Go's `net.Conn` semantics
+//! Networking on the netpoller: TCP ([`TcpListener`], [`TcpStream`]), UDP
+//! ([`UdpSocket`]) and Unix-domain sockets ([`UnixListener`],
+//! [`UnixStream`], [`UnixDatagram`]), with Go's `net.Conn` semantics
 //! (deadlines, `close` waking blocked tasks, shared use through `&self`).
 //!
 //! Every socket is non-blocking and registered once with the runtime's
@@ -6,8 +8,13 @@
 //! park in the descriptor's read or write slot on `EAGAIN`.
 
 mod addr;
+mod backoff;
 pub(crate) mod socket;
 mod tcp;
+mod udp;
+mod unix;
 
 pub use addr::ToSocketAddrs;
 pub use tcp::{Incoming, TcpListener, TcpStream};
+pub use udp::UdpSocket;
+pub use unix::{UnixDatagram, UnixIncoming, UnixListener, UnixStream};

@@ -3,16 +3,16 @@
 use super::stream::TcpStream;
 use crate::io::fd::Fd;
 use crate::net::addr::{ToSocketAddrs, resolve};
+use crate::net::backoff::AcceptBackoff;
 use crate::net::socket;
 use crate::poller::descriptor::{DeadlineMode, Mode};
-use crate::time::{Sleep, sleep};
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// A TCP socket server, listening for connections.
 ///
@@ -74,11 +74,7 @@ impl TcpListener {
         let sock = socket::socket(socket::domain(addr), libc::SOCK_STREAM)?;
         socket::setsockopt_int(sock.as_raw_fd(), libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
         socket::bind(sock.as_raw_fd(), addr)?;
-        // SAFETY: plain syscall on our socket; the kernel caps the backlog
-        // at net.core.somaxconn.
-        if unsafe { libc::listen(sock.as_raw_fd(), 4096) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        socket::listen(sock.as_raw_fd())?;
         Ok(TcpListener { fd: Fd::new(sock)? })
     }
 
@@ -135,8 +131,7 @@ impl TcpListener {
     pub fn incoming(&self) -> Incoming<'_> {
         Incoming {
             listener: self,
-            backoff: None,
-            delay: Duration::ZERO,
+            backoff: AcceptBackoff::default(),
         }
     }
 
@@ -260,21 +255,12 @@ fn accept_retrying(fd: RawFd) -> io::Result<(OwnedFd, SocketAddr)> {
     }
 }
 
-/// True for accept errors that mean "out of resources, try later".
-fn is_resource_exhaustion(e: &io::Error) -> bool {
-    matches!(
-        e.raw_os_error(),
-        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
-    )
-}
-
 /// Stream returned by [`TcpListener::incoming`].
 #[derive(Debug)]
 #[must_use = "streams do nothing unless polled"]
 pub struct Incoming<'a> {
     listener: &'a TcpListener,
-    backoff: Option<Sleep>,
-    delay: Duration,
+    backoff: AcceptBackoff,
 }
 
 impl Incoming<'_> {
@@ -294,27 +280,10 @@ impl Incoming<'_> {
     }
 
     fn poll_next_stream(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<TcpStream>> {
-        loop {
-            if let Some(sleep) = self.backoff.as_mut() {
-                ready!(Pin::new(sleep).poll(cx));
-                self.backoff = None;
-            }
-            match ready!(self.listener.poll_accept(cx)) {
-                Ok((stream, _)) => {
-                    self.delay = Duration::ZERO;
-                    return Poll::Ready(Ok(stream));
-                }
-                Err(e) if is_resource_exhaustion(&e) => {
-                    self.delay = if self.delay.is_zero() {
-                        Duration::from_millis(5)
-                    } else {
-                        (self.delay * 2).min(Duration::from_secs(1))
-                    };
-                    self.backoff = Some(sleep(self.delay));
-                }
-                Err(e) => return Poll::Ready(Err(e)),
-            }
-        }
+        let listener = self.listener;
+        self.backoff.poll_accept(cx, |cx| {
+            listener.poll_accept(cx).map_ok(|(stream, _)| stream)
+        })
     }
 }
 
@@ -325,5 +294,3 @@ impl futures_core::Stream for Incoming<'_> {
         self.get_mut().poll_next_stream(cx).map(Some)
     }
 }
-
-use std::future::Future;

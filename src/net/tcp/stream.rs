@@ -91,20 +91,7 @@ impl TcpStream {
         let sock = socket::socket(socket::domain(addr), libc::SOCK_STREAM)?;
         let fd = Fd::new(sock)?;
         if !socket::start_connect(fd.raw(), addr)? {
-            fd.op(Mode::Write, |raw| {
-                if let Some(e) = socket::take_error(raw)? {
-                    return Err(e);
-                }
-                // A wake-up can be spurious: connected only if there is a peer.
-                match peer_of(raw) {
-                    Ok(_) => Ok(()),
-                    Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => {
-                        Err(io::ErrorKind::WouldBlock.into())
-                    }
-                    Err(e) => Err(e),
-                }
-            })
-            .await?;
+            fd.await_connect().await?;
         }
         Ok(TcpStream { fd })
     }
@@ -594,17 +581,6 @@ impl TcpStream {
     pub fn into_std(self) -> io::Result<std::net::TcpStream> {
         self.fd.into_owned().map(std::net::TcpStream::from)
     }
-}
-
-fn peer_of(fd: RawFd) -> io::Result<SocketAddr> {
-    let mut storage = std::mem::MaybeUninit::<libc::sockaddr_storage>::zeroed();
-    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-    // SAFETY: `storage`/`len` describe a writable buffer of that size.
-    if unsafe { libc::getpeername(fd, storage.as_mut_ptr().cast(), &mut len) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: zero-initialised and filled by the kernel.
-    socket::from_raw(unsafe { storage.assume_init_ref() })
 }
 
 impl AsRawFd for TcpStream {

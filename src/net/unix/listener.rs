@@ -1,0 +1,373 @@
+//! [`UnixListener`] and its [`UnixIncoming`] stream.
+
+use super::stream::UnixStream;
+use crate::io::fd::Fd;
+use crate::net::backoff::AcceptBackoff;
+use crate::net::socket::{self, UnixAddr};
+use crate::poller::descriptor::{DeadlineMode, Mode};
+use std::fmt;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, ready};
+use std::time::Instant;
+
+type StdListener = std::os::unix::net::UnixListener;
+
+/// A Unix-domain socket server, listening for connections.
+///
+/// As in Go, a listener created by [`bind`](Self::bind) removes its socket
+/// file when it is closed or dropped, so the path can be bound again; one
+/// made by [`from_std`](Self::from_std) leaves the file alone.
+/// [`set_unlink_on_close`](Self::set_unlink_on_close) changes either.
+///
+/// ```
+/// # goro::block_on(async {
+/// use goro::net::{UnixListener, UnixStream};
+/// let path = std::env::temp_dir().join(format!("goro-doc-listener-{}.sock", std::process::id()));
+/// let listener = UnixListener::bind(&path)?;
+/// goro::spawn({
+///     let path = path.clone();
+///     async move { UnixStream::connect(path).await?.write_all(b"hi").await }
+/// });
+/// let (stream, _) = listener.accept().await?;
+/// let mut buf = [0; 2];
+/// stream.read_exact(&mut buf).await?;
+/// assert_eq!(&buf, b"hi");
+/// drop(listener);
+/// assert!(!path.exists());
+/// # Ok::<(), std::io::Error>(()) }).unwrap();
+/// ```
+pub struct UnixListener {
+    // Field order matters: the fd is closed before the file is removed.
+    fd: Fd,
+    unlink: Unlink,
+}
+
+/// Removes a listener's socket file once, when armed.
+struct Unlink {
+    path: Option<PathBuf>,
+    armed: AtomicBool,
+}
+
+impl Unlink {
+    fn new(path: Option<PathBuf>, armed: bool) -> Unlink {
+        Unlink {
+            path,
+            armed: AtomicBool::new(armed),
+        }
+    }
+
+    fn run(&self) {
+        if self.armed.swap(false, Ordering::AcqRel)
+            && let Some(path) = &self.path
+        {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+impl Drop for Unlink {
+    fn drop(&mut self) {
+        self.run();
+    }
+}
+
+impl fmt::Debug for UnixListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixListener")
+            .field("fd", &self.fd.raw())
+            .field("local_addr", &self.local_addr().ok())
+            .finish()
+    }
+}
+
+impl UnixListener {
+    /// Binds a listener to `path`. Fails with `AddrInUse` if the file
+    /// exists (remove a stale one first), and with `InvalidInput` for a
+    /// path with a NUL byte or over 107 bytes. The path is kept as given
+    /// for removal on close, so a relative one is resolved against the
+    /// working directory at that time.
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// let path = std::env::temp_dir().join(format!("goro-doc-bind-{}.sock", std::process::id()));
+    /// let listener = goro::net::UnixListener::bind(&path)?;
+    /// assert_eq!(listener.local_addr()?.as_pathname(), Some(path.as_path()));
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
+    pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixListener> {
+        let path = path.as_ref();
+        let addr = UnixAddr::from_path(path)?;
+        let fd = UnixListener::listen(&addr)?;
+        let named = !path.as_os_str().is_empty();
+        Ok(UnixListener {
+            fd,
+            unlink: Unlink::new(named.then(|| path.to_owned()), named),
+        })
+    }
+
+    /// Binds a listener to `addr` (a pathname or, on Linux, an abstract
+    /// address, which has no file to remove).
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// use std::os::linux::net::SocketAddrExt;
+    /// use std::os::unix::net::SocketAddr;
+    /// let addr = SocketAddr::from_abstract_name(format!("goro-doc-bind-{}", std::process::id()))?;
+    /// let listener = goro::net::UnixListener::bind_addr(&addr)?;
+    /// assert!(listener.local_addr()?.as_abstract_name().is_some());
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
+    pub fn bind_addr(addr: &SocketAddr) -> io::Result<UnixListener> {
+        let fd = UnixListener::listen(&UnixAddr::from_std(addr)?)?;
+        let path = addr.as_pathname().map(Path::to_owned);
+        let named = path.is_some();
+        Ok(UnixListener {
+            fd,
+            unlink: Unlink::new(path, named),
+        })
+    }
+
+    fn listen(addr: &UnixAddr) -> io::Result<Fd> {
+        let sock = socket::socket(libc::AF_UNIX, libc::SOCK_STREAM)?;
+        socket::bind_unix(sock.as_raw_fd(), addr)?;
+        socket::listen(sock.as_raw_fd())?;
+        Fd::new(sock)
+    }
+
+    /// Accepts a connection. Errors — including running out of file
+    /// descriptors (`EMFILE`) — are returned as they are;
+    /// [`incoming`](Self::incoming) backs off on those instead. The address
+    /// is usually unnamed (clients rarely bind).
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// use goro::net::{UnixListener, UnixStream};
+    /// let path = std::env::temp_dir().join(format!("goro-doc-accept-{}.sock", std::process::id()));
+    /// let listener = UnixListener::bind(&path)?;
+    /// let _client = UnixStream::connect(&path).await?;
+    /// let (_server, addr) = listener.accept().await?;
+    /// assert!(addr.is_unnamed());
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
+    pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
+        let (fd, addr) = self.fd.op(Mode::Read, socket::accept_unix).await?;
+        Ok((UnixStream::from_fd(Fd::new(fd)?), addr))
+    }
+
+    /// Polls for a connection (the stateless form of
+    /// [`accept`](Self::accept)).
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// use goro::net::{UnixListener, UnixStream};
+    /// let path = std::env::temp_dir().join(format!("goro-doc-poll-accept-{}.sock", std::process::id()));
+    /// let listener = UnixListener::bind(&path)?;
+    /// let _client = UnixStream::connect(&path).await?;
+    /// let (_server, _) = std::future::poll_fn(|cx| listener.poll_accept(cx)).await?;
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
+    pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, SocketAddr)>> {
+        let (fd, addr) = ready!(self.fd.poll_io(cx, Mode::Read, socket::accept_unix))?;
+        Poll::Ready(Fd::new(fd).map(|fd| (UnixStream::from_fd(fd), addr)))
+    }
+
+    /// A stream of accepted connections that never ends. When the process
+    /// runs out of descriptors or memory (`EMFILE`, `ENFILE`, `ENOBUFS`,
+    /// `ENOMEM`) it waits 5 ms, doubling up to 1 s, and tries again (as
+    /// [`TcpListener::incoming`](crate::net::TcpListener::incoming) does),
+    /// so a server keeps serving the connections it has and recovers when
+    /// descriptors free up. Other errors are yielded.
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// use goro::net::{UnixListener, UnixStream};
+    /// let path = std::env::temp_dir().join(format!("goro-doc-incoming-{}.sock", std::process::id()));
+    /// let listener = UnixListener::bind(&path)?;
+    /// let _client = UnixStream::connect(&path).await?;
+    /// let mut incoming = listener.incoming();
+    /// let _server: UnixStream = incoming.next().await?;
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
+    pub fn incoming(&self) -> UnixIncoming<'_> {
+        UnixIncoming {
+            listener: self,
+            backoff: AcceptBackoff::default(),
+        }
+    }
+
+    /// The local address.
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// let path = std::env::temp_dir().join(format!("goro-doc-local-{}.sock", std::process::id()));
+    /// let listener = goro::net::UnixListener::bind(&path)?;
+    /// assert_eq!(listener.local_addr()?.as_pathname(), Some(path.as_path()));
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.fd.with_std(|l: &StdListener| l.local_addr())
+    }
+
+    /// Sets a deadline for `accept` (Go's `SetDeadline` on a listener):
+    /// once it passes, pending and later accepts fail with `TimedOut` until
+    /// a new deadline is set. `None` clears it.
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// use std::time::{Duration, Instant};
+    /// let path = std::env::temp_dir().join(format!("goro-doc-deadline-{}.sock", std::process::id()));
+    /// let listener = goro::net::UnixListener::bind(&path)?;
+    /// listener.set_deadline(Some(Instant::now() + Duration::from_millis(10)))?;
+    /// let err = listener.accept().await.unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
+    pub fn set_deadline(&self, deadline: Option<Instant>) -> io::Result<()> {
+        self.fd.set_deadline(deadline, DeadlineMode::Read)
+    }
+
+    /// Chooses whether closing or dropping the listener removes its socket
+    /// file (Go's `SetUnlinkOnClose`). Has no effect on a listener without
+    /// a pathname address.
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// let path = std::env::temp_dir().join(format!("goro-doc-unlink-{}.sock", std::process::id()));
+    /// let listener = goro::net::UnixListener::bind(&path)?;
+    /// listener.set_unlink_on_close(false);
+    /// drop(listener);
+    /// assert!(path.exists());
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
+    pub fn set_unlink_on_close(&self, unlink: bool) {
+        self.unlink.armed.store(unlink, Ordering::Release);
+    }
+
+    /// Stops listening. Pending `accept`s fail with `NotConnected`, and the
+    /// socket file is removed (see the type docs); closing twice returns
+    /// that error.
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// let path = std::env::temp_dir().join(format!("goro-doc-close-{}.sock", std::process::id()));
+    /// let listener = goro::net::UnixListener::bind(&path)?;
+    /// listener.close()?;
+    /// assert!(!path.exists());
+    /// let err = listener.accept().await.unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::NotConnected);
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
+    pub fn close(&self) -> io::Result<()> {
+        self.fd.close()?;
+        self.unlink.run();
+        Ok(())
+    }
+
+    /// Wraps a std listener (switched to non-blocking mode). Its socket
+    /// file is not removed on close unless
+    /// [`set_unlink_on_close`](Self::set_unlink_on_close) says so.
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// let path = std::env::temp_dir().join(format!("goro-doc-from-std-{}.sock", std::process::id()));
+    /// let listener = goro::net::UnixListener::from_std(std::os::unix::net::UnixListener::bind(&path)?)?;
+    /// drop(listener);
+    /// assert!(path.exists());
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
+    pub fn from_std(listener: StdListener) -> io::Result<UnixListener> {
+        listener.set_nonblocking(true)?;
+        let path = listener
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_pathname().map(Path::to_owned));
+        Ok(UnixListener {
+            fd: Fd::new(OwnedFd::from(listener))?,
+            unlink: Unlink::new(path, false),
+        })
+    }
+
+    /// Unwraps into a std listener (still in non-blocking mode); the socket
+    /// file stays. Fails with `NotConnected` if the listener was closed.
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// let path = std::env::temp_dir().join(format!("goro-doc-into-std-{}.sock", std::process::id()));
+    /// let listener = goro::net::UnixListener::bind(&path)?.into_std()?;
+    /// assert!(path.exists());
+    /// drop(listener);
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
+    pub fn into_std(self) -> io::Result<StdListener> {
+        let UnixListener { fd, unlink } = self;
+        unlink.armed.store(false, Ordering::Release);
+        fd.into_owned().map(StdListener::from)
+    }
+}
+
+impl AsRawFd for UnixListener {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.raw()
+    }
+}
+
+/// Stream returned by [`UnixListener::incoming`]; also a
+/// `futures_core::Stream`.
+///
+/// ```
+/// # goro::block_on(async {
+/// use goro::net::{UnixIncoming, UnixListener, UnixStream};
+/// let path = std::env::temp_dir().join(format!("goro-doc-unix-incoming-{}.sock", std::process::id()));
+/// let listener = UnixListener::bind(&path)?;
+/// let _client = UnixStream::connect(&path).await?;
+/// let mut incoming: UnixIncoming<'_> = listener.incoming();
+/// incoming.next().await?;
+/// # Ok::<(), std::io::Error>(()) }).unwrap();
+/// ```
+#[derive(Debug)]
+#[must_use = "streams do nothing unless polled"]
+pub struct UnixIncoming<'a> {
+    listener: &'a UnixListener,
+    backoff: AcceptBackoff,
+}
+
+impl UnixIncoming<'_> {
+    /// Accepts the next connection (with the back-off described on
+    /// [`UnixListener::incoming`]).
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// use goro::net::{UnixListener, UnixStream};
+    /// let path = std::env::temp_dir().join(format!("goro-doc-next-{}.sock", std::process::id()));
+    /// let listener = UnixListener::bind(&path)?;
+    /// let _client = UnixStream::connect(&path).await?;
+    /// listener.incoming().next().await?;
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
+    pub async fn next(&mut self) -> io::Result<UnixStream> {
+        std::future::poll_fn(|cx| self.poll_next_stream(cx)).await
+    }
+
+    fn poll_next_stream(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<UnixStream>> {
+        let listener = self.listener;
+        self.backoff.poll_accept(cx, |cx| {
+            listener.poll_accept(cx).map_ok(|(stream, _)| stream)
+        })
+    }
+}
+
+impl futures_core::Stream for UnixIncoming<'_> {
+    type Item = io::Result<UnixStream>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_next_stream(cx).map(Some)
+    }
+}
