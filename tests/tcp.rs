@@ -787,3 +787,39 @@ fn streams_work_across_runtimes_and_threads() {
         drop(rt2.block_on(h).unwrap());
     });
 }
+
+#[test]
+fn end_of_stream_after_a_short_read_is_seen() {
+    // The peer's last bytes and its FIN arrive together, so the poller
+    // reports them in one event. The read that returns those bytes is short,
+    // which tells goro the buffer is drained; the end of stream behind them
+    // must still be seen by the next read instead of waiting for an event
+    // that will never come.
+    run(async {
+        for round in 0..200 {
+            let (l, addr) = listener().await;
+            let peer = std::thread::spawn(move || {
+                let mut s = std::net::TcpStream::connect(addr).unwrap();
+                std::io::Write::write_all(&mut s, b"last words").unwrap();
+                s.shutdown(Shutdown::Write).unwrap();
+            });
+            let (s, _) = l.accept().await.unwrap();
+            peer.join().unwrap();
+            // Let the data and the FIN both land before reading.
+            goro::time::sleep(Duration::from_millis(1)).await;
+            let mut buf = [0u8; 64];
+            let mut got = 0;
+            loop {
+                let n = goro::time::timeout(Duration::from_secs(5), s.read(&mut buf[got..]))
+                    .await
+                    .unwrap_or_else(|_| panic!("round {round}: read hung after {got} bytes"))
+                    .unwrap();
+                if n == 0 {
+                    break;
+                }
+                got += n;
+            }
+            assert_eq!(&buf[..got], b"last words");
+        }
+    });
+}

@@ -180,14 +180,31 @@ impl Fd {
 
     /// An async operation that takes `side`'s lock and retries `f` until
     /// it stops returning `WouldBlock` (see the module docs).
-    pub(crate) fn op<F, R>(&self, mode: Mode, f: F) -> Op<'_, F>
+    pub(crate) fn op<F, R>(&self, mode: Mode, f: F) -> Op<'_, F, fn(&R) -> bool>
     where
         F: FnMut(RawFd) -> io::Result<R>,
     {
+        self.make_op(mode, f, Drained(None))
+    }
+
+    /// Like [`op`](Self::op) for a syscall whose successful result can tell
+    /// that it emptied the kernel buffer (`drained`: a short read or write on
+    /// a stream socket). Readiness is then cleared, so the next operation
+    /// parks at once instead of making a syscall just to get `EAGAIN`.
+    pub(crate) fn op_drains<F, R, D>(&self, mode: Mode, f: F, drained: D) -> Op<'_, F, D>
+    where
+        F: FnMut(RawFd) -> io::Result<R>,
+        D: Fn(&R) -> bool,
+    {
+        self.make_op(mode, f, Drained(Some(drained)))
+    }
+
+    fn make_op<F, D>(&self, mode: Mode, f: F, drained: Drained<D>) -> Op<'_, F, D> {
         Op {
             fd: self,
             mode,
             f,
+            drained,
             locked: false,
         }
     }
@@ -210,16 +227,44 @@ impl Fd {
         .await
     }
 
-    /// Waits until the direction may be ready, without a syscall
-    /// (`readable()` / `writable()`).
+    /// Waits until the direction is ready (`readable()` / `writable()`).
+    ///
+    /// The slot's readiness only says "may be ready" (a new fd starts that
+    /// way, and a read that did not drain the buffer leaves it set), so when
+    /// it is set this confirms it with a zero-timeout `poll(2)` and clears it
+    /// if the fd is not actually ready. The answer can still be stale by the
+    /// time the caller acts on it, but a caller that loops on `readable()`
+    /// and its own non-blocking read never spins.
     pub(crate) fn poll_ready(&self, mode: Mode, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.with_ref(|pd| pd.poll_wait(mode, cx, self.shared.poller.waiters())) {
-            Ok(Poll::Pending) => {
-                self.shared.ensure_poller();
-                Poll::Pending
+        if self.fdmu.incref().is_err() {
+            return Poll::Ready(Err(closed_error()));
+        }
+        let r = self.wait_ready(mode, cx);
+        self.decref();
+        r
+    }
+
+    fn wait_ready(&self, mode: Mode, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let pd = self.pd();
+        loop {
+            if let Err(e) = pd.check_err(mode) {
+                return Poll::Ready(Err(e.into()));
             }
-            Ok(p) => p.map_err(io::Error::from),
-            Err(e) => Poll::Ready(Err(e)),
+            match pd.ready_tick(mode) {
+                Some(tick) => match is_ready_now(self.fd, mode) {
+                    Ok(true) => return Poll::Ready(Ok(())),
+                    Ok(false) => pd.clear_ready(mode, tick),
+                    Err(e) => return Poll::Ready(Err(e)),
+                },
+                None => match pd.poll_wait(mode, cx, self.shared.poller.waiters()) {
+                    Poll::Pending => {
+                        self.shared.ensure_poller();
+                        return Poll::Pending;
+                    }
+                    Poll::Ready(Ok(())) => {}
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
+                },
+            }
         }
     }
 
@@ -229,6 +274,28 @@ impl Fd {
         cx: &mut Context<'_>,
         mode: Mode,
         mut f: impl FnMut(RawFd) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        self.poll_io_with(cx, mode, &mut f, &Drained(None::<fn(&R) -> bool>))
+    }
+
+    /// [`poll_io`](Self::poll_io) with a `drained` test (see
+    /// [`op_drains`](Self::op_drains)).
+    pub(crate) fn poll_io_drains<R>(
+        &self,
+        cx: &mut Context<'_>,
+        mode: Mode,
+        mut f: impl FnMut(RawFd) -> io::Result<R>,
+        drained: impl Fn(&R) -> bool,
+    ) -> Poll<io::Result<R>> {
+        self.poll_io_with(cx, mode, &mut f, &Drained(Some(drained)))
+    }
+
+    fn poll_io_with<R>(
+        &self,
+        cx: &mut Context<'_>,
+        mode: Mode,
+        f: &mut impl FnMut(RawFd) -> io::Result<R>,
+        drained: &Drained<impl Fn(&R) -> bool>,
     ) -> Poll<io::Result<R>> {
         ready!(budget::poll_proceed(cx));
         let side = side_of(mode);
@@ -240,7 +307,7 @@ impl Fd {
             Poll::Ready(Err(_)) => return Poll::Ready(Err(closed_error())),
             Poll::Ready(Ok(())) => {}
         }
-        let r = self.attempt(cx, mode, &mut f);
+        let r = self.attempt(cx, mode, f, drained);
         self.unlock(side);
         if r.is_pending() {
             budget::restore();
@@ -249,30 +316,64 @@ impl Fd {
     }
 
     /// The retry loop shared by both paths; the caller holds the lock.
+    ///
+    /// `drained` says whether a successful result proves the kernel buffer
+    /// is now empty (or full). Operations that can tell (stream reads and
+    /// writes) are *readiness-first*: they make the syscall only while the
+    /// slot says the direction may be ready, and park at once when it does
+    /// not, so a read that has to wait costs no `EAGAIN`. Other operations
+    /// (`read_with` closures, accept, datagrams) are *syscall-first*, as in
+    /// Go: they try once, and only after `EAGAIN` wait for readiness.
+    /// Either way, a syscall that finds the direction empty clears readiness
+    /// tagged with the event tick read before it, so an event that raced
+    /// with the syscall is never lost.
     fn attempt<R>(
         &self,
         cx: &mut Context<'_>,
         mode: Mode,
         f: &mut impl FnMut(RawFd) -> io::Result<R>,
+        drained: &Drained<impl Fn(&R) -> bool>,
     ) -> Poll<io::Result<R>> {
         let pd = self.pd();
+        let mut try_first = drained.0.is_none();
         loop {
+            // Go's prepareRead/prepareWrite: an expired deadline or a close
+            // wins even over buffered data.
             if let Err(e) = pd.check_err(mode) {
                 return Poll::Ready(Err(e.into()));
             }
-            match f(self.fd) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                r => return Poll::Ready(r),
-            }
-            // The poller saw a bare EPOLLERR: the socket has a pending error
-            // that this syscall did not report (an ICMP error on a datagram
-            // socket, say). Report it instead of waiting for an edge that
-            // will not come.
-            if pd.has_event_err()
-                && let Ok(Some(e)) = crate::net::socket::take_error(self.fd)
-            {
-                return Poll::Ready(Err(e));
+            let tick = pd.ready_tick(mode);
+            if tick.is_some() || try_first {
+                try_first = false;
+                match f(self.fd) {
+                    Ok(v) => {
+                        if let (Some(tick), Some(test)) = (tick, &drained.0)
+                            && test(&v)
+                        {
+                            pd.clear_ready(mode, tick);
+                        }
+                        return Poll::Ready(Ok(v));
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        // The poller saw a bare EPOLLERR: the socket has a
+                        // pending error that this syscall did not report (an
+                        // ICMP error on a datagram socket, say). Report it
+                        // instead of waiting for an edge that will not come.
+                        if pd.has_event_err()
+                            && let Ok(Some(e)) = crate::net::socket::take_error(self.fd)
+                        {
+                            return Poll::Ready(Err(e));
+                        }
+                        if let Some(tick) = tick {
+                            pd.clear_ready(mode, tick);
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                        try_first = true;
+                        continue;
+                    }
+                    Err(e) => return Poll::Ready(Err(e)),
+                }
             }
             if self.shared.is_shutdown() {
                 return Poll::Ready(Err(shut_down()));
@@ -289,6 +390,10 @@ impl Fd {
     }
 }
 
+/// How an operation learns that it drained the kernel buffer: `None` for
+/// operations that cannot tell (they are syscall-first; see `attempt`).
+pub(crate) struct Drained<D>(Option<D>);
+
 impl Drop for Fd {
     fn drop(&mut self) {
         let _ = self.close();
@@ -300,6 +405,30 @@ fn side_of(mode: Mode) -> Side {
         Mode::Read => Side::Read,
         Mode::Write => Side::Write,
     }
+}
+
+/// Level-triggered check of one direction with `poll(2)` and no timeout.
+/// Hang-ups and errors count as ready: the next syscall will report them.
+fn is_ready_now(fd: RawFd, mode: Mode) -> io::Result<bool> {
+    let events = match mode {
+        Mode::Read => libc::POLLIN | libc::POLLRDHUP,
+        Mode::Write => libc::POLLOUT,
+    };
+    let mut pfd = libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, zero timeout.
+    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+    if n < 0 {
+        let e = io::Error::last_os_error();
+        if e.kind() == io::ErrorKind::Interrupted {
+            return Ok(true); // report ready; the caller's syscall decides
+        }
+        return Err(e);
+    }
+    Ok(pfd.revents != 0)
 }
 
 fn shut_down() -> io::Error {
@@ -322,20 +451,22 @@ pub(crate) fn set_nonblocking(fd: RawFd) -> io::Result<()> {
     Ok(())
 }
 
-/// Future returned by [`Fd::op`].
+/// Future returned by [`Fd::op`] and [`Fd::op_drains`].
 #[must_use = "futures do nothing unless awaited"]
-pub(crate) struct Op<'a, F> {
+pub(crate) struct Op<'a, F, D> {
     fd: &'a Fd,
     mode: Mode,
     f: F,
+    drained: Drained<D>,
     locked: bool,
 }
 
-impl<F> Unpin for Op<'_, F> {}
+impl<F, D> Unpin for Op<'_, F, D> {}
 
-impl<F, R> Future for Op<'_, F>
+impl<F, R, D> Future for Op<'_, F, D>
 where
     F: FnMut(RawFd) -> io::Result<R>,
+    D: Fn(&R) -> bool,
 {
     type Output = io::Result<R>;
 
@@ -355,7 +486,7 @@ where
         } else {
             ready!(budget::poll_proceed(cx));
         }
-        let r = this.fd.attempt(cx, this.mode, &mut this.f);
+        let r = this.fd.attempt(cx, this.mode, &mut this.f, &this.drained);
         match r {
             Poll::Pending => budget::restore(),
             Poll::Ready(_) => {
@@ -367,7 +498,7 @@ where
     }
 }
 
-impl<F> Drop for Op<'_, F> {
+impl<F, D> Drop for Op<'_, F, D> {
     fn drop(&mut self) {
         if self.locked {
             self.fd.unlock(side_of(self.mode));

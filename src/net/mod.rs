@@ -10,6 +10,7 @@
 mod addr;
 mod backoff;
 pub(crate) mod socket;
+mod stream;
 mod tcp;
 mod udp;
 mod unix;

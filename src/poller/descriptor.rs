@@ -183,6 +183,10 @@ impl PollDesc {
         d.wtimer = None;
         self.rg.reset(waiters);
         self.wg.reset(waiters);
+        // A new fd may already be readable or writable: the first operation
+        // must try its syscall rather than wait for an event.
+        self.rg.unblock(true, waiters);
+        self.wg.unblock(true, waiters);
         self.fd.store(fd, Ordering::Relaxed);
         self.publish_info(&d);
     }
@@ -252,6 +256,18 @@ impl PollDesc {
         }
     }
 
+    /// The direction's event tick if it may be ready (see
+    /// [`Slot::ready_tick`]).
+    pub(crate) fn ready_tick(&self, mode: Mode) -> Option<usize> {
+        self.slot(mode).ready_tick()
+    }
+
+    /// A syscall found the direction empty (or full): clear readiness unless
+    /// an event arrived after `tick` (see [`Slot::clear_ready`]).
+    pub(crate) fn clear_ready(&self, mode: Mode, tick: usize) {
+        self.slot(mode).clear_ready(tick)
+    }
+
     /// Go's `poll_runtime_pollWait` as a poll: `Ready(Ok)` when the
     /// direction may be ready (retry the syscall), `Ready(Err)` on deadline
     /// or close, `Pending` with the task parked in the slot.
@@ -272,12 +288,18 @@ impl PollDesc {
         }
     }
 
-    /// Readiness reported by the poller (Go's `netpollready`).
-    pub(crate) fn ready(&self, read: bool, write: bool, waiters: &AtomicUsize) {
-        if read && let Some(w) = self.rg.unblock(true, waiters) {
+    /// Readiness reported by the poller (Go's `netpollready`). The event's
+    /// `*_closed` flags say a direction will never block again (end of
+    /// stream, hang-up, error).
+    pub(crate) fn ready(&self, ev: &crate::poller::epoll::Event, waiters: &AtomicUsize) {
+        if ev.readable
+            && let Some(w) = self.rg.unblock_with(true, ev.read_closed, waiters)
+        {
             w.wake_all();
         }
-        if write && let Some(w) = self.wg.unblock(true, waiters) {
+        if ev.writable
+            && let Some(w) = self.wg.unblock_with(true, ev.write_closed, waiters)
+        {
             w.wake_all();
         }
     }

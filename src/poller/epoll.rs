@@ -39,6 +39,11 @@ pub(crate) struct Event {
     /// A bare `ERR` with no other bit: the socket has a pending error (Go
     /// sets `pollEventErr` only in this case).
     pub(crate) error: bool,
+    /// `RDHUP | HUP | ERR`: reading will not block again (end of stream or
+    /// an error); a lasting condition, not an edge.
+    pub(crate) read_closed: bool,
+    /// `HUP | ERR`: writing will not block again.
+    pub(crate) write_closed: bool,
 }
 
 /// Converts a raw `epoll_event` into an [`Event`] with Go's bit mapping.
@@ -51,6 +56,8 @@ fn map_event(ev: &libc::epoll_event) -> Event {
         readable: bits & read_bits != 0,
         writable: bits & write_bits != 0,
         error: bits == libc::EPOLLERR,
+        read_closed: bits & (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) != 0,
+        write_closed: bits & (libc::EPOLLHUP | libc::EPOLLERR) != 0,
     }
 }
 
@@ -245,6 +252,9 @@ mod tests {
         assert!(!e.readable && e.writable);
         let e = ev(libc::EPOLLRDHUP);
         assert!(e.readable && !e.writable);
+        assert!(e.read_closed && !e.write_closed);
+        let e = ev(libc::EPOLLIN | libc::EPOLLOUT);
+        assert!(!e.read_closed && !e.write_closed);
         let e = ev(libc::EPOLLHUP);
         assert!(e.readable && e.writable && !e.error);
         let e = ev(libc::EPOLLERR);

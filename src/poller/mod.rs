@@ -158,7 +158,7 @@ impl Poller {
                     continue;
                 };
                 pd.set_event_err(ev.error);
-                pd.ready(ev.readable, ev.writable, &self.waiters);
+                pd.ready(ev, &self.waiters);
                 outcome.events += 1;
             }
             self.delivered
@@ -183,6 +183,13 @@ mod tests {
         }
     }
 
+    /// What an operation does after `EAGAIN`: clear the read readiness that
+    /// every new descriptor starts with.
+    fn drained(pd: &descriptor::PollDesc) {
+        let tick = pd.ready_tick(descriptor::Mode::Read).unwrap();
+        pd.clear_ready(descriptor::Mode::Read, tick);
+    }
+
     fn pipe() -> (OwnedFd, OwnedFd) {
         let mut fds = [0; 2];
         // SAFETY: `fds` has room for two descriptors.
@@ -202,6 +209,7 @@ mod tests {
         // Write readiness of a pipe's read end never comes; the first poll
         // delivers nothing for reads.
         poller.poll(Some(Duration::ZERO)).unwrap();
+        drained(pd.get());
         let count = Arc::new(Count(AtomicUsize::new(0)));
         let waker = Waker::from(count.clone());
         let cx = Context::from_waker(&waker);
@@ -244,6 +252,7 @@ mod tests {
             out.events, 0,
             "the old fd's event must not reach the new one"
         );
+        drained(pd2.get());
         let count = Arc::new(Count(AtomicUsize::new(0)));
         let waker = Waker::from(count.clone());
         let cx = Context::from_waker(&waker);
@@ -281,6 +290,7 @@ mod tests {
         let poller = Poller::new().unwrap();
         let (r, _w) = pipe();
         let pd = poller.open(r.as_raw_fd()).unwrap();
+        drained(pd.get());
         let count = Arc::new(Count(AtomicUsize::new(0)));
         let waker = Waker::from(count.clone());
         let cx = Context::from_waker(&waker);

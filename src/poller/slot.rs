@@ -4,22 +4,33 @@
 //! # State machine
 //!
 //! ```text
-//!                 poll_wait (publish, re-check errors, commit)
-//!        ┌──────────────┐                ┌──────────────────────┐
-//!        │              ▼                │                      ▼
-//!      NIL ───────────► WAIT ─────────────────────────────────► PARKED
-//!       ▲  ▲  poll_wait   │  commit fails: unblock ran            │
-//!       │  │  consumes    │  meanwhile; the registrant owns       │
-//!       │  │  READY       │  the wakers and settles them          │
-//!       │  └──────────────┼───── READY ◄─── unblock(io) ──────────┤
-//!       │                 │                                       │
-//!       └──────────────── unblock(timeout / close) ───────────────┘
+//!                  poll_wait: publish WAIT, re-check errors, commit
+//!        ┌──────────────┐                ┌───────────────────────┐
+//!        │              ▼                │                       ▼
+//!      NIL ───────────► WAIT ──────────────────────────────────► PARKED
+//!       ▲ ▲               │  commit fails: an unblock ran          │
+//!       │ │ clear_ready   │  meanwhile; the registrant owns the    │
+//!       │ │ (tick match)  │  wakers and settles them               │
+//!       │ └───────────── READY ◄──── unblock(io): tick + 1 ────────┤
+//!       │                                                          │
+//!       └────────────────── unblock(timeout / close) ──────────────┘
 //! ```
 //!
-//! - `NIL`: nobody waits and no readiness is pending.
-//! - `READY`: an I/O edge arrived that no waiter has consumed yet (Go's
-//!   `pdReady`). Edge-triggered epoll reports each edge once, so it must be
-//!   remembered: the next waiter consumes it and returns at once.
+//! - `NIL`: the last syscall found the direction empty (or full, for
+//!   writes) and no event has arrived since: an operation may park at once.
+//! - `READY`: the direction may be ready — an event arrived, or the slot was
+//!   just opened — so an operation should try its syscall. `READY` is not
+//!   consumed by waiting (unlike Go's `pdReady`); it is cleared only by
+//!   [`clear_ready`](Slot::clear_ready) when a syscall observes the
+//!   direction empty (`EAGAIN`, or a short read on a stream), and only if no
+//!   event arrived since the operation looked: every `unblock(io)` bumps a
+//!   *tick* kept beside the state, and `clear_ready` is a compare-and-swap on
+//!   state and tick together. That is how goro skips the `EAGAIN` round trip
+//!   Go makes on every read that has to wait, without losing an edge.
+//!   One readiness is not an edge but a condition that lasts: end of stream
+//!   (`RDHUP`/`HUP`) or a socket error. The poller reports it once, yet every
+//!   later read must see it, so such events also set a sticky *closed* bit
+//!   that `clear_ready` never clears (only recycling the descriptor does).
 //! - `WAIT`: a registrant owns the waker cell for a moment (Go's `pdWait`). It
 //!   publishes this state *before* re-checking the descriptor's error bits, so
 //!   a close or deadline that races with it either sees `WAIT` (and moves it
@@ -49,21 +60,26 @@
 //! unallocated) in the common case; every unblock wakes them all, so no
 //! wakeup is ever lost.
 
-use crate::sync::{AtomicU8, Ordering, UnsafeCell, fence};
+use crate::sync::{AtomicUsize as StateWord, Ordering, UnsafeCell, fence};
 // The waiter count is a plain statistic shared with the scheduler; it is not
 // part of the slot's protocol, so it stays a std atomic even under loom.
 use std::sync::atomic::AtomicUsize;
 use std::task::Waker;
 
-const NIL: u8 = 0;
-const READY: u8 = 1;
-const WAIT: u8 = 2;
-const PARKED: u8 = 3;
+// The low two bits of the state word are the state; bit 2 is the sticky
+// "closed" bit; the rest is the event tick.
+const NIL: usize = 0;
+const READY: usize = 1;
+const WAIT: usize = 2;
+const PARKED: usize = 3;
+const STATE: usize = 3;
+const CLOSED: usize = 4;
+const TICK: usize = 8;
 
 /// What [`Slot::poll_wait`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Wait {
-    /// Readiness was pending and has been consumed: retry the syscall.
+    /// The direction may be ready: retry the syscall.
     Ready,
     /// The waker is stored; it will be woken by the next unblock.
     Parked,
@@ -127,7 +143,7 @@ impl Wakers {
 /// One direction's wait slot. See the module docs for the state machine.
 #[derive(Debug)]
 pub(crate) struct Slot {
-    state: AtomicU8,
+    state: StateWord,
     wakers: UnsafeCell<Wakers>,
 }
 
@@ -141,7 +157,7 @@ impl Slot {
     /// An empty slot in state `NIL`.
     pub(crate) fn new() -> Slot {
         Slot {
-            state: AtomicU8::new(NIL),
+            state: StateWord::new(NIL),
             wakers: UnsafeCell::new(Wakers {
                 first: None,
                 rest: Vec::new(),
@@ -149,8 +165,32 @@ impl Slot {
         }
     }
 
-    /// Go's `netpollblock`, as a poll: consume pending readiness or park
-    /// `waker`.
+    /// The current tick if the slot is `READY` (an operation should try its
+    /// syscall, then pass the tick to [`clear_ready`](Self::clear_ready) if
+    /// the syscall found the direction empty); `None` if it is not.
+    pub(crate) fn ready_tick(&self) -> Option<usize> {
+        let s = self.state.load(Ordering::SeqCst);
+        (s & STATE == READY).then_some(s & !STATE)
+    }
+
+    /// Marks the direction not ready after a syscall observed it empty,
+    /// unless an event arrived since `tick` was read (then the direction may
+    /// have been refilled, and `READY` must stay) or the direction is closed
+    /// (end of stream stays readable).
+    pub(crate) fn clear_ready(&self, tick: usize) {
+        if tick & CLOSED != 0 {
+            return;
+        }
+        let _ = self.state.compare_exchange(
+            tick | READY,
+            tick | NIL,
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        );
+    }
+
+    /// Go's `netpollblock`, as a poll: return `Ready` if the direction may be
+    /// ready, else park `waker`.
     ///
     /// `has_error` is evaluated after the waiter is published (the race with
     /// close and deadlines). `waiters` counts slots in `PARKED`, so idle
@@ -165,20 +205,13 @@ impl Slot {
         let mut spins = 0u32;
         loop {
             let from = self.state.load(Ordering::SeqCst);
-            match from {
-                READY => {
-                    if self
-                        .state
-                        .compare_exchange(READY, NIL, Ordering::SeqCst, Ordering::SeqCst)
-                        .is_ok()
-                    {
-                        return Wait::Ready;
-                    }
-                }
+            match from & STATE {
+                READY => return Wait::Ready,
                 NIL | PARKED => {
+                    let to = (from & !STATE) | WAIT;
                     if self
                         .state
-                        .compare_exchange(from, WAIT, Ordering::SeqCst, Ordering::SeqCst)
+                        .compare_exchange(from, to, Ordering::SeqCst, Ordering::SeqCst)
                         .is_err()
                     {
                         continue;
@@ -194,14 +227,17 @@ impl Slot {
         }
     }
 
-    /// Second half of `poll_wait`, entered in `WAIT` owning the cell.
+    /// Second half of `poll_wait`, entered in `WAIT` owning the cell; `from`
+    /// is the state before `WAIT`.
     fn register(
         &self,
-        from: u8,
+        from: usize,
         waker: &Waker,
         waiters: &AtomicUsize,
         has_error: impl Fn() -> bool,
     ) -> Wait {
+        let tick = from & !STATE;
+        let was_parked = from & STATE == PARKED;
         // SAFETY: we moved the state to WAIT, which grants exclusive access to
         // the cell until we leave WAIT (see the module docs).
         self.wakers.with_mut(|w| unsafe { (*w).insert(waker) });
@@ -214,13 +250,13 @@ impl Slot {
                 (*w).remove(waker);
                 (*w).is_empty()
             });
-            let back = if empty { NIL } else { PARKED };
+            let back = tick | if empty { NIL } else { PARKED };
             if self
                 .state
-                .compare_exchange(WAIT, back, Ordering::SeqCst, Ordering::SeqCst)
+                .compare_exchange(tick | WAIT, back, Ordering::SeqCst, Ordering::SeqCst)
                 .is_ok()
             {
-                if from == PARKED && empty {
+                if was_parked && empty {
                     waiters.fetch_sub(1, Ordering::SeqCst);
                 }
                 return Wait::Unblocked;
@@ -228,10 +264,15 @@ impl Slot {
             // An unblock ran meanwhile; settle below like a failed commit.
         } else if self
             .state
-            .compare_exchange(WAIT, PARKED, Ordering::SeqCst, Ordering::SeqCst)
+            .compare_exchange(
+                tick | WAIT,
+                tick | PARKED,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            )
             .is_ok()
         {
-            if from == NIL {
+            if !was_parked {
                 // SeqCst: pairs with idle workers reading the count after
                 // publishing themselves idle (see scheduler/idle.rs).
                 waiters.fetch_add(1, Ordering::SeqCst);
@@ -244,36 +285,50 @@ impl Slot {
         // SAFETY: the unblock left the cell to us (it only takes it from PARKED).
         let mut wakers = self.wakers.with_mut(|w| unsafe { std::mem::take(&mut *w) });
         wakers.remove(waker);
-        if from == PARKED {
+        if was_parked {
             waiters.fetch_sub(1, Ordering::SeqCst);
         }
         wakers.wake_all();
-        if self
-            .state
-            .compare_exchange(READY, NIL, Ordering::SeqCst, Ordering::SeqCst)
-            .is_ok()
-        {
+        if self.state.load(Ordering::SeqCst) & STATE == READY {
             Wait::Ready
         } else {
             Wait::Unblocked
         }
     }
 
-    /// Go's `netpollunblock`: records readiness (`ioready`) or wakes waiters so
-    /// they re-check errors (timeout, close). Returns the wakers to wake;
-    /// the caller wakes them after releasing any locks.
+    /// Go's `netpollunblock`: records readiness (`ioready`: the state becomes
+    /// `READY` and the tick advances) or, for a timeout or close, moves a
+    /// waiting slot to `NIL` so its waiters re-check errors. Returns the
+    /// wakers to wake; the caller wakes them after releasing any locks.
     pub(crate) fn unblock(&self, ioready: bool, waiters: &AtomicUsize) -> Option<Wakers> {
+        self.unblock_with(ioready, false, waiters)
+    }
+
+    /// [`unblock`](Self::unblock) for an I/O event that may also report the
+    /// direction closed (`closed`: end of stream, hang-up or error), which
+    /// sets the sticky closed bit in the same step.
+    pub(crate) fn unblock_with(
+        &self,
+        ioready: bool,
+        closed: bool,
+        waiters: &AtomicUsize,
+    ) -> Option<Wakers> {
         if !ioready {
             // The caller just published an error bit; order that before
             // reading the state (see the module docs).
             fence(Ordering::SeqCst);
         }
-        let to = if ioready { READY } else { NIL };
         loop {
             let from = self.state.load(Ordering::SeqCst);
-            if from == READY || (from == NIL && !ioready) {
+            let (tick, s) = (from & !STATE, from & STATE);
+            let to = if ioready {
+                let closed = if closed { CLOSED } else { 0 };
+                tick.wrapping_add(TICK) | closed | READY
+            } else if s == NIL || s == READY {
                 return None;
-            }
+            } else {
+                tick | NIL
+            };
             if self
                 .state
                 .compare_exchange(from, to, Ordering::SeqCst, Ordering::SeqCst)
@@ -281,7 +336,7 @@ impl Slot {
             {
                 continue;
             }
-            if from != PARKED {
+            if s != PARKED {
                 return None;
             }
             waiters.fetch_sub(1, Ordering::SeqCst);
@@ -292,21 +347,26 @@ impl Slot {
         }
     }
 
-    /// Returns the slot to `NIL`, dropping any readiness and wakers. Used when
-    /// a descriptor is recycled; nobody may be registering concurrently.
+    /// Returns the slot to `NIL`, dropping any wakers and the closed bit.
+    /// Used when a descriptor is recycled; nobody may be registering
+    /// concurrently.
     pub(crate) fn reset(&self, waiters: &AtomicUsize) {
-        if let Some(w) = self.unblock(false, waiters) {
-            drop(w);
+        drop(self.unblock(false, waiters));
+        let mut from = self.state.load(Ordering::SeqCst);
+        while let Err(now) = self.state.compare_exchange(
+            from,
+            from & !(STATE | CLOSED),
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        ) {
+            from = now;
         }
-        let _ = self
-            .state
-            .compare_exchange(READY, NIL, Ordering::SeqCst, Ordering::SeqCst);
     }
 
-    /// True if readiness is pending (tests).
+    /// True if the slot is `READY` (tests).
     #[cfg(all(test, not(loom)))]
     pub(crate) fn is_ready(&self) -> bool {
-        self.state.load(Ordering::SeqCst) == READY
+        self.ready_tick().is_some()
     }
 }
 
@@ -352,15 +412,56 @@ mod tests {
     }
 
     #[test]
-    fn readiness_before_wait_is_remembered() {
+    fn readiness_is_kept_until_a_syscall_clears_it() {
         let s = Slot::new();
         let n = AtomicUsize::new(0);
         assert!(s.unblock(true, &n).is_none());
         assert!(s.is_ready());
         let (_, w) = flag();
         assert_eq!(s.poll_wait(&w, &n, || false), Wait::Ready);
+        assert_eq!(
+            s.poll_wait(&w, &n, || false),
+            Wait::Ready,
+            "waiting does not consume"
+        );
+        let tick = s.ready_tick().unwrap();
+        s.clear_ready(tick);
         assert_eq!(s.poll_wait(&w, &n, || false), Wait::Parked);
         assert_eq!(n.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn end_of_stream_stays_ready() {
+        let s = Slot::new();
+        let n = AtomicUsize::new(0);
+        s.unblock_with(true, true, &n);
+        let tick = s.ready_tick().unwrap();
+        // The read that returns the last bytes looks like a drained buffer…
+        s.clear_ready(tick);
+        // …but end of stream is still pending: the next read must not park.
+        assert!(s.is_ready());
+        s.reset(&n);
+        assert!(!s.is_ready());
+        s.unblock(true, &n);
+        let tick = s.ready_tick().unwrap();
+        s.clear_ready(tick);
+        assert!(
+            !s.is_ready(),
+            "a recycled descriptor forgets the closed bit"
+        );
+    }
+
+    #[test]
+    fn an_event_after_the_syscall_keeps_readiness() {
+        let s = Slot::new();
+        let n = AtomicUsize::new(0);
+        s.unblock(true, &n);
+        let tick = s.ready_tick().unwrap();
+        // ... the syscall finds the buffer empty, but new data's event lands
+        // before the operation clears readiness:
+        s.unblock(true, &n);
+        s.clear_ready(tick);
+        assert!(s.is_ready(), "the new edge must not be lost");
     }
 
     #[test]
@@ -434,32 +535,43 @@ mod tests {
 
     #[test]
     fn stress_no_lost_wakeup() {
-        // One waiter, one unblocker, many rounds: every round must complete.
-        use std::sync::atomic::AtomicBool;
+        // A producer publishes items and reports an edge for each; the
+        // consumer takes everything visible and clears readiness as a socket
+        // reader does after a short read. It must always get every item.
+        const ITEMS: usize = 200_000;
         let s = Arc::new(Slot::new());
         let n = Arc::new(AtomicUsize::new(0));
-        let done = Arc::new(AtomicBool::new(false));
-        let (s2, n2, d2) = (s.clone(), n.clone(), done.clone());
-        let unblocker = std::thread::spawn(move || {
-            while !d2.load(Ordering::SeqCst) {
+        let produced = Arc::new(AtomicUsize::new(0));
+        let (s2, n2, p2) = (s.clone(), n.clone(), produced.clone());
+        let producer = std::thread::spawn(move || {
+            for i in 0..ITEMS {
+                p2.store(i + 1, Ordering::SeqCst);
                 if let Some(w) = s2.unblock(true, &n2) {
                     w.wake_all();
                 }
-                std::hint::spin_loop();
+                if i % 64 == 0 {
+                    std::thread::yield_now();
+                }
             }
         });
-        let thread = std::thread::current();
         struct Unpark(std::thread::Thread);
         impl Wake for Unpark {
             fn wake(self: Arc<Self>) {
                 self.0.unpark();
             }
         }
-        let waker = Waker::from(Arc::new(Unpark(thread)));
-        for _ in 0..20_000 {
-            loop {
-                match s.poll_wait(&waker, &n, || false) {
-                    Wait::Ready => break,
+        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut consumed = 0;
+        while consumed < ITEMS {
+            match s.ready_tick() {
+                Some(tick) => {
+                    // The "syscall": take whatever is there, then note that
+                    // the buffer is drained.
+                    consumed = produced.load(Ordering::SeqCst);
+                    s.clear_ready(tick);
+                }
+                None => match s.poll_wait(&waker, &n, || false) {
+                    Wait::Ready => {}
                     Wait::Parked => {
                         let t = std::time::Instant::now();
                         std::thread::park_timeout(std::time::Duration::from_secs(10));
@@ -469,11 +581,10 @@ mod tests {
                         );
                     }
                     Wait::Unblocked => unreachable!("no errors in this test"),
-                }
+                },
             }
         }
-        done.store(true, Ordering::SeqCst);
-        unblocker.join().unwrap();
+        producer.join().unwrap();
     }
 }
 
@@ -561,6 +672,42 @@ mod loom_tests {
                 }
             }
             assert_eq!(n.load(Ordering::SeqCst), 0);
+        });
+    }
+
+    /// The reader's drained heuristic racing with new data: the reader
+    /// looks at readiness, "reads" (sees no data), clears readiness and
+    /// parks; the writer adds data and reports the edge. The reader must
+    /// never end up parked without being woken while data is there.
+    #[test]
+    fn loom_clear_ready_vs_new_data() {
+        loom::model(|| {
+            let slot = Arc::new(Slot::new());
+            let n = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            // A freshly opened descriptor starts READY.
+            slot.unblock(true, &n);
+            let data = Arc::new(AtomicBool::new(false));
+            let flag = Arc::new(Flag(AtomicBool::new(false)));
+            let waker = Waker::from(std::sync::Arc::new(FlagStd(flag.clone())));
+            let (s2, n2, d2) = (slot.clone(), n.clone(), data.clone());
+            let writer = loom::thread::spawn(move || {
+                d2.store(true, Ordering::SeqCst);
+                if let Some(w) = s2.unblock(true, &n2) {
+                    w.wake_all();
+                }
+            });
+            let tick = slot.ready_tick().expect("opened READY");
+            let saw_data = data.load(Ordering::SeqCst);
+            slot.clear_ready(tick);
+            let r = if saw_data {
+                Wait::Ready
+            } else {
+                slot.poll_wait(&waker, &n, || false)
+            };
+            writer.join().unwrap();
+            if r == Wait::Parked {
+                assert!(flag.0.load(Ordering::SeqCst), "new data's edge lost");
+            }
         });
     }
 

@@ -374,7 +374,12 @@ fn reacquire(ctx: &WorkerContext, spin: bool) -> bool {
 /// there is one (Go's `exitsyscallfast`), else become a spare.
 fn lost_p(ctx: &WorkerContext) {
     ctx.p.set(None);
-    ctx.machine.spinning.store(false, Ordering::Relaxed);
+    if ctx.machine.spinning.swap(false, Ordering::Relaxed) {
+        // It took the P back spinning just before sysmon handed it away:
+        // give up the spinning count with the P, or wakep would believe
+        // someone is still looking for work.
+        ctx.shared.idle.nmspinning.fetch_sub(1, Ordering::SeqCst);
+    }
     ctx.shared.idle.lock().ms.push(ctx.machine.clone());
     reacquire(ctx, false);
 }

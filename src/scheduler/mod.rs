@@ -567,7 +567,7 @@ pub(crate) fn hand_off_current_p() {
             || p.timers.next_when() != NEVER
             || shared.poller.has_waiters();
         let released = if work {
-            sysmon::handoff(shared, p, me)
+            sysmon::handoff(shared, p, me, None)
         } else {
             let mut lists = shared.idle.lock();
             let ok = p

@@ -171,7 +171,7 @@ fn run(shared: &Shared) {
             {
                 continue;
             }
-            if handoff(shared, p, owner) {
+            if handoff(shared, p, owner, Some(tick)) {
                 s.since = now;
                 did = true;
             }
@@ -193,10 +193,20 @@ fn has_work(shared: &Shared, p: &Processor) -> bool {
 }
 
 /// Hands P `p`, owned by M `from`, to another M (Go's `handoffp` after
-/// `retake`). Returns false if `from` no longer owns it or no M is
-/// available.
-pub(crate) fn handoff(shared: &Shared, p: &Processor, from: u64) -> bool {
+/// `retake`). `stuck_at`: sysmon's observed scheduling tick — the hand-off
+/// is abandoned if the P has moved on since (its M released and retook it,
+/// or finished the poll). Returns false if `from` no longer owns it, it
+/// moved on, or no M is available.
+pub(crate) fn handoff(shared: &Shared, p: &Processor, from: u64, stuck_at: Option<u64>) -> bool {
     let mut lists = shared.idle.lock();
+    // Ms release and retake Ps under this lock, so a P that is still owned
+    // by `from`, still in a poll and still at the same tick here is really
+    // stuck in that poll (the tick only moves when the poll returns).
+    if let Some(tick) = stuck_at
+        && (p.schedtick.load(Ordering::SeqCst) != tick || !p.in_poll.load(Ordering::SeqCst))
+    {
+        return false;
+    }
     if let Some(m) = lists.get_m() {
         if p.owner
             .compare_exchange(from, m.id, Ordering::SeqCst, Ordering::SeqCst)

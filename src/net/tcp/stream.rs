@@ -4,14 +4,11 @@ use crate::io::fd::Fd;
 use crate::net::addr::{ToSocketAddrs, resolve};
 use crate::net::socket;
 use crate::poller::descriptor::{DeadlineMode, Mode};
-use futures_io::{AsyncRead, AsyncWrite};
 use std::fmt;
 use std::future::poll_fn;
-use std::io::{self, IoSlice, IoSliceMut};
+use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 /// A TCP connection.
@@ -114,10 +111,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        self.fd.op(Mode::Read, |fd| socket::recv(fd, buf, 0)).await
+        self.fd.stream_read(buf).await
     }
 
     /// Reads exactly `buf.len()` bytes, holding the read lock throughout so
@@ -139,18 +133,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn read_exact(&self, buf: &mut [u8]) -> io::Result<()> {
-        let mut filled = 0;
-        self.fd
-            .op(Mode::Read, |fd| {
-                while filled < buf.len() {
-                    match socket::recv(fd, &mut buf[filled..], 0)? {
-                        0 => return Err(io::ErrorKind::UnexpectedEof.into()),
-                        n => filled += n,
-                    }
-                }
-                Ok(())
-            })
-            .await
+        self.fd.stream_read_exact(buf).await
     }
 
     /// Reads into `buf` without removing the data from the socket.
@@ -171,12 +154,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        self.fd
-            .op(Mode::Read, |fd| socket::recv(fd, buf, libc::MSG_PEEK))
-            .await
+        self.fd.stream_peek(buf).await
     }
 
     /// Writes some of `buf`, returning how many bytes were written.
@@ -196,10 +174,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        self.fd.op(Mode::Write, |fd| socket::send(fd, buf)).await
+        self.fd.stream_write(buf).await
     }
 
     /// Writes all of `buf`, holding the write lock throughout so another
@@ -228,18 +203,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn write_all(&self, buf: &[u8]) -> io::Result<()> {
-        let mut done = 0;
-        self.fd
-            .op(Mode::Write, |fd| {
-                while done < buf.len() {
-                    match socket::send(fd, &buf[done..])? {
-                        0 => return Err(io::ErrorKind::WriteZero.into()),
-                        n => done += n,
-                    }
-                }
-                Ok(())
-            })
-            .await
+        self.fd.stream_write_all(buf).await
     }
 
     /// Waits until the stream may be readable (a read may still return
@@ -589,106 +553,4 @@ impl AsRawFd for TcpStream {
     }
 }
 
-impl AsyncRead for &TcpStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        if buf.is_empty() {
-            return Poll::Ready(Ok(0));
-        }
-        self.fd
-            .poll_io(cx, Mode::Read, |fd| socket::recv(fd, buf, 0))
-    }
-
-    fn poll_read_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &mut [IoSliceMut<'_>],
-    ) -> Poll<io::Result<usize>> {
-        if bufs.iter().all(|b| b.is_empty()) {
-            return Poll::Ready(Ok(0));
-        }
-        self.fd
-            .poll_io(cx, Mode::Read, |fd| socket::recv_vectored(fd, bufs))
-    }
-}
-
-impl AsyncWrite for &TcpStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        if buf.is_empty() {
-            return Poll::Ready(Ok(0));
-        }
-        self.fd.poll_io(cx, Mode::Write, |fd| socket::send(fd, buf))
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        if bufs.iter().all(|b| b.is_empty()) {
-            return Poll::Ready(Ok(0));
-        }
-        self.fd
-            .poll_io(cx, Mode::Write, |fd| socket::send_vectored(fd, bufs))
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    /// Shuts down the write half (the reader sees end of stream).
-    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.shutdown(Shutdown::Write))
-    }
-}
-
-impl AsyncRead for TcpStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut &*self).poll_read(cx, buf)
-    }
-
-    fn poll_read_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &mut [IoSliceMut<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut &*self).poll_read_vectored(cx, bufs)
-    }
-}
-
-impl AsyncWrite for TcpStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut &*self).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut &*self).poll_write_vectored(cx, bufs)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut &*self).poll_flush(cx)
-    }
-
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut &*self).poll_close(cx)
-    }
-}
+crate::net::stream::impl_stream_traits!(TcpStream);

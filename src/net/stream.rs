@@ -1,0 +1,265 @@
+//! Byte-stream operations shared by [`TcpStream`](super::TcpStream) and
+//! [`UnixStream`](super::UnixStream), and their `futures-io` trait impls.
+//!
+//! Both types are an [`Fd`] over a connected stream socket, so every
+//! operation is written once here:
+//! - `read`/`write` tell the poller when they drained the kernel buffer (a
+//!   short read or write on a stream socket means it is now empty or full),
+//!   so the next operation parks without an `EAGAIN` round trip;
+//! - `read_exact`/`write_all` hold the direction's lock for the whole
+//!   transfer, so concurrent callers never interleave (Go's `fd.Read` /
+//!   `fd.Write` loops);
+//! - `peek` never clears readiness: the bytes it saw are still queued.
+//!
+//! Zero-length buffers return `Ok(0)` at once, without a syscall.
+
+use super::socket;
+use crate::io::fd::Fd;
+use crate::poller::descriptor::Mode;
+use std::io::{self, IoSlice, IoSliceMut};
+use std::task::{Context, Poll};
+
+/// A short transfer on a stream socket emptied (or filled) the kernel
+/// buffer; a zero-byte read is end of stream, which is not "drained".
+fn short(len: usize) -> impl Fn(&usize) -> bool {
+    move |n| *n > 0 && *n < len
+}
+
+fn total<T: std::ops::Deref<Target = [u8]>>(bufs: &[T]) -> usize {
+    bufs.iter().map(|b| b.len()).sum()
+}
+
+impl Fd {
+    /// Reads into `buf`.
+    pub(crate) async fn stream_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let len = buf.len();
+        if len == 0 {
+            return Ok(0);
+        }
+        self.op_drains(Mode::Read, |fd| socket::recv(fd, buf, 0), short(len))
+            .await
+    }
+
+    /// Fills `buf` or fails with `UnexpectedEof`, holding the read lock.
+    pub(crate) async fn stream_read_exact(&self, buf: &mut [u8]) -> io::Result<()> {
+        let mut filled = 0;
+        self.op(Mode::Read, |fd| {
+            while filled < buf.len() {
+                match socket::recv(fd, &mut buf[filled..], 0)? {
+                    0 => return Err(io::ErrorKind::UnexpectedEof.into()),
+                    n => filled += n,
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Reads into `buf` without consuming.
+    pub(crate) async fn stream_peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        self.op(Mode::Read, |fd| socket::recv(fd, buf, libc::MSG_PEEK))
+            .await
+    }
+
+    /// Writes some of `buf`.
+    pub(crate) async fn stream_write(&self, buf: &[u8]) -> io::Result<usize> {
+        let len = buf.len();
+        if len == 0 {
+            return Ok(0);
+        }
+        self.op_drains(Mode::Write, |fd| socket::send(fd, buf), short(len))
+            .await
+    }
+
+    /// Writes all of `buf`, holding the write lock.
+    pub(crate) async fn stream_write_all(&self, buf: &[u8]) -> io::Result<()> {
+        let mut done = 0;
+        self.op(Mode::Write, |fd| {
+            while done < buf.len() {
+                match socket::send(fd, &buf[done..])? {
+                    0 => return Err(io::ErrorKind::WriteZero.into()),
+                    n => done += n,
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// `AsyncRead::poll_read`.
+    pub(crate) fn poll_stream_read(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let len = buf.len();
+        if len == 0 {
+            return Poll::Ready(Ok(0));
+        }
+        self.poll_io_drains(cx, Mode::Read, |fd| socket::recv(fd, buf, 0), short(len))
+    }
+
+    /// `AsyncRead::poll_read_vectored`.
+    pub(crate) fn poll_stream_read_vectored(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &mut [IoSliceMut<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let len = total(bufs);
+        if len == 0 {
+            return Poll::Ready(Ok(0));
+        }
+        self.poll_io_drains(
+            cx,
+            Mode::Read,
+            |fd| socket::recv_vectored(fd, bufs),
+            short(len),
+        )
+    }
+
+    /// `AsyncWrite::poll_write`.
+    pub(crate) fn poll_stream_write(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let len = buf.len();
+        if len == 0 {
+            return Poll::Ready(Ok(0));
+        }
+        self.poll_io_drains(cx, Mode::Write, |fd| socket::send(fd, buf), short(len))
+    }
+
+    /// `AsyncWrite::poll_write_vectored`.
+    pub(crate) fn poll_stream_write_vectored(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let len = total(bufs);
+        if len == 0 {
+            return Poll::Ready(Ok(0));
+        }
+        self.poll_io_drains(
+            cx,
+            Mode::Write,
+            |fd| socket::send_vectored(fd, bufs),
+            short(len),
+        )
+    }
+}
+
+/// Implements `futures_io::AsyncRead` and `AsyncWrite` for a stream type and
+/// for shared references to it (so an `Arc` of it splits into a reader and a
+/// writer). The type must have an `fd: Fd` field and a
+/// `shutdown(Shutdown)` method; `poll_close` shuts down the write half.
+macro_rules! impl_stream_traits {
+    ($t:ty) => {
+        impl futures_io::AsyncRead for &$t {
+            fn poll_read(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut [u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.fd.poll_stream_read(cx, buf)
+            }
+
+            fn poll_read_vectored(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                bufs: &mut [std::io::IoSliceMut<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.fd.poll_stream_read_vectored(cx, bufs)
+            }
+        }
+
+        impl futures_io::AsyncWrite for &$t {
+            fn poll_write(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.fd.poll_stream_write(cx, buf)
+            }
+
+            fn poll_write_vectored(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                bufs: &[std::io::IoSlice<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.fd.poll_stream_write_vectored(cx, bufs)
+            }
+
+            fn poll_flush(
+                self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::task::Poll::Ready(Ok(()))
+            }
+
+            /// Shuts down the write half (the peer sees end of stream).
+            fn poll_close(
+                self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::task::Poll::Ready(self.shutdown(std::net::Shutdown::Write))
+            }
+        }
+
+        impl futures_io::AsyncRead for $t {
+            fn poll_read(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut [u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.fd.poll_stream_read(cx, buf)
+            }
+
+            fn poll_read_vectored(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                bufs: &mut [std::io::IoSliceMut<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.fd.poll_stream_read_vectored(cx, bufs)
+            }
+        }
+
+        impl futures_io::AsyncWrite for $t {
+            fn poll_write(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.fd.poll_stream_write(cx, buf)
+            }
+
+            fn poll_write_vectored(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                bufs: &[std::io::IoSlice<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.fd.poll_stream_write_vectored(cx, bufs)
+            }
+
+            fn poll_flush(
+                self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::task::Poll::Ready(Ok(()))
+            }
+
+            /// Shuts down the write half (the peer sees end of stream).
+            fn poll_close(
+                self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::task::Poll::Ready(self.shutdown(std::net::Shutdown::Write))
+            }
+        }
+    };
+}
+
+pub(crate) use impl_stream_traits;
