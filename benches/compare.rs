@@ -135,6 +135,7 @@ enum Unit {
     PerSec,
     Bytes,
     MiB,
+    Count,
 }
 
 fn fmt_num(v: f64) -> String {
@@ -161,6 +162,7 @@ fn fmt_val(v: Option<f64>, unit: Unit) -> String {
         Unit::PerSec => format!("{}/s", fmt_num(v)),
         Unit::Bytes => format!("{v:.0} B"),
         Unit::MiB => format!("{} MiB", fmt_num(v)),
+        Unit::Count => fmt_num(v),
     }
 }
 
@@ -722,6 +724,18 @@ fn load_rows(s: &Samples<Option<LoadStats>>, label: &str, per: &str) -> Vec<Row>
         s.row(format!("{label} p99"), Unit::Us, Better::Lower, |r| {
             r.as_ref().map(|r| r.p99_us)
         }),
+        s.row(
+            format!("{label} server CPU/op"),
+            Unit::Us,
+            Better::Lower,
+            |r| r.as_ref().map(|r| r.cpu_us_per_op),
+        ),
+        s.row(
+            format!("{label} server switches/op"),
+            Unit::Count,
+            Better::Lower,
+            |r| r.as_ref().map(|r| r.switches_per_op),
+        ),
     ]
 }
 

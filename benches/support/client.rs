@@ -3,6 +3,7 @@
 //! serves), and a `wrk` runner.
 
 use super::sys::set_linger_zero;
+use crate::support::sys::{ThreadUsage, runtime_threads_usage};
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
@@ -19,6 +20,21 @@ pub struct LoadStats {
     pub p50_us: f64,
     /// 99th-percentile latency in microseconds.
     pub p99_us: f64,
+    /// CPU time of the server's runtime threads per operation, in
+    /// microseconds. On a small machine shared by client and server this is
+    /// steadier than throughput, which depends on how the kernel shares the
+    /// cores.
+    pub cpu_us_per_op: f64,
+    /// Context switches of the server's runtime threads per operation.
+    pub switches_per_op: f64,
+}
+
+/// Server-side usage over a measured window, divided by `ops`.
+fn per_op(before: ThreadUsage, after: ThreadUsage, ops: f64) -> (f64, f64) {
+    (
+        (after.cpu_ns - before.cpu_ns) as f64 / 1000.0 / ops,
+        (after.switches - before.switches) as f64 / ops,
+    )
 }
 
 /// How long a load run lasts.
@@ -133,7 +149,12 @@ where
         }));
     }
     barrier.wait();
-    let _ = start_at.set(Instant::now());
+    let t0 = Instant::now();
+    let _ = start_at.set(t0);
+    thread::sleep(window.warmup);
+    let before = runtime_threads_usage();
+    thread::sleep((t0 + window.warmup + window.measure).saturating_duration_since(Instant::now()));
+    let after = runtime_threads_usage();
     let mut total = 0;
     let mut lat = Vec::new();
     let mut first_err = None;
@@ -152,10 +173,13 @@ where
         return Err(e);
     }
     lat.sort_unstable();
+    let (cpu_us_per_op, switches_per_op) = per_op(before, after, total as f64);
     Ok(LoadStats {
         per_sec: total as f64 / window.measure.as_secs_f64(),
         p50_us: percentile(&lat, 0.50),
         p99_us: percentile(&lat, 0.99),
+        cpu_us_per_op,
+        switches_per_op,
     })
 }
 
@@ -273,6 +297,7 @@ fn parse_wrk_time(s: &str) -> Option<f64> {
 
 /// Runs `wrk -t<threads> -c<conns> -d<secs>s --latency` against `addr`.
 pub fn wrk(addr: SocketAddr, threads: usize, conns: usize, secs: u64) -> io::Result<LoadStats> {
+    let before = runtime_threads_usage();
     let out = Command::new("wrk")
         .arg(format!("-t{threads}"))
         .arg(format!("-c{conns}"))
@@ -280,6 +305,7 @@ pub fn wrk(addr: SocketAddr, threads: usize, conns: usize, secs: u64) -> io::Res
         .arg("--latency")
         .arg(format!("http://{addr}/"))
         .output()?;
+    let after = runtime_threads_usage();
     let text = String::from_utf8_lossy(&out.stdout);
     let mut stats = LoadStats::default();
     let mut got_rps = false;
@@ -296,6 +322,10 @@ pub fn wrk(addr: SocketAddr, threads: usize, conns: usize, secs: u64) -> io::Res
             eprintln!("    wrk: {t}");
         }
     }
+    // wrk's connect and teardown fall outside its count; over a few
+    // seconds they are noise.
+    (stats.cpu_us_per_op, stats.switches_per_op) =
+        per_op(before, after, stats.per_sec * secs as f64);
     if !out.status.success() || !got_rps {
         return Err(io::Error::other(format!(
             "wrk failed ({}): {}{}",

@@ -108,3 +108,46 @@ pub fn set_linger_zero(stream: &TcpStream) {
         );
     }
 }
+
+/// CPU time and context switches spent so far by this process's runtime
+/// threads (those named `goro-*`, `tokio-*` or `smol-*`), read from
+/// `/proc/self/task/*/schedstat` (nanoseconds on CPU) and `status`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ThreadUsage {
+    /// Nanoseconds on CPU.
+    pub cpu_ns: u64,
+    /// Voluntary plus involuntary context switches.
+    pub switches: u64,
+}
+
+/// Sums [`ThreadUsage`] over the runtime threads alive now.
+pub fn runtime_threads_usage() -> ThreadUsage {
+    let mut total = ThreadUsage::default();
+    let Ok(dir) = fs::read_dir("/proc/self/task") else {
+        return total;
+    };
+    for task in dir.flatten() {
+        let p = task.path();
+        let comm = fs::read_to_string(p.join("comm")).unwrap_or_default();
+        if !["goro-", "tokio-", "smol-"]
+            .iter()
+            .any(|pre| comm.starts_with(pre))
+        {
+            continue;
+        }
+        if let Some(ns) = fs::read_to_string(p.join("schedstat"))
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        {
+            total.cpu_ns += ns;
+        }
+        if let Ok(status) = fs::read_to_string(p.join("status")) {
+            total.switches += status
+                .lines()
+                .filter(|l| l.contains("ctxt_switches:"))
+                .filter_map(|l| l.split_whitespace().last()?.parse::<u64>().ok())
+                .sum::<u64>();
+        }
+    }
+    total
+}

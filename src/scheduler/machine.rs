@@ -6,7 +6,8 @@
 //!            ┌──────────────── holds a P ─────────────────┐
 //!            │ find_work:                                  │
 //!            │  1. this P's due timers                     │
-//!            │  2. every 61st tick: one global task        │
+//!            │  2. every 61st tick: netpoll(0) if anyone   │
+//!            │     waits on I/O, then one global task      │
 //!            │  3. runnext (at most 16 in a row), local    │
 //!            │  4. global queue (takes a batch)            │
 //!            │  5. netpoll(0) if anyone waits on I/O and   │
@@ -153,7 +154,10 @@ fn schedule_loop(ctx: &WorkerContext) {
         }
         match find_work(ctx, p) {
             Some(task) => {
-                if m.spinning.swap(false, Ordering::Relaxed)
+                // Only this M changes its flag while it holds a P, so a plain
+                // load keeps the common case free of a locked instruction.
+                if m.spinning.load(Ordering::Relaxed)
+                    && m.spinning.swap(false, Ordering::Relaxed)
                     && shared.idle.nmspinning.fetch_sub(1, Ordering::SeqCst) == 1
                 {
                     // The last spinner found work: there may be more, so
@@ -196,9 +200,16 @@ fn find_work(ctx: &WorkerContext, p: &Processor) -> Option<Task> {
     if p.schedtick
         .load(Ordering::Relaxed)
         .is_multiple_of(GLOBAL_CHECK_INTERVAL)
-        && let Ok(t) = shared.global.pop()
     {
-        return Some(t);
+        // Fairness under load: a busy M would otherwise leave I/O events
+        // and remotely woken tasks waiting until its own queue runs dry.
+        if shared.poller.has_waiters() && !shared.polling.load(Ordering::SeqCst) {
+            let batch = netpoll_batch(ctx, p);
+            shared.inject(Some(p.id), batch);
+        }
+        if let Ok(t) = shared.global.pop() {
+            return Some(t);
+        }
     }
     if ctx.lifo_streak.get() < MAX_LIFO_STREAK
         && let Some(t) = p.take_runnext()
@@ -242,18 +253,25 @@ fn global_batch(shared: &Shared, p: &Processor) -> Option<Task> {
 
 /// Polls the network without blocking; runs one ready task, queues the rest.
 fn netpoll_now(ctx: &WorkerContext, p: &Processor) -> Option<Task> {
-    let shared = &*ctx.shared;
-    PCounters::bump(&p.counters.netpoll_nonblocking);
-    let mut batch = collect(ctx, || {
-        let _ = shared.poller.poll(Some(Duration::ZERO));
-    });
-    shared.last_poll.store(clock::now(), Ordering::Relaxed);
+    let mut batch = netpoll_batch(ctx, p);
     if batch.is_empty() {
         return None;
     }
     let first = batch.swap_remove(0);
-    shared.inject(Some(p.id), batch);
+    ctx.shared.inject(Some(p.id), batch);
     Some(first)
+}
+
+/// Polls the network without blocking and returns the tasks it made
+/// runnable.
+fn netpoll_batch(ctx: &WorkerContext, p: &Processor) -> Vec<Task> {
+    let shared = &*ctx.shared;
+    PCounters::bump(&p.counters.netpoll_nonblocking);
+    let batch = collect(ctx, || {
+        let _ = shared.poller.poll(Some(Duration::ZERO));
+    });
+    shared.last_poll.store(clock::now(), Ordering::Relaxed);
+    batch
 }
 
 /// Runs `f` with wakes on this thread collected into a batch.

@@ -14,9 +14,9 @@
 //!    `std::thread::sleep`) stops stalling the tasks queued behind it.
 //!
 //! It sleeps 20 µs between rounds, doubling after 1 ms without anything to
-//! do, up to 10 ms; when every P is idle it sleeps until a P is taken
-//! (there is nothing to watch, and the blocked poller serves I/O and
-//! timers). It exits at shutdown.
+//! do, up to 10 ms; when every P has been idle for a second it sleeps until
+//! a P is taken (there is nothing to watch, and the blocked poller serves
+//! I/O and timers). It exits at shutdown.
 
 use super::Shared;
 use super::processor::{PCounters, Processor};
@@ -29,6 +29,8 @@ use std::time::Duration;
 
 const MIN_DELAY: Duration = Duration::from_micros(20);
 const MAX_DELAY: Duration = Duration::from_millis(10);
+/// All Ps idle this long: sleep until a P is taken.
+const DEEP_SLEEP_AFTER: Duration = Duration::from_secs(1);
 /// Poll the network if nobody has for this long.
 const FORCE_POLL_NS: u64 = 10_000_000;
 
@@ -58,15 +60,20 @@ impl Sysmon {
         self.cv.notify_one();
     }
 
-    /// Sleeps `delay`, or until woken if `deep`. Returns false at shutdown.
-    fn sleep(&self, delay: Duration, deep: impl Fn() -> bool) -> bool {
+    /// Sleeps `delay`, or — if `deep` — until a P is taken from the idle
+    /// list. Returns false at shutdown. Only a deep sleep can be cut short
+    /// by [`wake_if_sleeping`](Self::wake_if_sleeping): a timed one ends by
+    /// itself soon enough, and waking sysmon on every P acquisition would
+    /// cost a futex call and two context switches each time.
+    fn sleep(&self, delay: Duration, deep: bool) -> bool {
         let mut stop = crate::poller::fdmutex::lock(&self.stop);
         if *stop {
             return false;
         }
-        self.sleeping.store(true, Ordering::SeqCst);
-        if deep() {
+        if deep {
+            self.sleeping.store(true, Ordering::SeqCst);
             stop = self.cv.wait(stop).unwrap_or_else(|e| e.into_inner());
+            self.sleeping.store(false, Ordering::SeqCst);
         } else {
             stop = self
                 .cv
@@ -74,7 +81,6 @@ impl Sysmon {
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
         }
-        self.sleeping.store(false, Ordering::SeqCst);
         !*stop
     }
 }
@@ -117,6 +123,7 @@ fn run(shared: &Shared) {
     ];
     let mut delay = MIN_DELAY;
     let mut idle_rounds = 0u32;
+    let mut all_idle_since: Option<std::time::Instant> = None;
     let mut trace = super::super::runtime::trace::Tracer::new(shared);
     loop {
         delay = if idle_rounds == 0 {
@@ -126,9 +133,24 @@ fn run(shared: &Shared) {
         } else {
             delay
         };
-        let all_idle = || shared.idle.npidle() == nprocs && trace.is_none();
-        if !shared.sysmon.sleep(delay, all_idle) {
+        // Every P idle: nothing to watch (the M blocked in the poller serves
+        // I/O and timers). Sleep at the longest delay at first, and only
+        // after a second of it for good, so a bursty server that goes idle
+        // between bursts never pays for waking sysmon.
+        let deep = if shared.idle.npidle() == nprocs && trace.is_none() {
+            let since = *all_idle_since.get_or_insert_with(std::time::Instant::now);
+            delay = MAX_DELAY;
+            since.elapsed() >= DEEP_SLEEP_AFTER
+        } else {
+            all_idle_since = None;
+            false
+        };
+        if !shared.sysmon.sleep(delay, deep) {
             return;
+        }
+        if deep {
+            all_idle_since = None;
+            idle_rounds = 0;
         }
         let now = clock::now();
         let mut did = false;
