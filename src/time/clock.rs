@@ -46,17 +46,6 @@ pub(crate) fn to_instant(nanos: u64) -> Instant {
         .unwrap_or_else(|| base + Duration::from_secs(u32::MAX as u64))
 }
 
-/// `now + d` in clock nanoseconds, saturating to [`NEVER`] beyond the horizon.
-pub(crate) fn after(d: Duration) -> u64 {
-    match u64::try_from(d.as_nanos()) {
-        Ok(d) => match now().checked_add(d) {
-            Some(n) if n <= HORIZON => n,
-            _ => NEVER,
-        },
-        Err(_) => NEVER,
-    }
-}
-
 /// The instant `d` from now, or an instant beyond the horizon if that
 /// overflows.
 pub(crate) fn instant_after(d: Duration) -> Instant {
@@ -81,8 +70,10 @@ mod tests {
         assert!((1..NEVER).contains(&n));
         let back = to_instant(n);
         assert!(back.max(t) - back.min(t) < Duration::from_micros(1));
-        assert_eq!(after(Duration::MAX), NEVER);
-        assert_eq!(after(Duration::from_secs(400 * 365 * 86_400)), NEVER);
+        assert_eq!(
+            to_nanos(instant_after(Duration::from_secs(400 * 365 * 86_400))),
+            NEVER
+        );
         assert_eq!(to_nanos(instant_after(Duration::MAX)), NEVER);
         let t = Instant::now();
         assert!(saturating_add(t, Duration::MAX) > t);

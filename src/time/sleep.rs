@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 /// # });
 /// ```
 pub fn sleep(duration: Duration) -> Sleep {
-    Sleep::new(clock::instant_after(duration), clock::after(duration))
+    Sleep::new(clock::instant_after(duration))
 }
 
 /// Waits until `deadline`. A deadline in the past completes at once.
@@ -36,7 +36,7 @@ pub fn sleep(duration: Duration) -> Sleep {
 /// # });
 /// ```
 pub fn sleep_until(deadline: Instant) -> Sleep {
-    Sleep::new(deadline, clock::to_nanos(deadline))
+    Sleep::new(deadline)
 }
 
 /// Future returned by [`sleep`] and [`sleep_until`].
@@ -48,7 +48,6 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 #[must_use = "futures do nothing unless awaited"]
 pub struct Sleep {
     deadline: Instant,
-    when: u64,
     armed: Option<Armed>,
     fired: bool,
 }
@@ -61,13 +60,19 @@ struct Armed {
 }
 
 impl Sleep {
-    fn new(deadline: Instant, when: u64) -> Sleep {
+    fn new(deadline: Instant) -> Sleep {
         Sleep {
             deadline,
-            when,
             armed: None,
             fired: false,
         }
+    }
+
+    /// The deadline in clock nanoseconds (the timer heap's key). Computed
+    /// when needed rather than at creation, so a `Timeout` around a future
+    /// that is ready at once reads the clock only once.
+    fn when(&self) -> u64 {
+        clock::to_nanos(self.deadline)
     }
 
     /// The instant this sleep completes at.
@@ -77,7 +82,7 @@ impl Sleep {
 
     /// True once the deadline has passed.
     pub fn is_elapsed(&self) -> bool {
-        self.fired || self.when <= clock::now()
+        self.fired || self.when() <= clock::now()
     }
 
     /// Moves the deadline; the sleep can be awaited again even if it had
@@ -94,7 +99,6 @@ impl Sleep {
     pub fn reset(&mut self, deadline: Instant) {
         self.disarm();
         self.deadline = deadline;
-        self.when = clock::to_nanos(deadline);
         self.fired = false;
     }
 
@@ -109,7 +113,7 @@ impl Sleep {
         let shared = crate::runtime::Handle::current_or_default().shared;
         let timer = Arc::new(SleepTimer::default());
         let p = shared.arm(TimerEntry {
-            when: self.when,
+            when: self.when(),
             seq: 0,
             target: TimerTarget::Sleep(timer.clone()),
         });
@@ -126,10 +130,12 @@ impl Future for Sleep {
         }
         let done = match &self.armed {
             Some(a) => a.timer.poll_fired(cx.waker()),
-            None if self.when <= clock::now() => true,
-            // Never: park without a timer (nothing will wake us).
-            None if self.when == NEVER => false,
-            None => self.arm().timer.poll_fired(cx.waker()),
+            None => match self.when() {
+                when if when <= clock::now() => true,
+                // Never: park without a timer (nothing will wake us).
+                NEVER => false,
+                _ => self.arm().timer.poll_fired(cx.waker()),
+            },
         };
         if !done {
             return Poll::Pending;
