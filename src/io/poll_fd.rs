@@ -50,6 +50,14 @@ impl<T: AsRawFd + fmt::Debug> fmt::Debug for PollFd<T> {
 impl<T: AsRawFd> PollFd<T> {
     /// Registers `inner`'s fd with the current runtime's poller (switching
     /// it to non-blocking mode).
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// use std::os::unix::net::UnixStream;
+    /// let (a, _b) = UnixStream::pair()?;
+    /// let a = goro::io::PollFd::new(a)?; // now non-blocking, on goro's poller
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn new(inner: T) -> io::Result<PollFd<T>> {
         let raw = inner.as_raw_fd();
         super::fd::set_nonblocking(raw)?;
@@ -60,16 +68,41 @@ impl<T: AsRawFd> PollFd<T> {
     }
 
     /// The wrapped value.
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// # let (a, mut b) = std::os::unix::net::UnixStream::pair()?;
+    /// let fd = goro::io::PollFd::new(a)?;
+    /// assert!(fd.get_ref().peer_addr().is_ok());
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn get_ref(&self) -> &T {
         &self.inner
     }
 
     /// The wrapped value, mutably.
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// # let (a, mut b) = std::os::unix::net::UnixStream::pair()?;
+    /// let mut fd = goro::io::PollFd::new(a)?;
+    /// let _: &mut std::os::unix::net::UnixStream = fd.get_mut();
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn get_mut(&mut self) -> &mut T {
         &mut self.inner
     }
 
     /// Deregisters the fd and returns the value (still non-blocking).
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// # let (a, mut b) = std::os::unix::net::UnixStream::pair()?;
+    /// let fd = goro::io::PollFd::new(a)?;
+    /// let a = fd.into_inner()?; // deregistered, still open
+    /// a.set_nonblocking(false)?;
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn into_inner(self) -> io::Result<T> {
         let PollFd { fd, inner } = self;
         // The fd belongs to `inner`: forget the handle `into_owned` returns
@@ -79,11 +112,29 @@ impl<T: AsRawFd> PollFd<T> {
     }
 
     /// Waits until the fd may be readable.
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// # let (a, mut b) = std::os::unix::net::UnixStream::pair()?;
+    /// use std::io::Write;
+    /// let fd = goro::io::PollFd::new(a)?;
+    /// b.write_all(b"x")?;
+    /// fd.readable().await?;
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub async fn readable(&self) -> io::Result<()> {
         poll_fn(|cx| self.fd.poll_ready(Mode::Read, cx)).await
     }
 
     /// Waits until the fd may be writable.
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// # let (a, mut b) = std::os::unix::net::UnixStream::pair()?;
+    /// let fd = goro::io::PollFd::new(a)?;
+    /// fd.writable().await?;
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub async fn writable(&self) -> io::Result<()> {
         poll_fn(|cx| self.fd.poll_ready(Mode::Write, cx)).await
     }
@@ -91,12 +142,35 @@ impl<T: AsRawFd> PollFd<T> {
     /// Runs a non-blocking read `f` until it stops failing with
     /// `WouldBlock`, waiting for readability in between. Reads through one
     /// `PollFd` are serialised.
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// # let (a, mut b) = std::os::unix::net::UnixStream::pair()?;
+    /// use std::io::{Read, Write};
+    /// let fd = goro::io::PollFd::new(a)?;
+    /// b.write_all(b"ping")?;
+    /// let mut buf = [0; 4];
+    /// fd.read_with(|mut s| s.read_exact(&mut buf)).await?;
+    /// assert_eq!(&buf, b"ping");
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub async fn read_with<R>(&self, mut f: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
         let inner = self.get_ref();
         self.fd.op(Mode::Read, |_| f(inner)).await
     }
 
     /// Like [`read_with`](Self::read_with), with mutable access.
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// # let (a, mut b) = std::os::unix::net::UnixStream::pair()?;
+    /// use std::io::{Read, Write};
+    /// let mut fd = goro::io::PollFd::new(a)?;
+    /// b.write_all(b"x")?;
+    /// let n = fd.read_with_mut(|s| s.read(&mut [0; 8])).await?;
+    /// assert_eq!(n, 1);
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub async fn read_with_mut<R>(
         &mut self,
         mut f: impl FnMut(&mut T) -> io::Result<R>,
@@ -107,12 +181,32 @@ impl<T: AsRawFd> PollFd<T> {
 
     /// Runs a non-blocking write `f` until it stops failing with
     /// `WouldBlock`, waiting for writability in between.
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// # let (a, mut b) = std::os::unix::net::UnixStream::pair()?;
+    /// use std::io::{Read, Write};
+    /// let fd = goro::io::PollFd::new(a)?;
+    /// fd.write_with(|mut s| s.write(b"pong")).await?;
+    /// let mut buf = [0; 4];
+    /// b.read_exact(&mut buf)?;
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub async fn write_with<R>(&self, mut f: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
         let inner = self.get_ref();
         self.fd.op(Mode::Write, |_| f(inner)).await
     }
 
     /// Like [`write_with`](Self::write_with), with mutable access.
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// # let (a, mut b) = std::os::unix::net::UnixStream::pair()?;
+    /// use std::io::Write;
+    /// let mut fd = goro::io::PollFd::new(a)?;
+    /// fd.write_with_mut(|s| s.write(b"x")).await?;
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub async fn write_with_mut<R>(
         &mut self,
         mut f: impl FnMut(&mut T) -> io::Result<R>,
@@ -122,16 +216,44 @@ impl<T: AsRawFd> PollFd<T> {
     }
 
     /// Sets the read deadline (`None` clears it).
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// # let (a, mut b) = std::os::unix::net::UnixStream::pair()?;
+    /// use std::io::Read;
+    /// use std::time::{Duration, Instant};
+    /// let fd = goro::io::PollFd::new(a)?;
+    /// fd.set_read_deadline(Some(Instant::now() + Duration::from_millis(10)))?;
+    /// let err = fd.read_with(|mut s| s.read(&mut [0; 1])).await.unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn set_read_deadline(&self, deadline: Option<Instant>) -> io::Result<()> {
         self.fd.set_deadline(deadline, DeadlineMode::Read)
     }
 
     /// Sets the write deadline (`None` clears it).
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// # let (a, mut b) = std::os::unix::net::UnixStream::pair()?;
+    /// let fd = goro::io::PollFd::new(a)?;
+    /// fd.set_write_deadline(None)?; // no deadline
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn set_write_deadline(&self, deadline: Option<Instant>) -> io::Result<()> {
         self.fd.set_deadline(deadline, DeadlineMode::Write)
     }
 
     /// Sets both deadlines.
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// # let (a, mut b) = std::os::unix::net::UnixStream::pair()?;
+    /// let fd = goro::io::PollFd::new(a)?;
+    /// fd.set_deadline(Some(std::time::Instant::now() + std::time::Duration::from_secs(5)))?;
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn set_deadline(&self, deadline: Option<Instant>) -> io::Result<()> {
         self.fd.set_deadline(deadline, DeadlineMode::Both)
     }

@@ -65,7 +65,7 @@ pub(crate) enum DeadlineMode {
 /// Why a wait ended without readiness (Go's `pollErrTimeout` and
 /// `pollErrClosing`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WaitError {
+pub(crate) enum WaitError {
     /// The direction's deadline has passed.
     Timeout,
     /// The descriptor is being closed.

@@ -49,6 +49,11 @@ impl Builder {
     /// A builder with the defaults: worker count from `GORO_WORKER_THREADS`
     /// or the number of CPUs, hand-off after 10 ms, at most 64 spare
     /// threads and 512 blocking threads, 10 s idle keep-alive.
+    ///
+    /// ```
+    /// let rt = goro::runtime::Builder::new().build().unwrap();
+    /// assert!(!rt.metrics().workers.is_empty());
+    /// ```
     pub fn new() -> Builder {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         Builder {
@@ -66,12 +71,26 @@ impl Builder {
 
     /// Number of worker contexts (Ps), i.e. how many tasks run in parallel.
     /// Overrides `GORO_WORKER_THREADS`. Zero is rejected by [`build`](Self::build).
+    ///
+    /// ```
+    /// let rt = goro::runtime::Builder::new().worker_threads(3).build().unwrap();
+    /// assert_eq!(rt.metrics().workers.len(), 3);
+    /// assert!(goro::runtime::Builder::new().worker_threads(0).build().is_err());
+    /// ```
     pub fn worker_threads(&mut self, n: usize) -> &mut Self {
         self.workers = Some(n);
         self
     }
 
     /// Names the runtime's worker threads.
+    ///
+    /// ```
+    /// let rt = goro::runtime::Builder::new().thread_name("app-worker").build().unwrap();
+    /// let name = rt.block_on(rt.spawn(async {
+    ///     std::thread::current().name().map(str::to_owned)
+    /// }));
+    /// assert_eq!(name.unwrap().as_deref(), Some("app-worker"));
+    /// ```
     pub fn thread_name(&mut self, name: impl Into<String>) -> &mut Self {
         let name = name.into();
         self.thread_name = Arc::new(move || name.clone());
@@ -79,12 +98,27 @@ impl Builder {
     }
 
     /// Names worker threads with a function called for each new thread.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// static N: AtomicUsize = AtomicUsize::new(0);
+    /// let rt = goro::runtime::Builder::new()
+    ///     .thread_name_fn(|| format!("app-{}", N.fetch_add(1, Ordering::Relaxed)))
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(rt);
+    /// ```
     pub fn thread_name_fn(&mut self, f: impl Fn() -> String + Send + Sync + 'static) -> &mut Self {
         self.thread_name = Arc::new(f);
         self
     }
 
     /// Stack size of worker and blocking threads.
+    ///
+    /// ```
+    /// let rt = goro::runtime::Builder::new().thread_stack_size(4 << 20).build().unwrap();
+    /// # drop(rt);
+    /// ```
     pub fn thread_stack_size(&mut self, bytes: usize) -> &mut Self {
         self.stack_size = Some(bytes);
         self
@@ -93,6 +127,15 @@ impl Builder {
     /// How long one task poll may run, while other work waits for its
     /// worker, before sysmon hands the worker's P to another thread
     /// (default 10 ms, as Go's sysmon).
+    ///
+    /// ```
+    /// // Hand a stuck worker's queue to another thread after 2 ms.
+    /// let rt = goro::runtime::Builder::new()
+    ///     .handoff_after(std::time::Duration::from_millis(2))
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(rt);
+    /// ```
     pub fn handoff_after(&mut self, d: Duration) -> &mut Self {
         self.handoff_after = d;
         self
@@ -100,6 +143,11 @@ impl Builder {
 
     /// Most extra threads started to take over Ps from stuck workers
     /// (default 64).
+    ///
+    /// ```
+    /// let rt = goro::runtime::Builder::new().max_spare_threads(8).build().unwrap();
+    /// # drop(rt);
+    /// ```
     pub fn max_spare_threads(&mut self, n: usize) -> &mut Self {
         self.max_spare_threads = n;
         self
@@ -107,18 +155,37 @@ impl Builder {
 
     /// Most threads in the blocking pool (default 512). Zero is rejected by
     /// [`build`](Self::build).
+    ///
+    /// ```
+    /// let rt = goro::runtime::Builder::new().max_blocking_threads(4).build().unwrap();
+    /// assert_eq!(rt.block_on(rt.spawn_blocking(|| 2 + 2)).unwrap(), 4);
+    /// ```
     pub fn max_blocking_threads(&mut self, n: usize) -> &mut Self {
         self.max_blocking_threads = n;
         self
     }
 
     /// How long an idle blocking or spare thread lives (default 10 s).
+    ///
+    /// ```
+    /// let rt = goro::runtime::Builder::new()
+    ///     .thread_keep_alive(std::time::Duration::from_secs(1))
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(rt);
+    /// ```
     pub fn thread_keep_alive(&mut self, d: Duration) -> &mut Self {
         self.keep_alive = d;
         self
     }
 
     /// Starts the runtime: its worker threads, sysmon and the poller.
+    ///
+    /// ```
+    /// let rt = goro::runtime::Builder::new().worker_threads(1).build()?;
+    /// assert_eq!(rt.block_on(async { 1 }), 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn build(&mut self) -> io::Result<Runtime> {
         let workers = match self.workers {
             Some(n) => n,

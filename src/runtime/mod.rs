@@ -51,11 +51,21 @@ impl fmt::Debug for Runtime {
 impl Runtime {
     /// Starts a runtime with the default configuration (worker count from
     /// `GORO_WORKER_THREADS`, else the number of CPUs).
+    ///
+    /// ```
+    /// let rt = goro::runtime::Runtime::new()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn new() -> io::Result<Runtime> {
         Builder::new().build()
     }
 
     /// A [`Builder`] to configure a runtime.
+    ///
+    /// ```
+    /// let rt = goro::runtime::Runtime::builder().worker_threads(2).build()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn builder() -> Builder {
         Builder::new()
     }
@@ -71,11 +81,26 @@ impl Runtime {
     /// Runs `future` to completion on the calling thread, with this runtime
     /// as the current one (so `goro::spawn`, timers and sockets inside it use
     /// this runtime). Spawned tasks run on the worker threads meanwhile.
+    ///
+    /// ```
+    /// let rt = goro::runtime::Runtime::new().unwrap();
+    /// let v = rt.block_on(async {
+    ///     goro::time::sleep(std::time::Duration::from_millis(1)).await;
+    ///     5
+    /// });
+    /// assert_eq!(v, 5);
+    /// ```
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         self.handle.block_on(future)
     }
 
     /// Spawns a task on this runtime.
+    ///
+    /// ```
+    /// let rt = goro::runtime::Runtime::new().unwrap();
+    /// let h = rt.spawn(async { "from a worker" });
+    /// assert_eq!(rt.block_on(h).unwrap(), "from a worker");
+    /// ```
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -85,6 +110,12 @@ impl Runtime {
     }
 
     /// Runs a blocking closure on this runtime's blocking pool.
+    ///
+    /// ```
+    /// let rt = goro::runtime::Runtime::new().unwrap();
+    /// let h = rt.spawn_blocking(|| std::thread::current().name().map(str::to_owned));
+    /// assert!(rt.block_on(h).unwrap().unwrap().starts_with("goro-blocking"));
+    /// ```
     pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
     where
         F: FnOnce() -> R + Send + 'static,
@@ -94,11 +125,23 @@ impl Runtime {
     }
 
     /// A handle to this runtime.
+    ///
+    /// ```
+    /// let rt = goro::runtime::Runtime::new().unwrap();
+    /// let handle = rt.handle();
+    /// std::thread::spawn(move || handle.spawn(async {})).join().unwrap();
+    /// ```
     pub fn handle(&self) -> Handle {
         self.handle.clone()
     }
 
     /// A snapshot of the scheduler's counters.
+    ///
+    /// ```
+    /// let rt = goro::runtime::Runtime::new().unwrap();
+    /// rt.block_on(rt.spawn(async {})).unwrap();
+    /// assert!(rt.metrics().tasks_polled() >= 1);
+    /// ```
     pub fn metrics(&self) -> Metrics {
         self.handle.metrics()
     }
@@ -111,6 +154,13 @@ impl Drop for Runtime {
 }
 
 /// A cloneable reference to a runtime, usable from any thread.
+///
+/// ```
+/// let rt = goro::runtime::Runtime::new().unwrap();
+/// let handle = rt.handle();
+/// let worker = std::thread::spawn(move || handle.block_on(async { 40 + 2 }));
+/// assert_eq!(worker.join().unwrap(), 42);
+/// ```
 #[derive(Clone)]
 pub struct Handle {
     pub(crate) shared: Arc<Shared>,
@@ -148,6 +198,12 @@ impl Handle {
     }
 
     /// The runtime this code runs in, if any.
+    ///
+    /// ```
+    /// assert!(goro::runtime::Handle::try_current().is_none());
+    /// let rt = goro::runtime::Runtime::new().unwrap();
+    /// assert!(rt.block_on(async { goro::runtime::Handle::try_current().is_some() }));
+    /// ```
     pub fn try_current() -> Option<Handle> {
         context::current().map(|shared| Handle { shared })
     }
@@ -158,6 +214,13 @@ impl Handle {
     }
 
     /// Spawns a task on this runtime.
+    ///
+    /// ```
+    /// let rt = goro::runtime::Runtime::new().unwrap();
+    /// let handle = rt.handle();
+    /// let h = std::thread::spawn(move || handle.spawn(async { 7 })).join().unwrap();
+    /// assert_eq!(rt.block_on(h).unwrap(), 7);
+    /// ```
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -167,6 +230,12 @@ impl Handle {
     }
 
     /// Runs a blocking closure on this runtime's blocking pool.
+    ///
+    /// ```
+    /// let rt = goro::runtime::Runtime::new().unwrap();
+    /// let h = rt.handle().spawn_blocking(|| 3);
+    /// assert_eq!(rt.block_on(h).unwrap(), 3);
+    /// ```
     pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
     where
         F: FnOnce() -> R + Send + 'static,
@@ -178,11 +247,22 @@ impl Handle {
     /// Runs `future` to completion on the calling thread (see
     /// [`Runtime::block_on`]). Called on a worker thread, it first hands that
     /// worker's P to another thread, so it blocks only this thread.
+    ///
+    /// ```
+    /// let rt = goro::runtime::Runtime::new().unwrap();
+    /// let handle = rt.handle();
+    /// assert_eq!(handle.block_on(async { 1 + 1 }), 2);
+    /// ```
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         block_on::block_on(&self.shared, future)
     }
 
     /// A snapshot of the scheduler's counters.
+    ///
+    /// ```
+    /// let rt = goro::runtime::Runtime::new().unwrap();
+    /// assert_eq!(rt.handle().metrics().tasks_alive, 0);
+    /// ```
     pub fn metrics(&self) -> Metrics {
         Metrics::collect(&self.shared)
     }

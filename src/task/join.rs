@@ -59,6 +59,15 @@ impl<T> JoinHandle<T> {
 
     /// True once the task has finished (completed, panicked, or been
     /// cancelled).
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// let h = goro::spawn(async {});
+    /// while !h.is_finished() {
+    ///     goro::task::yield_now().await;
+    /// }
+    /// # });
+    /// ```
     pub fn is_finished(&self) -> bool {
         self.lock().as_ref().is_none_or(|t| t.is_finished())
     }
@@ -111,6 +120,14 @@ impl<T> Future for JoinHandle<T> {
 }
 
 /// A task did not complete: it panicked or was cancelled.
+///
+/// ```
+/// # goro::block_on(async {
+/// let err = goro::spawn(async { panic!("boom") }).await.unwrap_err();
+/// assert!(err.is_panic());
+/// assert_eq!(err.to_string(), "task panicked: boom");
+/// # });
+/// ```
 pub struct JoinError {
     repr: Repr,
 }
@@ -134,11 +151,26 @@ impl JoinError {
     }
 
     /// True if the task was cancelled (aborted, or dropped at shutdown).
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// let h = goro::spawn(std::future::pending::<()>());
+    /// h.abort();
+    /// assert!(h.await.unwrap_err().is_cancelled());
+    /// # });
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         matches!(self.repr, Repr::Cancelled)
     }
 
     /// True if the task panicked.
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// let err = goro::spawn(async { panic!("oops") }).await.unwrap_err();
+    /// assert!(err.is_panic());
+    /// # });
+    /// ```
     pub fn is_panic(&self) -> bool {
         matches!(self.repr, Repr::Panic(_))
     }
@@ -149,12 +181,30 @@ impl JoinError {
     ///
     /// If the task was cancelled rather than panicking; use
     /// [`try_into_panic`](Self::try_into_panic) to avoid that.
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// let err = goro::spawn(async { panic!("oops") }).await.unwrap_err();
+    /// let payload = err.into_panic();
+    /// assert_eq!(payload.downcast_ref::<&str>(), Some(&"oops"));
+    /// // std::panic::resume_unwind(payload) would re-raise it here.
+    /// # });
+    /// ```
     pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
         self.try_into_panic()
             .expect("`JoinError::into_panic` called on a cancelled task's error")
     }
 
     /// The panic payload, or the error back if the task was cancelled.
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// let h = goro::spawn(std::future::pending::<()>());
+    /// h.abort();
+    /// let err = h.await.unwrap_err();
+    /// assert!(err.try_into_panic().is_err()); // cancelled, not a panic
+    /// # });
+    /// ```
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
         match self.repr {
             Repr::Panic(p) => Ok(p),

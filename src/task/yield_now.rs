@@ -16,7 +16,14 @@ pub fn yield_now() -> YieldNow {
     YieldNow { yielded: false }
 }
 
-/// Future returned by [`yield_now`].
+/// Future returned by [`yield_now`]: pending exactly once.
+///
+/// ```
+/// # goro::block_on(async {
+/// let y: goro::task::YieldNow = goro::task::yield_now();
+/// y.await;
+/// # });
+/// ```
 #[derive(Debug)]
 #[must_use = "futures do nothing unless awaited"]
 pub struct YieldNow {

@@ -41,6 +41,13 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 
 /// Future returned by [`sleep`] and [`sleep_until`].
 ///
+/// ```
+/// # goro::block_on(async {
+/// let s: goro::time::Sleep = goro::time::sleep(std::time::Duration::from_millis(1));
+/// s.await;
+/// # });
+/// ```
+///
 /// The timer is armed on the first poll (on the polling worker's P), so a
 /// `Sleep` that is never polled costs nothing; dropping or resetting an
 /// armed `Sleep` cancels its timer in O(1).
@@ -76,11 +83,24 @@ impl Sleep {
     }
 
     /// The instant this sleep completes at.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let at = Instant::now() + Duration::from_secs(1);
+    /// assert_eq!(goro::time::sleep_until(at).deadline(), at);
+    /// ```
     pub fn deadline(&self) -> Instant {
         self.deadline
     }
 
     /// True once the deadline has passed.
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// let s = goro::time::sleep(std::time::Duration::ZERO);
+    /// assert!(s.is_elapsed());
+    /// # });
+    /// ```
     pub fn is_elapsed(&self) -> bool {
         self.fired || self.when() <= clock::now()
     }

@@ -28,6 +28,15 @@ pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
 }
 
 /// Like [`timeout`], with an absolute deadline.
+///
+/// ```
+/// # goro::block_on(async {
+/// use std::time::{Duration, Instant};
+/// let at = Instant::now() + Duration::from_millis(5);
+/// let r = goro::time::timeout_at(at, std::future::pending::<()>()).await;
+/// assert!(r.is_err());
+/// # });
+/// ```
 pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
     Timeout {
         future,
@@ -37,6 +46,13 @@ pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
 
 pin_project_lite::pin_project! {
     /// Future returned by [`timeout`] and [`timeout_at`].
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// let t: goro::time::Timeout<_> = goro::time::timeout(std::time::Duration::from_secs(1), async { 3 });
+    /// assert_eq!(t.await.unwrap(), 3);
+    /// # });
+    /// ```
     #[derive(Debug)]
     #[must_use = "futures do nothing unless awaited"]
     pub struct Timeout<F> {
@@ -48,11 +64,23 @@ pin_project_lite::pin_project! {
 
 impl<F> Timeout<F> {
     /// The wrapped future.
+    ///
+    /// ```
+    /// let t = goro::time::timeout(std::time::Duration::from_secs(1), async { 1 });
+    /// let _inner = t.get_ref();
+    /// ```
     pub fn get_ref(&self) -> &F {
         &self.future
     }
 
     /// Unwraps the future, cancelling the timeout.
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// let t = goro::time::timeout(std::time::Duration::from_secs(1), async { 1 });
+    /// assert_eq!(t.into_inner().await, 1); // no timeout any more
+    /// # });
+    /// ```
     pub fn into_inner(self) -> F {
         self.future
     }
@@ -74,6 +102,16 @@ impl<F: Future> Future for Timeout<F> {
 }
 
 /// The error of a [`timeout`] whose deadline passed first.
+///
+/// ```
+/// # goro::block_on(async {
+/// let e = goro::time::timeout(std::time::Duration::ZERO, std::future::pending::<()>())
+///     .await
+///     .unwrap_err();
+/// let io: std::io::Error = e.into();
+/// assert_eq!(io.kind(), std::io::ErrorKind::TimedOut);
+/// # });
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Elapsed(());
 
