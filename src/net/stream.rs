@@ -209,13 +209,14 @@ macro_rules! impl_stream_traits {
             }
         }
 
+        // The owned stream reads and writes through a shared reference.
         impl futures_io::AsyncRead for $t {
             fn poll_read(
                 self: std::pin::Pin<&mut Self>,
                 cx: &mut std::task::Context<'_>,
                 buf: &mut [u8],
             ) -> std::task::Poll<std::io::Result<usize>> {
-                self.fd.poll_stream_read(cx, buf)
+                std::pin::Pin::new(&mut &*self).poll_read(cx, buf)
             }
 
             fn poll_read_vectored(
@@ -223,7 +224,7 @@ macro_rules! impl_stream_traits {
                 cx: &mut std::task::Context<'_>,
                 bufs: &mut [std::io::IoSliceMut<'_>],
             ) -> std::task::Poll<std::io::Result<usize>> {
-                self.fd.poll_stream_read_vectored(cx, bufs)
+                std::pin::Pin::new(&mut &*self).poll_read_vectored(cx, bufs)
             }
         }
 
@@ -233,7 +234,7 @@ macro_rules! impl_stream_traits {
                 cx: &mut std::task::Context<'_>,
                 buf: &[u8],
             ) -> std::task::Poll<std::io::Result<usize>> {
-                self.fd.poll_stream_write(cx, buf)
+                std::pin::Pin::new(&mut &*self).poll_write(cx, buf)
             }
 
             fn poll_write_vectored(
@@ -241,22 +242,21 @@ macro_rules! impl_stream_traits {
                 cx: &mut std::task::Context<'_>,
                 bufs: &[std::io::IoSlice<'_>],
             ) -> std::task::Poll<std::io::Result<usize>> {
-                self.fd.poll_stream_write_vectored(cx, bufs)
+                std::pin::Pin::new(&mut &*self).poll_write_vectored(cx, bufs)
             }
 
             fn poll_flush(
                 self: std::pin::Pin<&mut Self>,
-                _: &mut std::task::Context<'_>,
+                cx: &mut std::task::Context<'_>,
             ) -> std::task::Poll<std::io::Result<()>> {
-                std::task::Poll::Ready(Ok(()))
+                std::pin::Pin::new(&mut &*self).poll_flush(cx)
             }
 
-            /// Shuts down the write half (the peer sees end of stream).
             fn poll_close(
                 self: std::pin::Pin<&mut Self>,
-                _: &mut std::task::Context<'_>,
+                cx: &mut std::task::Context<'_>,
             ) -> std::task::Poll<std::io::Result<()>> {
-                std::task::Poll::Ready(self.shutdown(std::net::Shutdown::Write))
+                std::pin::Pin::new(&mut &*self).poll_close(cx)
             }
         }
     };
