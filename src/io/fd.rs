@@ -50,6 +50,9 @@ pub(crate) struct Fd {
     shared: Arc<Shared>,
     /// Close the fd on destroy (false for `PollFd`, whose `T` owns it).
     owns: bool,
+    /// A short read proves the receive buffer is drained (true for TCP; see
+    /// `net/stream.rs`).
+    short_reads_drain: bool,
 }
 
 impl Fd {
@@ -80,7 +83,21 @@ impl Fd {
             pd,
             shared,
             owns,
+            short_reads_drain: false,
         })
+    }
+
+    /// Marks this fd as a socket whose short reads prove the receive buffer
+    /// is drained (TCP: the only exception, the urgent mark, is reported by
+    /// `EPOLLPRI` and makes readiness sticky).
+    pub(crate) fn with_short_reads_draining(mut self) -> Fd {
+        self.short_reads_drain = true;
+        self
+    }
+
+    /// See [`with_short_reads_draining`](Self::with_short_reads_draining).
+    pub(crate) fn short_reads_drain(&self) -> bool {
+        self.short_reads_drain
     }
 
     /// The descriptor; only valid while holding a reference or a lock.
@@ -253,7 +270,8 @@ impl Fd {
             match pd.ready_tick(mode) {
                 Some(tick) => match is_ready_now(self.fd, mode) {
                     Ok(true) => return Poll::Ready(Ok(())),
-                    Ok(false) => pd.clear_ready(mode, tick),
+                    // As good as EAGAIN: nothing to do and no lasting condition.
+                    Ok(false) => pd.clear_on_eagain(mode, tick),
                     Err(e) => return Poll::Ready(Err(e)),
                 },
                 None => match pd.poll_wait(mode, cx, self.shared.poller.waiters()) {
@@ -365,7 +383,7 @@ impl Fd {
                             return Poll::Ready(Err(e));
                         }
                         if let Some(tick) = tick {
-                            pd.clear_ready(mode, tick);
+                            pd.clear_on_eagain(mode, tick);
                         }
                     }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {
@@ -411,7 +429,7 @@ fn side_of(mode: Mode) -> Side {
 /// Hang-ups and errors count as ready: the next syscall will report them.
 fn is_ready_now(fd: RawFd, mode: Mode) -> io::Result<bool> {
     let events = match mode {
-        Mode::Read => libc::POLLIN | libc::POLLRDHUP,
+        Mode::Read => libc::POLLIN | libc::POLLRDHUP | libc::POLLPRI,
         Mode::Write => libc::POLLOUT,
     };
     let mut pfd = libc::pollfd {

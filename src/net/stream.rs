@@ -3,9 +3,13 @@
 //!
 //! Both types are an [`Fd`] over a connected stream socket, so every
 //! operation is written once here:
-//! - `read`/`write` tell the poller when they drained the kernel buffer (a
-//!   short read or write on a stream socket means it is now empty or full),
-//!   so the next operation parks without an `EAGAIN` round trip;
+//! - `write` tells the poller when it filled the send buffer (a short write
+//!   sets the kernel's `SOCK_NOSPACE`, which guarantees a later writable
+//!   event), and on TCP `read` tells it when it drained the receive buffer,
+//!   so the next operation parks without an `EAGAIN` round trip. A short
+//!   read does *not* prove that on a Unix stream socket, which stops a read
+//!   at a message carrying file descriptors or credentials and raises no
+//!   new event for the rest, so there only `EAGAIN` clears read readiness;
 //! - `read_exact`/`write_all` hold the direction's lock for the whole
 //!   transfer, so concurrent callers never interleave (Go's `fd.Read` /
 //!   `fd.Write` loops);
@@ -25,6 +29,14 @@ fn short(len: usize) -> impl Fn(&usize) -> bool {
     move |n| *n > 0 && *n < len
 }
 
+impl Fd {
+    /// The drained test for a read of `len` bytes on this socket.
+    fn read_drains(&self, len: usize) -> impl Fn(&usize) -> bool {
+        let trusted = self.short_reads_drain();
+        move |n| trusted && *n > 0 && *n < len
+    }
+}
+
 fn total<T: std::ops::Deref<Target = [u8]>>(bufs: &[T]) -> usize {
     bufs.iter().map(|b| b.len()).sum()
 }
@@ -36,8 +48,12 @@ impl Fd {
         if len == 0 {
             return Ok(0);
         }
-        self.op_drains(Mode::Read, |fd| socket::recv(fd, buf, 0), short(len))
-            .await
+        self.op_drains(
+            Mode::Read,
+            |fd| socket::recv(fd, buf, 0),
+            self.read_drains(len),
+        )
+        .await
     }
 
     /// Fills `buf` or fails with `UnexpectedEof`, holding the read lock.
@@ -99,7 +115,12 @@ impl Fd {
         if len == 0 {
             return Poll::Ready(Ok(0));
         }
-        self.poll_io_drains(cx, Mode::Read, |fd| socket::recv(fd, buf, 0), short(len))
+        self.poll_io_drains(
+            cx,
+            Mode::Read,
+            |fd| socket::recv(fd, buf, 0),
+            self.read_drains(len),
+        )
     }
 
     /// `AsyncRead::poll_read_vectored`.
@@ -116,7 +137,7 @@ impl Fd {
             cx,
             Mode::Read,
             |fd| socket::recv_vectored(fd, bufs),
-            short(len),
+            self.read_drains(len),
         )
     }
 

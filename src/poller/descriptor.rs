@@ -183,6 +183,8 @@ impl PollDesc {
         d.wtimer = None;
         self.rg.reset(waiters);
         self.wg.reset(waiters);
+        // The previous fd's pending-error report does not carry over.
+        self.set_event_err(false);
         // A new fd may already be readable or writable: the first operation
         // must try its syscall rather than wait for an event.
         self.rg.unblock(true, waiters);
@@ -262,10 +264,17 @@ impl PollDesc {
         self.slot(mode).ready_tick()
     }
 
-    /// A syscall found the direction empty (or full): clear readiness unless
-    /// an event arrived after `tick` (see [`Slot::clear_ready`]).
+    /// A short transfer suggests the direction is empty (or full): clear
+    /// readiness unless it is sticky or an event arrived after `tick` (see
+    /// [`Slot::clear_ready`]).
     pub(crate) fn clear_ready(&self, mode: Mode, tick: usize) {
         self.slot(mode).clear_ready(tick)
+    }
+
+    /// A syscall got `EAGAIN`: clear readiness, sticky or not, unless an
+    /// event arrived after `tick` (see [`Slot::clear_on_eagain`]).
+    pub(crate) fn clear_on_eagain(&self, mode: Mode, tick: usize) {
+        self.slot(mode).clear_on_eagain(tick)
     }
 
     /// Go's `poll_runtime_pollWait` as a poll: `Ready(Ok)` when the
@@ -289,16 +298,16 @@ impl PollDesc {
     }
 
     /// Readiness reported by the poller (Go's `netpollready`). The event's
-    /// `*_closed` flags say a direction will never block again (end of
-    /// stream, hang-up, error).
+    /// `*_sticky` flags mark readiness that only `EAGAIN` can clear (end of
+    /// stream, hang-up, error, urgent data; see the slot docs).
     pub(crate) fn ready(&self, ev: &crate::poller::epoll::Event, waiters: &AtomicUsize) {
         if ev.readable
-            && let Some(w) = self.rg.unblock_with(true, ev.read_closed, waiters)
+            && let Some(w) = self.rg.unblock_with(true, ev.read_sticky, waiters)
         {
             w.wake_all();
         }
         if ev.writable
-            && let Some(w) = self.wg.unblock_with(true, ev.write_closed, waiters)
+            && let Some(w) = self.wg.unblock_with(true, ev.write_sticky, waiters)
         {
             w.wake_all();
         }

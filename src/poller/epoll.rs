@@ -7,7 +7,10 @@
 //!
 //! Invariants:
 //! - every descriptor is registered exactly once, edge-triggered, for
-//!   `IN | OUT | RDHUP` (Go's `netpollopen`); interest is never modified;
+//!   `IN | OUT | RDHUP` (Go's `netpollopen`) plus `PRI`; interest is never
+//!   modified. `PRI` (urgent data) matters to goro and not to Go because
+//!   goro trusts a short TCP read to mean "drained", which is false at an
+//!   urgent mark; the event marks read readiness sticky (see `slot.rs`);
 //! - the break eventfd is registered level-triggered with a reserved token
 //!   ([`BREAK_TOKEN`]), so a pending break makes the next `epoll_wait` return
 //!   at once even if it starts after the break was written;
@@ -39,25 +42,27 @@ pub(crate) struct Event {
     /// A bare `ERR` with no other bit: the socket has a pending error (Go
     /// sets `pollEventErr` only in this case).
     pub(crate) error: bool,
-    /// `RDHUP | HUP | ERR`: reading will not block again (end of stream or
-    /// an error); a lasting condition, not an edge.
-    pub(crate) read_closed: bool,
-    /// `HUP | ERR`: writing will not block again.
-    pub(crate) write_closed: bool,
+    /// `RDHUP | HUP | ERR | PRI`: a lasting read condition (end of stream,
+    /// error, urgent data) rather than an edge; only `EAGAIN` clears it.
+    pub(crate) read_sticky: bool,
+    /// `HUP | ERR`: a lasting write condition.
+    pub(crate) write_sticky: bool,
 }
 
 /// Converts a raw `epoll_event` into an [`Event`] with Go's bit mapping.
 fn map_event(ev: &libc::epoll_event) -> Event {
     let bits = ev.events as i32;
-    let read_bits = libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR;
+    let read_bits =
+        libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR | libc::EPOLLPRI;
     let write_bits = libc::EPOLLOUT | libc::EPOLLHUP | libc::EPOLLERR;
     Event {
         token: ev.u64,
         readable: bits & read_bits != 0,
         writable: bits & write_bits != 0,
         error: bits == libc::EPOLLERR,
-        read_closed: bits & (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) != 0,
-        write_closed: bits & (libc::EPOLLHUP | libc::EPOLLERR) != 0,
+        read_sticky: bits & (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR | libc::EPOLLPRI)
+            != 0,
+        write_sticky: bits & (libc::EPOLLHUP | libc::EPOLLERR) != 0,
     }
 }
 
@@ -120,7 +125,11 @@ impl Epoll {
     pub(crate) fn add(&self, fd: RawFd, token: u64) -> io::Result<()> {
         debug_assert_ne!(token, BREAK_TOKEN);
         let mut ev = libc::epoll_event {
-            events: (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32,
+            events: (libc::EPOLLIN
+                | libc::EPOLLOUT
+                | libc::EPOLLRDHUP
+                | libc::EPOLLPRI
+                | libc::EPOLLET) as u32,
             u64: token,
         };
         let fds = self.fds();
@@ -252,9 +261,11 @@ mod tests {
         assert!(!e.readable && e.writable);
         let e = ev(libc::EPOLLRDHUP);
         assert!(e.readable && !e.writable);
-        assert!(e.read_closed && !e.write_closed);
+        assert!(e.read_sticky && !e.write_sticky);
+        let e = ev(libc::EPOLLPRI);
+        assert!(e.readable && e.read_sticky && !e.writable);
         let e = ev(libc::EPOLLIN | libc::EPOLLOUT);
-        assert!(!e.read_closed && !e.write_closed);
+        assert!(!e.read_sticky && !e.write_sticky);
         let e = ev(libc::EPOLLHUP);
         assert!(e.readable && e.writable && !e.error);
         let e = ev(libc::EPOLLERR);

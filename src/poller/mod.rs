@@ -146,7 +146,11 @@ impl Poller {
         let result = self.epoll.wait(&mut events, timeout);
         let mut outcome = PollOutcome::default();
         if let Ok(woken) = result {
-            if woken {
+            // Only a poll that could have blocked consumes a break: a
+            // non-blocking poll (sysmon's, or a busy worker's) must leave it
+            // for the M it was meant for, which may be about to block. Go's
+            // `netpoll` draws the same line.
+            if woken && timeout != Some(Duration::ZERO) {
                 self.epoll.clear_wake();
                 self.wake_sig.store(false, Ordering::Release);
                 outcome.woken = true;

@@ -234,6 +234,12 @@ impl Shared {
         let Some(pid) = w.p.get() else {
             return self.schedule_remote(task);
         };
+        if self.drained.load(Ordering::Acquire) {
+            // A worker detached at shutdown finished its poll late: nobody
+            // will run this task again; dropping it cancels it.
+            drop(task);
+            return;
+        }
         let p = &self.ps[pid];
         if info.woken_while_running {
             self.push_local(p, task);
@@ -242,6 +248,7 @@ impl Shared {
             self.push_local(p, old);
             self.wakep();
         }
+        self.drop_if_drained();
     }
 
     /// A task woke anywhere else: global queue, then wake an M.
@@ -254,6 +261,16 @@ impl Shared {
         let _ = self.global.push(task);
         if !self.is_shutdown() {
             self.wakep();
+        }
+        self.drop_if_drained();
+    }
+
+    /// Pairs with `drain`: a task pushed while shutdown finished draining
+    /// (the push and the `drained` flag raced) is dropped here, by whoever
+    /// pushed it, instead of staying queued forever.
+    fn drop_if_drained(&self) {
+        if self.drained.load(Ordering::SeqCst) {
+            self.drop_queued();
         }
     }
 
@@ -498,35 +515,35 @@ impl Shared {
         for w in self.registry.take_all() {
             w.wake();
         }
-        loop {
-            let mut dropped = false;
-            while let Ok(t) = self.global.pop() {
+        while self.drop_queued() {}
+        self.drained.store(true, Ordering::SeqCst);
+        // Anything pushed between the last pass and the flag (the pushers
+        // re-check the flag after pushing; see `drop_if_drained`).
+        self.drop_queued();
+    }
+
+    /// Drops every queued task and armed timer; true if there was any.
+    fn drop_queued(&self) -> bool {
+        let mut dropped = false;
+        while let Ok(t) = self.global.pop() {
+            drop(t);
+            dropped = true;
+        }
+        for p in self.ps.iter() {
+            while let Some(t) = p.runq.pop() {
                 drop(t);
                 dropped = true;
             }
-            for p in self.ps.iter() {
-                while let Some(t) = p.runq.pop() {
-                    drop(t);
-                    dropped = true;
-                }
-                if let Some(t) = p.take_runnext() {
-                    drop(t);
-                    dropped = true;
-                }
-                for entry in p.timers.clear() {
-                    drop(entry);
-                    dropped = true;
-                }
+            if let Some(t) = p.take_runnext() {
+                drop(t);
+                dropped = true;
             }
-            if !dropped {
-                break;
+            for entry in p.timers.clear() {
+                drop(entry);
+                dropped = true;
             }
         }
-        self.drained.store(true, Ordering::Release);
-        // Anything that slipped in between the last pass and the flag.
-        while let Ok(t) = self.global.pop() {
-            drop(t);
-        }
+        dropped
     }
 }
 

@@ -21,7 +21,7 @@ use crate::sync::{AtomicPtr, Ordering};
 use crate::time::timers::Timers;
 use async_task::Runnable;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::AtomicU64;
 
 use super::TaskMeta;
 
@@ -57,8 +57,10 @@ pub(crate) struct Processor {
     pub(crate) owner: AtomicU64,
     /// Tasks polled on this P; sysmon watches it to detect a stuck poll.
     pub(crate) schedtick: AtomicU64,
-    /// A task poll is in progress on this P.
-    pub(crate) in_poll: AtomicBool,
+    /// Id of the M running a task poll on this P, 0 between polls. An M
+    /// clears it only if it is still its own id: after a hand-off the new
+    /// owner's polls must not be hidden from sysmon by the old M finishing.
+    pub(crate) polling: AtomicU64,
     /// Metrics.
     pub(crate) counters: PCounters,
 }
@@ -72,7 +74,7 @@ impl Processor {
             timers: Timers::default(),
             owner: AtomicU64::new(0),
             schedtick: AtomicU64::new(0),
-            in_poll: AtomicBool::new(false),
+            polling: AtomicU64::new(0),
             counters: PCounters::default(),
         }
     }

@@ -81,8 +81,8 @@ impl<T> RunQueue<T> {
 
     /// Number of queued tasks (a racy snapshot).
     pub(crate) fn len(&self) -> usize {
-        let tail = self.tail.0.load(Ordering::Acquire);
-        let head = self.head.0.load(Ordering::Acquire);
+        let tail = self.tail.0.load(Ordering::SeqCst);
+        let head = self.head.0.load(Ordering::SeqCst);
         tail.saturating_sub(head)
     }
 
@@ -98,10 +98,13 @@ impl<T> RunQueue<T> {
             let cell = &self.cells[tail % CAPACITY];
             let stamp = cell.stamp.load(Ordering::Acquire);
             if stamp == tail {
+                // SeqCst: the push is the "publish work" half of the idle
+                // protocol (scheduler/idle.rs); the pusher reads `npidle`
+                // next, an idling M reads `len()` after publishing itself.
                 match self.tail.0.compare_exchange_weak(
                     tail,
                     tail + 1,
-                    Ordering::Relaxed,
+                    Ordering::SeqCst,
                     Ordering::Relaxed,
                 ) {
                     Ok(_) => {

@@ -65,14 +65,20 @@ impl Sysmon {
     /// by [`wake_if_sleeping`](Self::wake_if_sleeping): a timed one ends by
     /// itself soon enough, and waking sysmon on every P acquisition would
     /// cost a futex call and two context switches each time.
-    fn sleep(&self, delay: Duration, deep: bool) -> bool {
+    fn sleep(&self, delay: Duration, deep: impl Fn() -> bool) -> bool {
         let mut stop = crate::poller::fdmutex::lock(&self.stop);
         if *stop {
             return false;
         }
-        if deep {
+        if deep() {
             self.sleeping.store(true, Ordering::SeqCst);
-            stop = self.cv.wait(stop).unwrap_or_else(|e| e.into_inner());
+            // A P may have been taken between the caller's check and the
+            // store above, and its taker saw `sleeping` still false: look
+            // again before waiting (the store and this load pair with the
+            // taker's `npidle` update and `sleeping` load).
+            if deep() {
+                stop = self.cv.wait(stop).unwrap_or_else(|e| e.into_inner());
+            }
             self.sleeping.store(false, Ordering::SeqCst);
         } else {
             stop = self
@@ -145,7 +151,8 @@ fn run(shared: &Shared) {
             all_idle_since = None;
             false
         };
-        if !shared.sysmon.sleep(delay, deep) {
+        let still_idle = || deep && shared.idle.npidle() == nprocs;
+        if !shared.sysmon.sleep(delay, still_idle) {
             return;
         }
         if deep {
@@ -187,7 +194,7 @@ fn run(shared: &Shared) {
             }
             let owner = p.owner.load(Ordering::SeqCst);
             if owner == 0
-                || !p.in_poll.load(Ordering::Relaxed)
+                || p.polling.load(Ordering::Relaxed) != owner
                 || now.saturating_sub(s.since) < threshold
                 || !has_work(shared, p)
             {
@@ -225,7 +232,7 @@ pub(crate) fn handoff(shared: &Shared, p: &Processor, from: u64, stuck_at: Optio
     // by `from`, still in a poll and still at the same tick here is really
     // stuck in that poll (the tick only moves when the poll returns).
     if let Some(tick) = stuck_at
-        && (p.schedtick.load(Ordering::SeqCst) != tick || !p.in_poll.load(Ordering::SeqCst))
+        && (p.schedtick.load(Ordering::SeqCst) != tick || p.polling.load(Ordering::SeqCst) != from)
     {
         return false;
     }

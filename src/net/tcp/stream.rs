@@ -48,7 +48,9 @@ impl fmt::Debug for TcpStream {
 
 impl TcpStream {
     pub(crate) fn from_fd(fd: Fd) -> TcpStream {
-        TcpStream { fd }
+        TcpStream {
+            fd: fd.with_short_reads_draining(),
+        }
     }
 
     /// Connects to `addr`, trying each resolved address in turn. Name
@@ -90,7 +92,7 @@ impl TcpStream {
         if !socket::start_connect(fd.raw(), addr)? {
             fd.await_connect().await?;
         }
-        Ok(TcpStream { fd })
+        Ok(TcpStream::from_fd(fd))
     }
 
     /// Reads into `buf`, returning how many bytes were read (0 at end of
@@ -523,9 +525,7 @@ impl TcpStream {
     /// ```
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
         stream.set_nonblocking(true)?;
-        Ok(TcpStream {
-            fd: Fd::new(OwnedFd::from(stream))?,
-        })
+        Ok(TcpStream::from_fd(Fd::new(OwnedFd::from(stream))?))
     }
 
     /// Unwraps into a std stream (still in non-blocking mode).
