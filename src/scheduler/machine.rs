@@ -176,7 +176,6 @@ fn schedule_loop(ctx: &WorkerContext) {
 fn run_task(m: &Machine, p: &Processor, task: Task) {
     PCounters::bump(&p.schedtick);
     PCounters::bump(&p.counters.polled);
-    p.polling.store(m.id, Ordering::Relaxed);
     m.polling_task.store(true, Ordering::Relaxed);
     crate::task::budget::reset();
     // Task panics are caught by async-task and surface through the
@@ -184,9 +183,6 @@ fn run_task(m: &Machine, p: &Processor, task: Task) {
     // the worker survives.
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| task.run()));
     m.polling_task.store(false, Ordering::Relaxed);
-    let _ = p
-        .polling
-        .compare_exchange(m.id, 0, Ordering::Relaxed, Ordering::Relaxed);
 }
 
 /// Steps 1–6 of the module docs. `None` means "nothing to do: go idle".

@@ -57,10 +57,6 @@ pub(crate) struct Processor {
     pub(crate) owner: AtomicU64,
     /// Tasks polled on this P; sysmon watches it to detect a stuck poll.
     pub(crate) schedtick: AtomicU64,
-    /// Id of the M running a task poll on this P, 0 between polls. An M
-    /// clears it only if it is still its own id: after a hand-off the new
-    /// owner's polls must not be hidden from sysmon by the old M finishing.
-    pub(crate) polling: AtomicU64,
     /// Metrics.
     pub(crate) counters: PCounters,
 }
@@ -74,7 +70,6 @@ impl Processor {
             timers: Timers::default(),
             owner: AtomicU64::new(0),
             schedtick: AtomicU64::new(0),
-            polling: AtomicU64::new(0),
             counters: PCounters::default(),
         }
     }

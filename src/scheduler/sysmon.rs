@@ -192,12 +192,11 @@ fn run(shared: &Shared) {
                 *s = Seen { tick, since: now };
                 continue;
             }
+            // A P whose tick has not moved for the threshold while owned is
+            // running one poll that long (an M between polls bumps the tick
+            // within microseconds, and releases the P before sleeping).
             let owner = p.owner.load(Ordering::SeqCst);
-            if owner == 0
-                || p.polling.load(Ordering::Relaxed) != owner
-                || now.saturating_sub(s.since) < threshold
-                || !has_work(shared, p)
-            {
+            if owner == 0 || now.saturating_sub(s.since) < threshold || !has_work(shared, p) {
                 continue;
             }
             if handoff(shared, p, owner, Some(tick)) {
@@ -228,11 +227,11 @@ fn has_work(shared: &Shared, p: &Processor) -> bool {
 /// moved on, or no M is available.
 pub(crate) fn handoff(shared: &Shared, p: &Processor, from: u64, stuck_at: Option<u64>) -> bool {
     let mut lists = shared.idle.lock();
-    // Ms release and retake Ps under this lock, so a P that is still owned
-    // by `from`, still in a poll and still at the same tick here is really
-    // stuck in that poll (the tick only moves when the poll returns).
+    // Ms release and retake Ps under this lock, so a P still owned by
+    // `from` (checked by the CAS below) and still at the same tick here is
+    // really stuck in that poll: the tick moves only when a new poll starts.
     if let Some(tick) = stuck_at
-        && (p.schedtick.load(Ordering::SeqCst) != tick || p.polling.load(Ordering::SeqCst) != from)
+        && p.schedtick.load(Ordering::SeqCst) != tick
     {
         return false;
     }
