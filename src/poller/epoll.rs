@@ -134,7 +134,8 @@ impl Epoll {
         };
         let fds = self.fds();
         let fds = fds.as_ref().ok_or_else(closed)?;
-        // SAFETY: `ev` is valid for the call; a bad `fd` is reported as an error.
+        // SAFETY: `ev` is valid for the call and the read guard keeps `epfd`
+        // open; a bad `fd` is reported as an error.
         cvt(unsafe { libc::epoll_ctl(fds.epfd.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) })
             .map(drop)
     }
@@ -146,7 +147,8 @@ impl Epoll {
         let Some(fds) = fds.as_ref() else {
             return Ok(()); // closed: nothing is registered any more
         };
-        // SAFETY: `ev` is valid (older kernels require a non-null pointer).
+        // SAFETY: `ev` is valid (older kernels require a non-null pointer) and
+        // the read guard keeps `epfd` open.
         cvt(unsafe { libc::epoll_ctl(fds.epfd.as_raw_fd(), libc::EPOLL_CTL_DEL, fd, &mut ev) })
             .map(drop)
     }
@@ -170,7 +172,8 @@ impl Epoll {
         let mut raw = [libc::epoll_event { events: 0, u64: 0 }; MAX_EVENTS];
         let fds = self.fds();
         let fds = fds.as_ref().ok_or_else(closed)?;
-        // SAFETY: `raw` has room for MAX_EVENTS events.
+        // SAFETY: `raw` has room for MAX_EVENTS events; the read guard keeps
+        // `epfd` open for the whole wait.
         let n = unsafe {
             libc::epoll_wait(
                 fds.epfd.as_raw_fd(),
@@ -205,7 +208,8 @@ impl Epoll {
         let Some(fds) = fds.as_ref() else {
             return Ok(()); // closed: nobody waits
         };
-        // SAFETY: writes 8 bytes from a live u64 to our eventfd.
+        // SAFETY: writes 8 bytes from a live u64 to our eventfd, which the
+        // read guard keeps open.
         let n = unsafe { libc::write(fds.breakfd.as_raw_fd(), (&one as *const u64).cast(), 8) };
         if n < 0 {
             let err = io::Error::last_os_error();
@@ -221,7 +225,8 @@ impl Epoll {
     pub(crate) fn clear_wake(&self) {
         let mut buf: u64 = 0;
         if let Some(fds) = self.fds().as_ref() {
-            // SAFETY: reads 8 bytes into a live u64; EAGAIN (nothing pending) is fine.
+            // SAFETY: reads 8 bytes into a live u64 from our eventfd (kept open
+            // by the read guard); EAGAIN (nothing pending) is fine.
             unsafe {
                 libc::read(fds.breakfd.as_raw_fd(), (&mut buf as *mut u64).cast(), 8);
             }
