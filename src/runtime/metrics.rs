@@ -97,7 +97,7 @@ impl Metrics {
             .ps
             .iter()
             .map(|p| WorkerMetrics {
-                tasks_polled: p.counters.polled.load(Ordering::Relaxed),
+                tasks_polled: p.schedtick.load(Ordering::Relaxed),
                 steals: p.counters.steals.load(Ordering::Relaxed),
                 local_queue_depth: p.runq.len() + usize::from(p.has_runnext()),
                 netpoll_nonblocking: p.counters.netpoll_nonblocking.load(Ordering::Relaxed),

@@ -175,7 +175,6 @@ fn schedule_loop(ctx: &WorkerContext) {
 /// Polls one task.
 fn run_task(m: &Machine, p: &Processor, task: Task) {
     PCounters::bump(&p.schedtick);
-    PCounters::bump(&p.counters.polled);
     m.polling_task.store(true, Ordering::Relaxed);
     crate::task::budget::reset();
     // Task panics are caught by async-task and surface through the

@@ -29,7 +29,6 @@ use super::TaskMeta;
 /// load+store pairs (a lost increment during a hand-off is harmless).
 #[derive(Debug, Default)]
 pub(crate) struct PCounters {
-    pub(crate) polled: AtomicU64,
     pub(crate) steals: AtomicU64,
     pub(crate) netpoll_nonblocking: AtomicU64,
     pub(crate) overflows: AtomicU64,
@@ -55,7 +54,8 @@ pub(crate) struct Processor {
     pub(crate) timers: Timers,
     /// Id of the owning M, 0 when idle (see the module docs).
     pub(crate) owner: AtomicU64,
-    /// Tasks polled on this P; sysmon watches it to detect a stuck poll.
+    /// Tasks polled on this P (Go's `schedtick`): sysmon watches it to
+    /// detect a stuck poll, and metrics report it.
     pub(crate) schedtick: AtomicU64,
     /// Metrics.
     pub(crate) counters: PCounters,
