@@ -152,7 +152,7 @@ where
 {
     let meta = TaskMeta {
         shared: shared.clone(),
-        key: None,
+        key: std::sync::atomic::AtomicU32::new(super::registry::Key::pack(None)),
     };
     let (runnable, task) = async_task::Builder::new()
         .metadata(meta)

@@ -194,6 +194,7 @@ fn find_work(ctx: &WorkerContext, p: &Processor) -> Option<Task> {
             p.timers.run(now, shared.poller.waiters());
         }
     }
+    let mut polled = false;
     if p.schedtick
         .load(Ordering::Relaxed)
         .is_multiple_of(GLOBAL_CHECK_INTERVAL)
@@ -201,6 +202,7 @@ fn find_work(ctx: &WorkerContext, p: &Processor) -> Option<Task> {
         // Fairness under load: a busy M would otherwise leave I/O events
         // and remotely woken tasks waiting until its own queue runs dry.
         if shared.poller.has_waiters() && !shared.polling.load(Ordering::SeqCst) {
+            polled = true;
             let batch = netpoll_batch(ctx, p);
             shared.inject(Some(p.id), batch);
         }
@@ -221,7 +223,9 @@ fn find_work(ctx: &WorkerContext, p: &Processor) -> Option<Task> {
     if let Some(t) = global_batch(shared, p) {
         return Some(t);
     }
-    if shared.poller.has_waiters()
+    // (Not again if this call just polled on the 61st tick.)
+    if !polled
+        && shared.poller.has_waiters()
         && !shared.polling.load(Ordering::SeqCst)
         && let Some(t) = netpoll_now(ctx, p)
     {

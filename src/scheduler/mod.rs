@@ -94,7 +94,9 @@ const SHUTDOWN_GRACE: Duration = Duration::from_millis(100);
 #[derive(Debug)]
 pub(crate) struct TaskMeta {
     pub(crate) shared: Arc<Shared>,
-    pub(crate) key: Option<Key>,
+    /// Registry slot, packed (`Key::pack`); set right after the task is
+    /// created, before it can run.
+    pub(crate) key: std::sync::atomic::AtomicU32,
 }
 
 /// A runnable task of this runtime.
@@ -198,10 +200,9 @@ impl Shared {
         F::Output: Send + 'static,
     {
         let hint = context::with_worker(|w| w.and_then(|w| w.p.get())).unwrap_or_else(thread_hint);
-        let key = self.registry.reserve(hint);
         let meta = TaskMeta {
             shared: self.clone(),
-            key: Some(key),
+            key: std::sync::atomic::AtomicU32::new(Key::pack(None)),
         };
         let (runnable, task) = async_task::Builder::new()
             .metadata(meta)
@@ -213,7 +214,11 @@ impl Shared {
                 },
                 WithInfo(schedule_task),
             );
-        self.registry.fill(key, runnable.waker());
+        let key = self.registry.insert(hint, runnable.waker());
+        runnable
+            .metadata()
+            .key
+            .store(Key::pack(Some(key)), Ordering::Release);
         if self.is_shutdown() {
             // Spawning into a runtime that is shutting down cancels the task.
             drop(runnable);
@@ -647,15 +652,15 @@ pin_project_lite::pin_project! {
             // SAFETY: the metadata lives in the task header, which is freed
             // only after the future has been dropped.
             let meta = unsafe { &*meta };
-            if let Some(key) = meta.key {
+            if let Some(key) = Key::unpack(meta.key.load(Ordering::Acquire)) {
                 meta.shared.registry.release(key);
             }
         }
     }
 }
 
-// SAFETY: the raw pointer is to `TaskMeta`, which is Sync (Arc<Shared> and a
-// Copy key); the wrapper is Send whenever the future is.
+// SAFETY: the raw pointer is to `TaskMeta`, which is Sync (an Arc<Shared>
+// and an atomic key); the wrapper is Send whenever the future is.
 unsafe impl<F: Send> Send for Tracked<F> {}
 
 impl<F: Future> Future for Tracked<F> {

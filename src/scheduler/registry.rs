@@ -19,6 +19,21 @@ const SHARD_BITS: u32 = 4;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Key(u32);
 
+impl Key {
+    /// No slot (tasks that are not registered, or not yet).
+    const NONE: u32 = u32::MAX;
+
+    /// Packs an optional key into a `u32` (for an atomic).
+    pub(crate) fn pack(key: Option<Key>) -> u32 {
+        key.map_or(Key::NONE, |k| k.0)
+    }
+
+    /// Unpacks [`pack`](Self::pack).
+    pub(crate) fn unpack(raw: u32) -> Option<Key> {
+        (raw != Key::NONE).then_some(Key(raw))
+    }
+}
+
 #[derive(Debug, Default)]
 struct Shard {
     slots: Vec<Option<Waker>>,
@@ -45,25 +60,23 @@ impl Registry {
         self.shards[i].lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Reserves a slot in shard `hint % SHARDS`.
-    pub(crate) fn reserve(&self, hint: usize) -> Key {
+    /// Stores a task's waker in a free slot of shard `hint % SHARDS` and
+    /// returns the slot's key (one lock per spawn).
+    pub(crate) fn insert(&self, hint: usize, waker: Waker) -> Key {
         let s = hint % SHARDS;
         let mut shard = self.shard(s);
         shard.live += 1;
         let index = match shard.free.pop() {
-            Some(i) => i,
+            Some(i) => {
+                shard.slots[i as usize] = Some(waker);
+                i
+            }
             None => {
-                shard.slots.push(None);
+                shard.slots.push(Some(waker));
                 (shard.slots.len() - 1) as u32
             }
         };
         Key((index << SHARD_BITS) | s as u32)
-    }
-
-    /// Stores the task's waker in its reserved slot.
-    pub(crate) fn fill(&self, key: Key, waker: Waker) {
-        let mut shard = self.shard((key.0 as usize) % SHARDS);
-        shard.slots[(key.0 >> SHARD_BITS) as usize] = Some(waker);
     }
 
     /// Releases a slot (the task finished or was dropped).
@@ -101,18 +114,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reserve_fill_release() {
+    fn insert_release() {
         let r = Registry::default();
-        let a = r.reserve(3);
-        let b = r.reserve(3);
+        let a = r.insert(3, Waker::noop().clone());
+        let b = r.insert(3, Waker::noop().clone());
         assert_ne!(a, b);
-        r.fill(a, Waker::noop().clone());
         assert_eq!(r.live(), 2);
         r.release(b);
         assert_eq!(r.live(), 1);
         assert_eq!(r.take_all().len(), 1);
         r.release(a);
         assert_eq!(r.live(), 0);
-        assert_eq!(r.reserve(3), a, "the last released slot is reused first");
+        assert_eq!(
+            r.insert(3, Waker::noop().clone()),
+            a,
+            "the last released slot is reused first"
+        );
+        assert_eq!(Key::unpack(Key::pack(Some(a))), Some(a));
+        assert_eq!(Key::unpack(Key::pack(None)), None);
     }
 }
