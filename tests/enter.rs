@@ -116,3 +116,44 @@ fn block_on_inside_enter_restores_the_entered_runtime() {
     assert_eq!(inner.as_deref(), Some("block-on-b"));
     assert_eq!(where_goro_spawn_runs(), "block-on-a");
 }
+
+/// Run in a child process by `readme_mistake_warns_once_in_debug_builds`:
+/// the `rt.block_on(goro::spawn(f))` mistake, twice.
+#[test]
+fn readme_mistake_child() {
+    if std::env::var_os("GORO_ENTER_TEST_CHILD").is_none() {
+        return;
+    }
+    let rt = runtime("mistake");
+    for _ in 0..2 {
+        // goro::spawn runs before block_on enters rt: the default runtime.
+        let name = rt
+            .block_on(goro::spawn(async {
+                std::thread::current().name().map(str::to_owned)
+            }))
+            .unwrap();
+        assert_ne!(name.as_deref(), Some("mistake"));
+    }
+}
+
+#[test]
+fn readme_mistake_warns_once_in_debug_builds() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "readme_mistake_child", "--nocapture"])
+        .env("GORO_ENTER_TEST_CHILD", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let warnings = stderr
+        .matches("goro: warning: starting the default runtime")
+        .count();
+    let expected = usize::from(cfg!(debug_assertions));
+    assert_eq!(warnings, expected, "stderr: {stderr}");
+    if expected == 1 {
+        assert!(
+            stderr.contains("rt.enter()"),
+            "the warning says what to do: {stderr}"
+        );
+    }
+}
