@@ -240,15 +240,22 @@ fn read_line(conn: &mut TcpStream) -> String {
     String::from_utf8(out).unwrap()
 }
 
+/// Sends `echo started` and `sleep MS` in one write and waits for the
+/// first response: the server read both lines together (one small write on
+/// loopback arrives as one segment), so once `started` comes back the slow
+/// request is in flight, not waiting to be read.
+fn start_slow_request(conn: &mut TcpStream, ms: u64) {
+    conn.write_all(format!("echo started\nsleep {ms}\n").as_bytes())
+        .unwrap();
+    assert_eq!(read_line(conn), "started");
+}
+
 fn sigterm_lets_the_in_flight_request_finish(signo: i32) {
     let mut server = Server::start();
     let mut idle = connect(server.addr);
     assert_eq!(request(&mut idle, "echo hi"), "hi");
     let mut busy = connect(server.addr);
-    assert_eq!(request(&mut busy, "echo ready"), "ready");
-    // A slow request in flight when the signal comes.
-    busy.write_all(b"sleep 700\n").unwrap();
-    std::thread::sleep(Duration::from_millis(150));
+    start_slow_request(&mut busy, 700);
     server.signal(signo);
     // The in-flight request completes; then the server closes the
     // connection instead of reading another request.
@@ -281,9 +288,7 @@ fn example_on_sigint_does_the_same() {
 fn example_gives_up_on_requests_after_5_s_and_still_exits_0() {
     let mut server = Server::start();
     let mut stuck = connect(server.addr);
-    assert_eq!(request(&mut stuck, "echo ready"), "ready");
-    stuck.write_all(b"sleep 60000\n").unwrap();
-    std::thread::sleep(Duration::from_millis(150));
+    start_slow_request(&mut stuck, 60_000);
     let start = Instant::now();
     server.signal(libc::SIGTERM);
     let status = server.wait(Duration::from_secs(15));
