@@ -56,6 +56,7 @@
 //! | [`net`] | `net`, `internal/poll` |
 //! | [`io`] | `internal/poll.FD` for arbitrary fds |
 //! | [`task`], [`runtime`] | `go` statement, `GOMAXPROCS` |
+//! | [`signal`] | `os/signal` (`signal.Notify`) |
 
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -65,6 +66,7 @@ pub mod net;
 pub(crate) mod poller;
 pub mod runtime;
 pub(crate) mod scheduler;
+pub mod signal;
 pub(crate) mod sync;
 pub mod task;
 pub mod time;

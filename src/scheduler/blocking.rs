@@ -7,15 +7,23 @@
 //! `goro-blocking-N`. Each closure runs inside a task, so a panic is caught
 //! into the `JoinHandle`'s `JoinError` and never kills the pool thread.
 //!
-//! Shutdown (dropping the runtime) cancels closures that have not started
-//! (their `JoinHandle`s report cancellation) and does not wait for running
-//! ones: their threads are detached and exit when the closure returns.
+//! Shutdown cancels closures that have not started (their `JoinHandle`s
+//! report cancellation); running ones are waited for as the shutdown asks
+//! ([`Pool::wait_threads_exit`]: without limit when a runtime is dropped,
+//! up to a deadline for `shutdown_timeout`, not at all for
+//! `shutdown_background`); threads still running then are detached and
+//! exit when their closure returns.
 
 use super::{Shared, Task, TaskMeta};
 use crate::task::JoinHandle;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
+
+thread_local! {
+    /// The pool this thread belongs to (null on other threads).
+    static POOL_THREAD: std::cell::Cell<*const Pool> = const { std::cell::Cell::new(std::ptr::null()) };
+}
 
 #[derive(Debug, Default)]
 struct State {
@@ -55,18 +63,30 @@ impl Pool {
         self.lock().queue.len()
     }
 
-    /// After `shutdown`: waits up to `limit` for every thread that is not
-    /// running a closure to exit (busy ones are detached).
-    pub(crate) fn wait_idle_exit(&self, limit: std::time::Duration) {
-        let start = std::time::Instant::now();
+    /// After `shutdown`: waits until every pool thread has exited (running
+    /// closures have returned), or until `deadline` (`None`: no limit);
+    /// threads still running then are detached. A pool thread calling this
+    /// (a closure dropping its own runtime) does not wait for itself.
+    /// Returns true if no other pool thread is left.
+    pub(crate) fn wait_threads_exit(&self, deadline: Option<std::time::Instant>) -> bool {
+        let me = usize::from(POOL_THREAD.with(|p| std::ptr::eq(p.get(), self)));
+        let mut pause = std::time::Duration::from_micros(50);
         loop {
             let st = self.lock();
-            if st.threads <= st.busy || start.elapsed() >= limit {
-                return;
+            if st.threads <= me {
+                return true;
+            }
+            if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                return false;
             }
             drop(st);
             self.cv.notify_all();
-            std::thread::sleep(std::time::Duration::from_micros(100));
+            let pause_until = deadline.map_or(pause, |d| {
+                d.saturating_duration_since(std::time::Instant::now())
+                    .min(pause)
+            });
+            std::thread::sleep(pause_until);
+            pause = (pause * 2).min(std::time::Duration::from_millis(5));
         }
     }
 
@@ -114,6 +134,7 @@ impl Pool {
     /// A pool thread's loop.
     fn run(&self, shared: &Shared) {
         let _enter = super::context::enter(shared.arc());
+        POOL_THREAD.with(|p| p.set(self));
         let keep_alive = shared.config.keep_alive;
         let mut st = self.lock();
         loop {

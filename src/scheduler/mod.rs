@@ -53,7 +53,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::thread::JoinHandle as ThreadHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How the runtime was configured (see `runtime::Builder`).
 #[derive(Clone)]
@@ -85,9 +85,52 @@ impl std::fmt::Debug for Config {
     }
 }
 
-/// How long shutdown waits for a worker that is inside a task's poll before
-/// detaching it.
+/// How long dropping a runtime waits for a worker that is inside a task's
+/// poll before detaching it.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(100);
+
+/// How long shutdown waits for the runtime's threads (see the docs of
+/// `runtime::Runtime`, which chooses one of these).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ShutdownWait {
+    /// Stop waiting for threads at this time (`None`: no limit). Workers
+    /// that are not inside a task's poll exit promptly and are always joined.
+    pub(crate) deadline: Option<Instant>,
+    /// Detach a worker stuck inside one task's poll after this long, even
+    /// before the deadline (`None`: wait until the deadline).
+    pub(crate) stuck_worker_grace: Option<Duration>,
+}
+
+impl ShutdownWait {
+    /// Dropping a runtime: stuck workers get `SHUTDOWN_GRACE`; running
+    /// blocking closures are waited for without limit.
+    pub(crate) fn on_drop() -> ShutdownWait {
+        ShutdownWait {
+            deadline: None,
+            stuck_worker_grace: Some(SHUTDOWN_GRACE),
+        }
+    }
+
+    /// `shutdown_timeout(limit)`: every thread gets until `now + limit`.
+    pub(crate) fn within(limit: Duration) -> ShutdownWait {
+        ShutdownWait {
+            deadline: Instant::now().checked_add(limit),
+            stuck_worker_grace: None,
+        }
+    }
+
+    /// `shutdown_background()`: detach anything that is not about to exit.
+    pub(crate) fn detach() -> ShutdownWait {
+        ShutdownWait {
+            deadline: Some(Instant::now()),
+            stuck_worker_grace: Some(Duration::ZERO),
+        }
+    }
+
+    fn past_deadline(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+}
 
 /// What every task carries in its header: its runtime, and its registry
 /// slot (none for blocking-pool tasks).
@@ -464,9 +507,15 @@ impl Shared {
 
     // ----- shutdown -----------------------------------------------------------
 
-    /// Stops every M and sysmon, waits for them, then cancels every task.
-    /// Idempotent.
+    /// Shuts down as dropping a runtime does ([`ShutdownWait::on_drop`]).
     pub(crate) fn shutdown(&self) {
+        self.shutdown_with(ShutdownWait::on_drop());
+    }
+
+    /// Stops every M and sysmon, waits for them, cancels every task, then
+    /// waits for the blocking pool's threads, as long as `wait` allows.
+    /// Idempotent: only the first call does anything.
+    pub(crate) fn shutdown_with(&self, wait: ShutdownWait) {
         if self.shutdown.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -491,8 +540,11 @@ impl Shared {
             let mut stuck_since = None;
             while !handle.is_finished() {
                 if m.in_task_poll() {
-                    let since = *stuck_since.get_or_insert_with(std::time::Instant::now);
-                    if since.elapsed() > SHUTDOWN_GRACE {
+                    let since = *stuck_since.get_or_insert_with(Instant::now);
+                    let grace_over = wait
+                        .stuck_worker_grace
+                        .is_some_and(|grace| since.elapsed() >= grace);
+                    if grace_over || wait.past_deadline() {
                         break;
                     }
                 } else {
@@ -510,7 +562,7 @@ impl Shared {
             }
         }
         self.drain();
-        self.blocking.wait_idle_exit(Duration::from_millis(500));
+        self.blocking.wait_threads_exit(wait.deadline);
         self.poller.shutdown();
     }
 
