@@ -60,6 +60,8 @@
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+#[cfg(any(feature = "hyper", feature = "tokio-io"))]
+pub mod compat;
 pub mod io;
 pub mod net;
 pub(crate) mod poller;
