@@ -45,7 +45,10 @@ async fn user(Path(id): Path<u64>) -> Json<Value> {
 }
 
 async fn not_found(uri: Uri) -> (StatusCode, String) {
-    (StatusCode::NOT_FOUND, format!("no route for {}\n", uri.path()))
+    (
+        StatusCode::NOT_FOUND,
+        format!("no route for {}\n", uri.path()),
+    )
 }
 
 fn main() -> io::Result<()> {
@@ -54,7 +57,10 @@ fn main() -> io::Result<()> {
     let app = app();
     runtime(&flags)?.block_on(async {
         let listener = TcpListener::bind(&addr).await?;
-        println!("axum_hello: listening on http://{}/", listener.local_addr()?);
+        println!(
+            "axum_hello: listening on http://{}/",
+            listener.local_addr()?
+        );
         let mut incoming = listener.incoming();
         loop {
             let stream = incoming.next().await?;

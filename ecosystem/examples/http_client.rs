@@ -32,8 +32,7 @@ fn main() -> io::Result<()> {
         .map_err(|e| invalid(format!("bad URL {url:?}: {e}")))?;
     let connect_timeout = flags.parsed::<u64>("connect-timeout-ms")?.unwrap_or(5_000);
     let timeout = flags.parsed::<u64>("timeout-ms")?.unwrap_or(30_000);
-    let connector =
-        Connector::new().connect_timeout(Some(Duration::from_millis(connect_timeout)));
+    let connector = Connector::new().connect_timeout(Some(Duration::from_millis(connect_timeout)));
     let client: Client<Connector, Empty<Bytes>> = Client::builder(Executor::new())
         .timer(Timer::new())
         .pool_timer(Timer::new())

@@ -24,7 +24,12 @@ fn run<T>(fut: impl Future<Output = T>) -> T {
 
 /// Echoes method, path and body, and says which HTTP version it spoke.
 async fn echo(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    let head = format!("{} {} {:?}\n", req.method(), req.uri().path(), req.version());
+    let head = format!(
+        "{} {} {:?}\n",
+        req.method(),
+        req.uri().path(),
+        req.version()
+    );
     let body = req.into_body().collect().await.map(|b| b.to_bytes());
     let mut out = head.into_bytes();
     out.extend_from_slice(&body.unwrap_or_default());
@@ -34,7 +39,9 @@ async fn echo(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallibl
 /// Serves HTTP/1.1 (with goro's timer) on every accepted connection.
 async fn serve_http1(listener: TcpListener) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else { return };
+        let Ok((stream, _)) = listener.accept().await else {
+            return;
+        };
         goro::spawn(async move {
             let _ = http1::Builder::new()
                 .timer(Timer::new())
@@ -66,7 +73,10 @@ fn http1_round_trip_over_goro_tcp() {
                 .unwrap();
             let resp = sender.send_request(req).await.unwrap();
             assert_eq!(resp.status(), StatusCode::OK);
-            assert_eq!(body_string(resp).await, format!("POST /echo/{i} HTTP/1.1\nping"));
+            assert_eq!(
+                body_string(resp).await,
+                format!("POST /echo/{i} HTTP/1.1\nping")
+            );
         }
     });
 }
@@ -105,9 +115,22 @@ fn http2_round_trip_with_goro_executor_and_timer() {
             }));
         }
         for (i, reply) in replies.into_iter().enumerate() {
-            assert_eq!(reply.await.unwrap(), format!("POST /s/{i} HTTP/2.0\nbody {i}"));
+            assert_eq!(
+                reply.await.unwrap(),
+                format!("POST /s/{i} HTTP/2.0\nbody {i}")
+            );
         }
     });
+    assert_no_tokio_threads();
+}
+
+/// No thread of this process is a tokio runtime thread (they are named
+/// `tokio-runtime-worker`); goro's workers and hyper's tasks ran it all.
+fn assert_no_tokio_threads() {
+    for task in std::fs::read_dir("/proc/self/task").unwrap() {
+        let comm = std::fs::read_to_string(task.unwrap().path().join("comm")).unwrap_or_default();
+        assert!(!comm.starts_with("tokio"), "a tokio thread: {comm}");
+    }
 }
 
 #[test]
@@ -158,7 +181,11 @@ fn legacy_client_dials_with_goro_connector() {
         let dead = closed.local_addr().unwrap();
         drop(closed);
         let err = client
-            .request(Request::get(format!("http://{dead}/")).body(Full::default()).unwrap())
+            .request(
+                Request::get(format!("http://{dead}/"))
+                    .body(Full::default())
+                    .unwrap(),
+            )
             .await
             .unwrap_err();
         assert!(err.is_connect(), "{err:?}");
@@ -193,7 +220,10 @@ fn connector_times_out_on_a_connect_that_hangs() {
                 }
             }
         }
-        panic!("{} connects to a listener that never accepts all succeeded", queued.len());
+        panic!(
+            "{} connects to a listener that never accepts all succeeded",
+            queued.len()
+        );
     });
 }
 
@@ -227,7 +257,10 @@ fn header_read_timeout_cuts_off_a_slow_client() {
         let err = result.expect_err("the connection must end in an error");
         assert!(err.is_timeout(), "not a timeout: {err:?}");
         assert!(took >= timeout, "cut off before the timeout: {took:?}");
-        assert!(took < Duration::from_secs(20), "timeout far too late: {took:?}");
+        assert!(
+            took < Duration::from_secs(20),
+            "timeout far too late: {took:?}"
+        );
         // hyper may answer 408 before closing; either way the stream then ends.
         let answer = String::from_utf8_lossy(&buf[..n]).to_string();
         assert!(n == 0 || answer.starts_with("HTTP/1.1 408"), "{answer}");

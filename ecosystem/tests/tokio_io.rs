@@ -48,7 +48,13 @@ fn framed_lines_over_goro_tcp() {
         let (seen, err) = server.await.unwrap();
         assert_eq!(seen, 4);
         let err = err.expect("the over-long line is refused");
-        assert!(matches!(err, tokio_util::codec::LinesCodecError::MaxLineLengthExceeded), "{err}");
+        assert!(
+            matches!(
+                err,
+                tokio_util::codec::LinesCodecError::MaxLineLengthExceeded
+            ),
+            "{err}"
+        );
     });
 }
 
