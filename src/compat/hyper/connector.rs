@@ -137,8 +137,14 @@ mod tests {
     #[test]
     fn host_and_port_of_uris() {
         let hp = |s: &str| host_and_port(&s.parse().unwrap());
-        assert_eq!(hp("http://example.com/x").unwrap(), ("example.com".into(), 80));
-        assert_eq!(hp("http://127.0.0.1:8080/").unwrap(), ("127.0.0.1".into(), 8080));
+        assert_eq!(
+            hp("http://example.com/x").unwrap(),
+            ("example.com".into(), 80)
+        );
+        assert_eq!(
+            hp("http://127.0.0.1:8080/").unwrap(),
+            ("127.0.0.1".into(), 8080)
+        );
         assert_eq!(hp("http://[::1]:9/").unwrap(), ("::1".into(), 9));
         let err = hp("https://example.com/").unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
