@@ -9,8 +9,8 @@ mod example_process;
 
 use bytes::Bytes;
 use example_process::{ExampleProcess, run_example};
+use futures::StreamExt;
 use futures::io::{AsyncReadExt, AsyncWriteExt};
-use futures::{SinkExt as _, StreamExt};
 use futures_rustls::TlsConnector;
 use futures_rustls::rustls::crypto::ring;
 use futures_rustls::rustls::pki_types::ServerName;
