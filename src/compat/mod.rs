@@ -10,7 +10,7 @@
 //!   [`Executor`](hyper::Executor) and [`Timer`](hyper::Timer) run hyper's
 //!   background tasks and timeouts on goro; [`Connector`](hyper::Connector)
 //!   dials for `hyper_util`'s legacy `Client`.
-//! - `tokio_io` (feature `tokio-io`): the same streams implement
+//! - [`tokio_io`] (feature `tokio-io`): the same streams implement
 //!   `tokio::io::AsyncRead` and `AsyncWrite` (tokio is built with its
 //!   default features off: the traits, never its runtime), so codecs and
 //!   protocol crates written against tokio's traits run over goro sockets.
@@ -18,4 +18,4 @@
 #[cfg(feature = "hyper")]
 pub mod hyper;
 #[cfg(feature = "tokio-io")]
-mod tokio_io;
+pub mod tokio_io;
