@@ -7,8 +7,8 @@
 //! killed when the [`ExampleProcess`] is dropped, including when a test
 //! panics. `cargo test` builds the package's examples next to the test
 //! binary (`target/<profile>/examples/`); when one is missing or older than
-//! the test binary (`cargo test --test NAME` builds no example) it is built
-//! with the same cargo, profile and package features.
+//! its source (`cargo test --test NAME` builds no example) it is built with
+//! the same cargo, profile and package features.
 
 #![allow(dead_code)]
 
@@ -96,8 +96,9 @@ fn listening_addr(line: &str) -> Option<String> {
 }
 
 /// `target/<profile>/examples/NAME`, (re)built first if it is missing or
-/// older than this test binary (`cargo test --test NAME` builds no example,
-/// so an example edited since the last full build would be stale).
+/// older than its source (`cargo test --test NAME` builds no example, so an
+/// example edited since the last full build would be stale; a full
+/// `cargo test` has just built them all, so it never builds here).
 fn example_path(name: &str) -> PathBuf {
     static BUILD: Mutex<()> = Mutex::new(());
     // The test binary is target/<profile>/deps/TEST-HASH.
@@ -109,7 +110,10 @@ fn example_path(name: &str) -> PathBuf {
     let path = profile_dir.join("examples").join(name);
     let _guard = BUILD.lock().unwrap_or_else(|p| p.into_inner());
     let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    if modified(&path) < modified(&exe) {
+    let source = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(format!("{name}.rs"));
+    if modified(&path) < modified(&source) {
         let mut cargo = Command::new(env!("CARGO"));
         cargo.args([
             "build",
