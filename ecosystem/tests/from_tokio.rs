@@ -190,6 +190,7 @@ fn smol_hyper_adapter_over_goro_streams() {
         let req = hyper::Request::get("http://localhost/")
             .body(Empty::<Bytes>::new())
             .unwrap();
+        sender.ready().await.unwrap();
         let resp = sender.send_request(req).await.unwrap();
         let body = resp.into_body().collect().await.unwrap().to_bytes();
         assert_eq!(&body[..], b"via smol-hyper");
