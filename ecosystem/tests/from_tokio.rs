@@ -102,7 +102,7 @@ fn split_by_reference() {
         let writer = goro::spawn({
             let client = client.clone();
             async move {
-                (&*client).write_all(&[7u8; 100_000]).await.unwrap();
+                client.write_all(&[7u8; 100_000]).await.unwrap();
                 client.shutdown(std::net::Shutdown::Write).unwrap();
             }
         });
