@@ -7,12 +7,12 @@
 //! ```
 //!
 //! hyper talks to sockets through its own `hyper::rt::Read`/`Write` traits;
-//! the small adapter in `benches/support/hyper_goro.rs` (shared with the
+//! the small adapter in `bench/src/hyper_goro.rs` (shared with the
 //! benchmarks) bridges goro's `futures-io` streams to them.
 
 // The adapter also carries an executor for hyper's HTTP/2, unused here.
 #[allow(dead_code)]
-#[path = "../benches/support/hyper_goro.rs"]
+#[path = "../bench/src/hyper_goro.rs"]
 mod hyper_goro;
 
 use bytes::Bytes;

@@ -2,8 +2,8 @@
 //! blocking std sockets (so the client is identical whichever runtime
 //! serves), and a `wrk` runner.
 
-use super::sys::set_linger_zero;
-use crate::support::sys::{ThreadUsage, runtime_threads_usage};
+use crate::sys::set_linger_zero;
+use crate::sys::{ThreadUsage, runtime_threads_usage};
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
