@@ -281,7 +281,7 @@ pub fn have_wrk() -> bool {
 
 /// Parses a wrk duration such as `512.00us`, `1.20ms` or `2.01s` into
 /// microseconds.
-fn parse_wrk_time(s: &str) -> Option<f64> {
+pub fn parse_wrk_time(s: &str) -> Option<f64> {
     let s = s.trim();
     let split = s.find(|c: char| c.is_ascii_alphabetic())?;
     let (num, unit) = s.split_at(split);
