@@ -19,10 +19,16 @@ pub struct Cfg {
     pub filters: Vec<String>,
     /// Runtimes to run (default goro and tokio).
     pub only: Option<String>,
+    /// Run the server, the load generator and wrk under `chrt -f 50`
+    /// (SCHED_FIFO), so other work on a shared machine cannot preempt them.
+    pub fifo: bool,
+    /// Another goro server binary (an older build) to run as runtime
+    /// `base`, alternating with the others: before/after in one run.
+    pub baseline: Option<String>,
 }
 
 pub const USAGE: &str = "usage: cargo bench -p goro-bench --bench net -- [--rounds N] [--warmup-ms MS] \
-[--measure-ms MS] [--smol] [--no-http] [--only goro|tokio|smol] [CASE-SUBSTRING...]";
+[--measure-ms MS] [--smol] [--no-http] [--fifo] [--baseline SERVER-GORO-EXE] [--only goro|tokio|smol] [CASE-SUBSTRING...]";
 
 impl Cfg {
     /// Parses `std::env::args()`.
@@ -35,6 +41,8 @@ impl Cfg {
             http: true,
             filters: Vec::new(),
             only: None,
+            fifo: false,
+            baseline: None,
         };
         let mut args = std::env::args().skip(1);
         while let Some(a) = args.next() {
@@ -50,6 +58,11 @@ impl Cfg {
                 "--measure-ms" => cfg.measure = Duration::from_millis(num("--measure-ms")?),
                 "--smol" => cfg.smol = true,
                 "--no-http" => cfg.http = false,
+                "--fifo" => cfg.fifo = true,
+                "--baseline" => {
+                    let exe = args.next().filter(|p| std::path::Path::new(p).is_file());
+                    cfg.baseline = Some(exe.ok_or("--baseline needs a server-goro binary")?);
+                }
                 "--only" => {
                     let rt = args
                         .next()
@@ -62,6 +75,19 @@ impl Cfg {
             }
         }
         Ok(cfg)
+    }
+
+    /// Every runtime column of the table, in order.
+    pub fn columns(&self) -> Vec<&'static str> {
+        let mut v = vec!["goro", "tokio"];
+        if self.smol {
+            v.push("smol");
+        }
+        if self.baseline.is_some() {
+            v.push("base");
+        }
+        v.retain(|r| self.only.as_deref().is_none_or(|o| o == *r));
+        v
     }
 
     /// Whether the case labelled `label` runs.
@@ -79,6 +105,9 @@ impl Cfg {
         };
         if self.smol && workers > 1 {
             v.push("smol");
+        }
+        if self.baseline.is_some() {
+            v.insert(if round.is_multiple_of(2) { 0 } else { v.len() }, "base");
         }
         v.retain(|r| self.only.as_deref().is_none_or(|o| o == *r));
         v

@@ -6,6 +6,10 @@
 //! cargo bench -p goro-bench --bench net                       # all cases, 3 rounds (~4 min)
 //! cargo bench -p goro-bench --bench net -- "1w c=500" --rounds 5
 //! options: --rounds N  --warmup-ms MS  --measure-ms MS  --smol  --no-http  --only RUNTIME
+//!          --fifo   (server, load generator and wrk under `chrt -f 50`: on a
+//!                    machine shared with other work, keeps it from preempting them)
+//!          --baseline PATH   (another server-goro build, run as column `base`:
+//!                             before/after a change in one alternating run)
 //! ```
 //!
 //! Placement: one worker with the server pinned to CPU 0 (`taskset -c 0`),
@@ -35,10 +39,14 @@ use table::Samples;
 const ONE_PINNED: Placement = Placement {
     workers: 1,
     pinned: true,
+    fifo: false,
+    baseline: None,
 };
 const TWO_FREE: Placement = Placement {
     workers: 2,
     pinned: false,
+    fifo: false,
+    baseline: None,
 };
 /// Connections of the HTTP case.
 const HTTP_CONNS: usize = 100;
@@ -104,9 +112,21 @@ impl Case {
     }
 }
 
+/// The `--baseline` binary, leaked: it lives as long as the run.
+fn baseline(cfg: &Cfg) -> Option<&'static str> {
+    cfg.baseline
+        .clone()
+        .map(|b| &*Box::leak(b.into_boxed_str()))
+}
+
 fn cases(cfg: &Cfg) -> Vec<Case> {
     let mut v = Vec::new();
     for place in [ONE_PINNED, TWO_FREE] {
+        let place = Placement {
+            fifo: cfg.fifo,
+            baseline: baseline(cfg),
+            ..place
+        };
         for conns in [50, 500] {
             for size in [64, 4096] {
                 v.push(Case::Echo { place, conns, size });
@@ -115,7 +135,11 @@ fn cases(cfg: &Cfg) -> Vec<Case> {
     }
     if cfg.http && run::have_wrk() {
         v.push(Case::Http {
-            place: ONE_PINNED,
+            place: Placement {
+                fifo: cfg.fifo,
+                baseline: baseline(cfg),
+                ..ONE_PINNED
+            },
             secs: cfg.measure.as_secs().max(2),
         });
     } else if cfg.http {
@@ -161,10 +185,15 @@ fn main() {
         sys::loadavg()
     );
     println!(
-        "setup: {} rounds, {} ms warm-up + {} ms measured per run; medians over rounds",
+        "setup: {} rounds, {} ms warm-up + {} ms measured per run; medians over rounds{}",
         cfg.rounds,
         cfg.warmup.as_millis(),
-        cfg.measure.as_millis()
+        cfg.measure.as_millis(),
+        if cfg.fifo {
+            "; SCHED_FIFO (chrt -f 50)"
+        } else {
+            ""
+        }
     );
     println!();
     let t0 = Instant::now();
@@ -186,7 +215,7 @@ fn main() {
         }
     }
     let labels: Vec<String> = cases.iter().map(Case::label).collect();
-    table::print(&labels, &samples, cfg.smol);
+    table::print(&labels, &samples, &cfg.columns());
     println!();
     println!(
         "ratio = goro/tokio of the medians (below 1 = goro lower). load average at end: {}; total {:.0} s",

@@ -19,15 +19,36 @@ pub struct Placement {
     pub workers: usize,
     /// Pinned to CPU 0 (`taskset -c 0`), else free to use both CPUs.
     pub pinned: bool,
+    /// Every process of the run under SCHED_FIFO (`chrt -f 50`).
+    pub fifo: bool,
+    /// The server binary of runtime `base` (`--baseline`).
+    pub baseline: Option<&'static str>,
+}
+
+/// `taskset -c CPU` (or nothing) and `chrt -f 50` (or nothing) before `exe`.
+fn command(cpu: Option<&str>, fifo: bool, exe: &str) -> Command {
+    let mut argv: Vec<&str> = Vec::new();
+    if fifo {
+        argv.extend(["chrt", "-f", "50"]);
+    }
+    if let Some(cpu) = cpu {
+        argv.extend(["taskset", "-c", cpu]);
+    }
+    argv.push(exe);
+    let mut cmd = Command::new(argv[0]);
+    cmd.args(&argv[1..]);
+    cmd
 }
 
 /// What one run measured (the load generator's `key=value` fields).
 pub type Fields = HashMap<String, f64>;
 
-fn server_exe(runtime: &str) -> &'static str {
+/// The server binary of `runtime`; `base` is the `--baseline` binary.
+fn server_exe<'a>(runtime: &str, baseline: Option<&'a str>) -> &'a str {
     match runtime {
         "goro" => env!("CARGO_BIN_EXE_server-goro"),
         "tokio" => env!("CARGO_BIN_EXE_server-tokio"),
+        "base" => baseline.unwrap_or(env!("CARGO_BIN_EXE_server-goro")),
         _ => env!("CARGO_BIN_EXE_server-smol"),
     }
 }
@@ -42,15 +63,9 @@ pub struct Server {
 impl Server {
     /// Starts `runtime`'s server in `mode` (`echo` or `http`).
     pub fn start(runtime: &str, mode: &str, place: Placement) -> io::Result<Server> {
-        let exe = server_exe(runtime);
-        let mut cmd = if place.pinned {
-            let mut c = Command::new("taskset");
-            c.args(["-c", "0", exe]);
-            c
-        } else {
-            Command::new(exe)
-        };
-        let mut child = cmd
+        let exe = server_exe(runtime, place.baseline);
+        let cpu = place.pinned.then_some("0");
+        let mut child = command(cpu, place.fifo, exe)
             .args(["--workers", &place.workers.to_string(), "--mode", mode])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -73,7 +88,7 @@ impl Server {
         }
     }
 
-    /// Its process id (taskset execs the server, so the pid is the server's).
+    /// Its process id (chrt and taskset exec, so the pid is the server's).
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -132,8 +147,8 @@ pub fn echo(
     measure: Duration,
 ) -> io::Result<Fields> {
     let server = Server::start(runtime, "echo", place)?;
-    let mut cmd = Command::new("taskset");
-    cmd.args(["-c", "1", env!("CARGO_BIN_EXE_loadgen")]).args([
+    let mut cmd = command(Some("1"), place.fifo, env!("CARGO_BIN_EXE_loadgen"));
+    cmd.args([
         "--addr".to_string(),
         server.addr.to_string(),
         "--conns".into(),
@@ -166,9 +181,12 @@ pub fn http(runtime: &str, place: Placement, conns: usize, secs: u64) -> io::Res
     let server = Server::start(runtime, "http", place)?;
     let url = format!("http://{}/", server.addr);
     let wrk = |secs: u64| {
-        let mut cmd = Command::new("taskset");
-        cmd.args(["-c", "1", "wrk", "-t1", &format!("-c{conns}")])
-            .args([format!("-d{secs}s"), "--latency".into(), url.clone()]);
+        let mut cmd = command(Some("1"), place.fifo, "wrk");
+        cmd.args(["-t1", &format!("-c{conns}")]).args([
+            format!("-d{secs}s"),
+            "--latency".into(),
+            url.clone(),
+        ]);
         output_within(cmd, Duration::from_secs(secs + 30))
     };
     wrk(1)?;

@@ -1,23 +1,22 @@
 //! Medians over rounds and the markdown table of the network benchmark.
 
 use crate::run::Fields;
+use std::collections::HashMap;
 
 /// Every round's fields, per runtime.
 #[derive(Default)]
 pub struct Samples {
-    goro: Vec<Fields>,
-    tokio: Vec<Fields>,
-    smol: Vec<Fields>,
+    runs: HashMap<String, Vec<Fields>>,
 }
 
 impl Samples {
     /// Adds one run of `runtime`.
     pub fn push(&mut self, runtime: &str, f: Fields) {
-        match runtime {
-            "goro" => self.goro.push(f),
-            "tokio" => self.tokio.push(f),
-            _ => self.smol.push(f),
-        }
+        self.runs.entry(runtime.to_string()).or_default().push(f);
+    }
+
+    fn median(&self, runtime: &str, key: &str) -> Option<f64> {
+        median(self.runs.get(runtime).map_or(&[][..], |v| v), key)
     }
 }
 
@@ -82,12 +81,11 @@ pub fn brief(f: &Fields) -> String {
     s
 }
 
-/// Prints the markdown table: one row per case and metric.
-pub fn print(labels: &[String], samples: &[Samples], smol: bool) {
-    let mut head = vec!["case", "metric", "goro", "tokio"];
-    if smol {
-        head.push("smol");
-    }
+/// Prints the markdown table: one row per case and metric, a column per
+/// runtime in `runtimes` (goro and tokio first).
+pub fn print(labels: &[String], samples: &[Samples], runtimes: &[&str]) {
+    let mut head = vec!["case", "metric"];
+    head.extend(runtimes);
     head.push("goro/tokio");
     println!("| {} |", head.join(" | "));
     let rule: Vec<&str> = head
@@ -98,20 +96,13 @@ pub fn print(labels: &[String], samples: &[Samples], smol: bool) {
     println!("|{}|", rule.join("|"));
     for (label, s) in labels.iter().zip(samples) {
         for (key, name, unit) in METRICS {
-            let (g, t) = (median(&s.goro, key), median(&s.tokio, key));
-            if g.is_none() && t.is_none() {
+            let values: Vec<Option<f64>> = runtimes.iter().map(|r| s.median(r, key)).collect();
+            if values.iter().all(Option::is_none) {
                 continue;
             }
-            let mut row = vec![
-                label.clone(),
-                name.to_string(),
-                cell(g, unit),
-                cell(t, unit),
-            ];
-            if smol {
-                row.push(cell(median(&s.smol, key), unit));
-            }
-            row.push(match (g, t) {
+            let mut row = vec![label.clone(), name.to_string()];
+            row.extend(values.iter().map(|v| cell(*v, unit)));
+            row.push(match (s.median("goro", key), s.median("tokio", key)) {
                 (Some(g), Some(t)) if t > 0.0 => format!("{:.2}", g / t),
                 _ => "—".into(),
             });
