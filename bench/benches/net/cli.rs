@@ -1,5 +1,6 @@
 //! Options of the out-of-process network benchmark.
 
+use crate::run::Prio;
 use std::time::Duration;
 
 /// What the command line asked for.
@@ -19,9 +20,9 @@ pub struct Cfg {
     pub filters: Vec<String>,
     /// Runtimes to run (default goro and tokio).
     pub only: Option<String>,
-    /// Run the server, the load generator and wrk under `chrt -f 50`
-    /// (SCHED_FIFO), so other work on a shared machine cannot preempt them.
-    pub fifo: bool,
+    /// Priority of the server, the load generator and wrk (`--fifo`), so
+    /// other work on a shared machine disturbs them less.
+    pub prio: Prio,
     /// Another goro server binary (an older build) to run as runtime
     /// `base`, alternating with the others: before/after in one run.
     pub baseline: Option<String>,
@@ -41,7 +42,7 @@ impl Cfg {
             http: true,
             filters: Vec::new(),
             only: None,
-            fifo: false,
+            prio: Prio::Normal,
             baseline: None,
         };
         let mut args = std::env::args().skip(1);
@@ -58,7 +59,7 @@ impl Cfg {
                 "--measure-ms" => cfg.measure = Duration::from_millis(num("--measure-ms")?),
                 "--smol" => cfg.smol = true,
                 "--no-http" => cfg.http = false,
-                "--fifo" => cfg.fifo = true,
+                "--fifo" => cfg.prio = Prio::Fifo,
                 "--baseline" => {
                     let exe = args.next().filter(|p| std::path::Path::new(p).is_file());
                     cfg.baseline = Some(exe.ok_or("--baseline needs a server-goro binary")?);

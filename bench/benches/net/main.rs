@@ -7,7 +7,9 @@
 //! cargo bench -p goro-bench --bench net -- "1w c=500" --rounds 5
 //! options: --rounds N  --warmup-ms MS  --measure-ms MS  --smol  --no-http  --only RUNTIME
 //!          --fifo   (server, load generator and wrk under `chrt -f 50`: on a
-//!                    machine shared with other work, keeps it from preempting them)
+//!                    machine shared with other work, keeps it from preempting
+//!                    them; the kernel's real-time throttling, 50 ms a second
+//!                    by default, then shows in every runtime's p99.9)
 //!          --baseline PATH   (another server-goro build, run as column `base`:
 //!                             before/after a change in one alternating run)
 //! ```
@@ -32,20 +34,20 @@ mod table;
 
 use cli::{Cfg, USAGE};
 use goro_bench::sys;
-use run::{Fields, Placement};
+use run::{Fields, Placement, Prio};
 use std::time::{Duration, Instant};
 use table::Samples;
 
 const ONE_PINNED: Placement = Placement {
     workers: 1,
     pinned: true,
-    fifo: false,
+    prio: Prio::Normal,
     baseline: None,
 };
 const TWO_FREE: Placement = Placement {
     workers: 2,
     pinned: false,
-    fifo: false,
+    prio: Prio::Normal,
     baseline: None,
 };
 /// Connections of the HTTP case.
@@ -123,7 +125,7 @@ fn cases(cfg: &Cfg) -> Vec<Case> {
     let mut v = Vec::new();
     for place in [ONE_PINNED, TWO_FREE] {
         let place = Placement {
-            fifo: cfg.fifo,
+            prio: cfg.prio,
             baseline: baseline(cfg),
             ..place
         };
@@ -136,7 +138,7 @@ fn cases(cfg: &Cfg) -> Vec<Case> {
     if cfg.http && run::have_wrk() {
         v.push(Case::Http {
             place: Placement {
-                fifo: cfg.fifo,
+                prio: cfg.prio,
                 baseline: baseline(cfg),
                 ..ONE_PINNED
             },
@@ -189,10 +191,9 @@ fn main() {
         cfg.rounds,
         cfg.warmup.as_millis(),
         cfg.measure.as_millis(),
-        if cfg.fifo {
-            "; SCHED_FIFO (chrt -f 50)"
-        } else {
-            ""
+        match cfg.prio {
+            Prio::Normal => "",
+            Prio::Fifo => "; every process under SCHED_FIFO (chrt -f 50)",
         }
     );
     println!();

@@ -19,17 +19,30 @@ pub struct Placement {
     pub workers: usize,
     /// Pinned to CPU 0 (`taskset -c 0`), else free to use both CPUs.
     pub pinned: bool,
-    /// Every process of the run under SCHED_FIFO (`chrt -f 50`).
-    pub fifo: bool,
+    /// Scheduling priority of every process of the run.
+    pub prio: Prio,
     /// The server binary of runtime `base` (`--baseline`).
     pub baseline: Option<&'static str>,
 }
 
-/// `taskset -c CPU` (or nothing) and `chrt -f 50` (or nothing) before `exe`.
-fn command(cpu: Option<&str>, fifo: bool, exe: &str) -> Command {
+/// How the processes of a run are prioritised against other work on the
+/// machine.
+#[derive(Clone, Copy, PartialEq)]
+pub enum Prio {
+    /// As started.
+    Normal,
+    /// `chrt -f 50` (SCHED_FIFO): never preempted by normal work, but the
+    /// kernel's real-time throttling (by default 50 ms a second) shows in
+    /// the p99.9 of long runs.
+    Fifo,
+}
+
+/// `taskset -c CPU` (or nothing) and the priority's wrapper before `exe`.
+fn command(cpu: Option<&str>, prio: Prio, exe: &str) -> Command {
     let mut argv: Vec<&str> = Vec::new();
-    if fifo {
-        argv.extend(["chrt", "-f", "50"]);
+    match prio {
+        Prio::Normal => {}
+        Prio::Fifo => argv.extend(["chrt", "-f", "50"]),
     }
     if let Some(cpu) = cpu {
         argv.extend(["taskset", "-c", cpu]);
@@ -65,7 +78,7 @@ impl Server {
     pub fn start(runtime: &str, mode: &str, place: Placement) -> io::Result<Server> {
         let exe = server_exe(runtime, place.baseline);
         let cpu = place.pinned.then_some("0");
-        let mut child = command(cpu, place.fifo, exe)
+        let mut child = command(cpu, place.prio, exe)
             .args(["--workers", &place.workers.to_string(), "--mode", mode])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -147,7 +160,7 @@ pub fn echo(
     measure: Duration,
 ) -> io::Result<Fields> {
     let server = Server::start(runtime, "echo", place)?;
-    let mut cmd = command(Some("1"), place.fifo, env!("CARGO_BIN_EXE_loadgen"));
+    let mut cmd = command(Some("1"), place.prio, env!("CARGO_BIN_EXE_loadgen"));
     cmd.args([
         "--addr".to_string(),
         server.addr.to_string(),
@@ -181,7 +194,7 @@ pub fn http(runtime: &str, place: Placement, conns: usize, secs: u64) -> io::Res
     let server = Server::start(runtime, "http", place)?;
     let url = format!("http://{}/", server.addr);
     let wrk = |secs: u64| {
-        let mut cmd = command(Some("1"), place.fifo, "wrk");
+        let mut cmd = command(Some("1"), place.prio, "wrk");
         cmd.args(["-t1", &format!("-c{conns}")]).args([
             format!("-d{secs}s"),
             "--latency".into(),
