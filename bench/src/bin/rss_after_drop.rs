@@ -7,6 +7,8 @@
 //! ```text
 //! cargo run --release -p goro-bench --bin rss_after_drop -- goro|tokio [WORKERS] [TASKS]
 //! ```
+//!
+//! With `MALLOC_STATS` set it ends with glibc's per-arena statistics.
 
 use goro_bench::rt::{Goro, Rt, Tokio};
 use goro_bench::sys::vmrss_kib;
@@ -43,6 +45,11 @@ fn run<R: Rt>(workers: usize, tasks: usize) {
     // SAFETY: malloc_trim has no preconditions.
     unsafe { libc::malloc_trim(0) };
     report("after malloc_trim(0)");
+    if std::env::var_os("MALLOC_STATS").is_some() {
+        // SAFETY: malloc_stats only prints the allocator's per-arena
+        // statistics to stderr.
+        unsafe { libc::malloc_stats() };
+    }
 }
 
 fn main() {
