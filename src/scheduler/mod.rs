@@ -341,15 +341,18 @@ impl Shared {
 
     /// Puts tasks made runnable together (a netpoll batch) on P `pid` if
     /// there is one, else on the global queue, and wakes an M if more than
-    /// one task is waiting.
+    /// one task is waiting. What P's local queue cannot hold goes to the
+    /// global queue behind it (Go's `runqputbatch`): unlike `push_local`'s
+    /// overflow, this never moves tasks queued earlier behind later ones.
     pub(crate) fn inject(&self, pid: Option<usize>, tasks: Vec<Task>) {
         let n = tasks.len();
         for t in tasks {
-            match pid {
-                Some(pid) => self.push_local(&self.ps[pid], t),
-                None => {
-                    let _ = self.global.push(t);
-                }
+            let rest = match pid {
+                Some(pid) => self.ps[pid].runq.push(t).err(),
+                None => Some(t),
+            };
+            if let Some(t) = rest {
+                let _ = self.global.push(t);
             }
         }
         if n > 0 {
