@@ -19,6 +19,7 @@
 //! I/O and timers). It exits at shutdown.
 
 use super::Shared;
+use super::ownership::Ownership;
 use super::processor::{PCounters, Processor};
 use crate::time::clock::{self, NEVER};
 use std::io;
@@ -195,11 +196,14 @@ fn run(shared: &Shared) {
             // A P whose tick has not moved for the threshold while owned is
             // running one poll that long (an M between polls bumps the tick
             // within microseconds, and releases the P before sleeping).
-            let owner = p.owner.load(Ordering::SeqCst);
-            if owner == 0 || now.saturating_sub(s.since) < threshold || !has_work(shared, p) {
+            let word = p.owner.word();
+            if Ownership::owner_of(word) == 0
+                || now.saturating_sub(s.since) < threshold
+                || !has_work(shared, p)
+            {
                 continue;
             }
-            if handoff(shared, p, owner, Some(tick)) {
+            if handoff(shared, p, word, Some(tick)) {
                 s.since = now;
                 did = true;
             }
@@ -220,15 +224,15 @@ fn has_work(shared: &Shared, p: &Processor) -> bool {
         || (shared.poller.has_waiters() && shared.idle.npidle() == 0)
 }
 
-/// Hands P `p`, owned by M `from`, to another M (Go's `handoffp` after
-/// `retake`). `stuck_at`: sysmon's observed scheduling tick — the hand-off
-/// is abandoned if the P has moved on since (its M released and retook it,
-/// or finished the poll). Returns false if `from` no longer owns it, it
-/// moved on, or no M is available.
-pub(crate) fn handoff(shared: &Shared, p: &Processor, from: u64, stuck_at: Option<u64>) -> bool {
+/// Hands P `p` to another M (Go's `handoffp` after `retake`), if its owner
+/// word is still `seen` (the same M owns it and has not released it since).
+/// `stuck_at`: sysmon's observed scheduling tick — the hand-off is
+/// abandoned if the P has moved on since (its M finished the poll).
+/// Returns false if the word or tick changed, or no M is available.
+pub(crate) fn handoff(shared: &Shared, p: &Processor, seen: u64, stuck_at: Option<u64>) -> bool {
     let mut lists = shared.idle.lock();
-    // Ms release and retake Ps under this lock, so a P still owned by
-    // `from` (checked by the CAS below) and still at the same tick here is
+    // Ms release and retake Ps under this lock, so a P whose word is still
+    // `seen` (checked by the CAS below) and still at the same tick here is
     // really stuck in that poll: the tick moves only when a new poll starts.
     if let Some(tick) = stuck_at
         && p.schedtick.load(Ordering::SeqCst) != tick
@@ -236,10 +240,7 @@ pub(crate) fn handoff(shared: &Shared, p: &Processor, from: u64, stuck_at: Optio
         return false;
     }
     if let Some(m) = lists.get_m() {
-        if p.owner
-            .compare_exchange(from, m.id, Ordering::SeqCst, Ordering::SeqCst)
-            .is_err()
-        {
+        if !p.owner.transfer_exact(seen, m.id) {
             lists.ms.push(m);
             return false;
         }
@@ -254,17 +255,20 @@ pub(crate) fn handoff(shared: &Shared, p: &Processor, from: u64, stuck_at: Optio
         }
         drop(lists);
         let m = shared.new_machine();
-        if p.owner
-            .compare_exchange(from, m.id, Ordering::SeqCst, Ordering::SeqCst)
-            .is_err()
-        {
+        let id = m.id;
+        if !p.owner.transfer_exact(seen, id) {
             return false;
         }
-        if shared.spawn_m(m.clone(), p.id, false).is_err() {
-            // No thread: give the P back to the stuck M, which will resume it.
-            let _ = p
-                .owner
-                .compare_exchange(m.id, from, Ordering::SeqCst, Ordering::SeqCst);
+        if shared.spawn_m(m, p.id, false).is_err() {
+            // No thread. The stuck M may already have seen that it lost the
+            // P, so it cannot be given back: it goes on the idle list, where
+            // that M (or any other) takes it.
+            let mut lists = shared.idle.lock();
+            if p.owner.transfer(id, 0) {
+                lists.put_p(&shared.idle, p.id);
+            }
+            drop(lists);
+            shared.wakep();
             return false;
         }
     }
