@@ -5,8 +5,9 @@
 //!    queues the tasks that became ready (they would otherwise wait for an
 //!    M to go idle);
 //! 2. wakes an M if a timer is overdue and nobody is blocked in the poller;
-//! 3. **retakes Ps**: a P whose scheduling tick has not moved for
-//!    `handoff_after` while a poll is in progress, and that has work
+//! 3. **retakes Ps**: a P owned by the same M (same owner word, see
+//!    ownership.rs) whose scheduling tick has not moved for
+//!    `handoff_after` while that M is inside a task's poll, and that has work
 //!    waiting (its queue or timers, the global queue, or I/O waiters with no
 //!    idle P to serve them), is handed to another M — an idle one, or a
 //!    spare started for the purpose, up to `max_spare_threads`. This is how
@@ -112,10 +113,12 @@ pub(crate) fn join(shared: &Shared) {
     }
 }
 
-/// Per-P observation: the last tick seen and when it last changed.
+/// Per-P observation: the tick and owner word last seen, and since when
+/// both have been unchanged.
 #[derive(Clone, Copy)]
 struct Seen {
     tick: u64,
+    word: u64,
     since: u64,
 }
 
@@ -124,6 +127,7 @@ fn run(shared: &Shared) {
     let mut seen = vec![
         Seen {
             tick: 0,
+            word: 0,
             since: clock::now()
         };
         nprocs
@@ -187,19 +191,28 @@ fn run(shared: &Shared) {
         // 3. Retake Ps from Ms stuck in a poll.
         let threshold = u64::try_from(shared.config.handoff_after.as_nanos()).unwrap_or(u64::MAX);
         for p in shared.ps.iter() {
+            let word = p.owner.word();
             let tick = p.schedtick.load(Ordering::Relaxed);
             let s = &mut seen[p.id];
-            if tick != s.tick {
-                *s = Seen { tick, since: now };
+            // The clock restarts whenever the P polls a task, changes hands
+            // (any release or acquisition changes the word: a P taken from
+            // the idle list is not stuck, however long it sat idle), or is
+            // idle.
+            if tick != s.tick || word != s.word || Ownership::owner_of(word) == 0 {
+                *s = Seen {
+                    tick,
+                    word,
+                    since: now,
+                };
                 continue;
             }
-            // A P whose tick has not moved for the threshold while owned is
-            // running one poll that long (an M between polls bumps the tick
-            // within microseconds, and releases the P before sleeping).
-            let word = p.owner.word();
-            if Ownership::owner_of(word) == 0
-                || now.saturating_sub(s.since) < threshold
+            // Owned by the same M, and no poll started, for the threshold:
+            // that M is inside one poll that long (an M between polls bumps
+            // the tick within microseconds, and releases the P before
+            // sleeping) — if it is in a poll at all.
+            if now.saturating_sub(s.since) < threshold
                 || !has_work(shared, p)
+                || !in_task_poll(shared, Ownership::owner_of(word))
             {
                 continue;
             }
@@ -222,6 +235,14 @@ fn has_work(shared: &Shared, p: &Processor) -> bool {
         || p.timers.next_when() != NEVER
         || !shared.global.is_empty()
         || (shared.poller.has_waiters() && shared.idle.npidle() == 0)
+}
+
+/// Is M `id` inside a task's poll? (Only an M stuck in a poll is handed
+/// off; one that has just returned from a long poll is not.)
+fn in_task_poll(shared: &Shared, id: u64) -> bool {
+    crate::poller::fdmutex::lock(&shared.threads)
+        .iter()
+        .any(|(_, m)| Ownership::owned_by(id, m.id) && m.in_task_poll())
 }
 
 /// Hands P `p` to another M (Go's `handoffp` after `retake`), if its owner
