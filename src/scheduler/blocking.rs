@@ -13,6 +13,19 @@
 //! up to a deadline for `shutdown_timeout`, not at all for
 //! `shutdown_background`); threads still running then are detached and
 //! exit when their closure returns.
+//!
+//! # Promised threads
+//!
+//! A closure pushed while a thread waits is *promised* that thread: the
+//! push moves one thread from `idle` to `notified` before signalling the
+//! condition variable, so the next push no longer counts it and starts (or
+//! signals) another thread. Every waiting thread is counted exactly once in
+//! `idle + notified`; a thread leaving its wait takes a pending
+//! notification if there is one (whichever thread wakes first serves the
+//! promise; the queue is checked before waiting again), else leaves `idle`.
+//! So a closure never waits behind another closure for a thread that was
+//! already promised — the deadlock when the first closure waits for the
+//! second.
 
 use super::{Shared, Task, TaskMeta};
 use crate::task::JoinHandle;
@@ -29,7 +42,11 @@ thread_local! {
 struct State {
     queue: VecDeque<Task>,
     threads: usize,
+    /// Waiting threads not promised to a queued closure.
     idle: usize,
+    /// Waiting threads promised to a queued closure (signalled, not yet
+    /// awake); see the module docs.
+    notified: usize,
     /// Threads running a closure.
     busy: usize,
     shutdown: bool,
@@ -53,9 +70,10 @@ impl Pool {
         self.lock().threads
     }
 
-    /// Idle pool threads.
+    /// Idle pool threads (waiting, whether or not promised to a closure).
     pub(crate) fn idle_threads(&self) -> usize {
-        self.lock().idle
+        let st = self.lock();
+        st.idle + st.notified
     }
 
     /// Closures waiting for a thread.
@@ -110,6 +128,9 @@ impl Pool {
         }
         st.queue.push_back(task);
         if st.idle > 0 {
+            // Promise one waiting thread to this closure.
+            st.idle -= 1;
+            st.notified += 1;
             drop(st);
             self.cv.notify_one();
             return;
@@ -156,7 +177,14 @@ impl Pool {
                 .wait_timeout(st, keep_alive)
                 .unwrap_or_else(|e| e.into_inner());
             st = guard;
-            st.idle -= 1;
+            if st.notified > 0 {
+                // Serve a promise (this thread or another was signalled;
+                // either way one waiter fewer is idle, and the queue is
+                // checked before waiting again).
+                st.notified -= 1;
+            } else {
+                st.idle -= 1;
+            }
             if timeout.timed_out() && st.queue.is_empty() {
                 break;
             }
