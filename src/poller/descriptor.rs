@@ -26,7 +26,7 @@
 //! expired deadline fails the next read even when data is buffered.
 
 use super::fdmutex::lock;
-use super::slot::{Slot, Wait, Wakers};
+use super::slot::{Registration, Slot, Wait, Waiter, Wakers};
 use crate::time::clock;
 use crate::time::timers::{TimerEntry, TimerTarget};
 use std::io;
@@ -280,21 +280,36 @@ impl PollDesc {
     /// Go's `poll_runtime_pollWait` as a poll: `Ready(Ok)` when the
     /// direction may be ready (retry the syscall), `Ready(Err)` on deadline
     /// or close, `Pending` with the task parked in the slot.
+    ///
+    /// `reg`: the caller's registration if it is a future that withdraws
+    /// its waker when done (it must then call
+    /// [`deregister`](Self::deregister)); `None` for a stateless poll.
     pub(crate) fn poll_wait(
         &self,
         mode: Mode,
         cx: &Context<'_>,
+        reg: Option<&mut Registration>,
         waiters: &AtomicUsize,
     ) -> Poll<Result<(), WaitError>> {
         self.check_err(mode)?;
+        let waiter = match reg {
+            Some(reg) => Waiter::Owned(cx.waker(), reg),
+            None => Waiter::Task(cx.waker()),
+        };
         match self
             .slot(mode)
-            .poll_wait(cx.waker(), waiters, || self.check_err(mode).is_err())
+            .poll_wait_as(waiter, waiters, || self.check_err(mode).is_err())
         {
             Wait::Ready => Poll::Ready(Ok(())),
             Wait::Parked => Poll::Pending,
             Wait::Unblocked => Poll::Ready(self.check_err(mode)),
         }
+    }
+
+    /// Withdraws `reg`'s waker from the `mode` slot, if it is still there
+    /// (a future that waited completed or was dropped).
+    pub(crate) fn deregister(&self, mode: Mode, reg: &mut Registration, waiters: &AtomicUsize) {
+        self.slot(mode).deregister(reg, waiters);
     }
 
     /// Readiness reported by the poller (Go's `netpollready`). The event's

@@ -22,6 +22,7 @@ pub(crate) mod descriptor;
 pub(crate) mod epoll;
 pub(crate) mod fdmutex;
 pub(crate) mod slot;
+pub(crate) mod wake;
 
 use cache::DescCache;
 use descriptor::{DescPtr, PollDesc};
@@ -218,7 +219,11 @@ mod tests {
         let waker = Waker::from(count.clone());
         let cx = Context::from_waker(&waker);
         let mode = descriptor::Mode::Read;
-        assert!(pd.get().poll_wait(mode, &cx, poller.waiters()).is_pending());
+        assert!(
+            pd.get()
+                .poll_wait(mode, &cx, None, poller.waiters())
+                .is_pending()
+        );
         assert!(poller.has_waiters());
         // SAFETY: writes one byte from a live buffer.
         assert_eq!(
@@ -262,7 +267,7 @@ mod tests {
         let cx = Context::from_waker(&waker);
         assert!(
             pd2.get()
-                .poll_wait(descriptor::Mode::Read, &cx, poller.waiters())
+                .poll_wait(descriptor::Mode::Read, &cx, None, poller.waiters())
                 .is_pending()
         );
         poller.close(pd2.get(), r2.as_raw_fd());
@@ -299,11 +304,15 @@ mod tests {
         let waker = Waker::from(count.clone());
         let cx = Context::from_waker(&waker);
         let mode = descriptor::Mode::Read;
-        assert!(pd.get().poll_wait(mode, &cx, poller.waiters()).is_pending());
+        assert!(
+            pd.get()
+                .poll_wait(mode, &cx, None, poller.waiters())
+                .is_pending()
+        );
         pd.get().evict(&NoTimers, poller.waiters());
         assert_eq!(count.0.load(Ordering::SeqCst), 1);
         assert_eq!(
-            pd.get().poll_wait(mode, &cx, poller.waiters()),
+            pd.get().poll_wait(mode, &cx, None, poller.waiters()),
             Poll::Ready(Err(descriptor::WaitError::Closing))
         );
         poller.close(pd.get(), r.as_raw_fd());
