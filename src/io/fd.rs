@@ -24,7 +24,9 @@
 //! the descriptor and closes the fd. So the fd number is never closed (and
 //! reused by the kernel) while a syscall on it may still be in flight.
 
-use crate::poller::descriptor::{DeadlineMode, DescPtr, Mode, PollDesc, closed_error};
+use crate::poller::descriptor::{
+    DeadlineMode, DescPtr, Mode, PollDesc, closed_error, shut_down_error,
+};
 use crate::poller::fdmutex::{FdMutex, Side};
 use crate::poller::slot::Registration;
 use crate::runtime::Handle;
@@ -75,7 +77,7 @@ impl Fd {
     fn register(raw: RawFd, owns: bool) -> io::Result<Fd> {
         let shared = Handle::current_or_default().shared;
         if shared.is_shutdown() {
-            return Err(shut_down());
+            return Err(shut_down_error());
         }
         let pd = shared.poller.open(raw)?;
         Ok(Fd {
@@ -440,7 +442,7 @@ impl Fd {
                 }
             }
             if self.shared.is_shutdown() {
-                return Poll::Ready(Err(shut_down()));
+                return Poll::Ready(Err(shut_down_error()));
             }
             match pd.poll_wait(mode, cx, reg.as_deref_mut(), self.shared.poller.waiters()) {
                 Poll::Pending => {
@@ -493,10 +495,6 @@ fn is_ready_now(fd: RawFd, mode: Mode) -> io::Result<bool> {
         return Err(e);
     }
     Ok(pfd.revents != 0)
-}
-
-fn shut_down() -> io::Error {
-    io::Error::other("goro runtime has shut down")
 }
 
 /// Puts `fd` in non-blocking mode.

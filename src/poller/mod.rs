@@ -16,6 +16,15 @@
 //! At most one worker blocks in `epoll_wait`. Others interrupt it with
 //! [`Poller::wake`] (Go's `netpollBreak`), which writes the eventfd only if no
 //! break is already pending, so concurrent breaks coalesce into one syscall.
+//!
+//! # Shutdown
+//!
+//! [`Poller::shut_down_waiters`] (called when the runtime shuts down) marks
+//! every descriptor shut down and wakes everyone parked on one, so I/O
+//! futures polled anywhere — another executor, `Handle::block_on` on another
+//! thread — fail with "goro runtime is shut down" instead of waiting for
+//! events nobody will deliver; [`Poller::open`] refuses new fds from then
+//! on. [`Poller::shutdown`] closes the epoll fd afterwards.
 
 pub(crate) mod cache;
 pub(crate) mod descriptor;
@@ -46,6 +55,8 @@ pub(crate) struct Poller {
     buffers: Mutex<Vec<Vec<Event>>>,
     /// Events delivered to live descriptors (metrics).
     delivered: AtomicU64,
+    /// [`shut_down_waiters`](Self::shut_down_waiters) has begun.
+    shut_down: AtomicBool,
 }
 
 /// What one `netpoll` call saw.
@@ -67,6 +78,7 @@ impl Poller {
             wake_sig: AtomicBool::new(false),
             buffers: Mutex::new(Vec::new()),
             delivered: AtomicU64::new(0),
+            shut_down: AtomicBool::new(false),
         })
     }
 
@@ -92,9 +104,17 @@ impl Poller {
 
     /// Attaches a descriptor to `fd` and registers it with epoll, once, for
     /// `IN | OUT | RDHUP | ET` (Go's `poll_runtime_pollOpen`).
+    /// Fails once the runtime has shut down.
     pub(crate) fn open(&self, fd: RawFd) -> io::Result<DescPtr> {
         let pd = self.cache.alloc()?;
         pd.get().open(fd, &self.waiters);
+        // Checked after `alloc`: a shutdown that began earlier is seen
+        // here (the free-list lock orders the two), and one that begins
+        // later finds this descriptor in its sweep.
+        if self.shut_down.load(Ordering::SeqCst) {
+            self.cache.free(pd.get());
+            return Err(descriptor::shut_down_error());
+        }
         if let Err(e) = self.epoll.add(fd, pd.get().token()) {
             self.cache.free(pd.get());
             return Err(e);
@@ -112,6 +132,14 @@ impl Poller {
         pd.rg.reset(&self.waiters);
         pd.wg.reset(&self.waiters);
         self.cache.free(pd);
+    }
+
+    /// The runtime is shutting down: mark every descriptor shut down and
+    /// wake every task parked on one (see the module docs). Idempotent;
+    /// wakes run on the caller's thread, contained (see `wake.rs`).
+    pub(crate) fn shut_down_waiters(&self) {
+        self.shut_down.store(true, Ordering::SeqCst);
+        self.cache.for_each(|pd| pd.shut_down(&self.waiters));
     }
 
     /// Closes the epoll fd and the break eventfd (runtime shutdown, after
