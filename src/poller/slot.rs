@@ -1385,6 +1385,37 @@ mod loom_tests {
         });
     }
 
+    /// A close (or runtime shutdown) racing with a future's registration,
+    /// then the future being dropped: it is woken or sees the error, and
+    /// once it has withdrawn nothing is left parked.
+    #[test]
+    fn loom_close_vs_owned_wait_then_drop() {
+        loom::model(|| {
+            let slot = Arc::new(Slot::new());
+            let n = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let closed = Arc::new(AtomicBool::new(false));
+            let flag = Arc::new(Flag(AtomicBool::new(false)));
+            let waker = Waker::from(std::sync::Arc::new(FlagStd(flag.clone())));
+            let (s2, n2, c2) = (slot.clone(), n.clone(), closed.clone());
+            let t = loom::thread::spawn(move || {
+                c2.store(true, Ordering::SeqCst);
+                if let Some(w) = s2.unblock(false, &n2) {
+                    w.wake_all();
+                }
+            });
+            let mut reg = Registration::default();
+            let c3 = closed.clone();
+            let r = slot.poll_wait_owned(&waker, &mut reg, &n, move || c3.load(Ordering::SeqCst));
+            t.join().unwrap();
+            if r == Wait::Parked {
+                assert!(flag.0.load(Ordering::SeqCst), "parked through the close");
+            }
+            slot.deregister(&mut reg, &n);
+            assert_eq!(n.load(Ordering::SeqCst), 0);
+            assert!(slot.unblock(true, &n).is_none(), "a withdrawn waker stayed");
+        });
+    }
+
     /// `Waker::from` needs a std `Arc`; this forwards to the loom flag.
     struct FlagStd(Arc<Flag>);
     impl Wake for FlagStd {
