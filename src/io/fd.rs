@@ -24,8 +24,11 @@
 //! the descriptor and closes the fd. So the fd number is never closed (and
 //! reused by the kernel) while a syscall on it may still be in flight.
 
-use crate::poller::descriptor::{DeadlineMode, DescPtr, Mode, PollDesc, closed_error};
+use crate::poller::descriptor::{
+    DeadlineMode, DescPtr, Mode, PollDesc, closed_error, shut_down_error,
+};
 use crate::poller::fdmutex::{FdMutex, Side};
+use crate::poller::slot::Registration;
 use crate::runtime::Handle;
 use crate::scheduler::Shared;
 use crate::task::budget;
@@ -74,7 +77,7 @@ impl Fd {
     fn register(raw: RawFd, owns: bool) -> io::Result<Fd> {
         let shared = Handle::current_or_default().shared;
         if shared.is_shutdown() {
-            return Err(shut_down());
+            return Err(shut_down_error());
         }
         let pd = shared.poller.open(raw)?;
         Ok(Fd {
@@ -223,6 +226,7 @@ impl Fd {
             f,
             drained,
             locked: false,
+            reg: Registration::default(),
         }
     }
 
@@ -252,16 +256,54 @@ impl Fd {
     /// if the fd is not actually ready. The answer can still be stale by the
     /// time the caller acts on it, but a caller that loops on `readable()`
     /// and its own non-blocking read never spins.
-    pub(crate) fn poll_ready(&self, mode: Mode, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    ///
+    /// `reg` is the waiting future's place in the slot; it is withdrawn when
+    /// the wait ends (and by [`Ready`]'s `Drop`), so the slot holds only
+    /// live waiters however many wait.
+    pub(crate) fn poll_ready(
+        &self,
+        mode: Mode,
+        cx: &mut Context<'_>,
+        reg: &mut Registration,
+    ) -> Poll<io::Result<()>> {
         if self.fdmu.incref().is_err() {
             return Poll::Ready(Err(closed_error()));
         }
-        let r = self.wait_ready(mode, cx);
+        let r = self.wait_ready(mode, cx, reg);
+        if r.is_ready() {
+            self.pd()
+                .deregister(mode, reg, self.shared.poller.waiters());
+        }
         self.decref();
         r
     }
 
-    fn wait_ready(&self, mode: Mode, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    /// The future behind `readable()` / `writable()` (see
+    /// [`poll_ready`](Self::poll_ready)).
+    pub(crate) fn ready(&self, mode: Mode) -> Ready<'_> {
+        Ready {
+            fd: self,
+            mode,
+            reg: Registration::default(),
+        }
+    }
+
+    /// Withdraws `reg` from the `mode` slot, for a future that does not hold
+    /// a reference. If the fd is closed, the close already emptied the slot.
+    fn deregister(&self, mode: Mode, reg: &mut Registration) {
+        if reg.is_registered() && self.fdmu.incref().is_ok() {
+            self.pd()
+                .deregister(mode, reg, self.shared.poller.waiters());
+            self.decref();
+        }
+    }
+
+    fn wait_ready(
+        &self,
+        mode: Mode,
+        cx: &mut Context<'_>,
+        reg: &mut Registration,
+    ) -> Poll<io::Result<()>> {
         let pd = self.pd();
         loop {
             if let Err(e) = pd.check_err(mode) {
@@ -274,7 +316,7 @@ impl Fd {
                     Ok(false) => pd.clear_on_eagain(mode, tick),
                     Err(e) => return Poll::Ready(Err(e)),
                 },
-                None => match pd.poll_wait(mode, cx, self.shared.poller.waiters()) {
+                None => match pd.poll_wait(mode, cx, Some(reg), self.shared.poller.waiters()) {
                     Poll::Pending => {
                         self.shared.ensure_poller();
                         return Poll::Pending;
@@ -325,7 +367,9 @@ impl Fd {
             Poll::Ready(Err(_)) => return Poll::Ready(Err(closed_error())),
             Poll::Ready(Ok(())) => {}
         }
-        let r = self.attempt(cx, mode, f, drained);
+        // A stateless caller has no place to keep a registration: it waits
+        // as a task (deduplicated; see `poller/slot.rs`).
+        let r = self.attempt(cx, mode, f, drained, None);
         self.unlock(side);
         if r.is_pending() {
             budget::restore();
@@ -345,12 +389,16 @@ impl Fd {
     /// Either way, a syscall that finds the direction empty clears readiness
     /// tagged with the event tick read before it, so an event that raced
     /// with the syscall is never lost.
+    ///
+    /// `reg`: the calling future's registration (see
+    /// [`PollDesc::poll_wait`]), or `None` for a stateless poll.
     fn attempt<R>(
         &self,
         cx: &mut Context<'_>,
         mode: Mode,
         f: &mut impl FnMut(RawFd) -> io::Result<R>,
         drained: &Drained<impl Fn(&R) -> bool>,
+        mut reg: Option<&mut Registration>,
     ) -> Poll<io::Result<R>> {
         let pd = self.pd();
         let mut try_first = drained.0.is_none();
@@ -394,9 +442,9 @@ impl Fd {
                 }
             }
             if self.shared.is_shutdown() {
-                return Poll::Ready(Err(shut_down()));
+                return Poll::Ready(Err(shut_down_error()));
             }
-            match pd.poll_wait(mode, cx, self.shared.poller.waiters()) {
+            match pd.poll_wait(mode, cx, reg.as_deref_mut(), self.shared.poller.waiters()) {
                 Poll::Pending => {
                     self.shared.ensure_poller();
                     return Poll::Pending;
@@ -449,10 +497,6 @@ fn is_ready_now(fd: RawFd, mode: Mode) -> io::Result<bool> {
     Ok(pfd.revents != 0)
 }
 
-fn shut_down() -> io::Error {
-    io::Error::other("goro runtime has shut down")
-}
-
 /// Puts `fd` in non-blocking mode.
 pub(crate) fn set_nonblocking(fd: RawFd) -> io::Result<()> {
     // SAFETY: fcntl on an fd we own; errors are reported.
@@ -476,7 +520,11 @@ pub(crate) struct Op<'a, F, D> {
     mode: Mode,
     f: F,
     drained: Drained<D>,
+    /// The direction's lock is held (with a reference).
     locked: bool,
+    /// This operation's place in the slot, withdrawn before the lock is
+    /// released.
+    reg: Registration,
 }
 
 impl<F, D> Unpin for Op<'_, F, D> {}
@@ -504,22 +552,61 @@ where
         } else {
             ready!(budget::poll_proceed(cx));
         }
-        let r = this.fd.attempt(cx, this.mode, &mut this.f, &this.drained);
+        let r = this.fd.attempt(
+            cx,
+            this.mode,
+            &mut this.f,
+            &this.drained,
+            Some(&mut this.reg),
+        );
         match r {
             Poll::Pending => budget::restore(),
-            Poll::Ready(_) => {
-                this.locked = false;
-                this.fd.unlock(side);
-            }
+            Poll::Ready(_) => this.release(),
         }
         r
     }
 }
 
-impl<F, D> Drop for Op<'_, F, D> {
-    fn drop(&mut self) {
+impl<F, D> Op<'_, F, D> {
+    /// Withdraws the registration, then releases the lock (and reference).
+    fn release(&mut self) {
         if self.locked {
+            self.locked = false;
+            let waiters = self.fd.shared.poller.waiters();
+            self.fd.pd().deregister(self.mode, &mut self.reg, waiters);
             self.fd.unlock(side_of(self.mode));
         }
+    }
+}
+
+impl<F, D> Drop for Op<'_, F, D> {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+/// Future returned by [`Fd::ready`]: waits until the direction may be
+/// ready, and withdraws its waker from the slot when it completes or is
+/// dropped.
+#[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
+pub(crate) struct Ready<'a> {
+    fd: &'a Fd,
+    mode: Mode,
+    reg: Registration,
+}
+
+impl Future for Ready<'_> {
+    type Output = io::Result<()>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        this.fd.poll_ready(this.mode, cx, &mut this.reg)
+    }
+}
+
+impl Drop for Ready<'_> {
+    fn drop(&mut self) {
+        self.fd.deregister(self.mode, &mut self.reg);
     }
 }

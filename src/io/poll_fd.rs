@@ -4,7 +4,6 @@ use super::fd::Fd;
 use crate::poller::descriptor::{DeadlineMode, Mode};
 use futures_io::{AsyncRead, AsyncWrite};
 use std::fmt;
-use std::future::poll_fn;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
@@ -123,7 +122,7 @@ impl<T: AsRawFd> PollFd<T> {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn readable(&self) -> io::Result<()> {
-        poll_fn(|cx| self.fd.poll_ready(Mode::Read, cx)).await
+        self.fd.ready(Mode::Read).await
     }
 
     /// Waits until the fd may be writable.
@@ -136,7 +135,7 @@ impl<T: AsRawFd> PollFd<T> {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn writable(&self) -> io::Result<()> {
-        poll_fn(|cx| self.fd.poll_ready(Mode::Write, cx)).await
+        self.fd.ready(Mode::Write).await
     }
 
     /// Runs a non-blocking read `f` until it stops failing with

@@ -9,7 +9,6 @@ use crate::net::addr::{ToSocketAddrs, resolve};
 use crate::net::socket;
 use crate::poller::descriptor::{DeadlineMode, Mode};
 use std::fmt;
-use std::future::poll_fn;
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -329,7 +328,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn readable(&self) -> io::Result<()> {
-        poll_fn(|cx| self.fd.poll_ready(Mode::Read, cx)).await
+        self.fd.ready(Mode::Read).await
     }
 
     /// Waits until the socket may be writable.
@@ -341,7 +340,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn writable(&self) -> io::Result<()> {
-        poll_fn(|cx| self.fd.poll_ready(Mode::Write, cx)).await
+        self.fd.ready(Mode::Write).await
     }
 
     /// The local address.

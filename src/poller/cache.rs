@@ -100,9 +100,19 @@ impl DescCache {
     }
 
     /// Number of descriptors ever created.
-    #[cfg(all(test, not(loom)))]
     pub(crate) fn allocated(&self) -> usize {
         lock(&self.free).next as usize
+    }
+
+    /// Every descriptor ever created, in use or free (runtime shutdown).
+    /// Runs `f` without holding the free-list lock, so `f` may wake tasks
+    /// that close sockets.
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&PollDesc)) {
+        for index in 0..self.allocated() {
+            if let Some(pd) = self.at(index as u32) {
+                f(pd);
+            }
+        }
     }
 
     /// Number of descriptors currently in use.

@@ -11,8 +11,16 @@
 //!   negative = expired, positive = when), timer sequence numbers
 //!   `rseq`/`wseq` and where each armed timer lives;
 //! - `info`, a lock-free summary word (closing, read deadline expired, write
-//!   deadline expired, event error, and the low bits of `fdseq`) so the hot
-//!   path checks for errors with one atomic load.
+//!   deadline expired, event error, runtime shut down, and the low bits of
+//!   `fdseq`) so the hot path checks for errors with one atomic load.
+//!
+//! # Runtime shutdown
+//!
+//! When its runtime shuts down, every descriptor gets the *shut-down* bit
+//! ([`PollDesc::shut_down`]), which never clears, and both slots are
+//! unblocked: waiters wake and every operation from then on fails with
+//! [`shut_down_error`], wherever its future is polled. Closing still works
+//! (and a closed socket still reports "use of closed network connection").
 //!
 //! # Deadline rules (Go's `poll_runtime_pollSetDeadline`)
 //!
@@ -26,7 +34,7 @@
 //! expired deadline fails the next read even when data is buffered.
 
 use super::fdmutex::lock;
-use super::slot::{Slot, Wait, Wakers};
+use super::slot::{Registration, Slot, Wait, Waiter, Wakers};
 use crate::time::clock;
 use crate::time::timers::{TimerEntry, TimerTarget};
 use std::io;
@@ -40,6 +48,7 @@ const INFO_CLOSING: u64 = 1 << 0;
 const INFO_RD_EXPIRED: u64 = 1 << 1;
 const INFO_WD_EXPIRED: u64 = 1 << 2;
 const INFO_EVENT_ERR: u64 = 1 << 3;
+const INFO_SHUTDOWN: u64 = 1 << 4;
 const INFO_SEQ_SHIFT: u32 = 32;
 
 /// Which direction an operation waits on.
@@ -70,6 +79,8 @@ pub(crate) enum WaitError {
     Timeout,
     /// The descriptor is being closed.
     Closing,
+    /// The runtime that owns the descriptor has shut down.
+    Shutdown,
 }
 
 impl From<WaitError> for io::Error {
@@ -77,6 +88,7 @@ impl From<WaitError> for io::Error {
         match e {
             WaitError::Timeout => timeout_error(),
             WaitError::Closing => closed_error(),
+            WaitError::Shutdown => shut_down_error(),
         }
     }
 }
@@ -92,6 +104,12 @@ pub(crate) fn closed_error() -> io::Error {
         io::ErrorKind::NotConnected,
         "use of closed network connection",
     )
+}
+
+/// The error of an I/O operation on a socket whose runtime has shut down
+/// (kind `Other`).
+pub(crate) fn shut_down_error() -> io::Error {
+    io::Error::other("goro runtime is shut down")
 }
 
 /// Deadline state, guarded by the descriptor's lock.
@@ -210,11 +228,12 @@ impl PollDesc {
             info |= INFO_WD_EXPIRED;
         }
         let seq = u64::from(self.fdseq.load(Ordering::Relaxed)) << INFO_SEQ_SHIFT;
-        // Keep the event-error bit, which the poller sets without our lock.
+        // Keep the event-error bit, which the poller sets without our lock,
+        // and the shut-down bit, which never clears.
         let _ = self
             .info
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |old| {
-                Some((old & INFO_EVENT_ERR) | info | seq)
+                Some((old & (INFO_EVENT_ERR | INFO_SHUTDOWN)) | info | seq)
             });
     }
 
@@ -240,6 +259,9 @@ impl PollDesc {
         let info = self.info.load(Ordering::SeqCst);
         if info & INFO_CLOSING != 0 {
             return Err(WaitError::Closing);
+        }
+        if info & INFO_SHUTDOWN != 0 {
+            return Err(WaitError::Shutdown);
         }
         let expired = match mode {
             Mode::Read => INFO_RD_EXPIRED,
@@ -280,21 +302,36 @@ impl PollDesc {
     /// Go's `poll_runtime_pollWait` as a poll: `Ready(Ok)` when the
     /// direction may be ready (retry the syscall), `Ready(Err)` on deadline
     /// or close, `Pending` with the task parked in the slot.
+    ///
+    /// `reg`: the caller's registration if it is a future that withdraws
+    /// its waker when done (it must then call
+    /// [`deregister`](Self::deregister)); `None` for a stateless poll.
     pub(crate) fn poll_wait(
         &self,
         mode: Mode,
         cx: &Context<'_>,
+        reg: Option<&mut Registration>,
         waiters: &AtomicUsize,
     ) -> Poll<Result<(), WaitError>> {
         self.check_err(mode)?;
+        let waiter = match reg {
+            Some(reg) => Waiter::Owned(cx.waker(), reg),
+            None => Waiter::Task(cx.waker()),
+        };
         match self
             .slot(mode)
-            .poll_wait(cx.waker(), waiters, || self.check_err(mode).is_err())
+            .poll_wait_as(waiter, waiters, || self.check_err(mode).is_err())
         {
             Wait::Ready => Poll::Ready(Ok(())),
             Wait::Parked => Poll::Pending,
             Wait::Unblocked => Poll::Ready(self.check_err(mode)),
         }
+    }
+
+    /// Withdraws `reg`'s waker from the `mode` slot, if it is still there
+    /// (a future that waited completed or was dropped).
+    pub(crate) fn deregister(&self, mode: Mode, reg: &mut Registration, waiters: &AtomicUsize) {
+        self.slot(mode).deregister(reg, waiters);
     }
 
     /// Readiness reported by the poller (Go's `netpollready`). The event's
@@ -336,6 +373,15 @@ impl PollDesc {
         };
         wake(rw);
         wake(ww);
+    }
+
+    /// The runtime is shutting down: set the shut-down bit (for good) and
+    /// wake both slots' waiters so they see it (see the module docs). The
+    /// bit is published before the slots are read, as a close does.
+    pub(crate) fn shut_down(&self, waiters: &AtomicUsize) {
+        self.info.fetch_or(INFO_SHUTDOWN, Ordering::SeqCst);
+        wake(self.rg.unblock(false, waiters));
+        wake(self.wg.unblock(false, waiters));
     }
 
     /// Sets the read, write or both deadlines (Go's

@@ -205,7 +205,9 @@ impl FdMutex {
             std::mem::take(&mut *queue)
         };
         for w in wakers {
-            w.wake();
+            // A foreign waker may panic; that must not stop the others or
+            // unwind into an unlock (see `poller/wake.rs`).
+            super::wake::wake(w);
         }
     }
 }

@@ -16,12 +16,22 @@
 //! At most one worker blocks in `epoll_wait`. Others interrupt it with
 //! [`Poller::wake`] (Go's `netpollBreak`), which writes the eventfd only if no
 //! break is already pending, so concurrent breaks coalesce into one syscall.
+//!
+//! # Shutdown
+//!
+//! [`Poller::shut_down_waiters`] (called when the runtime shuts down) marks
+//! every descriptor shut down and wakes everyone parked on one, so I/O
+//! futures polled anywhere — another executor, `Handle::block_on` on another
+//! thread — fail with "goro runtime is shut down" instead of waiting for
+//! events nobody will deliver; [`Poller::open`] refuses new fds from then
+//! on. [`Poller::shutdown`] closes the epoll fd afterwards.
 
 pub(crate) mod cache;
 pub(crate) mod descriptor;
 pub(crate) mod epoll;
 pub(crate) mod fdmutex;
 pub(crate) mod slot;
+pub(crate) mod wake;
 
 use cache::DescCache;
 use descriptor::{DescPtr, PollDesc};
@@ -45,6 +55,8 @@ pub(crate) struct Poller {
     buffers: Mutex<Vec<Vec<Event>>>,
     /// Events delivered to live descriptors (metrics).
     delivered: AtomicU64,
+    /// [`shut_down_waiters`](Self::shut_down_waiters) has begun.
+    shut_down: AtomicBool,
 }
 
 /// What one `netpoll` call saw.
@@ -66,6 +78,7 @@ impl Poller {
             wake_sig: AtomicBool::new(false),
             buffers: Mutex::new(Vec::new()),
             delivered: AtomicU64::new(0),
+            shut_down: AtomicBool::new(false),
         })
     }
 
@@ -91,9 +104,17 @@ impl Poller {
 
     /// Attaches a descriptor to `fd` and registers it with epoll, once, for
     /// `IN | OUT | RDHUP | ET` (Go's `poll_runtime_pollOpen`).
+    /// Fails once the runtime has shut down.
     pub(crate) fn open(&self, fd: RawFd) -> io::Result<DescPtr> {
         let pd = self.cache.alloc()?;
         pd.get().open(fd, &self.waiters);
+        // Checked after `alloc`: a shutdown that began earlier is seen
+        // here (the free-list lock orders the two), and one that begins
+        // later finds this descriptor in its sweep.
+        if self.shut_down.load(Ordering::SeqCst) {
+            self.cache.free(pd.get());
+            return Err(descriptor::shut_down_error());
+        }
         if let Err(e) = self.epoll.add(fd, pd.get().token()) {
             self.cache.free(pd.get());
             return Err(e);
@@ -111,6 +132,14 @@ impl Poller {
         pd.rg.reset(&self.waiters);
         pd.wg.reset(&self.waiters);
         self.cache.free(pd);
+    }
+
+    /// The runtime is shutting down: mark every descriptor shut down and
+    /// wake every task parked on one (see the module docs). Idempotent;
+    /// wakes run on the caller's thread, contained (see `wake.rs`).
+    pub(crate) fn shut_down_waiters(&self) {
+        self.shut_down.store(true, Ordering::SeqCst);
+        self.cache.for_each(|pd| pd.shut_down(&self.waiters));
     }
 
     /// Closes the epoll fd and the break eventfd (runtime shutdown, after
@@ -230,7 +259,11 @@ mod tests {
         let waker = Waker::from(count.clone());
         let cx = Context::from_waker(&waker);
         let mode = descriptor::Mode::Read;
-        assert!(pd.get().poll_wait(mode, &cx, poller.waiters()).is_pending());
+        assert!(
+            pd.get()
+                .poll_wait(mode, &cx, None, poller.waiters())
+                .is_pending()
+        );
         assert!(poller.has_waiters());
         // SAFETY: writes one byte from a live buffer.
         assert_eq!(
@@ -274,7 +307,7 @@ mod tests {
         let cx = Context::from_waker(&waker);
         assert!(
             pd2.get()
-                .poll_wait(descriptor::Mode::Read, &cx, poller.waiters())
+                .poll_wait(descriptor::Mode::Read, &cx, None, poller.waiters())
                 .is_pending()
         );
         poller.close(pd2.get(), r2.as_raw_fd());
@@ -311,11 +344,15 @@ mod tests {
         let waker = Waker::from(count.clone());
         let cx = Context::from_waker(&waker);
         let mode = descriptor::Mode::Read;
-        assert!(pd.get().poll_wait(mode, &cx, poller.waiters()).is_pending());
+        assert!(
+            pd.get()
+                .poll_wait(mode, &cx, None, poller.waiters())
+                .is_pending()
+        );
         pd.get().evict(&NoTimers, poller.waiters());
         assert_eq!(count.0.load(Ordering::SeqCst), 1);
         assert_eq!(
-            pd.get().poll_wait(mode, &cx, poller.waiters()),
+            pd.get().poll_wait(mode, &cx, None, poller.waiters()),
             Poll::Ready(Err(descriptor::WaitError::Closing))
         );
         poller.close(pd.get(), r.as_raw_fd());

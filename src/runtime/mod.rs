@@ -36,6 +36,36 @@
 //! `rt`, so the task lands on the default runtime. Debug builds print a
 //! warning (once) when the default runtime starts while another runtime
 //! exists, which is how that mistake usually shows up.
+//!
+//! # After shutdown
+//!
+//! Nothing that belongs to a shut-down runtime waits forever, wherever its
+//! futures are polled (by [`Handle::block_on`] on another thread, or by
+//! another executor):
+//!
+//! - I/O futures of its sockets and [`PollFd`](crate::io::PollFd)s — those
+//!   waiting when it shuts down and any started later — fail with an
+//!   [`io::Error`] of kind [`io::ErrorKind::Other`] whose message is
+//!   "goro runtime is shut down". Closing them still works; creating new
+//!   ones on it fails with the same error.
+//! - Futures whose output is not a `Result` complete at once:
+//!   [`Sleep`](crate::time::Sleep) returns, an
+//!   [`Interval`](crate::time::Interval) ticks, and so a
+//!   [`Timeout`](crate::time::Timeout) whose inner future is not ready
+//!   reports [`Elapsed`](crate::time::Elapsed).
+//! - [`Handle::block_on`] on a handle to it still runs its future; timers
+//!   and sockets inside it behave as above.
+//!
+//! ```
+//! let rt = goro::runtime::Runtime::new()?;
+//! let handle = rt.handle();
+//! let socket = rt.block_on(goro::net::UdpSocket::bind("127.0.0.1:0"))?;
+//! drop(rt);
+//! let err = handle.block_on(socket.recv(&mut [0; 8])).unwrap_err();
+//! assert_eq!(err.to_string(), "goro runtime is shut down");
+//! handle.block_on(goro::time::sleep(std::time::Duration::from_secs(3600))); // returns at once
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 mod block_on;
 mod builder;

@@ -594,9 +594,21 @@ impl Shared {
                 let _ = handle.join();
             }
         }
+        self.release_waiters();
         self.drain();
         self.blocking.wait_threads_exit(wait.deadline);
         self.poller.shutdown();
+    }
+
+    /// Runtime shutdown: nothing may keep waiting on this runtime's sockets
+    /// or timers, wherever it is polled (DESIGN.md §3). Fails every
+    /// descriptor (I/O futures return "goro runtime is shut down") and
+    /// completes every armed sleep, waking their waiters. Idempotent.
+    pub(crate) fn release_waiters(&self) {
+        self.poller.shut_down_waiters();
+        for p in self.ps.iter() {
+            p.timers.fire_all_at_shutdown();
+        }
     }
 
     /// Cancels every task: wakes all registered tasks so they land in a

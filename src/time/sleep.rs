@@ -1,6 +1,6 @@
 //! [`Sleep`]: a future that completes at an instant.
 
-use super::clock::{self, NEVER};
+use super::clock;
 use super::timers::{SleepTimer, TimerEntry, TimerTarget};
 use crate::poller::descriptor::TimerSink;
 use crate::scheduler::Shared;
@@ -51,6 +51,15 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 /// The timer is armed on the first poll (on the polling worker's P), so a
 /// `Sleep` that is never polled costs nothing; dropping or resetting an
 /// armed `Sleep` cancels its timer in O(1).
+///
+/// # Runtime shutdown
+///
+/// Once the runtime its timer belongs to (the current one at the first
+/// poll) is shut down, a `Sleep` is complete: a pending one is woken and
+/// returns `Ready`, and a new one returns `Ready` at its first poll. The
+/// same goes for [`Timeout`](super::Timeout) (which then reports
+/// [`Elapsed`](super::Elapsed)) and [`Interval`](super::Interval) ticks.
+/// Nothing waits forever for timers nobody will fire.
 #[derive(Debug)]
 #[must_use = "futures do nothing unless awaited"]
 pub struct Sleep {
@@ -64,6 +73,16 @@ struct Armed {
     timer: Arc<SleepTimer>,
     shared: Arc<Shared>,
     p: usize,
+}
+
+impl Armed {
+    /// Parks `waker` until the timer fires; true if it has, or if the
+    /// runtime is shut down. The shutdown check comes after parking: a
+    /// shutdown that began earlier is seen here, one that begins later
+    /// fires the timer (see `Timers::fire_all_at_shutdown`).
+    fn poll(&self, waker: &std::task::Waker) -> bool {
+        self.timer.poll_fired(waker) || self.shared.is_shutdown()
+    }
 }
 
 impl Sleep {
@@ -129,15 +148,21 @@ impl Sleep {
         }
     }
 
-    fn arm(&mut self) -> &Armed {
+    /// Arms the timer on the current runtime and parks `waker`; true if the
+    /// sleep is already complete (fired, or the runtime is shut down).
+    fn arm(&mut self, waker: &std::task::Waker) -> bool {
         let shared = crate::runtime::Handle::current_or_default().shared;
+        if shared.is_shutdown() {
+            return true;
+        }
         let timer = Arc::new(SleepTimer::default());
+        // A `NEVER` entry is armed too, so that shutdown can wake it.
         let p = shared.arm(TimerEntry {
             when: self.when(),
             seq: 0,
             target: TimerTarget::Sleep(timer.clone()),
         });
-        self.armed.insert(Armed { timer, shared, p })
+        self.armed.insert(Armed { timer, shared, p }).poll(waker)
     }
 }
 
@@ -149,13 +174,9 @@ impl Future for Sleep {
             return Poll::Ready(());
         }
         let done = match &self.armed {
-            Some(a) => a.timer.poll_fired(cx.waker()),
-            None => match self.when() {
-                when if when <= clock::now() => true,
-                // Never: park without a timer (nothing will wake us).
-                NEVER => false,
-                _ => self.arm().timer.poll_fired(cx.waker()),
-            },
+            Some(a) => a.poll(cx.waker()),
+            None if self.when() <= clock::now() => true,
+            None => self.arm(cx.waker()),
         };
         if !done {
             return Poll::Pending;

@@ -13,7 +13,12 @@
 //! - `next_when` is never later than the earliest live entry (it may be
 //!   earlier, pointing at a zombie: that only causes an early, empty wake);
 //! - timer callbacks run *without* the heap lock (they take descriptor
-//!   locks, which are taken before the heap lock when arming deadlines).
+//!   locks, which are taken before the heap lock when arming deadlines);
+//! - an entry for [`NEVER`] (a `Sleep` of `Duration::MAX`) is kept so that
+//!   runtime shutdown can wake it, but never becomes "the earliest timer";
+//! - at runtime shutdown [`Timers::fire_all_at_shutdown`] fires every live
+//!   sleep at once (a `Sleep` of a shut-down runtime is complete), so no
+//!   task or thread waits for a timer nobody will run.
 
 use super::clock::NEVER;
 use super::heap::{Heap4, Keyed};
@@ -132,7 +137,8 @@ impl Timers {
         crate::poller::fdmutex::lock(&self.heap).len()
     }
 
-    /// Arms `entry`. Returns true if it is now the earliest timer here.
+    /// Arms `entry`. Returns true if it is now the earliest timer here
+    /// (never for a [`NEVER`] entry: nobody needs to wake up for it).
     pub(crate) fn add(&self, entry: TimerEntry) -> bool {
         let when = entry.when;
         let mut heap = crate::poller::fdmutex::lock(&self.heap);
@@ -144,7 +150,7 @@ impl Timers {
         heap.push(entry);
         let earliest = heap.peek().map_or(NEVER, |e| e.when);
         self.next_when.store(earliest, Ordering::Release);
-        earliest == when
+        earliest == when && when != NEVER
     }
 
     /// Records that an armed entry went stale (cancel, reset, new deadline).
@@ -187,6 +193,21 @@ impl Timers {
         }
         self.fired.fetch_add(fired as u64, Ordering::Relaxed);
         fired
+    }
+
+    /// Runtime shutdown: takes every entry and fires the live sleeps now
+    /// (their `Sleep`s complete), dropping the rest (deadline timers: the
+    /// descriptors themselves are failed by the poller's shutdown).
+    pub(crate) fn fire_all_at_shutdown(&self) {
+        let entries = self.clear();
+        for entry in entries {
+            if let TimerTarget::Sleep(_) = entry.target
+                && entry.is_live()
+                && let Some(w) = entry.fire(&NO_WAITER_COUNT)
+            {
+                w.wake_all();
+            }
+        }
     }
 
     /// Drops every entry (runtime shutdown), waking nothing.

@@ -5,7 +5,6 @@ use crate::net::addr::{ToSocketAddrs, resolve};
 use crate::net::socket;
 use crate::poller::descriptor::{DeadlineMode, Mode};
 use std::fmt;
-use std::future::poll_fn;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -224,7 +223,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn readable(&self) -> io::Result<()> {
-        poll_fn(|cx| self.fd.poll_ready(Mode::Read, cx)).await
+        self.fd.ready(Mode::Read).await
     }
 
     /// Waits until the stream may be writable.
@@ -241,7 +240,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn writable(&self) -> io::Result<()> {
-        poll_fn(|cx| self.fd.poll_ready(Mode::Write, cx)).await
+        self.fd.ready(Mode::Write).await
     }
 
     /// Shuts down the read half, the write half, or both.

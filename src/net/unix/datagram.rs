@@ -4,7 +4,6 @@ use crate::io::fd::Fd;
 use crate::net::socket::{self, UnixAddr};
 use crate::poller::descriptor::{DeadlineMode, Mode};
 use std::fmt;
-use std::future::poll_fn;
 use std::io;
 use std::net::Shutdown;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -379,7 +378,7 @@ impl UnixDatagram {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn readable(&self) -> io::Result<()> {
-        poll_fn(|cx| self.fd.poll_ready(Mode::Read, cx)).await
+        self.fd.ready(Mode::Read).await
     }
 
     /// Waits until the socket may be writable.
@@ -391,7 +390,7 @@ impl UnixDatagram {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn writable(&self) -> io::Result<()> {
-        poll_fn(|cx| self.fd.poll_ready(Mode::Write, cx)).await
+        self.fd.ready(Mode::Write).await
     }
 
     /// The local address.

@@ -5,7 +5,6 @@ use crate::net::socket::{self, UnixAddr};
 use crate::poller::descriptor::{DeadlineMode, Mode};
 use crate::time::sleep;
 use std::fmt;
-use std::future::poll_fn;
 use std::io;
 use std::net::Shutdown;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -226,7 +225,7 @@ impl UnixStream {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn readable(&self) -> io::Result<()> {
-        poll_fn(|cx| self.fd.poll_ready(Mode::Read, cx)).await
+        self.fd.ready(Mode::Read).await
     }
 
     /// Waits until the stream may be writable.
@@ -238,7 +237,7 @@ impl UnixStream {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn writable(&self) -> io::Result<()> {
-        poll_fn(|cx| self.fd.poll_ready(Mode::Write, cx)).await
+        self.fd.ready(Mode::Write).await
     }
 
     /// Shuts down the read half, the write half, or both.
