@@ -13,9 +13,9 @@
 //!
 //! A chaos task per connection meanwhile, at random: sets read or write
 //! deadlines in the past, in the near future or clears them; aborts a
-//! reader or writer (`JoinHandle::abort`) and starts a new one; closes one
-//! side from outside (rarely); runs `block_in_place` and `spawn_blocking`
-//! work. Checks:
+//! reader or writer (`JoinHandle::abort`) and starts a new one; runs
+//! `block_in_place` and `spawn_blocking` work; and on every tenth
+//! connection, at a random moment, closes one side from outside. Checks:
 //!
 //! - every byte arrives, in order, exactly once (streams of connections
 //!   never closed are compared in full at the end: read == written);
@@ -358,8 +358,13 @@ async fn abort(slot: &Task, shared: &Shared, what: &str) -> bool {
     replace
 }
 
-async fn chaos(conn: Arc<Conn>, shared: Arc<Shared>, seed: u64) {
+async fn chaos(conn: Arc<Conn>, shared: Arc<Shared>, seed: u64, run_for: Duration) {
     let mut rng = Rng(seed);
+    let close_at = conn
+        .id
+        .is_multiple_of(10)
+        .then(|| Instant::now() + run_for.mul_f64(0.1 + 0.8 * (rng.below(1000) as f64 / 1000.0)));
+    let close_end = rng.below(2) as usize;
     while !shared.stop.load(Ordering::SeqCst) {
         let nap = Duration::from_millis(20 + rng.below(180));
         let slept = Instant::now();
@@ -420,19 +425,22 @@ async fn chaos(conn: Arc<Conn>, shared: Arc<Shared>, seed: u64) {
                     other => shared.fail(format!("spawn_blocking returned {other:?}")),
                 }
             }
-            _ => {
-                // Rarely, close one end from outside while its tasks may
-                // be blocked on it: they must end with NotConnected, the
-                // peer's with end of stream or a reset.
-                if rng.below(8) == 0 && !conn.ends[1 - i].closed.load(Ordering::SeqCst) {
-                    end.closed.store(true, Ordering::SeqCst);
-                    shared.count(CLOSES, 1);
-                    if let Err(e) = end.stream.close() {
-                        shared.fail(format!("conn {} end {i}: close failed: {e}", conn.id));
-                    }
-                    break;
-                }
+            _ => goro::task::yield_now().await,
+        }
+        // Every tenth connection has one end closed from outside at a
+        // random moment, while its tasks may be blocked on it: they must
+        // end with NotConnected, the peer's with end of stream or a reset.
+        if close_at.is_some_and(|at| Instant::now() >= at) {
+            let end = &conn.ends[close_end];
+            end.closed.store(true, Ordering::SeqCst);
+            shared.count(CLOSES, 1);
+            if let Err(e) = end.stream.close() {
+                shared.fail(format!(
+                    "conn {} end {close_end}: close failed: {e}",
+                    conn.id
+                ));
             }
+            break;
         }
     }
     // Leave no deadline behind, so the wind-down is not stuck on timeouts.
@@ -515,7 +523,12 @@ fn run(seed: u64, secs: u64) {
                 start_reader(&conn, &sh, i, rng.next());
                 start_writer(&conn, &sh, i, rng.next());
             }
-            chaos_tasks.push(goro::spawn(chaos(conn.clone(), sh.clone(), rng.next())));
+            chaos_tasks.push(goro::spawn(chaos(
+                conn.clone(),
+                sh.clone(),
+                rng.next(),
+                Duration::from_secs(secs),
+            )));
             conns.push(conn);
         }
         goro::time::sleep(Duration::from_secs(secs)).await;

@@ -428,7 +428,7 @@ fn accept_reports_and_incoming_rides_out_fd_exhaustion() {
         rt.block_on(async {
             let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
-            let _client = TcpStream::connect(addr).await.unwrap();
+            let client = TcpStream::connect(addr).await.unwrap();
             let e = listener.accept().await.unwrap_err();
             assert_eq!(e.raw_os_error(), Some(libc::EMFILE), "{e}");
             let clearer = goro::spawn(async {
@@ -440,13 +440,14 @@ fn accept_reports_and_incoming_rides_out_fd_exhaustion() {
             let start = Instant::now();
             let conn = listener.incoming().next().await.unwrap();
             assert!(start.elapsed() >= Duration::from_millis(90));
-            assert_eq!(conn.peer_addr().unwrap(), _client.local_addr().unwrap());
+            assert_eq!(conn.peer_addr().unwrap(), client.local_addr().unwrap());
             // It retried during the exhaustion, with back-off (5, 10, 20,
-            // 40 ms...: a handful of attempts, not a spin).
+            // 40 ms...: a handful of attempts, not a spin; the bound leaves
+            // room for a late timer on a loaded machine).
             let tried = clearer.await.unwrap();
             assert!(
-                (2..=10).contains(&tried),
-                "{tried} accept attempts in 100 ms"
+                (2..=30).contains(&tried),
+                "{tried} accept attempts in ~100 ms"
             );
         });
     });
