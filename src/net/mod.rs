@@ -10,7 +10,7 @@
 mod addr;
 mod backoff;
 pub(crate) mod socket;
-mod stream;
+pub(crate) mod stream;
 mod tcp;
 mod udp;
 mod unix;
