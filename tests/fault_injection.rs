@@ -67,6 +67,40 @@ fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
 
+/// The fd count once it has been stable for 50 ms (a runtime dropped by the
+/// previous test may still be closing descriptors).
+fn settled_fds() -> usize {
+    let mut last = open_fds();
+    let start = Instant::now();
+    loop {
+        std::thread::sleep(Duration::from_millis(50));
+        let now = open_fds();
+        if now == last || start.elapsed() > Duration::from_secs(5) {
+            eprintln!("fd baseline: {now} {:?}", fd_list());
+            return now;
+        }
+        last = now;
+    }
+}
+
+/// What each open fd is (for failure messages).
+fn fd_list() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let target = std::fs::read_link(e.path()).ok()?;
+            Some(format!(
+                "{}->{}",
+                e.file_name().to_string_lossy(),
+                target.display()
+            ))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
 /// Waits (briefly) for the fd count to come back to `baseline`: sockets of
 /// the other side can close a moment after the runtime that owned them.
 fn assert_fds_back(baseline: usize, seed: u64) {
@@ -77,7 +111,8 @@ fn assert_fds_back(baseline: usize, seed: u64) {
     assert_eq!(
         open_fds(),
         baseline,
-        "fds not back to baseline (seed {seed})"
+        "fds not back to baseline (seed {seed}): {:?}",
+        fd_list()
     );
 }
 
@@ -254,7 +289,7 @@ fn echo_over_200_connections_under_injected_faults() {
     let seed = seed();
     eprintln!("fault injection seed: {seed} (set GORO_FAULT_SEED to replay)");
     let guard = fault::install(echo_schedule(seed));
-    let baseline = open_fds();
+    let baseline = settled_fds();
     let (outcome, server_errors) = with_watchdog(seed, move || run_echo(seed));
     let injected = fault::injected();
     drop(guard);
@@ -396,7 +431,7 @@ fn run_echo(seed: u64) -> (Outcome, Vec<String>) {
 #[test]
 fn registration_failures_are_errors_from_constructors() {
     let guard = fault::install(Schedule::new(1).fail(Syscall::EpollCtl, Fault::OutOfMemory, 1.0));
-    let baseline = open_fds();
+    let baseline = settled_fds();
     with_watchdog(1, || {
         let rt = Runtime::builder().worker_threads(1).build().unwrap();
         rt.block_on(async {
@@ -423,6 +458,7 @@ fn registration_failures_are_errors_from_constructors() {
 #[test]
 fn accept_reports_and_incoming_rides_out_fd_exhaustion() {
     let guard = fault::install(Schedule::new(2).fail(Syscall::Accept, Fault::ProcessFdLimit, 1.0));
+    let baseline = settled_fds();
     with_watchdog(2, || {
         let rt = Runtime::builder().worker_threads(2).build().unwrap();
         rt.block_on(async {
@@ -452,6 +488,7 @@ fn accept_reports_and_incoming_rides_out_fd_exhaustion() {
         });
     });
     drop(guard);
+    assert_fds_back(baseline, 2);
 }
 
 /// Datagram sockets and Unix streams under `EINTR` and spurious `EAGAIN`
@@ -475,7 +512,7 @@ fn datagrams_and_unix_streams_under_faults() {
             .fail(Syscall::Send, Fault::WouldBlock, 0.1)
             .fail(Syscall::Send, Fault::Short, 0.3),
     );
-    let baseline = open_fds();
+    let baseline = settled_fds();
     with_watchdog(seed, move || {
         let rt = Runtime::builder().worker_threads(2).build().unwrap();
         rt.block_on(async move {
