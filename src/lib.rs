@@ -72,6 +72,9 @@
 
 #[cfg(any(feature = "hyper", feature = "tokio-io"))]
 pub mod compat;
+#[cfg(feature = "fault-injection")]
+#[doc(hidden)]
+pub mod fault;
 pub mod io;
 pub mod net;
 pub(crate) mod poller;

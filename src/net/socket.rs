@@ -3,6 +3,27 @@
 //! non-blocking form (`accept4`, a non-blocking `connect`, `SO_ERROR`),
 //! for IP sockets and — with `sockaddr_un` in place of `sockaddr_in` — for
 //! Unix-domain ones (`recvfrom`/`sendto` with addresses, `socketpair`).
+//!
+//! With the `fault-injection` feature, `accept4`, `connect` and the
+//! transfer calls consult [`crate::fault`] first (the [`fault`] macro), which
+//! may fail them or shorten their buffer; without it the hooks vanish.
+
+/// Asks the fault injector about one call: `fault!(Kind, fd)` returns the
+/// injected error early; `fault!(Kind, fd, len)` evaluates to the length the
+/// call may use. Without the feature it is `len` (or nothing).
+macro_rules! fault {
+    ($call:ident, $fd:expr) => {
+        #[cfg(feature = "fault-injection")]
+        crate::fault::allow(crate::fault::Syscall::$call, $fd, 0)?;
+    };
+    ($call:ident, $fd:expr, $len:expr) => {{
+        #[cfg(feature = "fault-injection")]
+        let len = crate::fault::allow(crate::fault::Syscall::$call, $fd, $len)?;
+        #[cfg(not(feature = "fault-injection"))]
+        let len = $len;
+        len
+    }};
+}
 
 use std::ffi::OsStr;
 use std::io;
@@ -100,6 +121,7 @@ pub(crate) fn from_raw(storage: &libc::sockaddr_storage) -> io::Result<SocketAdd
 
 /// `accept4` with `SOCK_NONBLOCK | SOCK_CLOEXEC`.
 pub(crate) fn accept(fd: RawFd) -> io::Result<(OwnedFd, SocketAddr)> {
+    fault!(Accept, fd);
     let mut storage = MaybeUninit::<libc::sockaddr_storage>::zeroed();
     let mut len = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
     // SAFETY: `storage` and `len` describe a writable buffer of that size.
@@ -129,10 +151,13 @@ pub(crate) fn start_connect(fd: RawFd, addr: &SocketAddr) -> io::Result<bool> {
         // SAFETY: `storage` holds a valid sockaddr of `len` bytes.
         let r =
             unsafe { libc::connect(fd, (&storage as *const libc::sockaddr_storage).cast(), len) };
-        if r == 0 {
-            return Ok(true);
+        let err = (r != 0).then(io::Error::last_os_error);
+        if interrupted_connect(fd, &err) {
+            continue;
         }
-        let err = io::Error::last_os_error();
+        let Some(err) = err else {
+            return Ok(true);
+        };
         match err.raw_os_error() {
             Some(libc::EINPROGRESS) | Some(libc::EALREADY) => return Ok(false),
             Some(libc::EINTR) => continue,
@@ -140,6 +165,22 @@ pub(crate) fn start_connect(fd: RawFd, addr: &SocketAddr) -> io::Result<bool> {
             _ => return Err(err),
         }
     }
+}
+
+/// True if the fault injector turns this `connect` result (success or
+/// `EINPROGRESS`) into `EINTR`, after the kernel started the connection.
+#[cfg(feature = "fault-injection")]
+fn interrupted_connect(fd: RawFd, err: &Option<io::Error>) -> bool {
+    let started = err
+        .as_ref()
+        .is_none_or(|e| e.raw_os_error() == Some(libc::EINPROGRESS));
+    started && crate::fault::interrupts_connect(fd)
+}
+
+#[cfg(not(feature = "fault-injection"))]
+#[inline(always)]
+fn interrupted_connect(_: RawFd, _: &Option<io::Error>) -> bool {
+    false
 }
 
 /// Reads and clears the socket's pending error (`SO_ERROR`).
@@ -193,6 +234,8 @@ pub(crate) fn bind(fd: RawFd, addr: &SocketAddr) -> io::Result<()> {
 
 /// `recv` into `buf` with `flags`.
 pub(crate) fn recv(fd: RawFd, buf: &mut [u8], flags: i32) -> io::Result<usize> {
+    let len = fault!(Recv, fd, buf.len());
+    let buf = &mut buf[..len];
     // SAFETY: `buf` is valid for writes of its length.
     let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), flags) };
     if n < 0 {
@@ -218,6 +261,7 @@ pub(crate) fn recv_uninit(fd: RawFd, buf: &mut [mem::MaybeUninit<u8>]) -> io::Re
 
 /// `send` from `buf`, never raising `SIGPIPE`.
 pub(crate) fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    let buf = &buf[..fault!(Send, fd, buf.len())];
     // SAFETY: `buf` is valid for reads of its length.
     let n = unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) };
     if n < 0 {
@@ -229,6 +273,7 @@ pub(crate) fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
 
 /// Gathered `sendmsg`, never raising `SIGPIPE`.
 pub(crate) fn send_vectored(fd: RawFd, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+    fault!(Send, fd);
     // SAFETY: all-zero is a valid msghdr.
     let mut msg: libc::msghdr = unsafe { mem::zeroed() };
     // IoSlice is ABI-compatible with iovec on Unix.
@@ -245,6 +290,7 @@ pub(crate) fn send_vectored(fd: RawFd, bufs: &[io::IoSlice<'_>]) -> io::Result<u
 
 /// Scattered `readv`.
 pub(crate) fn recv_vectored(fd: RawFd, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
+    fault!(Recv, fd);
     // SAFETY: IoSliceMut is ABI-compatible with iovec; the buffers are valid
     // for writes.
     let n = unsafe {
@@ -298,6 +344,7 @@ pub(crate) fn is_connected(fd: RawFd) -> io::Result<bool> {
 
 /// `recvfrom` into `buf` with `flags`, returning the sender's address.
 pub(crate) fn recv_from(fd: RawFd, buf: &mut [u8], flags: i32) -> io::Result<(usize, SocketAddr)> {
+    fault!(Recv, fd);
     let mut storage = MaybeUninit::<libc::sockaddr_storage>::zeroed();
     let mut len = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
     // SAFETY: `buf` is valid for writes of its length; `storage`/`len`
@@ -322,6 +369,7 @@ pub(crate) fn recv_from(fd: RawFd, buf: &mut [u8], flags: i32) -> io::Result<(us
 
 /// `sendto` `addr` from `buf`.
 pub(crate) fn send_to(fd: RawFd, buf: &[u8], addr: &SocketAddr) -> io::Result<usize> {
+    fault!(Send, fd);
     let (storage, len) = to_raw(addr);
     // SAFETY: `buf` is valid for reads of its length; `storage` holds a
     // valid sockaddr of `len` bytes.
@@ -493,10 +541,14 @@ pub(crate) fn bind_unix(fd: RawFd, addr: &UnixAddr) -> io::Result<()> {
 pub(crate) fn connect_unix(fd: RawFd, addr: &UnixAddr) -> io::Result<bool> {
     loop {
         // SAFETY: `addr` holds a valid sockaddr_un of `addr.len` bytes.
-        if unsafe { libc::connect(fd, addr.as_ptr(), addr.len) } == 0 {
-            return Ok(true);
+        let r = unsafe { libc::connect(fd, addr.as_ptr(), addr.len) };
+        let err = (r != 0).then(io::Error::last_os_error);
+        if interrupted_connect(fd, &err) {
+            continue;
         }
-        let err = io::Error::last_os_error();
+        let Some(err) = err else {
+            return Ok(true);
+        };
         match err.raw_os_error() {
             Some(libc::EINPROGRESS) | Some(libc::EALREADY) => return Ok(false),
             Some(libc::EINTR) => continue,
@@ -508,6 +560,7 @@ pub(crate) fn connect_unix(fd: RawFd, addr: &UnixAddr) -> io::Result<bool> {
 
 /// `accept4` on a Unix listener with `SOCK_NONBLOCK | SOCK_CLOEXEC`.
 pub(crate) fn accept_unix(fd: RawFd) -> io::Result<(OwnedFd, UnixSocketAddr)> {
+    fault!(Accept, fd);
     let mut addr = UnixAddr::empty();
     addr.len = mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
     // SAFETY: `addr.raw`/`addr.len` describe a writable sockaddr_un.
@@ -533,6 +586,7 @@ pub(crate) fn recv_from_unix(
     buf: &mut [u8],
     flags: i32,
 ) -> io::Result<(usize, UnixSocketAddr)> {
+    fault!(Recv, fd);
     let mut addr = UnixAddr::empty();
     addr.len = mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
     // SAFETY: `buf` is valid for writes of its length; `addr.raw` and
@@ -555,6 +609,7 @@ pub(crate) fn recv_from_unix(
 
 /// `sendto` a Unix socket address, never raising `SIGPIPE`.
 pub(crate) fn send_to_unix(fd: RawFd, buf: &[u8], addr: &UnixAddr) -> io::Result<usize> {
+    fault!(Send, fd);
     // SAFETY: `buf` is valid for reads of its length; `addr` holds a valid
     // sockaddr_un of `addr.len` bytes.
     let n = unsafe {

@@ -18,6 +18,10 @@
 //!   sockets outlive the runtime. They sit behind a read-write lock, so a
 //!   late `delete` from such a socket never reaches a recycled fd number:
 //!   after `close` every call is a no-op or an error.
+//!
+//! With the `fault-injection` feature, `epoll_wait` and registration consult
+//! [`crate::fault`] first, and registrations are recorded there so the
+//! injector can re-arm a descriptor ([`rearm`]).
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -48,6 +52,10 @@ pub(crate) struct Event {
     /// `HUP | ERR`: a lasting write condition.
     pub(crate) write_sticky: bool,
 }
+
+/// The interest every descriptor is registered with (see the invariants).
+const INTEREST: i32 =
+    libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLPRI | libc::EPOLLET;
 
 /// Converts a raw `epoll_event` into an [`Event`] with Go's bit mapping.
 fn map_event(ev: &libc::epoll_event) -> Event {
@@ -117,6 +125,10 @@ impl Epoll {
     /// is blocked in [`wait`](Self::wait).
     pub(crate) fn close(&self) {
         let fds = self.fds.write().unwrap_or_else(|e| e.into_inner()).take();
+        #[cfg(feature = "fault-injection")]
+        if let Some(fds) = &fds {
+            crate::fault::epoll_closing(fds.epfd.as_raw_fd());
+        }
         drop(fds);
     }
 
@@ -125,23 +137,25 @@ impl Epoll {
     pub(crate) fn add(&self, fd: RawFd, token: u64) -> io::Result<()> {
         debug_assert_ne!(token, BREAK_TOKEN);
         let mut ev = libc::epoll_event {
-            events: (libc::EPOLLIN
-                | libc::EPOLLOUT
-                | libc::EPOLLRDHUP
-                | libc::EPOLLPRI
-                | libc::EPOLLET) as u32,
+            events: INTEREST as u32,
             u64: token,
         };
         let fds = self.fds();
         let fds = fds.as_ref().ok_or_else(closed)?;
+        #[cfg(feature = "fault-injection")]
+        crate::fault::allow(crate::fault::Syscall::EpollCtl, fd, 0)?;
         // SAFETY: `ev` is valid for the call and the read guard keeps `epfd`
         // open; a bad `fd` is reported as an error.
-        cvt(unsafe { libc::epoll_ctl(fds.epfd.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) })
-            .map(drop)
+        cvt(unsafe { libc::epoll_ctl(fds.epfd.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) })?;
+        #[cfg(feature = "fault-injection")]
+        crate::fault::registered(fds.epfd.as_raw_fd(), fd, token);
+        Ok(())
     }
 
     /// Removes `fd` from the interest list (Go's `netpollclose`).
     pub(crate) fn delete(&self, fd: RawFd) -> io::Result<()> {
+        #[cfg(feature = "fault-injection")]
+        crate::fault::deregistered(fd);
         let mut ev = libc::epoll_event { events: 0, u64: 0 };
         let fds = self.fds();
         let Some(fds) = fds.as_ref() else {
@@ -181,19 +195,13 @@ impl Epoll {
         let mut raw = [libc::epoll_event { events: 0, u64: 0 }; MAX_EVENTS];
         let fds = self.fds();
         let fds = fds.as_ref().ok_or_else(closed)?;
-        // SAFETY: `raw` has room for MAX_EVENTS >= max events; the read guard
-        // keeps `epfd` open for the whole wait.
-        let n = unsafe { libc::epoll_wait(fds.epfd.as_raw_fd(), raw.as_mut_ptr(), max as i32, ms) };
-        if n < 0 {
-            let err = io::Error::last_os_error();
-            return if err.kind() == io::ErrorKind::Interrupted {
-                Ok(false)
-            } else {
-                Err(err)
-            };
-        }
+        let n = match epoll_wait(fds.epfd.as_raw_fd(), &mut raw[..max], ms) {
+            Ok(n) => n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => return Ok(false),
+            Err(err) => return Err(err),
+        };
         let mut broke = false;
-        for ev in &raw[..n as usize] {
+        for ev in &raw[..n] {
             if ev.u64 == BREAK_TOKEN {
                 broke = true;
                 continue;
@@ -234,6 +242,30 @@ impl Epoll {
             }
         }
     }
+}
+
+/// One `epoll_wait` into `raw`; the number of events filled in.
+fn epoll_wait(epfd: RawFd, raw: &mut [libc::epoll_event], ms: i32) -> io::Result<usize> {
+    #[cfg(feature = "fault-injection")]
+    crate::fault::allow(crate::fault::Syscall::EpollWait, epfd, 0)?;
+    // SAFETY: `raw` has room for `raw.len()` events; the caller keeps `epfd`
+    // open for the whole wait.
+    let n = unsafe { libc::epoll_wait(epfd, raw.as_mut_ptr(), raw.len() as i32, ms) };
+    cvt(n).map(|n| n as usize)
+}
+
+/// Re-registers `fd` with its unchanged interest and token, which makes the
+/// kernel queue a new event if `fd` is ready now (the fault injector's way
+/// to keep readiness after a fake `EAGAIN` or short transfer). The caller
+/// keeps `epfd` open.
+#[cfg(feature = "fault-injection")]
+pub(crate) fn rearm(epfd: RawFd, fd: RawFd, token: u64) -> io::Result<()> {
+    let mut ev = libc::epoll_event {
+        events: INTEREST as u32,
+        u64: token,
+    };
+    // SAFETY: `ev` is valid for the call; errors (a closed fd) are reported.
+    cvt(unsafe { libc::epoll_ctl(epfd, libc::EPOLL_CTL_MOD, fd, &mut ev) }).map(drop)
 }
 
 fn closed() -> io::Error {
