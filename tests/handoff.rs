@@ -199,7 +199,15 @@ fn panicking_tasks_do_not_take_down_workers() {
         // The only worker is still alive, and sysmon still hands off.
         assert_eq!(goro::spawn(async { 5 }).await.unwrap(), 5);
     });
-    assert_eq!(rt.metrics().worker_threads, 1);
+    // No panic killed the worker thread. On a loaded machine, printing 20
+    // panic messages can take long enough for sysmon to hand the P to a
+    // spare thread; only then may there be more than one thread.
+    let m = rt.metrics();
+    if m.handoffs == 0 {
+        assert_eq!(m.worker_threads, 1, "{m:?}");
+    } else {
+        assert!(m.worker_threads >= 1, "{m:?}");
+    }
 }
 
 #[test]
