@@ -35,8 +35,9 @@ fn main() -> io::Result<()> {
         let listener = TcpListener::bind(&listen).await?;
         println!("proxy: {} -> {upstream}", listener.local_addr()?);
         let mut incoming = listener.incoming();
-        loop {
-            let client = incoming.next().await?;
+        // The loop ends once the listener is closed.
+        while let Some(client) = incoming.next().await {
+            let client = client?;
             let upstream = upstream.clone();
             goro::spawn(async move {
                 if let Err(e) = forward(client, &upstream).await {
@@ -44,6 +45,7 @@ fn main() -> io::Result<()> {
                 }
             });
         }
+        Ok(())
     })
 }
 

@@ -112,20 +112,44 @@ impl TcpListener {
         Poll::Ready(Fd::new(fd).map(|fd| (TcpStream::from_fd(fd), addr)))
     }
 
-    /// A stream of accepted connections that never ends. When the process
-    /// runs out of descriptors or memory (`EMFILE`, `ENFILE`, `ENOBUFS`,
-    /// `ENOMEM`) it waits 5 ms, doubling up to 1 s, and tries again — as
-    /// Go's HTTP server does — so a server keeps serving the connections it
-    /// has and recovers when descriptors free up. Other errors are yielded.
+    /// A stream of accepted connections, for `while let Some(conn) =
+    /// incoming.next().await` loops. It ends (yields `None`, and keeps
+    /// yielding `None`) once the listener is [closed](Self::close) — from
+    /// this task or another — so an accept loop that skips errors stops
+    /// instead of spinning.
+    ///
+    /// When the process runs out of descriptors or memory (`EMFILE`,
+    /// `ENFILE`, `ENOBUFS`, `ENOMEM`) it waits 5 ms, doubling up to 1 s,
+    /// and tries again — as Go's HTTP server does — so a server keeps
+    /// serving the connections it has and recovers when descriptors free
+    /// up. Other errors (such as an expired [deadline](Self::set_deadline))
+    /// are yielded as `Some(Err(_))` and the stream goes on.
+    ///
+    /// [`Incoming::next`] works without importing anything;
+    /// `futures::StreamExt` combinators work too.
     ///
     /// ```
     /// # goro::block_on(async {
-    /// let listener = goro::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// use std::sync::Arc;
+    /// let listener = Arc::new(goro::net::TcpListener::bind("127.0.0.1:0").await?);
     /// let addr = listener.local_addr()?;
-    /// goro::spawn(async move { goro::net::TcpStream::connect(addr).await });
-    /// let mut incoming = listener.incoming();
-    /// let stream = incoming.next().await?;
-    /// assert!(stream.peer_addr()?.ip().is_loopback());
+    /// let server = {
+    ///     let listener = listener.clone();
+    ///     goro::spawn(async move {
+    ///         let mut served = 0;
+    ///         let mut incoming = listener.incoming();
+    ///         while let Some(conn) = incoming.next().await {
+    ///             let Ok(conn) = conn else { continue };
+    ///             conn.write_all(b"hi").await.ok();
+    ///             served += 1;
+    ///         }
+    ///         served // the loop ended: the listener was closed
+    ///     })
+    /// };
+    /// let client = goro::net::TcpStream::connect(addr).await?;
+    /// client.read_exact(&mut [0; 2]).await?;
+    /// listener.close()?;
+    /// assert_eq!(server.await.unwrap(), 1);
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub fn incoming(&self) -> Incoming<'_> {
@@ -255,7 +279,9 @@ fn accept_retrying(fd: RawFd) -> io::Result<(OwnedFd, SocketAddr)> {
     }
 }
 
-/// Stream returned by [`TcpListener::incoming`].
+/// Stream returned by [`TcpListener::incoming`]: `Some(Ok(stream))` per
+/// connection, `Some(Err(_))` for errors worth reporting, and `None` once
+/// the listener is closed. A `futures_core::Stream` (and `FusedStream`).
 #[derive(Debug)]
 #[must_use = "streams do nothing unless polled"]
 pub struct Incoming<'a> {
@@ -264,24 +290,30 @@ pub struct Incoming<'a> {
 }
 
 impl Incoming<'_> {
-    /// Accepts the next connection (with the back-off described on
-    /// [`TcpListener::incoming`]).
+    /// The next connection, or `None` once the listener is closed — the
+    /// same as `futures::StreamExt::next`, without the import (and with the
+    /// same signature, so code written against either compiles with both
+    /// in scope).
     ///
     /// ```
     /// # goro::block_on(async {
     /// let listener = goro::net::TcpListener::bind("127.0.0.1:0").await?;
     /// let addr = listener.local_addr()?;
     /// goro::spawn(async move { goro::net::TcpStream::connect(addr).await });
-    /// let _stream = listener.incoming().next().await?;
+    /// let mut incoming = listener.incoming();
+    /// let stream = incoming.next().await.expect("listener is open")?;
+    /// assert!(stream.peer_addr()?.ip().is_loopback());
+    /// listener.close()?;
+    /// assert!(incoming.next().await.is_none());
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
-    pub async fn next(&mut self) -> io::Result<TcpStream> {
+    pub async fn next(&mut self) -> Option<io::Result<TcpStream>> {
         std::future::poll_fn(|cx| self.poll_next_stream(cx)).await
     }
 
-    fn poll_next_stream(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<TcpStream>> {
+    fn poll_next_stream(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<TcpStream>>> {
         let listener = self.listener;
-        self.backoff.poll_accept(cx, |cx| {
+        self.backoff.poll_next(cx, |cx| {
             listener.poll_accept(cx).map_ok(|(stream, _)| stream)
         })
     }
@@ -291,6 +323,12 @@ impl futures_core::Stream for Incoming<'_> {
     type Item = io::Result<TcpStream>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.get_mut().poll_next_stream(cx).map(Some)
+        self.get_mut().poll_next_stream(cx)
+    }
+}
+
+impl futures_core::stream::FusedStream for Incoming<'_> {
+    fn is_terminated(&self) -> bool {
+        self.backoff.is_ended()
     }
 }
