@@ -93,6 +93,17 @@ impl<T> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.into_ref().get_ref().poll_join(cx)
+    }
+}
+
+impl<T> JoinHandle<T> {
+    /// The body of `Future::poll`, through `&self` so a [`JoinSet`] can poll
+    /// handles it shares with their [`AbortHandle`]s.
+    ///
+    /// [`JoinSet`]: super::JoinSet
+    /// [`AbortHandle`]: super::AbortHandle
+    pub(crate) fn poll_join(&self, cx: &mut Context<'_>) -> Poll<Result<T, JoinError>> {
         let mut slot = self.lock();
         let Some(task) = slot.as_mut() else {
             return Poll::Ready(Err(JoinError::cancelled()));
