@@ -4,7 +4,7 @@ use super::stream::TcpStream;
 use crate::io::fd::Fd;
 use crate::net::addr::{ToSocketAddrs, resolve};
 use crate::net::backoff::AcceptBackoff;
-use crate::net::socket;
+use crate::net::{socket, sockopt};
 use crate::poller::descriptor::{DeadlineMode, Mode};
 use std::fmt;
 use std::io;
@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// A TCP socket server, listening for connections.
 ///
@@ -35,6 +35,11 @@ use std::time::Instant;
 /// ```
 pub struct TcpListener {
     fd: Fd,
+    /// Keep-alive for accepted connections ([`ListenConfig::keep_alive`]);
+    /// `None` leaves them at the OS default.
+    ///
+    /// [`ListenConfig::keep_alive`]: crate::net::ListenConfig::keep_alive
+    accepted_keep_alive: Option<Duration>,
 }
 
 impl fmt::Debug for TcpListener {
@@ -47,8 +52,13 @@ impl fmt::Debug for TcpListener {
 }
 
 impl TcpListener {
-    /// Binds a listener to `addr` (with `SO_REUSEADDR`, as Go does). If
-    /// `addr` resolves to several addresses, each is tried in turn.
+    /// Binds a listener to `addr` (with `SO_REUSEADDR`, as Go does, and a
+    /// backlog of 4096). If `addr` resolves to several addresses, each is
+    /// tried in turn. Accepted connections keep the OS default of no TCP
+    /// keep-alive (like std and tokio); [`ListenConfig`] sets Go's 15 s
+    /// keep-alive, `SO_REUSEPORT`, the backlog and buffer sizes.
+    ///
+    /// [`ListenConfig`]: crate::net::ListenConfig
     ///
     /// ```
     /// # goro::block_on(async {
@@ -75,7 +85,26 @@ impl TcpListener {
         socket::setsockopt_int(sock.as_raw_fd(), libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
         socket::bind(sock.as_raw_fd(), addr)?;
         socket::listen(sock.as_raw_fd())?;
-        Ok(TcpListener { fd: Fd::new(sock)? })
+        Ok(TcpListener::from_parts(Fd::new(sock)?, None))
+    }
+
+    /// A listener on a listening socket; `accepted_keep_alive` is applied
+    /// to each accepted connection.
+    pub(super) fn from_parts(fd: Fd, accepted_keep_alive: Option<Duration>) -> TcpListener {
+        TcpListener {
+            fd,
+            accepted_keep_alive,
+        }
+    }
+
+    /// Wraps an accepted socket, applying the configured keep-alive.
+    fn accepted(&self, fd: OwnedFd) -> io::Result<TcpStream> {
+        if let Some(period) = self.accepted_keep_alive {
+            // Best effort, as in Go: a connection already reset by its peer
+            // may refuse options, and is reported by its first read instead.
+            let _ = sockopt::set_keepalive(fd.as_raw_fd(), Some(period));
+        }
+        Ok(TcpStream::from_fd(Fd::new(fd)?))
     }
 
     /// Accepts a connection. Errors — including running out of file
@@ -95,7 +124,7 @@ impl TcpListener {
     /// ```
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let (fd, addr) = self.fd.op(Mode::Read, accept_retrying).await?;
-        Ok((TcpStream::from_fd(Fd::new(fd)?), addr))
+        Ok((self.accepted(fd)?, addr))
     }
 
     /// Polls for a connection (the stateless form of [`accept`](Self::accept)).
@@ -109,7 +138,7 @@ impl TcpListener {
     /// ```
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
         let (fd, addr) = ready!(self.fd.poll_io(cx, Mode::Read, accept_retrying))?;
-        Poll::Ready(Fd::new(fd).map(|fd| (TcpStream::from_fd(fd), addr)))
+        Poll::Ready(self.accepted(fd).map(|stream| (stream, addr)))
     }
 
     /// A stream of accepted connections, for `while let Some(conn) =
@@ -243,9 +272,7 @@ impl TcpListener {
     /// ```
     pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
         listener.set_nonblocking(true)?;
-        Ok(TcpListener {
-            fd: Fd::new(OwnedFd::from(listener))?,
-        })
+        Ok(TcpListener::from_parts(Fd::new(OwnedFd::from(listener))?, None))
     }
 
     /// Unwraps into a std listener (still in non-blocking mode).

@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 /// # Ok::<(), std::io::Error>(()) });
 /// ```
 pub struct TcpStream {
-    fd: Fd,
+    pub(super) fd: Fd,
 }
 
 impl fmt::Debug for TcpStream {
@@ -58,6 +58,12 @@ impl TcpStream {
     /// non-blocking: the socket is registered with the poller, `connect`
     /// returns `EINPROGRESS`, the task waits for writability and then reads
     /// `SO_ERROR` (as Go does).
+    ///
+    /// This is std's and tokio's `connect`: no timeout beyond the kernel's
+    /// (minutes), no TCP keep-alive (the OS default), `TCP_NODELAY` off.
+    /// For Go's `net.Dial` behaviour — a timeout or deadline, a local
+    /// address, keep-alive every 15 s by default, buffer sizes — use a
+    /// [`Dialer`](crate::net::Dialer).
     ///
     /// ```
     /// # async fn pair() -> std::io::Result<(goro::net::TcpStream, goro::net::TcpStream)> {
