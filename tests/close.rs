@@ -225,7 +225,10 @@ fn close_wakes_blocked_accepts() {
         for w in waiters {
             assert_closed(w.await.unwrap());
         }
-        assert!(incoming.await.unwrap(), "incoming() yielded an item after close");
+        assert!(
+            incoming.await.unwrap(),
+            "incoming() yielded an item after close"
+        );
         assert!(t.elapsed() < PROMPT, "woke after {:?}", t.elapsed());
         assert_closed(l.accept().await.map(drop));
         assert!(l.incoming().next().await.is_none());

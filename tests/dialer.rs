@@ -129,7 +129,10 @@ fn a_timeout_does_not_hurt_a_fast_connect() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let dialer = Dialer::new().timeout(Duration::from_secs(10));
         for _ in 0..3 {
-            let c = dialer.connect(listener.local_addr().unwrap()).await.unwrap();
+            let c = dialer
+                .connect(listener.local_addr().unwrap())
+                .await
+                .unwrap();
             let (s, peer) = listener.accept().await.unwrap();
             assert_eq!(peer, c.local_addr().unwrap());
             c.write_all(b"ok").await.unwrap();
@@ -235,7 +238,11 @@ fn keep_alive_defaults_and_settings_are_visible_to_getsockopt() {
         let _c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
         let s = l.incoming().next().await.unwrap().unwrap();
         assert_eq!(keepalive_opts(&s), (1, 7, 7));
-        let l = ListenConfig::new().keep_alive(None).bind("127.0.0.1:0").await.unwrap();
+        let l = ListenConfig::new()
+            .keep_alive(None)
+            .bind("127.0.0.1:0")
+            .await
+            .unwrap();
         let _c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
         let (s, _) = l.accept().await.unwrap();
         assert_eq!(keepalive_opts(&s).0, 0);
@@ -317,7 +324,11 @@ fn listen_backlog(l: &TcpListener) -> u32 {
 #[test]
 fn backlog_is_applied() {
     rt().block_on(async {
-        let l = ListenConfig::new().backlog(7).bind("127.0.0.1:0").await.unwrap();
+        let l = ListenConfig::new()
+            .backlog(7)
+            .bind("127.0.0.1:0")
+            .await
+            .unwrap();
         assert_eq!(listen_backlog(&l), 7);
         let l = ListenConfig::new().bind("127.0.0.1:0").await.unwrap();
         let somaxconn: u32 = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
@@ -378,12 +389,21 @@ fn buffer_sizes_are_set_before_connect_and_inherited_by_accepted_streams() {
 #[test]
 fn unresolvable_addresses_are_errors() {
     rt().block_on(async {
-        let e = Dialer::new().connect("no-such-host.invalid:80").await.unwrap_err();
+        let e = Dialer::new()
+            .connect("no-such-host.invalid:80")
+            .await
+            .unwrap_err();
         assert_ne!(e.kind(), io::ErrorKind::TimedOut);
-        let e = ListenConfig::new().bind("not an address").await.unwrap_err();
-        assert!(matches!(
-            e.kind(),
-            io::ErrorKind::InvalidInput | io::ErrorKind::Other | io::ErrorKind::NotFound
-        ), "{e}");
+        let e = ListenConfig::new()
+            .bind("not an address")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                e.kind(),
+                io::ErrorKind::InvalidInput | io::ErrorKind::Other | io::ErrorKind::NotFound
+            ),
+            "{e}"
+        );
     });
 }

@@ -98,10 +98,8 @@ fn tcp_incoming_deadline_errors_do_not_end_the_stream() {
 #[test]
 fn unix_accept_loop_ends_when_listener_closes() {
     run(async {
-        let path = std::env::temp_dir().join(format!(
-            "goro-test-incoming-{}.sock",
-            std::process::id()
-        ));
+        let path =
+            std::env::temp_dir().join(format!("goro-test-incoming-{}.sock", std::process::id()));
         let _ = std::fs::remove_file(&path);
         let listener = Arc::new(UnixListener::bind(&path).unwrap());
         let server = {

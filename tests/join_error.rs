@@ -52,14 +52,22 @@ fn question_mark_into_box_dyn_error() {
 fn question_mark_into_anyhow() {
     assert_eq!(goro::block_on(with_anyhow(false)).unwrap(), 9);
     let err = goro::block_on(with_anyhow(true)).unwrap_err();
-    assert!(err.downcast_ref::<goro::task::JoinError>().unwrap().is_panic());
+    assert!(
+        err.downcast_ref::<goro::task::JoinError>()
+            .unwrap()
+            .is_panic()
+    );
 }
 
 #[test]
 fn question_mark_into_io_error() {
     let err = goro::block_on(with_io(true)).unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::Other);
-    let join = err.into_inner().unwrap().downcast::<goro::task::JoinError>().unwrap();
+    let join = err
+        .into_inner()
+        .unwrap()
+        .downcast::<goro::task::JoinError>()
+        .unwrap();
     assert!(join.is_cancelled());
 }
 

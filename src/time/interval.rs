@@ -250,7 +250,6 @@ impl futures_core::Stream for Interval {
     }
 }
 
-
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::MissedTickBehavior::{self, *};

@@ -272,7 +272,10 @@ impl TcpListener {
     /// ```
     pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
         listener.set_nonblocking(true)?;
-        Ok(TcpListener::from_parts(Fd::new(OwnedFd::from(listener))?, None))
+        Ok(TcpListener::from_parts(
+            Fd::new(OwnedFd::from(listener))?,
+            None,
+        ))
     }
 
     /// Unwraps into a std listener (still in non-blocking mode).

@@ -70,9 +70,8 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub fn set_send_buffer_size(&self, bytes: usize) -> io::Result<()> {
-        self.fd.with_std(|s: &std::net::TcpStream| {
-            sockopt::set_send_buffer_size(s.as_raw_fd(), bytes)
-        })
+        self.fd
+            .with_std(|s: &std::net::TcpStream| sockopt::set_send_buffer_size(s.as_raw_fd(), bytes))
     }
 
     /// Gets `SO_SNDBUF` (as the kernel reports it: twice what was set).
@@ -104,9 +103,8 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub fn set_recv_buffer_size(&self, bytes: usize) -> io::Result<()> {
-        self.fd.with_std(|s: &std::net::TcpStream| {
-            sockopt::set_recv_buffer_size(s.as_raw_fd(), bytes)
-        })
+        self.fd
+            .with_std(|s: &std::net::TcpStream| sockopt::set_recv_buffer_size(s.as_raw_fd(), bytes))
     }
 
     /// Gets `SO_RCVBUF` (as the kernel reports it: twice what was set).
