@@ -201,8 +201,14 @@ impl TcpListener {
     }
 
     /// Sets a deadline for `accept` (Go's `SetDeadline` on a listener):
-    /// once it passes, pending and later accepts fail with `TimedOut` until
-    /// a new deadline is set. `None` clears it.
+    /// once it passes, accepts fail with `io::ErrorKind::TimedOut`, and
+    /// `incoming()` yields that error, until a new deadline is set.
+    ///
+    /// - It applies to an `accept` **already waiting**: it fails when the
+    ///   new deadline passes (at once if it already has); moving the
+    ///   deadline later, or clearing it, lets it keep waiting.
+    /// - Once passed, it fails accepts **even if a connection is already queued**.
+    /// - `None` clears it.
     ///
     /// ```
     /// # goro::block_on(async {
@@ -242,8 +248,11 @@ impl TcpListener {
         self.fd.with_std(|l: &std::net::TcpListener| l.ttl())
     }
 
-    /// Stops listening. Pending `accept`s fail with `NotConnected`; closing
-    /// twice returns that error.
+    /// Stops listening (Go's `Listener.Close`): the port is released,
+    /// connections queued but not accepted are reset, pending and later
+    /// `accept`s fail with `NotConnected`, and [`incoming`](Self::incoming)
+    /// streams end (`None`). Closing twice returns `NotConnected`; dropping
+    /// closes too.
     ///
     /// ```
     /// # goro::block_on(async {

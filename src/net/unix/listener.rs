@@ -219,8 +219,14 @@ impl UnixListener {
     }
 
     /// Sets a deadline for `accept` (Go's `SetDeadline` on a listener):
-    /// once it passes, pending and later accepts fail with `TimedOut` until
-    /// a new deadline is set. `None` clears it.
+    /// once it passes, accepts fail with `io::ErrorKind::TimedOut`, and
+    /// `incoming()` yields that error, until a new deadline is set.
+    ///
+    /// - It applies to an `accept` **already waiting**: it fails when the
+    ///   new deadline passes (at once if it already has); moving the
+    ///   deadline later, or clearing it, lets it keep waiting.
+    /// - Once passed, it fails accepts **even if a connection is already queued**.
+    /// - `None` clears it.
     ///
     /// ```
     /// # goro::block_on(async {
@@ -254,9 +260,10 @@ impl UnixListener {
         self.unlink.armed.store(unlink, Ordering::Release);
     }
 
-    /// Stops listening. Pending `accept`s fail with `NotConnected`, and the
-    /// socket file is removed (see the type docs); closing twice returns
-    /// that error.
+    /// Stops listening (Go's `Listener.Close`). Pending and later
+    /// `accept`s fail with `NotConnected`, [`incoming`](Self::incoming)
+    /// streams end (`None`), and the socket file is removed (see the type
+    /// docs); closing twice returns `NotConnected`.
     ///
     /// ```
     /// # goro::block_on(async {
