@@ -2,6 +2,8 @@
 //! expansion) run their bodies on a goro runtime. Compile errors for misuse
 //! are checked with trybuild in `macros/tests/ui.rs`.
 
+#![cfg(feature = "macros")]
+
 use std::time::Duration;
 
 #[goro::test]
