@@ -37,7 +37,9 @@ pub(crate) fn getsockopt_int(fd: RawFd, level: i32, name: i32) -> io::Result<i32
 /// Whole seconds for a keep-alive period: rounded up, at least 1, at most
 /// what the kernel accepts for `TCP_KEEPIDLE` (32767).
 fn keep_alive_secs(period: Duration) -> i32 {
-    let secs = period.as_secs() + u64::from(period.subsec_nanos() > 0);
+    let secs = period
+        .as_secs()
+        .saturating_add(u64::from(period.subsec_nanos() > 0));
     secs.clamp(1, 32767) as i32
 }
 
