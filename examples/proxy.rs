@@ -33,7 +33,10 @@ fn main() -> io::Result<()> {
     }
     goro::block_on(async move {
         let listener = TcpListener::bind(&listen).await?;
-        println!("proxy: {} -> {upstream}", listener.local_addr()?);
+        println!(
+            "proxy: listening on {} forwarding to {upstream}",
+            listener.local_addr()?
+        );
         let mut incoming = listener.incoming();
         // The loop ends once the listener is closed.
         while let Some(client) = incoming.next().await {

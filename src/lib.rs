@@ -56,15 +56,28 @@
 //! | [`net`] | `net`, `internal/poll` |
 //! | [`io`] | `internal/poll.FD` for arbitrary fds |
 //! | [`task`], [`runtime`] | `go` statement, `GOMAXPROCS` |
+//! | [`signal`] | `os/signal` (`signal.Notify`) |
+//! | `compat` (features `hyper`, `tokio-io`) | — (other libraries' I/O traits) |
+//!
+//! ## Feature flags
+//!
+//! - `hyper`: goro's streams implement `hyper::rt::Read`/`Write`, and
+//!   `goro::compat::hyper` has hyper's `Executor`, `Timer` and a connector
+//!   for hyper-util's legacy `Client`.
+//! - `tokio-io`: goro's streams implement `tokio::io::AsyncRead`/`AsyncWrite`
+//!   (tokio without its runtime).
 
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+#[cfg(any(feature = "hyper", feature = "tokio-io"))]
+pub mod compat;
 pub mod io;
 pub mod net;
 pub(crate) mod poller;
 pub mod runtime;
 pub(crate) mod scheduler;
+pub mod signal;
 pub(crate) mod sync;
 pub mod task;
 pub mod time;

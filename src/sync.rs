@@ -10,10 +10,10 @@
 //! [loom]: https://docs.rs/loom
 
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering, fence};
+pub(crate) use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering, fence};
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicUsize, Ordering, fence};
+pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering, fence};
 
 /// An `UnsafeCell` with loom's closure-based access API, so code written
 /// against it runs unchanged under the model checker.
@@ -40,3 +40,17 @@ impl<T> UnsafeCell<T> {
 
 #[cfg(loom)]
 pub(crate) use loom::cell::UnsafeCell;
+
+/// Marks the middle of a Dekker pattern made of `SeqCst` accesses: this
+/// thread wrote one location and now reads another, while some other
+/// thread does the mirror image, and at least one must see the other's
+/// write. Rust's (C++20's) memory model guarantees that for `SeqCst`
+/// accesses alone: they all sit in one total order. loom models `SeqCst`
+/// loads and stores as acquire/release only, and would report the pattern
+/// as broken, so under `--cfg loom` this is a `SeqCst` fence; a normal build
+/// compiles it to nothing (no `mfence` on the scheduler's hot path).
+#[inline(always)]
+pub(crate) fn dekker_point() {
+    #[cfg(loom)]
+    fence(Ordering::SeqCst);
+}

@@ -12,7 +12,7 @@ mod addr;
 mod backoff;
 pub(crate) mod socket;
 mod sockopt;
-mod stream;
+pub(crate) mod stream;
 mod tcp;
 mod udp;
 mod unix;

@@ -202,6 +202,20 @@ pub(crate) fn recv(fd: RawFd, buf: &mut [u8], flags: i32) -> io::Result<usize> {
     }
 }
 
+/// `recv` into a buffer that may be uninitialised (hyper's and tokio's read
+/// buffers); the first `n` bytes are initialised when it returns `Ok(n)`.
+#[cfg(any(feature = "hyper", feature = "tokio-io"))]
+pub(crate) fn recv_uninit(fd: RawFd, buf: &mut [mem::MaybeUninit<u8>]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for writes of its length; `recv` only writes
+    // bytes into it, never reads them.
+    let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
 /// `send` from `buf`, never raising `SIGPIPE`.
 pub(crate) fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     // SAFETY: `buf` is valid for reads of its length.

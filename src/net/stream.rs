@@ -123,6 +123,27 @@ impl Fd {
         )
     }
 
+    /// `poll_read` into a buffer that may be uninitialised (hyper's
+    /// `ReadBufCursor`, tokio's `ReadBuf`); on `Ok(n)` the first `n` bytes of
+    /// `buf` are initialised.
+    #[cfg(any(feature = "hyper", feature = "tokio-io"))]
+    pub(crate) fn poll_stream_read_uninit(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [std::mem::MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>> {
+        let len = buf.len();
+        if len == 0 {
+            return Poll::Ready(Ok(0));
+        }
+        self.poll_io_drains(
+            cx,
+            Mode::Read,
+            |fd| socket::recv_uninit(fd, buf),
+            self.read_drains(len),
+        )
+    }
+
     /// `AsyncRead::poll_read_vectored`.
     pub(crate) fn poll_stream_read_vectored(
         &self,
@@ -173,12 +194,27 @@ impl Fd {
     }
 }
 
+/// A stream socket type's descriptor, for the trait impls of other crates'
+/// I/O traits in [`crate::compat`].
+#[cfg(any(feature = "hyper", feature = "tokio-io"))]
+pub(crate) trait StreamFd {
+    /// The connected stream socket.
+    fn stream_fd(&self) -> &Fd;
+}
+
 /// Implements `futures_io::AsyncRead` and `AsyncWrite` for a stream type and
 /// for shared references to it (so an `Arc` of it splits into a reader and a
 /// writer). The type must have an `fd: Fd` field and a
 /// `shutdown(Shutdown)` method; `poll_close` shuts down the write half.
 macro_rules! impl_stream_traits {
     ($t:ty) => {
+        #[cfg(any(feature = "hyper", feature = "tokio-io"))]
+        impl crate::net::stream::StreamFd for $t {
+            fn stream_fd(&self) -> &crate::io::fd::Fd {
+                &self.fd
+            }
+        }
+
         impl futures_io::AsyncRead for &$t {
             fn poll_read(
                 self: std::pin::Pin<&mut Self>,

@@ -160,7 +160,16 @@ impl Epoll {
     /// whole milliseconds (and at least 1 ms) so a timer is never run early.
     /// `EINTR` counts as an empty wake-up. Break events are consumed here and
     /// reported through the return value (`true` if the break fd fired).
-    pub(crate) fn wait(&self, out: &mut Vec<Event>, timeout: Option<Duration>) -> io::Result<bool> {
+    /// At most `max` events (1 to `MAX_EVENTS`) are taken off the kernel's
+    /// ready list; the rest stay there, in the order they became ready, for
+    /// the next call.
+    pub(crate) fn wait(
+        &self,
+        out: &mut Vec<Event>,
+        timeout: Option<Duration>,
+        max: usize,
+    ) -> io::Result<bool> {
+        let max = max.clamp(1, MAX_EVENTS);
         let ms: i32 = match timeout {
             None => -1,
             Some(d) if d.is_zero() => 0,
@@ -172,16 +181,9 @@ impl Epoll {
         let mut raw = [libc::epoll_event { events: 0, u64: 0 }; MAX_EVENTS];
         let fds = self.fds();
         let fds = fds.as_ref().ok_or_else(closed)?;
-        // SAFETY: `raw` has room for MAX_EVENTS events; the read guard keeps
-        // `epfd` open for the whole wait.
-        let n = unsafe {
-            libc::epoll_wait(
-                fds.epfd.as_raw_fd(),
-                raw.as_mut_ptr(),
-                MAX_EVENTS as i32,
-                ms,
-            )
-        };
+        // SAFETY: `raw` has room for MAX_EVENTS >= max events; the read guard
+        // keeps `epfd` open for the whole wait.
+        let n = unsafe { libc::epoll_wait(fds.epfd.as_raw_fd(), raw.as_mut_ptr(), max as i32, ms) };
         if n < 0 {
             let err = io::Error::last_os_error();
             return if err.kind() == io::ErrorKind::Interrupted {
@@ -285,12 +287,15 @@ mod tests {
         ep.wake().unwrap();
         let mut out = Vec::new();
         let start = Instant::now();
-        assert!(ep.wait(&mut out, None).unwrap());
+        assert!(ep.wait(&mut out, None, MAX_EVENTS).unwrap());
         assert!(out.is_empty());
         assert!(start.elapsed() < Duration::from_secs(1));
         ep.clear_wake();
         // Both wakes were consumed by one clear: a timed wait now times out.
-        assert!(!ep.wait(&mut out, Some(Duration::from_millis(5))).unwrap());
+        assert!(
+            !ep.wait(&mut out, Some(Duration::from_millis(5)), MAX_EVENTS)
+                .unwrap()
+        );
     }
 
     #[test]
@@ -298,7 +303,7 @@ mod tests {
         let ep = Epoll::new().unwrap();
         let mut out = Vec::new();
         let start = Instant::now();
-        ep.wait(&mut out, Some(Duration::from_micros(1500)))
+        ep.wait(&mut out, Some(Duration::from_micros(1500)), MAX_EVENTS)
             .unwrap();
         // Rounded up to 2 ms, never down to 1 ms.
         assert!(start.elapsed() >= Duration::from_micros(1500));
@@ -317,23 +322,59 @@ mod tests {
         let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
         ep.add(r.as_raw_fd(), 42).unwrap();
         let mut out = Vec::new();
-        ep.wait(&mut out, Some(Duration::ZERO)).unwrap();
+        ep.wait(&mut out, Some(Duration::ZERO), MAX_EVENTS).unwrap();
         assert!(out.is_empty(), "empty pipe must not be readable: {out:?}");
         // SAFETY: writes one byte from a live buffer.
         assert_eq!(
             unsafe { libc::write(w.as_raw_fd(), b"x".as_ptr().cast(), 1) },
             1
         );
-        ep.wait(&mut out, Some(Duration::from_secs(1))).unwrap();
+        ep.wait(&mut out, Some(Duration::from_secs(1)), MAX_EVENTS)
+            .unwrap();
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].token, 42);
         assert!(out[0].readable);
         // Edge-triggered: no new edge, no new event.
         out.clear();
-        ep.wait(&mut out, Some(Duration::ZERO)).unwrap();
+        ep.wait(&mut out, Some(Duration::ZERO), MAX_EVENTS).unwrap();
         assert!(out.is_empty());
         ep.delete(r.as_raw_fd()).unwrap();
         assert!(ep.delete(r.as_raw_fd()).is_err());
+    }
+
+    #[test]
+    fn bounded_wait_leaves_the_rest_ready_in_order() {
+        let ep = Epoll::new().unwrap();
+        let mut pipes = Vec::new();
+        for token in 0..3u64 {
+            let mut fds = [0; 2];
+            // SAFETY: `fds` has room for two descriptors.
+            assert_eq!(
+                unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) },
+                0
+            );
+            // SAFETY: fresh descriptors owned by this test.
+            let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+            ep.add(r.as_raw_fd(), token).unwrap();
+            pipes.push((r, w));
+        }
+        let mut out = Vec::new();
+        ep.wait(&mut out, Some(Duration::ZERO), MAX_EVENTS).unwrap();
+        out.clear();
+        for (_, w) in &pipes {
+            // SAFETY: writes one byte from a live buffer.
+            assert_eq!(
+                unsafe { libc::write(w.as_raw_fd(), b"x".as_ptr().cast(), 1) },
+                1
+            );
+        }
+        ep.wait(&mut out, Some(Duration::ZERO), 2).unwrap();
+        let first: Vec<u64> = out.iter().map(|e| e.token).collect();
+        assert_eq!(first, [0, 1], "the two that became ready first");
+        out.clear();
+        ep.wait(&mut out, Some(Duration::ZERO), 2).unwrap();
+        let rest: Vec<u64> = out.iter().map(|e| e.token).collect();
+        assert_eq!(rest, [2], "the third stays ready for the next wait");
     }
 
     #[test]
@@ -341,7 +382,7 @@ mod tests {
         let ep = Epoll::new().unwrap();
         ep.close();
         let mut out = Vec::new();
-        assert!(ep.wait(&mut out, Some(Duration::ZERO)).is_err());
+        assert!(ep.wait(&mut out, Some(Duration::ZERO), MAX_EVENTS).is_err());
         assert!(ep.add(0, 1).is_err());
         assert!(ep.delete(0).is_ok());
         assert!(ep.wake().is_ok());

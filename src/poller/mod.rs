@@ -141,9 +141,21 @@ impl Poller {
     /// descriptor became ready. The caller decides where woken tasks go by
     /// the scheduling context it runs in (see `scheduler::context`).
     pub(crate) fn poll(&self, timeout: Option<Duration>) -> io::Result<PollOutcome> {
+        self.poll_at_most(timeout, epoll::MAX_EVENTS)
+    }
+
+    /// [`poll`](Self::poll) waking the tasks of at most `max` ready
+    /// descriptors (at most `epoll::MAX_EVENTS`): a busy worker takes no more
+    /// than its run queue can hold, and leaves the rest on the kernel's ready
+    /// list, which keeps them in the order they became ready.
+    pub(crate) fn poll_at_most(
+        &self,
+        timeout: Option<Duration>,
+        max: usize,
+    ) -> io::Result<PollOutcome> {
         let mut events = fdmutex::lock(&self.buffers).pop().unwrap_or_default();
         events.clear();
-        let result = self.epoll.wait(&mut events, timeout);
+        let result = self.epoll.wait(&mut events, timeout, max);
         let mut outcome = PollOutcome::default();
         if let Ok(woken) = result {
             // Only a poll that could have blocked consumes a break: a

@@ -3,13 +3,39 @@
 //!
 //! A runtime is one poller (epoll instance), a set of Ps (worker contexts,
 //! one per unit of parallelism), the OS threads (Ms) that run them, a
-//! sysmon thread and a blocking pool. Dropping a [`Runtime`] shuts it down:
-//! threads are joined, every task is dropped (closing the sockets it owned),
-//! and the poller's fds are closed.
+//! sysmon thread and a blocking pool. Dropping a [`Runtime`] shuts it down
+//! (see [Shutdown](Runtime#shutdown)): every task is dropped (closing the
+//! sockets it owned), threads are joined, and the poller's fds are closed.
 //!
-//! Code that is not inside any runtime (plain `main`, a test) uses the
-//! *default runtime*, started on first use with `GORO_WORKER_THREADS`
-//! workers (or one per CPU) and never shut down.
+//! # Which runtime am I on?
+//!
+//! Free functions that need a runtime — [`crate::spawn`],
+//! [`crate::spawn_blocking`], timers, sockets, signals — use the *current*
+//! runtime of the calling thread: the runtime whose worker runs the task,
+//! the one inside [`Runtime::block_on`], or the one made current with
+//! [`Runtime::enter`] / [`Handle::enter`]. Code that is not inside any
+//! runtime (plain `main`, a test) uses the *default runtime*, started on
+//! first use with `GORO_WORKER_THREADS` workers (or one per CPU) and never
+//! shut down.
+//!
+//! So arguments are evaluated *before* a runtime becomes current:
+//!
+//! ```
+//! let rt = goro::runtime::Runtime::new().unwrap();
+//! // Spawn on `rt` from synchronous code: use its methods…
+//! let a = rt.spawn(async { 1 });
+//! // …or make it current for a scope.
+//! let b = {
+//!     let _guard = rt.enter();
+//!     goro::spawn(async { 2 })
+//! };
+//! assert_eq!(rt.block_on(async { a.await.unwrap() + b.await.unwrap() }), 3);
+//! ```
+//!
+//! whereas `rt.block_on(goro::spawn(fut))` runs `goro::spawn` first, outside
+//! `rt`, so the task lands on the default runtime. Debug builds print a
+//! warning (once) when the default runtime starts while another runtime
+//! exists, which is how that mistake usually shows up.
 
 mod block_on;
 mod builder;
@@ -19,12 +45,18 @@ pub(crate) mod trace;
 pub use builder::Builder;
 pub use metrics::{Metrics, WorkerMetrics};
 
-use crate::scheduler::{Config, Shared, context};
+use crate::scheduler::{Config, Shared, ShutdownWait, context};
 use crate::task::JoinHandle;
 use std::fmt;
 use std::future::Future;
 use std::io;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+/// Runtimes started and not yet shut down (for the default-runtime warning).
+static LIVE_RUNTIMES: AtomicUsize = AtomicUsize::new(0);
 
 /// A goro runtime. See the [module docs](self).
 ///
@@ -36,6 +68,36 @@ use std::sync::{Arc, OnceLock};
 /// });
 /// assert_eq!(v, 42);
 /// ```
+///
+/// # Shutdown
+///
+/// A runtime shuts down in one of three ways; all three take the same path
+/// and differ only in how long they wait for threads:
+///
+/// | | waits for running `spawn_blocking` closures | waits for a worker stuck inside one task's `poll` |
+/// |---|---|---|
+/// | `drop(rt)` | **without limit** (as tokio) | 100 ms, then detaches it |
+/// | [`shutdown_timeout(d)`](Self::shutdown_timeout) | up to `d` in all, then detaches | up to `d` in all, then detaches |
+/// | [`shutdown_background()`](Self::shutdown_background) | no | no |
+///
+/// Each of them first stops the runtime accepting work (a task spawned from
+/// then on is cancelled at once; a `spawn_blocking` closure that has not
+/// started is cancelled), wakes and joins the worker threads that are not
+/// busy (they exit within microseconds), drops every task — each task's
+/// future is dropped, closing the sockets it owned, and its `JoinHandle`
+/// reports cancellation — then waits for the blocking pool as the table
+/// says, and closes the poller. A detached thread keeps running until its
+/// closure (or poll) returns, then exits by itself; a detached task is
+/// dropped when its poll returns.
+///
+/// Dropping a runtime therefore blocks while a `spawn_blocking` closure runs
+/// — one that waits for stdin or a socket forever blocks it forever; bound
+/// that with `shutdown_timeout`. After shutdown, timers and sockets of the
+/// runtime fail (or complete) instead of hanging, wherever they are polled,
+/// and signal streams end.
+///
+/// Dropping a runtime from inside one of its own tasks or `spawn_blocking`
+/// closures works: the calling thread does not wait for itself.
 pub struct Runtime {
     handle: Handle,
 }
@@ -71,16 +133,21 @@ impl Runtime {
     }
 
     pub(crate) fn start(config: Config) -> io::Result<Runtime> {
+        let shared = Shared::start(config)?;
+        LIVE_RUNTIMES.fetch_add(1, Ordering::SeqCst);
         Ok(Runtime {
-            handle: Handle {
-                shared: Shared::start(config)?,
-            },
+            handle: Handle { shared },
         })
     }
 
     /// Runs `future` to completion on the calling thread, with this runtime
     /// as the current one (so `goro::spawn`, timers and sockets inside it use
     /// this runtime). Spawned tasks run on the worker threads meanwhile.
+    ///
+    /// The runtime becomes current only once `block_on` runs: in
+    /// `rt.block_on(goro::spawn(fut))` the spawn happens before, on the
+    /// default runtime. Write `rt.block_on(rt.spawn(fut))` (see the
+    /// [module docs](self#which-runtime-am-i-on)).
     ///
     /// ```
     /// let rt = goro::runtime::Runtime::new().unwrap();
@@ -145,11 +212,90 @@ impl Runtime {
     pub fn metrics(&self) -> Metrics {
         self.handle.metrics()
     }
+
+    /// Makes this runtime the current one on this thread until the guard is
+    /// dropped, so synchronous code can use [`crate::spawn`], timers and
+    /// sockets with it. See [`Handle::enter`].
+    ///
+    /// ```
+    /// let rt = goro::runtime::Runtime::new().unwrap();
+    /// let _guard = rt.enter();
+    /// let h = goro::spawn(async { 5 }); // on `rt`, not the default runtime
+    /// assert_eq!(rt.block_on(h).unwrap(), 5);
+    /// ```
+    pub fn enter(&self) -> EnterGuard<'_> {
+        self.handle.enter()
+    }
+
+    /// Shuts the runtime down, waiting at most `limit` in all for its
+    /// threads — workers stuck inside a task's poll and running
+    /// `spawn_blocking` closures — and detaching those still running then.
+    /// See [Shutdown](Self#shutdown).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let rt = goro::runtime::Runtime::new().unwrap();
+    /// rt.spawn_blocking(|| std::thread::sleep(Duration::from_secs(2)));
+    /// let start = Instant::now();
+    /// rt.shutdown_timeout(Duration::from_millis(50));
+    /// assert!(start.elapsed() < Duration::from_secs(1));
+    /// ```
+    pub fn shutdown_timeout(self, limit: Duration) {
+        self.handle
+            .shared
+            .shutdown_with(ShutdownWait::within(limit));
+    }
+
+    /// Shuts the runtime down without waiting for threads that are busy:
+    /// returns as soon as the tasks are dropped; workers stuck in a poll and
+    /// running `spawn_blocking` closures finish in the background. The same
+    /// as `shutdown_timeout(Duration::ZERO)`. See [Shutdown](Self#shutdown).
+    ///
+    /// ```
+    /// let rt = goro::runtime::Runtime::new().unwrap();
+    /// rt.spawn_blocking(|| std::thread::sleep(std::time::Duration::from_secs(2)));
+    /// rt.shutdown_background(); // returns at once
+    /// ```
+    pub fn shutdown_background(self) {
+        self.handle.shared.shutdown_with(ShutdownWait::detach());
+    }
 }
 
 impl Drop for Runtime {
     fn drop(&mut self) {
+        // Idempotent: after `shutdown_timeout`/`shutdown_background` (which
+        // consume `self`), this returns at once.
         self.handle.shared.shutdown();
+        LIVE_RUNTIMES.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The guard of [`Runtime::enter`] / [`Handle::enter`]: while it lives, its
+/// runtime is this thread's current one. Dropping it restores the runtime
+/// that was current before (guards nest; drop them in reverse order).
+/// It cannot be sent to another thread.
+///
+/// ```
+/// let a = goro::runtime::Runtime::new().unwrap();
+/// let b = goro::runtime::Runtime::new().unwrap();
+/// let _on_a = a.enter();
+/// {
+///     let _on_b = b.enter();
+///     // goro::spawn here runs on `b`
+/// }
+/// // and here on `a` again
+/// ```
+#[must_use = "the runtime is current only while the guard lives"]
+pub struct EnterGuard<'a> {
+    _inner: context::EnterGuard,
+    /// `!Send` and `!Sync`: the guard restores a thread-local.
+    _not_send: PhantomData<*const ()>,
+    _runtime: PhantomData<&'a Handle>,
+}
+
+impl fmt::Debug for EnterGuard<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EnterGuard").finish_non_exhaustive()
     }
 }
 
@@ -213,6 +359,31 @@ impl Handle {
         Handle::try_current().unwrap_or_else(|| default_runtime().handle.clone())
     }
 
+    /// Makes this runtime the current one on this thread until the guard is
+    /// dropped: [`crate::spawn`], [`crate::spawn_blocking`], timers, sockets
+    /// and signals created meanwhile belong to it, as inside
+    /// [`block_on`](Self::block_on). Guards nest, and dropping one restores
+    /// the runtime current before. Entering a runtime that has shut down is
+    /// allowed; what is created in it then fails or is cancelled.
+    ///
+    /// ```
+    /// use goro::runtime::{Handle, Runtime};
+    /// let rt = Runtime::new().unwrap();
+    /// assert!(Handle::try_current().is_none());
+    /// {
+    ///     let _guard = rt.handle().enter();
+    ///     assert!(Handle::try_current().is_some());
+    /// }
+    /// assert!(Handle::try_current().is_none());
+    /// ```
+    pub fn enter(&self) -> EnterGuard<'_> {
+        EnterGuard {
+            _inner: context::enter(self.shared.clone()),
+            _not_send: PhantomData,
+            _runtime: PhantomData,
+        }
+    }
+
     /// Spawns a task on this runtime.
     ///
     /// ```
@@ -272,6 +443,15 @@ impl Handle {
 pub(crate) fn default_runtime() -> &'static Runtime {
     static DEFAULT: OnceLock<Runtime> = OnceLock::new();
     DEFAULT.get_or_init(|| {
+        if cfg!(debug_assertions) && LIVE_RUNTIMES.load(Ordering::SeqCst) > 0 {
+            eprintln!(
+                "goro: warning: starting the default runtime while another Runtime exists; \
+                 goro::spawn (or a timer or socket) was used outside that runtime. \
+                 `rt.block_on(goro::spawn(f))` spawns before block_on enters `rt`: \
+                 write `rt.spawn(f)`, or hold `let _guard = rt.enter();` \
+                 (this warning is printed once, in debug builds)"
+            );
+        }
         Runtime::new().unwrap_or_else(|e| panic!("goro: cannot start the default runtime: {e}"))
     })
 }

@@ -7,9 +7,25 @@
 //! `goro-blocking-N`. Each closure runs inside a task, so a panic is caught
 //! into the `JoinHandle`'s `JoinError` and never kills the pool thread.
 //!
-//! Shutdown (dropping the runtime) cancels closures that have not started
-//! (their `JoinHandle`s report cancellation) and does not wait for running
-//! ones: their threads are detached and exit when the closure returns.
+//! Shutdown cancels closures that have not started (their `JoinHandle`s
+//! report cancellation); running ones are waited for as the shutdown asks
+//! ([`Pool::wait_threads_exit`]: without limit when a runtime is dropped,
+//! up to a deadline for `shutdown_timeout`, not at all for
+//! `shutdown_background`); threads still running then are detached and
+//! exit when their closure returns.
+//!
+//! # Promised threads
+//!
+//! A closure pushed while a thread waits is *promised* that thread: the
+//! push moves one thread from `idle` to `notified` before signalling the
+//! condition variable, so the next push no longer counts it and starts (or
+//! signals) another thread. Every waiting thread is counted exactly once in
+//! `idle + notified`; a thread leaving its wait takes a pending
+//! notification if there is one (whichever thread wakes first serves the
+//! promise; the queue is checked before waiting again), else leaves `idle`.
+//! So a closure never waits behind another closure for a thread that was
+//! already promised — the deadlock when the first closure waits for the
+//! second.
 
 use super::{Shared, Task, TaskMeta};
 use crate::task::JoinHandle;
@@ -17,11 +33,20 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
+thread_local! {
+    /// The pool this thread belongs to (null on other threads).
+    static POOL_THREAD: std::cell::Cell<*const Pool> = const { std::cell::Cell::new(std::ptr::null()) };
+}
+
 #[derive(Debug, Default)]
 struct State {
     queue: VecDeque<Task>,
     threads: usize,
+    /// Waiting threads not promised to a queued closure.
     idle: usize,
+    /// Waiting threads promised to a queued closure (signalled, not yet
+    /// awake); see the module docs.
+    notified: usize,
     /// Threads running a closure.
     busy: usize,
     shutdown: bool,
@@ -45,9 +70,10 @@ impl Pool {
         self.lock().threads
     }
 
-    /// Idle pool threads.
+    /// Idle pool threads (waiting, whether or not promised to a closure).
     pub(crate) fn idle_threads(&self) -> usize {
-        self.lock().idle
+        let st = self.lock();
+        st.idle + st.notified
     }
 
     /// Closures waiting for a thread.
@@ -55,18 +81,30 @@ impl Pool {
         self.lock().queue.len()
     }
 
-    /// After `shutdown`: waits up to `limit` for every thread that is not
-    /// running a closure to exit (busy ones are detached).
-    pub(crate) fn wait_idle_exit(&self, limit: std::time::Duration) {
-        let start = std::time::Instant::now();
+    /// After `shutdown`: waits until every pool thread has exited (running
+    /// closures have returned), or until `deadline` (`None`: no limit);
+    /// threads still running then are detached. A pool thread calling this
+    /// (a closure dropping its own runtime) does not wait for itself.
+    /// Returns true if no other pool thread is left.
+    pub(crate) fn wait_threads_exit(&self, deadline: Option<std::time::Instant>) -> bool {
+        let me = usize::from(POOL_THREAD.with(|p| std::ptr::eq(p.get(), self)));
+        let mut pause = std::time::Duration::from_micros(50);
         loop {
             let st = self.lock();
-            if st.threads <= st.busy || start.elapsed() >= limit {
-                return;
+            if st.threads <= me {
+                return true;
+            }
+            if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                return false;
             }
             drop(st);
             self.cv.notify_all();
-            std::thread::sleep(std::time::Duration::from_micros(100));
+            let pause_until = deadline.map_or(pause, |d| {
+                d.saturating_duration_since(std::time::Instant::now())
+                    .min(pause)
+            });
+            std::thread::sleep(pause_until);
+            pause = (pause * 2).min(std::time::Duration::from_millis(5));
         }
     }
 
@@ -90,6 +128,9 @@ impl Pool {
         }
         st.queue.push_back(task);
         if st.idle > 0 {
+            // Promise one waiting thread to this closure.
+            st.idle -= 1;
+            st.notified += 1;
             drop(st);
             self.cv.notify_one();
             return;
@@ -114,6 +155,7 @@ impl Pool {
     /// A pool thread's loop.
     fn run(&self, shared: &Shared) {
         let _enter = super::context::enter(shared.arc());
+        POOL_THREAD.with(|p| p.set(self));
         let keep_alive = shared.config.keep_alive;
         let mut st = self.lock();
         loop {
@@ -135,7 +177,14 @@ impl Pool {
                 .wait_timeout(st, keep_alive)
                 .unwrap_or_else(|e| e.into_inner());
             st = guard;
-            st.idle -= 1;
+            if st.notified > 0 {
+                // Serve a promise (this thread or another was signalled;
+                // either way one waiter fewer is idle, and the queue is
+                // checked before waiting again).
+                st.notified -= 1;
+            } else {
+                st.idle -= 1;
+            }
             if timeout.timed_out() && st.queue.is_empty() {
                 break;
             }

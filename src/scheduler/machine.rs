@@ -22,10 +22,11 @@
 //!               otherwise park until handed a P.
 //! ```
 //!
-//! After every task poll the M checks it still owns its P: sysmon may have
-//! handed it to another M while the poll was stuck. If not, the M lists
-//! itself idle and becomes a spare. Spare Ms beyond the P count exit after
-//! `keep_alive` without work.
+//! After every task poll the M checks it still owns its P (a load of the
+//! P's owner word, ownership.rs): sysmon may have handed it to another M
+//! while the poll was stuck. If not, the M lists itself idle and takes an
+//! idle P or parks, as a spare (Go's `exitsyscall`). Spare Ms beyond the P
+//! count exit after `keep_alive` without work.
 
 use super::context::{self, WorkerContext};
 use super::processor::{PCounters, Processor};
@@ -148,7 +149,9 @@ fn schedule_loop(ctx: &WorkerContext) {
             continue;
         };
         let p = &shared.ps[pid];
-        if p.owner.load(Ordering::SeqCst) != m.id {
+        // Go's `exitsyscall`: sysmon may have handed the P away while the
+        // last poll was stuck. Find out before touching it.
+        if !p.owner.is_owned_by(m.id) {
             lost_p(ctx);
             continue;
         }
@@ -264,12 +267,20 @@ fn netpoll_now(ctx: &WorkerContext, p: &Processor) -> Option<Task> {
 }
 
 /// Polls the network without blocking and returns the tasks it made
-/// runnable.
+/// runnable: no more than P's local queue has room for, so injecting them
+/// never overflows it. (An overflow would move the queue's *oldest* half to
+/// the global queue, which a busy P reads one task per 61 ticks: under a
+/// steady stream of events that is where the latency tail came from.)
+/// Descriptors left ready stay on the kernel's FIFO ready list.
 fn netpoll_batch(ctx: &WorkerContext, p: &Processor) -> Vec<Task> {
     let shared = &*ctx.shared;
+    let room = super::runqueue::CAPACITY.saturating_sub(p.runq.len());
+    if room == 0 {
+        return Vec::new();
+    }
     PCounters::bump(&p.counters.netpoll_nonblocking);
     let batch = collect(ctx, || {
-        let _ = shared.poller.poll(Some(Duration::ZERO));
+        let _ = shared.poller.poll_at_most(Some(Duration::ZERO), room);
     });
     shared.last_poll.store(clock::now(), Ordering::Relaxed);
     batch
@@ -341,10 +352,7 @@ fn release_p(ctx: &WorkerContext, p: &Processor) {
     let was_spinning = m.spinning.swap(false, Ordering::Relaxed);
     {
         let mut lists = shared.idle.lock();
-        if p.owner
-            .compare_exchange(m.id, 0, Ordering::SeqCst, Ordering::SeqCst)
-            .is_ok()
-        {
+        if p.owner.transfer(m.id, 0) {
             lists.put_p(&shared.idle, p.id);
         }
         lists.ms.push(m.clone());
@@ -377,7 +385,8 @@ fn reacquire(ctx: &WorkerContext, spin: bool) -> bool {
         return false;
     }
     let pid = lists.get_p(&shared.idle).expect("checked non-empty");
-    shared.ps[pid].owner.store(m.id, Ordering::SeqCst);
+    let taken = shared.ps[pid].owner.transfer(0, m.id);
+    debug_assert!(taken, "an idle-listed P has no owner");
     drop(lists);
     if spin {
         m.spinning.store(true, Ordering::Relaxed);

@@ -10,6 +10,7 @@
 //!
 //! Files: `runqueue.rs` (local queue), `processor.rs` (P), `machine.rs` (M
 //! and `findRunnable`), `idle.rs` (idle Ps/Ms and the wake-up invariants),
+//! `ownership.rs` (which M owns a P, and the hand-off protocol),
 //! `context.rs` (thread-locals), `registry.rs` (live tasks, for shutdown),
 //! `sysmon.rs`, `blocking.rs` (the blocking pool), and this file: scheduling
 //! a woken task, waking an M (`wakep`/`startm`), arming timers, spawning, and
@@ -22,6 +23,9 @@
 //!   local queue and an idle M is woken, since the queue grew);
 //! - a task that woke itself (`yield_now`): back of the local queue;
 //! - woken while the worker collects a netpoll batch: into the batch;
+//! - woken on a worker whose P was handed away while its task's poll was
+//!   stuck (or given away by `block_in_place`): the global queue, then
+//!   `wakep` — the thread no longer owns a P (see `ownership.rs`);
 //! - anywhere else (other threads, sysmon, timers fired off-worker): the
 //!   global queue, then `wakep`.
 
@@ -29,6 +33,7 @@ pub(crate) mod blocking;
 pub(crate) mod context;
 pub(crate) mod idle;
 pub(crate) mod machine;
+pub(crate) mod ownership;
 pub(crate) mod processor;
 pub(crate) mod registry;
 pub(crate) mod runqueue;
@@ -53,7 +58,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::thread::JoinHandle as ThreadHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How the runtime was configured (see `runtime::Builder`).
 #[derive(Clone)]
@@ -85,9 +90,52 @@ impl std::fmt::Debug for Config {
     }
 }
 
-/// How long shutdown waits for a worker that is inside a task's poll before
-/// detaching it.
+/// How long dropping a runtime waits for a worker that is inside a task's
+/// poll before detaching it.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(100);
+
+/// How long shutdown waits for the runtime's threads (see the docs of
+/// `runtime::Runtime`, which chooses one of these).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ShutdownWait {
+    /// Stop waiting for threads at this time (`None`: no limit). Workers
+    /// that are not inside a task's poll exit promptly and are always joined.
+    pub(crate) deadline: Option<Instant>,
+    /// Detach a worker stuck inside one task's poll after this long, even
+    /// before the deadline (`None`: wait until the deadline).
+    pub(crate) stuck_worker_grace: Option<Duration>,
+}
+
+impl ShutdownWait {
+    /// Dropping a runtime: stuck workers get `SHUTDOWN_GRACE`; running
+    /// blocking closures are waited for without limit.
+    pub(crate) fn on_drop() -> ShutdownWait {
+        ShutdownWait {
+            deadline: None,
+            stuck_worker_grace: Some(SHUTDOWN_GRACE),
+        }
+    }
+
+    /// `shutdown_timeout(limit)`: every thread gets until `now + limit`.
+    pub(crate) fn within(limit: Duration) -> ShutdownWait {
+        ShutdownWait {
+            deadline: Instant::now().checked_add(limit),
+            stuck_worker_grace: None,
+        }
+    }
+
+    /// `shutdown_background()`: detach anything that is not about to exit.
+    pub(crate) fn detach() -> ShutdownWait {
+        ShutdownWait {
+            deadline: Some(Instant::now()),
+            stuck_worker_grace: Some(Duration::ZERO),
+        }
+    }
+
+    fn past_deadline(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+}
 
 /// What every task carries in its header: its runtime, and its registry
 /// slot (none for blocking-pool tasks).
@@ -230,7 +278,8 @@ impl Shared {
 
     // ----- scheduling -------------------------------------------------------
 
-    /// A task woke on this runtime's worker thread `w`.
+    /// A task woke on this runtime's worker thread `w`: onto its P if the
+    /// thread still owns one, else the global queue (ownership.rs).
     fn schedule_local(&self, w: &WorkerContext, task: Task, info: ScheduleInfo) {
         if let Some(batch) = w.batch.borrow_mut().as_mut() {
             batch.push(task);
@@ -246,12 +295,30 @@ impl Shared {
             return;
         }
         let p = &self.ps[pid];
-        if info.woken_while_running {
-            self.push_local(p, task);
-            self.wakep();
-        } else if let Some(old) = p.put_runnext(task) {
-            self.push_local(p, old);
-            self.wakep();
+        let mut task = Some(task);
+        let published = p.owner.publish_as(w.machine.id, || {
+            let Some(task) = task.take() else { return };
+            if info.woken_while_running {
+                self.push_local(p, task);
+                self.wakep();
+            } else if let Some(old) = p.put_runnext(task) {
+                self.push_local(p, old);
+                self.wakep();
+            }
+        });
+        match published {
+            ownership::Published::Owned => {}
+            // The P was taken while we published: its new owner may have
+            // looked already and released it, so make sure an M looks.
+            ownership::Published::LostMeanwhile => self.wakep(),
+            ownership::Published::NotOwner => {
+                // sysmon handed this thread's P away while its task's poll
+                // was stuck (Go's M in a syscall): the P belongs to another
+                // M or sits idle, so the task goes where any M will find it.
+                if let Some(task) = task {
+                    return self.schedule_remote(task);
+                }
+            }
         }
         self.drop_if_drained();
     }
@@ -298,15 +365,18 @@ impl Shared {
 
     /// Puts tasks made runnable together (a netpoll batch) on P `pid` if
     /// there is one, else on the global queue, and wakes an M if more than
-    /// one task is waiting.
+    /// one task is waiting. What P's local queue cannot hold goes to the
+    /// global queue behind it (Go's `runqputbatch`): unlike `push_local`'s
+    /// overflow, this never moves tasks queued earlier behind later ones.
     pub(crate) fn inject(&self, pid: Option<usize>, tasks: Vec<Task>) {
         let n = tasks.len();
         for t in tasks {
-            match pid {
-                Some(pid) => self.push_local(&self.ps[pid], t),
-                None => {
-                    let _ = self.global.push(t);
-                }
+            let rest = match pid {
+                Some(pid) => self.ps[pid].runq.push(t).err(),
+                None => Some(t),
+            };
+            if let Some(t) = rest {
+                let _ = self.global.push(t);
             }
         }
         if n > 0 {
@@ -355,16 +425,17 @@ impl Shared {
         match lists.get_m() {
             Some(m) => {
                 drop(lists);
-                self.ps[pid].owner.store(m.id, Ordering::SeqCst);
+                let taken = self.ps[pid].owner.transfer(0, m.id);
+                debug_assert!(taken, "an idle-listed P has no owner");
                 m.hand_p(pid, spinning);
                 m.wake(&self.poller);
             }
             None => {
                 drop(lists);
                 if self.is_shutdown() || self.start_m(pid, spinning).is_err() {
-                    // No thread to run it: the P goes back to the idle list.
+                    // No thread to run it (`start_m` left it unowned): the
+                    // P goes back to the idle list.
                     let mut lists = self.idle.lock();
-                    self.ps[pid].owner.store(0, Ordering::SeqCst);
                     lists.put_p(&self.idle, pid);
                     drop(lists);
                     if spinning {
@@ -376,11 +447,16 @@ impl Shared {
         self.sysmon.wake_if_sleeping();
     }
 
-    /// Starts a new M thread that begins by running P `pid`.
+    /// Starts a new M thread that begins by running P `pid` (unowned). On
+    /// error the P is left unowned.
     fn start_m(&self, pid: usize, spinning: bool) -> io::Result<()> {
         let m = self.new_machine();
-        self.ps[pid].owner.store(m.id, Ordering::SeqCst);
-        self.spawn_m(m, pid, spinning)
+        let taken = self.ps[pid].owner.transfer(0, m.id);
+        debug_assert!(taken, "a P being started has no owner");
+        let id = m.id;
+        self.spawn_m(m, pid, spinning).inspect_err(|_| {
+            self.ps[pid].owner.transfer(id, 0);
+        })
     }
 
     /// A fresh M with a new id, not yet running.
@@ -464,9 +540,15 @@ impl Shared {
 
     // ----- shutdown -----------------------------------------------------------
 
-    /// Stops every M and sysmon, waits for them, then cancels every task.
-    /// Idempotent.
+    /// Shuts down as dropping a runtime does ([`ShutdownWait::on_drop`]).
     pub(crate) fn shutdown(&self) {
+        self.shutdown_with(ShutdownWait::on_drop());
+    }
+
+    /// Stops every M and sysmon, waits for them, cancels every task, then
+    /// waits for the blocking pool's threads, as long as `wait` allows.
+    /// Idempotent: only the first call does anything.
+    pub(crate) fn shutdown_with(&self, wait: ShutdownWait) {
         if self.shutdown.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -491,8 +573,11 @@ impl Shared {
             let mut stuck_since = None;
             while !handle.is_finished() {
                 if m.in_task_poll() {
-                    let since = *stuck_since.get_or_insert_with(std::time::Instant::now);
-                    if since.elapsed() > SHUTDOWN_GRACE {
+                    let since = *stuck_since.get_or_insert_with(Instant::now);
+                    let grace_over = wait
+                        .stuck_worker_grace
+                        .is_some_and(|grace| since.elapsed() >= grace);
+                    if grace_over || wait.past_deadline() {
                         break;
                     }
                 } else {
@@ -510,7 +595,7 @@ impl Shared {
             }
         }
         self.drain();
-        self.blocking.wait_idle_exit(Duration::from_millis(500));
+        self.blocking.wait_threads_exit(wait.deadline);
         self.poller.shutdown();
     }
 
@@ -573,7 +658,10 @@ impl TimerSink for Shared {
 
 /// Gives away the P of the current worker thread, if it holds one, before
 /// it runs blocking code (Go's `entersyscallblock` + `handoffp`): to another
-/// M if work is waiting for the P, else back to the idle list.
+/// M if work is waiting for the P, else back to the idle list. Either way
+/// (and also when sysmon already took the P) the thread stops treating the
+/// P as its own: wakes during the rest of this poll go through the global
+/// queue, and the M looks for a P again when the poll returns.
 pub(crate) fn hand_off_current_p() {
     context::with_worker(|w| {
         let Some(w) = w else { return };
@@ -581,28 +669,39 @@ pub(crate) fn hand_off_current_p() {
         let shared = &*w.shared;
         let p = &shared.ps[pid];
         let me = w.machine.id;
-        if p.owner.load(Ordering::SeqCst) != me {
-            return;
-        }
-        let work = p.has_tasks()
-            || !shared.global.is_empty()
-            || p.timers.next_when() != NEVER
-            || shared.poller.has_waiters();
-        let released = if work {
-            sysmon::handoff(shared, p, me, None)
+        let has_work = || {
+            p.has_tasks()
+                || !shared.global.is_empty()
+                || p.timers.next_when() != NEVER
+                || shared.poller.has_waiters()
+        };
+        let word = p.owner.word();
+        let released = if !ownership::Ownership::owned_by(word, me) {
+            true // sysmon took it already
+        } else if has_work() {
+            // False if no M is available (this M keeps its P, like a stuck
+            // one) or sysmon took the P meanwhile.
+            sysmon::handoff(shared, p, word, None) || !p.owner.is_owned_by(me)
         } else {
-            let mut lists = shared.idle.lock();
-            let ok = p
-                .owner
-                .compare_exchange(me, 0, Ordering::SeqCst, Ordering::SeqCst)
-                .is_ok();
-            if ok {
-                lists.put_p(&shared.idle, pid);
+            let ok = {
+                let mut lists = shared.idle.lock();
+                let ok = p.owner.transfer(me, 0);
+                if ok {
+                    lists.put_p(&shared.idle, pid);
+                }
+                ok
+            };
+            // Work that arrived after the check above found no idle P to
+            // wake; this re-check (after publishing the idle P) closes that
+            // window, as in the idle protocol.
+            if ok && (shared.any_tasks() || has_work()) {
+                shared.wakep();
             }
-            ok
+            // Not ok: sysmon handed it off between the checks.
+            true
         };
         if released {
-            // Wakes during the rest of this poll go through the global queue.
+            // (A task is running, so this M is not spinning.)
             w.p.set(None);
             w.handed_off.set(true);
         }

@@ -7,15 +7,17 @@
 //!
 //! # Ownership
 //!
-//! `owner` holds the id of the M that runs this P, or 0 while the P is idle.
-//! It changes only under the idle lock (acquire/release) or by sysmon's
-//! compare-and-swap when it hands the P of a stuck M to another M. Because
-//! sysmon can take a P from an M that is still inside a task's `poll`,
-//! *memory safety never depends on ownership*: the run queue accepts pushes
-//! from any thread, `runnext` is an atomic swap, timers are behind a mutex.
-//! Ownership only decides who runs the scheduling loop for the P; an M that
-//! finds it lost its P becomes a spare.
+//! `owner` ([`Ownership`]) says which M runs this P; it changes only by
+//! compare-and-swap, so exactly one M owns a P at a time (see
+//! ownership.rs for the protocol with an M that sysmon hands off while it
+//! is stuck in a poll). An M touches a P's state as its owner only after
+//! checking the word; the run queue still accepts pushes and pops from any
+//! thread, `runnext` is an atomic swap and timers are behind a mutex, so an
+//! M that loses its P in the instant between that check and its next
+//! step (sysmon handing off a P whose poll has just returned) can at
+//! worst take one task from it, as a thief would.
 
+use super::ownership::Ownership;
 use super::runqueue::RunQueue;
 use crate::sync::{AtomicPtr, Ordering};
 use crate::time::timers::Timers;
@@ -52,8 +54,8 @@ pub(crate) struct Processor {
     runnext: AtomicPtr<()>,
     /// Timers armed on this P.
     pub(crate) timers: Timers,
-    /// Id of the owning M, 0 when idle (see the module docs).
-    pub(crate) owner: AtomicU64,
+    /// The owning M (see the module docs).
+    pub(crate) owner: Ownership,
     /// Tasks polled on this P (Go's `schedtick`): sysmon watches it to
     /// detect a stuck poll, and metrics report it.
     pub(crate) schedtick: AtomicU64,
@@ -68,7 +70,7 @@ impl Processor {
             runq: RunQueue::new(),
             runnext: AtomicPtr::new(std::ptr::null_mut()),
             timers: Timers::default(),
-            owner: AtomicU64::new(0),
+            owner: Ownership::new(),
             schedtick: AtomicU64::new(0),
             counters: PCounters::default(),
         }
@@ -77,7 +79,9 @@ impl Processor {
     /// Puts `task` in `runnext`, returning the task it displaced.
     pub(crate) fn put_runnext(&self, task: Runnable<TaskMeta>) -> Option<Runnable<TaskMeta>> {
         let new = task.into_raw().as_ptr();
-        let old = self.runnext.swap(new, Ordering::AcqRel);
+        // SeqCst: publishing work, before the pusher reads the owner word
+        // or `npidle` (ownership.rs, idle.rs).
+        let old = self.runnext.swap(new, Ordering::SeqCst);
         // SAFETY: every non-null pointer in `runnext` came from `into_raw`
         // and is taken out exactly once (by this swap or by `take_runnext`).
         NonNull::new(old).map(|p| unsafe { Runnable::from_raw(p) })
@@ -95,7 +99,8 @@ impl Processor {
 
     /// True if `runnext` holds a task (a racy snapshot).
     pub(crate) fn has_runnext(&self) -> bool {
-        !self.runnext.load(Ordering::Relaxed).is_null()
+        // SeqCst: the idle re-check half of the wake-up protocol (idle.rs).
+        !self.runnext.load(Ordering::SeqCst).is_null()
     }
 
     /// True if this P has queued tasks (local queue or `runnext`).

@@ -3,10 +3,12 @@
 //!
 //! Go's `runq` is single-producer: only the P's owner pushes. goro's
 //! sysmon can hand a P to another thread while the previous owner is still
-//! inside a task's `poll` (it cannot be preempted), and that task may still
-//! wake or spawn tasks "on its P". So this ring accepts pushes from any
-//! thread: it is Dmitry Vyukov's bounded MPMC queue, where each cell carries
-//! a sequence `stamp` saying whose turn it is:
+//! inside a task's `poll` (it cannot be preempted). That thread stops
+//! pushing to the P as soon as it sees the hand-off (ownership.rs), but a
+//! push it had already started when the P changed hands may land alongside
+//! the new owner's. So this ring accepts pushes from any thread: it is
+//! Dmitry Vyukov's bounded MPMC queue, where each cell carries a sequence
+//! `stamp` saying whose turn it is:
 //!
 //! ```text
 //! cell i, lap k (position p = k*CAP + i):

@@ -5,8 +5,9 @@
 //!    queues the tasks that became ready (they would otherwise wait for an
 //!    M to go idle);
 //! 2. wakes an M if a timer is overdue and nobody is blocked in the poller;
-//! 3. **retakes Ps**: a P whose scheduling tick has not moved for
-//!    `handoff_after` while a poll is in progress, and that has work
+//! 3. **retakes Ps**: a P owned by the same M (same owner word, see
+//!    ownership.rs) whose scheduling tick has not moved for
+//!    `handoff_after` while that M is inside a task's poll, and that has work
 //!    waiting (its queue or timers, the global queue, or I/O waiters with no
 //!    idle P to serve them), is handed to another M — an idle one, or a
 //!    spare started for the purpose, up to `max_spare_threads`. This is how
@@ -19,6 +20,7 @@
 //! I/O and timers). It exits at shutdown.
 
 use super::Shared;
+use super::ownership::Ownership;
 use super::processor::{PCounters, Processor};
 use crate::time::clock::{self, NEVER};
 use std::io;
@@ -111,10 +113,12 @@ pub(crate) fn join(shared: &Shared) {
     }
 }
 
-/// Per-P observation: the last tick seen and when it last changed.
+/// Per-P observation: the tick and owner word last seen, and since when
+/// both have been unchanged.
 #[derive(Clone, Copy)]
 struct Seen {
     tick: u64,
+    word: u64,
     since: u64,
 }
 
@@ -123,6 +127,7 @@ fn run(shared: &Shared) {
     let mut seen = vec![
         Seen {
             tick: 0,
+            word: 0,
             since: clock::now()
         };
         nprocs
@@ -186,20 +191,32 @@ fn run(shared: &Shared) {
         // 3. Retake Ps from Ms stuck in a poll.
         let threshold = u64::try_from(shared.config.handoff_after.as_nanos()).unwrap_or(u64::MAX);
         for p in shared.ps.iter() {
+            let word = p.owner.word();
             let tick = p.schedtick.load(Ordering::Relaxed);
             let s = &mut seen[p.id];
-            if tick != s.tick {
-                *s = Seen { tick, since: now };
+            // The clock restarts whenever the P polls a task, changes hands
+            // (any release or acquisition changes the word: a P taken from
+            // the idle list is not stuck, however long it sat idle), or is
+            // idle.
+            if tick != s.tick || word != s.word || Ownership::owner_of(word) == 0 {
+                *s = Seen {
+                    tick,
+                    word,
+                    since: now,
+                };
                 continue;
             }
-            // A P whose tick has not moved for the threshold while owned is
-            // running one poll that long (an M between polls bumps the tick
-            // within microseconds, and releases the P before sleeping).
-            let owner = p.owner.load(Ordering::SeqCst);
-            if owner == 0 || now.saturating_sub(s.since) < threshold || !has_work(shared, p) {
+            // Owned by the same M, and no poll started, for the threshold:
+            // that M is inside one poll that long (an M between polls bumps
+            // the tick within microseconds, and releases the P before
+            // sleeping) — if it is in a poll at all.
+            if now.saturating_sub(s.since) < threshold
+                || !has_work(shared, p)
+                || !in_task_poll(shared, Ownership::owner_of(word))
+            {
                 continue;
             }
-            if handoff(shared, p, owner, Some(tick)) {
+            if handoff(shared, p, word, Some(tick)) {
                 s.since = now;
                 did = true;
             }
@@ -220,15 +237,23 @@ fn has_work(shared: &Shared, p: &Processor) -> bool {
         || (shared.poller.has_waiters() && shared.idle.npidle() == 0)
 }
 
-/// Hands P `p`, owned by M `from`, to another M (Go's `handoffp` after
-/// `retake`). `stuck_at`: sysmon's observed scheduling tick — the hand-off
-/// is abandoned if the P has moved on since (its M released and retook it,
-/// or finished the poll). Returns false if `from` no longer owns it, it
-/// moved on, or no M is available.
-pub(crate) fn handoff(shared: &Shared, p: &Processor, from: u64, stuck_at: Option<u64>) -> bool {
+/// Is M `id` inside a task's poll? (Only an M stuck in a poll is handed
+/// off; one that has just returned from a long poll is not.)
+fn in_task_poll(shared: &Shared, id: u64) -> bool {
+    crate::poller::fdmutex::lock(&shared.threads)
+        .iter()
+        .any(|(_, m)| Ownership::owned_by(id, m.id) && m.in_task_poll())
+}
+
+/// Hands P `p` to another M (Go's `handoffp` after `retake`), if its owner
+/// word is still `seen` (the same M owns it and has not released it since).
+/// `stuck_at`: sysmon's observed scheduling tick — the hand-off is
+/// abandoned if the P has moved on since (its M finished the poll).
+/// Returns false if the word or tick changed, or no M is available.
+pub(crate) fn handoff(shared: &Shared, p: &Processor, seen: u64, stuck_at: Option<u64>) -> bool {
     let mut lists = shared.idle.lock();
-    // Ms release and retake Ps under this lock, so a P still owned by
-    // `from` (checked by the CAS below) and still at the same tick here is
+    // Ms release and retake Ps under this lock, so a P whose word is still
+    // `seen` (checked by the CAS below) and still at the same tick here is
     // really stuck in that poll: the tick moves only when a new poll starts.
     if let Some(tick) = stuck_at
         && p.schedtick.load(Ordering::SeqCst) != tick
@@ -236,10 +261,7 @@ pub(crate) fn handoff(shared: &Shared, p: &Processor, from: u64, stuck_at: Optio
         return false;
     }
     if let Some(m) = lists.get_m() {
-        if p.owner
-            .compare_exchange(from, m.id, Ordering::SeqCst, Ordering::SeqCst)
-            .is_err()
-        {
+        if !p.owner.transfer_exact(seen, m.id) {
             lists.ms.push(m);
             return false;
         }
@@ -254,17 +276,20 @@ pub(crate) fn handoff(shared: &Shared, p: &Processor, from: u64, stuck_at: Optio
         }
         drop(lists);
         let m = shared.new_machine();
-        if p.owner
-            .compare_exchange(from, m.id, Ordering::SeqCst, Ordering::SeqCst)
-            .is_err()
-        {
+        let id = m.id;
+        if !p.owner.transfer_exact(seen, id) {
             return false;
         }
-        if shared.spawn_m(m.clone(), p.id, false).is_err() {
-            // No thread: give the P back to the stuck M, which will resume it.
-            let _ = p
-                .owner
-                .compare_exchange(m.id, from, Ordering::SeqCst, Ordering::SeqCst);
+        if shared.spawn_m(m, p.id, false).is_err() {
+            // No thread. The stuck M may already have seen that it lost the
+            // P, so it cannot be given back: it goes on the idle list, where
+            // that M (or any other) takes it.
+            let mut lists = shared.idle.lock();
+            if p.owner.transfer(id, 0) {
+                lists.put_p(&shared.idle, p.id);
+            }
+            drop(lists);
+            shared.wakep();
             return false;
         }
     }

@@ -2,6 +2,7 @@
 //! the open-file limit, `SO_LINGER`.
 
 use std::fs;
+use std::io;
 use std::net::TcpStream;
 use std::os::fd::AsRawFd;
 
@@ -150,4 +151,20 @@ pub fn runtime_threads_usage() -> ThreadUsage {
         }
     }
     total
+}
+
+/// CPU time (nanoseconds) spent so far by every thread of process `pid`,
+/// summed from `/proc/PID/task/*/schedstat`. Threads that already exited
+/// are not counted (the servers measured keep theirs).
+pub fn process_cpu_ns(pid: u32) -> io::Result<u64> {
+    let mut total = 0;
+    for task in fs::read_dir(format!("/proc/{pid}/task"))?.flatten() {
+        if let Some(ns) = fs::read_to_string(task.path().join("schedstat"))
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        {
+            total += ns;
+        }
+    }
+    Ok(total)
 }

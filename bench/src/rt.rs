@@ -104,7 +104,8 @@ async fn hello(_req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infalli
     ))))
 }
 
-const ECHO_BUF: usize = 8192;
+/// Read buffer of every echo connection (16 KiB, as in the issue-9 setup).
+const ECHO_BUF: usize = 16 * 1024;
 const IDLE_BUF: usize = 64;
 
 // ---------------------------------------------------------------- goro --

@@ -2,8 +2,8 @@
 //! blocking std sockets (so the client is identical whichever runtime
 //! serves), and a `wrk` runner.
 
-use super::sys::set_linger_zero;
-use crate::support::sys::{ThreadUsage, runtime_threads_usage};
+use crate::sys::set_linger_zero;
+use crate::sys::{ThreadUsage, runtime_threads_usage};
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
@@ -281,7 +281,7 @@ pub fn have_wrk() -> bool {
 
 /// Parses a wrk duration such as `512.00us`, `1.20ms` or `2.01s` into
 /// microseconds.
-fn parse_wrk_time(s: &str) -> Option<f64> {
+pub fn parse_wrk_time(s: &str) -> Option<f64> {
     let s = s.trim();
     let split = s.find(|c: char| c.is_ascii_alphabetic())?;
     let (num, unit) = s.split_at(split);

@@ -1,0 +1,112 @@
+//! Medians over rounds and the markdown table of the network benchmark.
+
+use crate::run::Fields;
+use std::collections::HashMap;
+
+/// Every round's fields, per runtime.
+#[derive(Default)]
+pub struct Samples {
+    runs: HashMap<String, Vec<Fields>>,
+}
+
+impl Samples {
+    /// Adds one run of `runtime`.
+    pub fn push(&mut self, runtime: &str, f: Fields) {
+        self.runs.entry(runtime.to_string()).or_default().push(f);
+    }
+
+    fn median(&self, runtime: &str, key: &str) -> Option<f64> {
+        median(self.runs.get(runtime).map_or(&[][..], |v| v), key)
+    }
+}
+
+fn median(runs: &[Fields], key: &str) -> Option<f64> {
+    let mut v: Vec<f64> = runs
+        .iter()
+        .filter_map(|f| f.get(key).copied())
+        .filter(|x| x.is_finite())
+        .collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
+}
+
+/// The rows of each case: field, label, unit.
+const METRICS: &[(&str, &str, &str)] = &[
+    ("msgs_per_sec", "msgs/s ↑", "k/s"),
+    ("p50_us", "p50 ↓", "ms"),
+    ("p99_us", "p99 ↓", "ms"),
+    ("p999_us", "p99.9 ↓", "ms"),
+    ("cpu_us_per_msg", "server CPU/msg ↓", "µs"),
+];
+
+fn cell(v: Option<f64>, unit: &str) -> String {
+    match v {
+        None => "—".into(),
+        Some(v) if unit == "k/s" => format!("{:.1}k", v / 1e3),
+        Some(v) if unit == "ms" => format!("{:.2} ms", v / 1e3),
+        Some(v) => format!("{v:.2} µs"),
+    }
+}
+
+/// One run in a line, for the progress log.
+pub fn brief(f: &Fields) -> String {
+    let g = |k: &str| f.get(k).copied().unwrap_or(f64::NAN);
+    let mut s = format!(
+        "{:.0} msg/s p50 {:.0} µs p99 {:.0} µs p99.9 {:.0} µs cpu {:.2} µs/msg",
+        g("msgs_per_sec"),
+        g("p50_us"),
+        g("p99_us"),
+        g("p999_us"),
+        g("cpu_us_per_msg")
+    );
+    if f.contains_key("events_per_wait") {
+        s += &format!(
+            " | max {:.0} µs, {:.1} ev/wait, per-conn msgs min {:.0} p1 {:.0} median {:.0} max {:.0}",
+            g("max_us"),
+            g("events_per_wait"),
+            g("conn_msgs_min"),
+            g("conn_msgs_p1"),
+            g("conn_msgs_median"),
+            g("conn_msgs_max")
+        );
+    }
+    s
+}
+
+/// Prints the markdown table: one row per case and metric, a column per
+/// runtime in `runtimes` (goro and tokio first).
+pub fn print(labels: &[String], samples: &[Samples], runtimes: &[&str]) {
+    let mut head = vec!["case", "metric"];
+    head.extend(runtimes);
+    head.push("goro/tokio");
+    println!("| {} |", head.join(" | "));
+    let rule: Vec<&str> = head
+        .iter()
+        .enumerate()
+        .map(|(i, _)| if i < 2 { "---" } else { "---:" })
+        .collect();
+    println!("|{}|", rule.join("|"));
+    for (label, s) in labels.iter().zip(samples) {
+        for (key, name, unit) in METRICS {
+            let values: Vec<Option<f64>> = runtimes.iter().map(|r| s.median(r, key)).collect();
+            if values.iter().all(Option::is_none) {
+                continue;
+            }
+            let mut row = vec![label.clone(), name.to_string()];
+            row.extend(values.iter().map(|v| cell(*v, unit)));
+            row.push(match (s.median("goro", key), s.median("tokio", key)) {
+                (Some(g), Some(t)) if t > 0.0 => format!("{:.2}", g / t),
+                _ => "—".into(),
+            });
+            println!("| {} |", row.join(" | "));
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! `hyper::rt::Read` and `hyper::rt::Write` for goro's stream sockets.
+//!
+//! Reads go straight from the socket into hyper's uninitialised buffer (no
+//! scratch copy, no zeroing): `recv` writes the bytes and says how many, and
+//! only then is the cursor advanced by that count. Writes, flushes and
+//! shutdowns are the `futures-io` ones: vectored writes are `sendmsg`,
+//! flush is a no-op (nothing is buffered in user space), shutdown closes the
+//! write half so the peer sees end of stream.
+//!
+//! The impls are also on `&TcpStream`/`&UnixStream`, mirroring the
+//! `futures-io` ones, so one task can read while another writes.
+
+use crate::net::stream::StreamFd;
+use crate::net::{TcpStream, UnixStream};
+use futures_io::AsyncWrite;
+use hyper::rt::{Read, ReadBufCursor, Write};
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+/// hyper's read: `recv` into the cursor's unfilled part, then advance it.
+fn poll_read_cursor(
+    stream: &impl StreamFd,
+    cx: &mut Context<'_>,
+    mut buf: ReadBufCursor<'_>,
+) -> Poll<io::Result<()>> {
+    // SAFETY: the slice is only written to (by `recv`), never read, and no
+    // byte is de-initialised.
+    let unfilled = unsafe { buf.as_mut() };
+    let n = ready!(stream.stream_fd().poll_stream_read_uninit(cx, unfilled))?;
+    // SAFETY: `recv` initialised the first `n` bytes of the unfilled part.
+    unsafe { buf.advance(n) };
+    Poll::Ready(Ok(()))
+}
+
+macro_rules! impl_hyper_io {
+    ($t:ty) => {
+        impl Read for &$t {
+            fn poll_read(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: ReadBufCursor<'_>,
+            ) -> Poll<io::Result<()>> {
+                poll_read_cursor(*self, cx, buf)
+            }
+        }
+
+        impl Write for &$t {
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                AsyncWrite::poll_write(self, cx, buf)
+            }
+
+            fn poll_write_vectored(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &[IoSlice<'_>],
+            ) -> Poll<io::Result<usize>> {
+                AsyncWrite::poll_write_vectored(self, cx, bufs)
+            }
+
+            fn is_write_vectored(&self) -> bool {
+                true
+            }
+
+            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                AsyncWrite::poll_flush(self, cx)
+            }
+
+            fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                AsyncWrite::poll_close(self, cx)
+            }
+        }
+
+        impl Read for $t {
+            fn poll_read(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: ReadBufCursor<'_>,
+            ) -> Poll<io::Result<()>> {
+                poll_read_cursor(&*self, cx, buf)
+            }
+        }
+
+        impl Write for $t {
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                AsyncWrite::poll_write(self, cx, buf)
+            }
+
+            fn poll_write_vectored(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &[IoSlice<'_>],
+            ) -> Poll<io::Result<usize>> {
+                AsyncWrite::poll_write_vectored(self, cx, bufs)
+            }
+
+            fn is_write_vectored(&self) -> bool {
+                true
+            }
+
+            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                AsyncWrite::poll_flush(self, cx)
+            }
+
+            fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                AsyncWrite::poll_close(self, cx)
+            }
+        }
+    };
+}
+
+impl_hyper_io!(TcpStream);
+impl_hyper_io!(UnixStream);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::UnixStream;
+
+    /// A read into hyper's uninitialised buffer fills exactly what arrived,
+    /// and end of stream is an empty read.
+    #[test]
+    fn reads_into_uninit_cursor() {
+        crate::block_on(async {
+            let (a, b) = UnixStream::pair().unwrap();
+            a.write_all(b"hello").await.unwrap();
+            a.shutdown(std::net::Shutdown::Write).unwrap();
+            let mut storage = [std::mem::MaybeUninit::<u8>::uninit(); 64];
+            let mut buf = hyper::rt::ReadBuf::uninit(&mut storage);
+            let mut b = b;
+            std::future::poll_fn(|cx| Pin::new(&mut b).poll_read(cx, buf.unfilled()))
+                .await
+                .unwrap();
+            assert_eq!(buf.filled(), b"hello");
+            let before = buf.filled().len();
+            std::future::poll_fn(|cx| Pin::new(&mut b).poll_read(cx, buf.unfilled()))
+                .await
+                .unwrap();
+            assert_eq!(buf.filled().len(), before, "end of stream reads nothing");
+        });
+    }
+}
