@@ -44,10 +44,12 @@ fn main() -> io::Result<()> {
         println!("chat: listening on {}", listener.local_addr()?);
         let peers: Peers = Arc::default();
         let mut incoming = listener.incoming();
-        loop {
-            let stream = incoming.next().await?;
+        // The loop ends once the listener is closed.
+        while let Some(stream) = incoming.next().await {
+            let stream = stream?;
             goro::spawn(client(stream, peers.clone()));
         }
+        Ok(())
     })
 }
 

@@ -44,10 +44,12 @@ fn main() -> io::Result<()> {
         let listener = TcpListener::bind(&addr).await?;
         println!("echo: listening on {}", listener.local_addr()?);
         let mut incoming = listener.incoming();
-        loop {
-            let stream = incoming.next().await?;
+        // The loop ends once the listener is closed.
+        while let Some(stream) = incoming.next().await {
+            let stream = stream?;
             goro::spawn(serve(stream));
         }
+        Ok(())
     })
 }
 

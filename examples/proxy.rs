@@ -38,8 +38,9 @@ fn main() -> io::Result<()> {
             listener.local_addr()?
         );
         let mut incoming = listener.incoming();
-        loop {
-            let client = incoming.next().await?;
+        // The loop ends once the listener is closed.
+        while let Some(client) = incoming.next().await {
+            let client = client?;
             let upstream = upstream.clone();
             goro::spawn(async move {
                 if let Err(e) = forward(client, &upstream).await {
@@ -47,6 +48,7 @@ fn main() -> io::Result<()> {
                 }
             });
         }
+        Ok(())
     })
 }
 

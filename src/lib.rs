@@ -87,6 +87,85 @@ pub mod time;
 
 pub use task::{JoinHandle, spawn, spawn_blocking};
 
+/// Runs `async fn main` on a goro runtime (feature `macros`, on by
+/// default).
+///
+/// The function becomes a plain `fn main` that builds a
+/// [`Runtime`](runtime::Runtime) — `Runtime::new()` (worker count from
+/// `GORO_WORKER_THREADS`, else the number of CPUs), or
+/// `Runtime::builder().worker_threads(N)` with `#[goro::main(worker_threads
+/// = N)]` — and `block_on`s the body; the runtime shuts down when `main`
+/// returns. Any return type works (`()`, `io::Result<()>`, …).
+///
+/// ```
+/// #[goro::main]
+/// async fn main() -> std::io::Result<()> {
+///     let listener = goro::net::TcpListener::bind("127.0.0.1:0").await?;
+///     let addr = listener.local_addr()?;
+///     let client = goro::spawn(async move { goro::net::TcpStream::connect(addr).await });
+///     let (_conn, peer) = listener.accept().await?;
+///     assert_eq!(peer, client.await??.local_addr()?);
+///     Ok(())
+/// }
+/// ```
+///
+/// ```
+/// #[goro::main(worker_threads = 2)]
+/// async fn main() {
+///     assert_eq!(goro::spawn(async { 40 + 2 }).await.unwrap(), 42);
+/// }
+/// ```
+///
+/// Misuse is a compile error: a function that is not `async`, a `main`
+/// with parameters, generics, an unknown argument, or a `worker_threads`
+/// that is not a positive integer literal.
+///
+/// ```compile_fail
+/// #[goro::main(threads = 2)] // error: unknown argument `threads`
+/// async fn main() {}
+/// ```
+#[cfg(feature = "macros")]
+pub use goro_macros::main;
+
+/// Runs an `async fn` test on its own goro runtime (feature `macros`, on
+/// by default).
+///
+/// The function becomes a `#[test] fn` that builds a fresh
+/// [`Runtime`](runtime::Runtime) — `Runtime::new()`, or with
+/// `worker_threads = N` workers — and `block_on`s the body, so each test is
+/// isolated; the runtime is shut down when the test returns. The test may
+/// return `()` or a `Result` (an `Err` fails it); other test attributes
+/// (`#[should_panic]`, `#[ignore]`) combine with it, but not a second
+/// `#[test]`.
+///
+/// ```
+/// #[goro::test]
+/// async fn sleeps() {
+///     goro::time::sleep(std::time::Duration::from_millis(1)).await;
+/// }
+///
+/// #[goro::test(worker_threads = 2)]
+/// async fn echoes() -> std::io::Result<()> {
+///     let listener = goro::net::TcpListener::bind("127.0.0.1:0").await?;
+///     let client = goro::net::TcpStream::connect(listener.local_addr()?).await?;
+///     let (server, _) = listener.accept().await?;
+///     client.write_all(b"ping").await?;
+///     let mut buf = [0; 4];
+///     server.read_exact(&mut buf).await?;
+///     assert_eq!(&buf, b"ping");
+///     Ok(())
+/// }
+/// # fn main() {}
+/// ```
+///
+/// ```compile_fail
+/// #[goro::test]
+/// fn not_async() {} // error: the `async` keyword is missing
+/// # fn main() {}
+/// ```
+#[cfg(feature = "macros")]
+pub use goro_macros::test;
+
 use std::future::Future;
 
 /// Runs `future` to completion on the current thread, with the current

@@ -210,24 +210,28 @@ fn close_wakes_blocked_accepts() {
             let l = l.clone();
             waiters.push(goro::spawn(async move { l.accept().await.map(drop) }));
         }
+        // `incoming()` ends instead of failing.
         let l2 = l.clone();
-        waiters.push(goro::spawn(
-            async move { l2.incoming().next().await.map(drop) },
-        ));
+        let incoming = goro::spawn(async move { l2.incoming().next().await.is_none() });
         let l2 = l.clone();
         waiters.push(goro::spawn(async move {
             poll_fn(|cx| l2.poll_accept(cx)).await.map(drop)
         }));
         sleep(Duration::from_millis(150)).await;
         assert!(waiters.iter().all(|w| !w.is_finished()));
+        assert!(!incoming.is_finished());
         let t = Instant::now();
         l.close().unwrap();
         for w in waiters {
             assert_closed(w.await.unwrap());
         }
+        assert!(
+            incoming.await.unwrap(),
+            "incoming() yielded an item after close"
+        );
         assert!(t.elapsed() < PROMPT, "woke after {:?}", t.elapsed());
         assert_closed(l.accept().await.map(drop));
-        assert_closed(l.incoming().next().await.map(drop));
+        assert!(l.incoming().next().await.is_none());
         assert_closed(l.local_addr());
         assert_closed(l.set_deadline(None));
         // The port is no longer listening.

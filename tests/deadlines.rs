@@ -451,7 +451,7 @@ fn accept_deadline_fires_not_before() {
         let dl = Instant::now() + Duration::from_millis(150);
         l.set_deadline(Some(dl)).unwrap();
         let mut inc = l.incoming();
-        let (r, at) = timed(inc.next()).await;
+        let (r, at) = timed(async { inc.next().await.expect("listener is open") }).await;
         assert_fired(r.map(|_| ()), at, dl);
     });
 }

@@ -305,12 +305,12 @@ async fn incoming_variant() {
             let mut incoming = l.incoming();
             loop {
                 match incoming.next().await {
-                    Ok(s) => {
+                    Some(Ok(s)) => {
                         accepted.fetch_add(1, Ordering::SeqCst);
                         echoes.lock().unwrap().push(goro::spawn(echo(s)));
                     }
-                    Err(e) if e.kind() == io::ErrorKind::NotConnected => return,
-                    Err(e) => errors.lock().unwrap().push(e.to_string()),
+                    None => return, // the listener was closed
+                    Some(Err(e)) => errors.lock().unwrap().push(e.to_string()),
                 }
             }
         })

@@ -113,7 +113,7 @@ fn closed_and_reused_fds_never_cross_talk() {
         let l2 = l.clone();
         let server = goro::spawn(async move {
             let mut incoming = l2.incoming();
-            while let Ok(s) = incoming.next().await {
+            while let Some(Ok(s)) = incoming.next().await {
                 goro::spawn(serve(s));
             }
         });

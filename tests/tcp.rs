@@ -563,7 +563,7 @@ fn incoming_yields_connections() {
         // The inherent `next` works as well.
         let c = goro::spawn(async move { TcpStream::connect(addr).await.unwrap() });
         let mut inc = l.incoming();
-        let s = goro::net::Incoming::next(&mut inc).await.unwrap();
+        let s = goro::net::Incoming::next(&mut inc).await.unwrap().unwrap();
         let c = c.await.unwrap();
         assert_eq!(s.peer_addr().unwrap(), c.local_addr().unwrap());
     });

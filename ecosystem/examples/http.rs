@@ -34,10 +34,12 @@ fn main() -> io::Result<()> {
         let listener = TcpListener::bind(&addr).await?;
         println!("http: listening on http://{}/", listener.local_addr()?);
         let mut incoming = listener.incoming();
-        loop {
-            let stream = incoming.next().await?;
+        // The loop ends once the listener is closed.
+        while let Some(stream) = incoming.next().await {
+            let stream = stream?;
             goro::spawn(serve(stream));
         }
+        Ok(())
     })
 }
 

@@ -43,8 +43,9 @@ fn main() -> io::Result<()> {
         let listener = TcpListener::bind(&addr).await?;
         println!("tls_echo: listening on {}", listener.local_addr()?);
         let mut incoming = listener.incoming();
-        loop {
-            let stream = incoming.next().await?;
+        // The loop ends once the listener is closed.
+        while let Some(stream) = incoming.next().await {
+            let stream = stream?;
             let acceptor = acceptor.clone();
             goro::spawn(async move {
                 if let Err(e) = serve(acceptor, stream).await {
@@ -52,6 +53,7 @@ fn main() -> io::Result<()> {
                 }
             });
         }
+        Ok(())
     })
 }
 

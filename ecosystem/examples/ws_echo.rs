@@ -23,14 +23,16 @@ fn main() -> io::Result<()> {
         let listener = TcpListener::bind(&addr).await?;
         println!("ws_echo: listening on ws://{}/", listener.local_addr()?);
         let mut incoming = listener.incoming();
-        loop {
-            let stream = incoming.next().await?;
+        // The loop ends once the listener is closed.
+        while let Some(stream) = incoming.next().await {
+            let stream = stream?;
             goro::spawn(async move {
                 if let Err(e) = serve(stream).await {
                     eprintln!("ws_echo: {e}");
                 }
             });
         }
+        Ok(())
     })
 }
 

@@ -214,7 +214,17 @@ impl<T: AsRawFd> PollFd<T> {
         self.fd.op(Mode::Write, |_| f(inner)).await
     }
 
-    /// Sets the read deadline (`None` clears it).
+    /// Sets the read deadline (Go's `SetReadDeadline`): the instant after
+    /// which `readable()`, `read_with` and `AsyncRead` reads fail with `io::ErrorKind::TimedOut` ("i/o timeout").
+    ///
+    /// - It applies to operations **already waiting**: a task blocked in one
+    ///   fails when the new deadline passes (at once if it already has),
+    ///   and moving the deadline later, or clearing it, lets it keep
+    ///   waiting.
+    /// - Once passed, it fails them **even if the fd is readable**, and keeps
+    ///   failing them until a new deadline is set. It is not a per-call
+    ///   timeout: for an idle timeout, push it forward before each call.
+    /// - `None` clears it: they wait as long as they need.
     ///
     /// ```
     /// # goro::block_on(async {
@@ -231,7 +241,16 @@ impl<T: AsRawFd> PollFd<T> {
         self.fd.set_deadline(deadline, DeadlineMode::Read)
     }
 
-    /// Sets the write deadline (`None` clears it).
+    /// Sets the write deadline (Go's `SetWriteDeadline`): the instant after
+    /// which `writable()`, `write_with` and `AsyncWrite` writes fail with `io::ErrorKind::TimedOut` ("i/o timeout").
+    ///
+    /// - It applies to operations **already waiting** (e.g. for buffer
+    ///   space): a task blocked in one fails when the new deadline passes
+    ///   (at once if it already has), and moving the deadline later, or
+    ///   clearing it, lets it keep waiting.
+    /// - Once passed, it fails them **even if the fd is writable**, and keeps
+    ///   failing them until a new deadline is set.
+    /// - `None` clears it.
     ///
     /// ```
     /// # goro::block_on(async {
@@ -244,7 +263,12 @@ impl<T: AsRawFd> PollFd<T> {
         self.fd.set_deadline(deadline, DeadlineMode::Write)
     }
 
-    /// Sets both deadlines.
+    /// Sets the read and the write deadline to the same instant (Go's
+    /// `SetDeadline`; one timer serves both). As for each of
+    /// [`set_read_deadline`](Self::set_read_deadline) and [`set_write_deadline`](Self::set_write_deadline):
+    /// the new deadline applies to operations already waiting; once it has
+    /// passed, operations fail with `TimedOut` even if the fd is ready, until a
+    /// new deadline is set; `None` clears both.
     ///
     /// ```
     /// # goro::block_on(async {

@@ -6,6 +6,11 @@
 //! poller, no new event arrives for it. [`AcceptBackoff`] waits 5 ms,
 //! doubling up to 1 s (what Go's HTTP server does), and retries the syscall
 //! directly; a successful accept resets the delay.
+//!
+//! [`AcceptBackoff::poll_next`] is the whole `incoming()` stream: it ends
+//! (`None`, and `None` ever after) once the listener is closed, so an accept
+//! loop that skips errors stops instead of spinning on "use of closed
+//! network connection".
 
 use super::socket;
 use crate::time::{Sleep, sleep};
@@ -29,9 +34,38 @@ pub(crate) fn next_delay(current: Duration, min: Duration, max: Duration) -> Dur
 pub(crate) struct AcceptBackoff {
     sleep: Option<Sleep>,
     delay: Duration,
+    /// The listener was closed: the stream has ended.
+    ended: bool,
 }
 
 impl AcceptBackoff {
+    /// The next item of an `incoming()` stream: a connection, an error
+    /// other than resource exhaustion, or `None` once the listener is
+    /// closed. A closed goro socket fails with `NotConnected`, which
+    /// `accept(2)` on a listening socket never returns otherwise.
+    pub(crate) fn poll_next<S>(
+        &mut self,
+        cx: &mut Context<'_>,
+        accept: impl FnMut(&mut Context<'_>) -> Poll<io::Result<S>>,
+    ) -> Poll<Option<io::Result<S>>> {
+        if self.ended {
+            return Poll::Ready(None);
+        }
+        match ready!(self.poll_accept(cx, accept)) {
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => {
+                self.ended = true;
+                self.sleep = None;
+                Poll::Ready(None)
+            }
+            r => Poll::Ready(Some(r)),
+        }
+    }
+
+    /// True once [`poll_next`](Self::poll_next) has returned `None`.
+    pub(crate) fn is_ended(&self) -> bool {
+        self.ended
+    }
+
     /// Polls `accept` until it succeeds or fails with an error other than
     /// resource exhaustion, sleeping between attempts on exhaustion.
     pub(crate) fn poll_accept<S>(

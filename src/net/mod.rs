@@ -1,4 +1,5 @@
-//! Networking on the netpoller: TCP ([`TcpListener`], [`TcpStream`]), UDP
+//! Networking on the netpoller: TCP ([`TcpListener`], [`TcpStream`], with
+//! Go's [`Dialer`] and [`ListenConfig`] for options), UDP
 //! ([`UdpSocket`]) and Unix-domain sockets ([`UnixListener`],
 //! [`UnixStream`], [`UnixDatagram`]), with Go's `net.Conn` semantics
 //! (deadlines, `close` waking blocked tasks, shared use through `&self`).
@@ -10,12 +11,13 @@
 mod addr;
 mod backoff;
 pub(crate) mod socket;
+mod sockopt;
 pub(crate) mod stream;
 mod tcp;
 mod udp;
 mod unix;
 
 pub use addr::ToSocketAddrs;
-pub use tcp::{Incoming, TcpListener, TcpStream};
+pub use tcp::{Dialer, Incoming, ListenConfig, TcpListener, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixDatagram, UnixIncoming, UnixListener, UnixStream};

@@ -369,7 +369,17 @@ impl UdpSocket {
         self.fd.with_std(|s: &std::net::UdpSocket| s.peer_addr())
     }
 
-    /// Sets the read deadline (`None` clears it). See the type docs.
+    /// Sets the read deadline (Go's `SetReadDeadline`): the instant after
+    /// which receives (`recv`, `recv_from`, `peek`, `peek_from`, `readable`) fail with `io::ErrorKind::TimedOut` ("i/o timeout").
+    ///
+    /// - It applies to operations **already waiting**: a task blocked in one
+    ///   fails when the new deadline passes (at once if it already has),
+    ///   and moving the deadline later, or clearing it, lets it keep
+    ///   waiting.
+    /// - Once passed, it fails them **even if a datagram is already queued**, and keeps
+    ///   failing them until a new deadline is set. It is not a per-call
+    ///   timeout: for an idle timeout, push it forward before each call.
+    /// - `None` clears it: they wait as long as they need.
     ///
     /// ```
     /// # goro::block_on(async {
@@ -384,7 +394,16 @@ impl UdpSocket {
         self.fd.set_deadline(deadline, DeadlineMode::Read)
     }
 
-    /// Sets the write deadline (`None` clears it).
+    /// Sets the write deadline (Go's `SetWriteDeadline`): the instant after
+    /// which sends (`send`, `send_to`, `writable`) fail with `io::ErrorKind::TimedOut` ("i/o timeout").
+    ///
+    /// - It applies to operations **already waiting** (e.g. for buffer
+    ///   space): a task blocked in one fails when the new deadline passes
+    ///   (at once if it already has), and moving the deadline later, or
+    ///   clearing it, lets it keep waiting.
+    /// - Once passed, it fails them **even if the socket buffer has room**, and keeps
+    ///   failing them until a new deadline is set.
+    /// - `None` clears it.
     ///
     /// ```
     /// # goro::block_on(async {
@@ -399,7 +418,12 @@ impl UdpSocket {
         self.fd.set_deadline(deadline, DeadlineMode::Write)
     }
 
-    /// Sets both deadlines (one timer serves both).
+    /// Sets the read and the write deadline to the same instant (Go's
+    /// `SetDeadline`; one timer serves both). As for each of
+    /// [`set_read_deadline`](Self::set_read_deadline) and [`set_write_deadline`](Self::set_write_deadline):
+    /// the new deadline applies to operations already waiting; once it has
+    /// passed, operations fail with `TimedOut` even if a datagram is queued or there is room to send, until a
+    /// new deadline is set; `None` clears both.
     ///
     /// ```
     /// # goro::block_on(async {
@@ -413,10 +437,13 @@ impl UdpSocket {
         self.fd.set_deadline(deadline, DeadlineMode::Both)
     }
 
-    /// Closes the socket now. Tasks blocked on it wake with `NotConnected`
-    /// ("use of closed network connection"), as do later calls; the fd
-    /// itself is closed once the last in-flight operation has let go of it.
-    /// Closing twice returns that error; dropping closes.
+    /// Closes the socket now (Go's `Conn.Close`). Tasks blocked on it wake
+    /// with `NotConnected` ("use of closed network connection"), as do
+    /// later calls; queued datagrams are discarded; the fd itself is closed
+    /// once the last in-flight operation has let go of it. Closing twice
+    /// returns that error; dropping closes too. (Datagram sockets have no
+    /// write side to shut down: there is no `AsyncWrite` to confuse this
+    /// with.)
     ///
     /// ```
     /// # goro::block_on(async {

@@ -93,6 +93,17 @@ impl<T> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.into_ref().get_ref().poll_join(cx)
+    }
+}
+
+impl<T> JoinHandle<T> {
+    /// The body of `Future::poll`, through `&self` so a [`JoinSet`] can poll
+    /// handles it shares with their [`AbortHandle`]s.
+    ///
+    /// [`JoinSet`]: super::JoinSet
+    /// [`AbortHandle`]: super::AbortHandle
+    pub(crate) fn poll_join(&self, cx: &mut Context<'_>) -> Poll<Result<T, JoinError>> {
         let mut slot = self.lock();
         let Some(task) = slot.as_mut() else {
             return Poll::Ready(Err(JoinError::cancelled()));
@@ -121,6 +132,14 @@ impl<T> Future for JoinHandle<T> {
 
 /// A task did not complete: it panicked or was cancelled.
 ///
+/// `JoinError` is `Send + Sync + 'static` and implements
+/// [`std::error::Error`], so `handle.await??` works in functions returning
+/// `Box<dyn Error + Send + Sync>`, `anyhow::Result` or — through
+/// `From<JoinError> for io::Error` — `io::Result`. The panic payload (a
+/// `Box<dyn Any + Send>`, which is not `Sync`) is kept behind a mutex so the
+/// error can still be shared; [`into_panic`](Self::into_panic) hands it
+/// back.
+///
 /// ```
 /// # goro::block_on(async {
 /// let err = goro::spawn(async { panic!("boom") }).await.unwrap_err();
@@ -128,13 +147,27 @@ impl<T> Future for JoinHandle<T> {
 /// assert_eq!(err.to_string(), "task panicked: boom");
 /// # });
 /// ```
+///
+/// ```
+/// async fn run() -> Result<u32, Box<dyn std::error::Error + Send + Sync>> {
+///     let parsed: u32 = goro::spawn(async { "42".parse::<u32>() }).await??;
+///     Ok(parsed)
+/// }
+/// assert_eq!(goro::block_on(run()).unwrap(), 42);
+/// ```
 pub struct JoinError {
     repr: Repr,
 }
 
 enum Repr {
     Cancelled,
-    Panic(Box<dyn Any + Send + 'static>),
+    Panic {
+        // `dyn Any + Send` is not `Sync`; the mutex makes `JoinError` `Sync`
+        // without unsafe code. Only `into_panic` takes the payload out.
+        payload: Mutex<Box<dyn Any + Send + 'static>>,
+        // Read once at construction so `Display` needs no lock.
+        message: Option<String>,
+    },
 }
 
 impl JoinError {
@@ -145,8 +178,15 @@ impl JoinError {
     }
 
     pub(crate) fn panic(payload: Box<dyn Any + Send + 'static>) -> JoinError {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned());
         JoinError {
-            repr: Repr::Panic(payload),
+            repr: Repr::Panic {
+                payload: Mutex::new(payload),
+                message,
+            },
         }
     }
 
@@ -172,7 +212,7 @@ impl JoinError {
     /// # });
     /// ```
     pub fn is_panic(&self) -> bool {
-        matches!(self.repr, Repr::Panic(_))
+        matches!(self.repr, Repr::Panic { .. })
     }
 
     /// The panic payload, for `std::panic::resume_unwind`.
@@ -207,17 +247,16 @@ impl JoinError {
     /// ```
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
         match self.repr {
-            Repr::Panic(p) => Ok(p),
+            Repr::Panic { payload, .. } => {
+                Ok(payload.into_inner().unwrap_or_else(|e| e.into_inner()))
+            }
             Repr::Cancelled => Err(self),
         }
     }
 
     fn panic_message(&self) -> Option<&str> {
         match &self.repr {
-            Repr::Panic(p) => p
-                .downcast_ref::<&str>()
-                .copied()
-                .or_else(|| p.downcast_ref::<String>().map(String::as_str)),
+            Repr::Panic { message, .. } => message.as_deref(),
             Repr::Cancelled => None,
         }
     }
@@ -227,8 +266,8 @@ impl fmt::Display for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (&self.repr, self.panic_message()) {
             (Repr::Cancelled, _) => f.write_str("task was cancelled"),
-            (Repr::Panic(_), Some(msg)) => write!(f, "task panicked: {msg}"),
-            (Repr::Panic(_), None) => f.write_str("task panicked"),
+            (Repr::Panic { .. }, Some(msg)) => write!(f, "task panicked: {msg}"),
+            (Repr::Panic { .. }, None) => f.write_str("task panicked"),
         }
     }
 }
@@ -237,16 +276,57 @@ impl fmt::Debug for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (&self.repr, self.panic_message()) {
             (Repr::Cancelled, _) => f.write_str("JoinError::Cancelled"),
-            (Repr::Panic(_), Some(msg)) => write!(f, "JoinError::Panic({msg:?})"),
-            (Repr::Panic(_), None) => f.write_str("JoinError::Panic(..)"),
+            (Repr::Panic { .. }, Some(msg)) => write!(f, "JoinError::Panic({msg:?})"),
+            (Repr::Panic { .. }, None) => f.write_str("JoinError::Panic(..)"),
         }
     }
 }
 
 impl std::error::Error for JoinError {}
 
+/// Converts to an `io::Error` of kind `Other` whose source is the
+/// `JoinError` (recover it with `io::Error::into_inner` and `downcast`), so
+/// `handle.await??` works in a function returning `io::Result`.
+///
+/// ```
+/// async fn echo_len() -> std::io::Result<usize> {
+///     let n = goro::spawn(async { Ok::<_, std::io::Error>(3) }).await??;
+///     Ok(n)
+/// }
+/// assert_eq!(goro::block_on(echo_len()).unwrap(), 3);
+/// ```
 impl From<JoinError> for std::io::Error {
     fn from(e: JoinError) -> std::io::Error {
-        std::io::Error::other(e.to_string())
+        std::io::Error::other(e)
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync_static<T: Send + Sync + 'static>() {}
+
+    #[test]
+    fn join_error_is_send_sync_static() {
+        assert_send_sync_static::<JoinError>();
+    }
+
+    #[test]
+    fn io_error_keeps_the_join_error_as_source() {
+        let io: std::io::Error = JoinError::panic(Box::new("bad")).into();
+        assert_eq!(io.kind(), std::io::ErrorKind::Other);
+        assert_eq!(io.to_string(), "task panicked: bad");
+        let inner = io.into_inner().unwrap().downcast::<JoinError>().unwrap();
+        assert_eq!(inner.into_panic().downcast_ref::<&str>(), Some(&"bad"));
+    }
+
+    #[test]
+    fn string_payload_message() {
+        let e = JoinError::panic(Box::new(String::from("owned")));
+        assert_eq!(e.to_string(), "task panicked: owned");
+        assert_eq!(format!("{e:?}"), "JoinError::Panic(\"owned\")");
+        let e = JoinError::panic(Box::new(7u8));
+        assert_eq!(e.to_string(), "task panicked");
     }
 }

@@ -5,13 +5,19 @@
 //! [`spawn_blocking`] runs a closure on the blocking pool;
 //! [`block_in_place`] runs blocking code on the current worker after handing
 //! its P to another thread (Go's `entersyscall`); [`yield_now`] gives other
-//! tasks a turn.
+//! tasks a turn. A [`JoinSet`] groups tasks, yields their results as
+//! they finish and aborts the rest when dropped; an [`AbortHandle`]
+//! cancels one of them.
 
+mod abort;
 pub(crate) mod budget;
 mod join;
+mod join_set;
 mod yield_now;
 
+pub use abort::AbortHandle;
 pub use join::{JoinError, JoinHandle};
+pub use join_set::JoinSet;
 pub use yield_now::{YieldNow, yield_now};
 
 use crate::runtime::Handle;

@@ -1,7 +1,13 @@
-//! [`Interval`]: a periodic timer.
+//! [`Interval`]: a periodic timer, and [`MissedTickBehavior`], what it does
+//! when its consumer falls behind.
+//!
+//! Invariant: the inner [`Sleep`]'s deadline is always the scheduled instant
+//! of the next tick to deliver; `poll_tick` returns that instant and moves
+//! the deadline on according to the missed-tick behaviour.
 
+use super::clock::saturating_add;
 use super::sleep::{Sleep, sleep_until};
-use std::future::poll_fn;
+use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -9,7 +15,9 @@ use std::time::{Duration, Instant};
 /// A ticker that first completes at once, then every `period`.
 ///
 /// Ticks that were missed (the task was busy for longer than `period`) are
-/// delivered back to back until it catches up, like tokio's default. A zero
+/// by default delivered back to back until it catches up
+/// ([`MissedTickBehavior::Burst`], tokio's default); see
+/// [`Interval::set_missed_tick_behavior`] for the alternatives. A zero
 /// period is treated as one millisecond rather than spinning.
 ///
 /// ```
@@ -44,6 +52,74 @@ pub fn interval_at(start: Instant, period: Duration) -> Interval {
     Interval {
         period,
         sleep: sleep_until(start),
+        missed_tick_behavior: MissedTickBehavior::default(),
+    }
+}
+
+/// What an [`Interval`] does when ticks were missed — when it is polled at
+/// or after the instant of the tick *after* the one due, because its
+/// consumer was busy (or the thread was descheduled) for longer than a
+/// period.
+///
+/// Timeline for a 10 ms interval started at 0 whose consumer stalls from
+/// 0 to 35 ms (ticks due at 10, 20 and 30 were missed):
+///
+/// | behaviour | ticks delivered (scheduled instants) | when they are delivered |
+/// |---|---|---|
+/// | `Burst` (default) | 10, 20, 30, 40, 50, … | 10, 20, 30 at once at 35; then 40, 50, … on time |
+/// | `Delay` | 10, 45, 55, … | 10 at 35; then one period after each late delivery |
+/// | `Skip` | 10, 40, 50, … | 10 at 35; the missed 20 and 30 are dropped; 40, 50, … keep the original grid |
+///
+/// A tick that is merely late (delivered before the next one is due) is
+/// never "missed": the schedule is unchanged under every behaviour. Go's
+/// `time.Ticker` drops ticks for slow receivers, which is closest to
+/// `Skip`.
+///
+/// ```
+/// # goro::block_on(async {
+/// use goro::time::{MissedTickBehavior, interval};
+/// use std::time::Duration;
+/// let mut ticker = interval(Duration::from_millis(10));
+/// ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+/// assert_eq!(ticker.missed_tick_behavior(), MissedTickBehavior::Skip);
+/// # });
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum MissedTickBehavior {
+    /// Deliver every missed tick, back to back, until the interval has
+    /// caught up; the ticks keep their original schedule, so over a long
+    /// run the number of ticks is exactly elapsed time / period. The
+    /// default, as in tokio.
+    #[default]
+    Burst,
+    /// Deliver one tick now and schedule the next one period after now:
+    /// the schedule shifts by however long the consumer was late, and
+    /// ticks are never closer together than one period.
+    Delay,
+    /// Deliver one tick now, drop the ones that were missed, and resume on
+    /// the original schedule at its next instant after now (Go's
+    /// `time.Ticker`).
+    Skip,
+}
+
+impl MissedTickBehavior {
+    /// The instant of the tick after `due`, delivered at `now`.
+    fn next_tick(self, due: Instant, now: Instant, period: Duration) -> Instant {
+        let on_schedule = saturating_add(due, period);
+        if now < on_schedule {
+            // Not missed: at most late.
+            return on_schedule;
+        }
+        match self {
+            MissedTickBehavior::Burst => on_schedule,
+            MissedTickBehavior::Delay => saturating_add(now, period),
+            MissedTickBehavior::Skip => {
+                // The first instant of `due + k * period` after `now`.
+                let behind = (now - due).as_nanos() % period.as_nanos();
+                let behind = Duration::from_nanos(behind.min(u64::MAX as u128) as u64);
+                saturating_add(now, period - behind)
+            }
+        }
     }
 }
 
@@ -63,6 +139,7 @@ pub fn interval_at(start: Instant, period: Duration) -> Interval {
 pub struct Interval {
     period: Duration,
     sleep: Sleep,
+    missed_tick_behavior: MissedTickBehavior,
 }
 
 impl Interval {
@@ -94,7 +171,9 @@ impl Interval {
             Poll::Pending => Poll::Pending,
             Poll::Ready(()) => {
                 let at = self.sleep.deadline();
-                let next = super::clock::saturating_add(at, self.period);
+                let next = self
+                    .missed_tick_behavior
+                    .next_tick(at, Instant::now(), self.period);
                 self.sleep.reset(next);
                 Poll::Ready(at)
             }
@@ -109,6 +188,39 @@ impl Interval {
     /// ```
     pub fn period(&self) -> Duration {
         self.period
+    }
+
+    /// What the interval does when ticks are missed (see
+    /// [`MissedTickBehavior`]); [`Burst`](MissedTickBehavior::Burst)
+    /// unless changed.
+    ///
+    /// ```
+    /// let i = goro::time::interval(std::time::Duration::from_millis(5));
+    /// assert_eq!(i.missed_tick_behavior(), goro::time::MissedTickBehavior::Burst);
+    /// ```
+    pub fn missed_tick_behavior(&self) -> MissedTickBehavior {
+        self.missed_tick_behavior
+    }
+
+    /// Sets what the interval does when ticks are missed. Takes effect from
+    /// the next tick delivered.
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// use goro::time::{MissedTickBehavior, interval};
+    /// use std::time::{Duration, Instant};
+    /// let mut ticker = interval(Duration::from_millis(10));
+    /// ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    /// ticker.tick().await; // the first tick is immediate
+    /// std::thread::sleep(Duration::from_millis(35)); // a stalled consumer
+    /// ticker.tick().await; // one late tick, at once
+    /// let after = Instant::now();
+    /// ticker.tick().await; // then a full period later, not a burst
+    /// assert!(after.elapsed() >= Duration::from_millis(9));
+    /// # });
+    /// ```
+    pub fn set_missed_tick_behavior(&mut self, behavior: MissedTickBehavior) {
+        self.missed_tick_behavior = behavior;
     }
 
     /// Restarts the interval: the next tick is one period from now.
@@ -126,7 +238,7 @@ impl Interval {
     /// ```
     pub fn reset(&mut self) {
         self.sleep
-            .reset(super::clock::saturating_add(Instant::now(), self.period));
+            .reset(saturating_add(Instant::now(), self.period));
     }
 }
 
@@ -138,4 +250,44 @@ impl futures_core::Stream for Interval {
     }
 }
 
-use std::future::Future;
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::MissedTickBehavior::{self, *};
+    use std::time::{Duration, Instant};
+
+    const MS: Duration = Duration::from_millis(1);
+
+    fn next(b: MissedTickBehavior, late_ms: u64) -> u64 {
+        let due = Instant::now();
+        let next = b.next_tick(due, due + MS * late_ms as u32, MS * 10);
+        (next - due).as_millis() as u64
+    }
+
+    #[test]
+    fn late_but_not_missed_keeps_the_schedule() {
+        for b in [Burst, Delay, Skip] {
+            assert_eq!(next(b, 0), 10, "{b:?}");
+            assert_eq!(next(b, 9), 10, "{b:?}");
+        }
+    }
+
+    #[test]
+    fn missed_ticks_follow_the_behaviour() {
+        // Due at 0, delivered at 25: ticks at 10 and 20 were missed.
+        assert_eq!(next(Burst, 25), 10);
+        assert_eq!(next(Delay, 25), 35);
+        assert_eq!(next(Skip, 25), 30);
+        // Exactly on a later grid point: Skip moves to the one after it.
+        assert_eq!(next(Skip, 20), 30);
+        assert_eq!(next(Delay, 10), 20);
+    }
+
+    #[test]
+    fn huge_periods_saturate_instead_of_panicking() {
+        let due = Instant::now();
+        for b in [Burst, Delay, Skip] {
+            let n = b.next_tick(due, due + MS, Duration::MAX);
+            assert!(n > due);
+        }
+    }
+}

@@ -13,6 +13,6 @@ mod sleep;
 mod timeout;
 pub(crate) mod timers;
 
-pub use interval::{Interval, interval, interval_at};
+pub use interval::{Interval, MissedTickBehavior, interval, interval_at};
 pub use sleep::{Sleep, sleep, sleep_until};
 pub use timeout::{Elapsed, Timeout, timeout, timeout_at};

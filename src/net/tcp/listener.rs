@@ -4,7 +4,7 @@ use super::stream::TcpStream;
 use crate::io::fd::Fd;
 use crate::net::addr::{ToSocketAddrs, resolve};
 use crate::net::backoff::AcceptBackoff;
-use crate::net::socket;
+use crate::net::{socket, sockopt};
 use crate::poller::descriptor::{DeadlineMode, Mode};
 use std::fmt;
 use std::io;
@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// A TCP socket server, listening for connections.
 ///
@@ -35,6 +35,11 @@ use std::time::Instant;
 /// ```
 pub struct TcpListener {
     fd: Fd,
+    /// Keep-alive for accepted connections ([`ListenConfig::keep_alive`]);
+    /// `None` leaves them at the OS default.
+    ///
+    /// [`ListenConfig::keep_alive`]: crate::net::ListenConfig::keep_alive
+    accepted_keep_alive: Option<Duration>,
 }
 
 impl fmt::Debug for TcpListener {
@@ -47,8 +52,13 @@ impl fmt::Debug for TcpListener {
 }
 
 impl TcpListener {
-    /// Binds a listener to `addr` (with `SO_REUSEADDR`, as Go does). If
-    /// `addr` resolves to several addresses, each is tried in turn.
+    /// Binds a listener to `addr` (with `SO_REUSEADDR`, as Go does, and a
+    /// backlog of 4096). If `addr` resolves to several addresses, each is
+    /// tried in turn. Accepted connections keep the OS default of no TCP
+    /// keep-alive (like std and tokio); [`ListenConfig`] sets Go's 15 s
+    /// keep-alive, `SO_REUSEPORT`, the backlog and buffer sizes.
+    ///
+    /// [`ListenConfig`]: crate::net::ListenConfig
     ///
     /// ```
     /// # goro::block_on(async {
@@ -75,7 +85,26 @@ impl TcpListener {
         socket::setsockopt_int(sock.as_raw_fd(), libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
         socket::bind(sock.as_raw_fd(), addr)?;
         socket::listen(sock.as_raw_fd())?;
-        Ok(TcpListener { fd: Fd::new(sock)? })
+        Ok(TcpListener::from_parts(Fd::new(sock)?, None))
+    }
+
+    /// A listener on a listening socket; `accepted_keep_alive` is applied
+    /// to each accepted connection.
+    pub(super) fn from_parts(fd: Fd, accepted_keep_alive: Option<Duration>) -> TcpListener {
+        TcpListener {
+            fd,
+            accepted_keep_alive,
+        }
+    }
+
+    /// Wraps an accepted socket, applying the configured keep-alive.
+    fn accepted(&self, fd: OwnedFd) -> io::Result<TcpStream> {
+        if let Some(period) = self.accepted_keep_alive {
+            // Best effort, as in Go: a connection already reset by its peer
+            // may refuse options, and is reported by its first read instead.
+            let _ = sockopt::set_keepalive(fd.as_raw_fd(), Some(period));
+        }
+        Ok(TcpStream::from_fd(Fd::new(fd)?))
     }
 
     /// Accepts a connection. Errors — including running out of file
@@ -95,7 +124,7 @@ impl TcpListener {
     /// ```
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let (fd, addr) = self.fd.op(Mode::Read, accept_retrying).await?;
-        Ok((TcpStream::from_fd(Fd::new(fd)?), addr))
+        Ok((self.accepted(fd)?, addr))
     }
 
     /// Polls for a connection (the stateless form of [`accept`](Self::accept)).
@@ -109,23 +138,47 @@ impl TcpListener {
     /// ```
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
         let (fd, addr) = ready!(self.fd.poll_io(cx, Mode::Read, accept_retrying))?;
-        Poll::Ready(Fd::new(fd).map(|fd| (TcpStream::from_fd(fd), addr)))
+        Poll::Ready(self.accepted(fd).map(|stream| (stream, addr)))
     }
 
-    /// A stream of accepted connections that never ends. When the process
-    /// runs out of descriptors or memory (`EMFILE`, `ENFILE`, `ENOBUFS`,
-    /// `ENOMEM`) it waits 5 ms, doubling up to 1 s, and tries again — as
-    /// Go's HTTP server does — so a server keeps serving the connections it
-    /// has and recovers when descriptors free up. Other errors are yielded.
+    /// A stream of accepted connections, for `while let Some(conn) =
+    /// incoming.next().await` loops. It ends (yields `None`, and keeps
+    /// yielding `None`) once the listener is [closed](Self::close) — from
+    /// this task or another — so an accept loop that skips errors stops
+    /// instead of spinning.
+    ///
+    /// When the process runs out of descriptors or memory (`EMFILE`,
+    /// `ENFILE`, `ENOBUFS`, `ENOMEM`) it waits 5 ms, doubling up to 1 s,
+    /// and tries again — as Go's HTTP server does — so a server keeps
+    /// serving the connections it has and recovers when descriptors free
+    /// up. Other errors (such as an expired [deadline](Self::set_deadline))
+    /// are yielded as `Some(Err(_))` and the stream goes on.
+    ///
+    /// [`Incoming::next`] works without importing anything;
+    /// `futures::StreamExt` combinators work too.
     ///
     /// ```
     /// # goro::block_on(async {
-    /// let listener = goro::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// use std::sync::Arc;
+    /// let listener = Arc::new(goro::net::TcpListener::bind("127.0.0.1:0").await?);
     /// let addr = listener.local_addr()?;
-    /// goro::spawn(async move { goro::net::TcpStream::connect(addr).await });
-    /// let mut incoming = listener.incoming();
-    /// let stream = incoming.next().await?;
-    /// assert!(stream.peer_addr()?.ip().is_loopback());
+    /// let server = {
+    ///     let listener = listener.clone();
+    ///     goro::spawn(async move {
+    ///         let mut served = 0;
+    ///         let mut incoming = listener.incoming();
+    ///         while let Some(conn) = incoming.next().await {
+    ///             let Ok(conn) = conn else { continue };
+    ///             conn.write_all(b"hi").await.ok();
+    ///             served += 1;
+    ///         }
+    ///         served // the loop ended: the listener was closed
+    ///     })
+    /// };
+    /// let client = goro::net::TcpStream::connect(addr).await?;
+    /// client.read_exact(&mut [0; 2]).await?;
+    /// listener.close()?;
+    /// assert_eq!(server.await.unwrap(), 1);
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub fn incoming(&self) -> Incoming<'_> {
@@ -148,8 +201,14 @@ impl TcpListener {
     }
 
     /// Sets a deadline for `accept` (Go's `SetDeadline` on a listener):
-    /// once it passes, pending and later accepts fail with `TimedOut` until
-    /// a new deadline is set. `None` clears it.
+    /// once it passes, accepts fail with `io::ErrorKind::TimedOut`, and
+    /// `incoming()` yields that error, until a new deadline is set.
+    ///
+    /// - It applies to an `accept` **already waiting**: it fails when the
+    ///   new deadline passes (at once if it already has); moving the
+    ///   deadline later, or clearing it, lets it keep waiting.
+    /// - Once passed, it fails accepts **even if a connection is already queued**.
+    /// - `None` clears it.
     ///
     /// ```
     /// # goro::block_on(async {
@@ -189,8 +248,11 @@ impl TcpListener {
         self.fd.with_std(|l: &std::net::TcpListener| l.ttl())
     }
 
-    /// Stops listening. Pending `accept`s fail with `NotConnected`; closing
-    /// twice returns that error.
+    /// Stops listening (Go's `Listener.Close`): the port is released,
+    /// connections queued but not accepted are reset, pending and later
+    /// `accept`s fail with `NotConnected`, and [`incoming`](Self::incoming)
+    /// streams end (`None`). Closing twice returns `NotConnected`; dropping
+    /// closes too.
     ///
     /// ```
     /// # goro::block_on(async {
@@ -219,9 +281,10 @@ impl TcpListener {
     /// ```
     pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
         listener.set_nonblocking(true)?;
-        Ok(TcpListener {
-            fd: Fd::new(OwnedFd::from(listener))?,
-        })
+        Ok(TcpListener::from_parts(
+            Fd::new(OwnedFd::from(listener))?,
+            None,
+        ))
     }
 
     /// Unwraps into a std listener (still in non-blocking mode).
@@ -255,7 +318,9 @@ fn accept_retrying(fd: RawFd) -> io::Result<(OwnedFd, SocketAddr)> {
     }
 }
 
-/// Stream returned by [`TcpListener::incoming`].
+/// Stream returned by [`TcpListener::incoming`]: `Some(Ok(stream))` per
+/// connection, `Some(Err(_))` for errors worth reporting, and `None` once
+/// the listener is closed. A `futures_core::Stream` (and `FusedStream`).
 #[derive(Debug)]
 #[must_use = "streams do nothing unless polled"]
 pub struct Incoming<'a> {
@@ -264,24 +329,30 @@ pub struct Incoming<'a> {
 }
 
 impl Incoming<'_> {
-    /// Accepts the next connection (with the back-off described on
-    /// [`TcpListener::incoming`]).
+    /// The next connection, or `None` once the listener is closed — the
+    /// same as `futures::StreamExt::next`, without the import (and with the
+    /// same signature, so code written against either compiles with both
+    /// in scope).
     ///
     /// ```
     /// # goro::block_on(async {
     /// let listener = goro::net::TcpListener::bind("127.0.0.1:0").await?;
     /// let addr = listener.local_addr()?;
     /// goro::spawn(async move { goro::net::TcpStream::connect(addr).await });
-    /// let _stream = listener.incoming().next().await?;
+    /// let mut incoming = listener.incoming();
+    /// let stream = incoming.next().await.expect("listener is open")?;
+    /// assert!(stream.peer_addr()?.ip().is_loopback());
+    /// listener.close()?;
+    /// assert!(incoming.next().await.is_none());
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
-    pub async fn next(&mut self) -> io::Result<TcpStream> {
+    pub async fn next(&mut self) -> Option<io::Result<TcpStream>> {
         std::future::poll_fn(|cx| self.poll_next_stream(cx)).await
     }
 
-    fn poll_next_stream(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<TcpStream>> {
+    fn poll_next_stream(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<TcpStream>>> {
         let listener = self.listener;
-        self.backoff.poll_accept(cx, |cx| {
+        self.backoff.poll_next(cx, |cx| {
             listener.poll_accept(cx).map_ok(|(stream, _)| stream)
         })
     }
@@ -291,6 +362,12 @@ impl futures_core::Stream for Incoming<'_> {
     type Item = io::Result<TcpStream>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.get_mut().poll_next_stream(cx).map(Some)
+        self.get_mut().poll_next_stream(cx)
+    }
+}
+
+impl futures_core::stream::FusedStream for Incoming<'_> {
+    fn is_terminated(&self) -> bool {
+        self.backoff.is_ended()
     }
 }

@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 /// # Ok::<(), std::io::Error>(()) });
 /// ```
 pub struct TcpStream {
-    fd: Fd,
+    pub(super) fd: Fd,
 }
 
 impl fmt::Debug for TcpStream {
@@ -57,6 +57,12 @@ impl TcpStream {
     /// non-blocking: the socket is registered with the poller, `connect`
     /// returns `EINPROGRESS`, the task waits for writability and then reads
     /// `SO_ERROR` (as Go does).
+    ///
+    /// This is std's and tokio's `connect`: no timeout beyond the kernel's
+    /// (minutes), no TCP keep-alive (the OS default), `TCP_NODELAY` off.
+    /// For Go's `net.Dial` behaviour — a timeout or deadline, a local
+    /// address, keep-alive every 15 s by default, buffer sizes — use a
+    /// [`Dialer`](crate::net::Dialer).
     ///
     /// ```
     /// # async fn pair() -> std::io::Result<(goro::net::TcpStream, goro::net::TcpStream)> {
@@ -261,10 +267,27 @@ impl TcpStream {
         self.fd.with_std(|s: &std::net::TcpStream| s.shutdown(how))
     }
 
-    /// Closes the connection now. Tasks blocked on it wake with
-    /// `NotConnected` ("use of closed network connection"), as do later
-    /// calls; the fd itself is closed once the last in-flight operation has
-    /// let go of it. Closing twice returns that error; dropping closes.
+    /// Closes the connection now (Go's `Conn.Close`). Tasks blocked on it
+    /// wake with `NotConnected` ("use of closed network connection"), as
+    /// do later calls; unread data is discarded; the fd itself is closed
+    /// once the last in-flight operation has let go of it. Closing twice
+    /// returns that error; dropping the last owner closes too.
+    ///
+    /// **Not the same as `AsyncWriteExt::close`.** The futures-io trait
+    /// method (`futures::io::AsyncWriteExt::close(&mut stream).await`, also
+    /// what `futures::io::copy` and codecs call at the end) only **shuts
+    /// down the write side** — [`shutdown(Shutdown::Write)`](Self::shutdown):
+    /// the peer reads end of stream after the bytes already written, and
+    /// this side can still read the reply. (goro sockets do not buffer
+    /// writes, so there is nothing to flush.) Which to call:
+    ///
+    /// - done sending but expecting an answer: `shutdown(Shutdown::Write)`
+    ///   (or `AsyncWriteExt::close`), then read to the end;
+    /// - done with the connection, or to unblock tasks stuck on it from
+    ///   another task: `close()` (or drop it).
+    ///
+    /// With `AsyncWriteExt` in scope, `stream.close()` still calls this
+    /// inherent method; spell the trait's out as above.
     ///
     /// ```
     /// # async fn pair() -> std::io::Result<(goro::net::TcpStream, goro::net::TcpStream)> {
@@ -284,11 +307,45 @@ impl TcpStream {
     /// assert!(a.close().is_err()); // closing twice reports it
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
+    ///
+    /// Half-closing with the trait method instead: the peer sees end of
+    /// stream and can still answer.
+    ///
+    /// ```
+    /// # async fn pair() -> std::io::Result<(goro::net::TcpStream, goro::net::TcpStream)> {
+    /// #     let l = goro::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// #     let c = goro::net::TcpStream::connect(l.local_addr()?).await?;
+    /// #     Ok((c, l.accept().await?.0))
+    /// # }
+    /// # goro::block_on(async {
+    /// use futures::io::{AsyncReadExt, AsyncWriteExt};
+    /// let (mut client, mut server) = pair().await?;
+    /// client.write_all(b"request").await?;
+    /// AsyncWriteExt::close(&mut client).await?; // = shutdown(Shutdown::Write)
+    /// let mut req = Vec::new();
+    /// server.read_to_end(&mut req).await?; // ends: the client's side is shut
+    /// server.write_all(b"reply").await?;
+    /// let mut reply = [0; 5];
+    /// client.read_exact(&mut reply).await?; // the client still reads
+    /// assert_eq!((&req[..], &reply), (&b"request"[..], b"reply"));
+    /// client.close()?; // now release the socket
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn close(&self) -> io::Result<()> {
         self.fd.close()
     }
 
-    /// Sets the read deadline (`None` clears it). See the type docs.
+    /// Sets the read deadline (Go's `SetReadDeadline`): the instant after
+    /// which reads (`read`, `read_exact`, `peek`, `readable`, `AsyncRead`) fail with `io::ErrorKind::TimedOut` ("i/o timeout").
+    ///
+    /// - It applies to operations **already waiting**: a task blocked in one
+    ///   fails when the new deadline passes (at once if it already has),
+    ///   and moving the deadline later, or clearing it, lets it keep
+    ///   waiting.
+    /// - Once passed, it fails them **even if data is already buffered**, and keeps
+    ///   failing them until a new deadline is set. It is not a per-call
+    ///   timeout: for an idle timeout, push it forward before each call.
+    /// - `None` clears it: they wait as long as they need.
     ///
     /// ```
     /// # async fn pair() -> std::io::Result<(goro::net::TcpStream, goro::net::TcpStream)> {
@@ -309,7 +366,16 @@ impl TcpStream {
         self.fd.set_deadline(deadline, DeadlineMode::Read)
     }
 
-    /// Sets the write deadline (`None` clears it).
+    /// Sets the write deadline (Go's `SetWriteDeadline`): the instant after
+    /// which writes (`write`, `write_all`, `writable`, `AsyncWrite`) fail with `io::ErrorKind::TimedOut` ("i/o timeout").
+    ///
+    /// - It applies to operations **already waiting** (e.g. for buffer
+    ///   space): a task blocked in one fails when the new deadline passes
+    ///   (at once if it already has), and moving the deadline later, or
+    ///   clearing it, lets it keep waiting.
+    /// - Once passed, it fails them **even if the socket buffer has room**, and keeps
+    ///   failing them until a new deadline is set.
+    /// - `None` clears it.
     ///
     /// ```
     /// # async fn pair() -> std::io::Result<(goro::net::TcpStream, goro::net::TcpStream)> {
@@ -329,7 +395,12 @@ impl TcpStream {
         self.fd.set_deadline(deadline, DeadlineMode::Write)
     }
 
-    /// Sets both deadlines (one timer serves both).
+    /// Sets the read and the write deadline to the same instant (Go's
+    /// `SetDeadline`; one timer serves both). As for each of
+    /// [`set_read_deadline`](Self::set_read_deadline) and [`set_write_deadline`](Self::set_write_deadline):
+    /// the new deadline applies to operations already waiting; once it has
+    /// passed, operations fail with `TimedOut` even if data is buffered or there is room to write, until a
+    /// new deadline is set; `None` clears both.
     ///
     /// ```
     /// # async fn pair() -> std::io::Result<(goro::net::TcpStream, goro::net::TcpStream)> {

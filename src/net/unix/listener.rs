@@ -181,7 +181,10 @@ impl UnixListener {
     /// `ENOMEM`) it waits 5 ms, doubling up to 1 s, and tries again (as
     /// [`TcpListener::incoming`](crate::net::TcpListener::incoming) does),
     /// so a server keeps serving the connections it has and recovers when
-    /// descriptors free up. Other errors are yielded.
+    /// descriptors free up. Other errors are yielded as `Some(Err(_))`.
+    /// The stream ends (`None`, and `None` ever after) once the listener is
+    /// [closed](Self::close), so `while let Some(conn) = incoming.next().await`
+    /// loops stop.
     ///
     /// ```
     /// # goro::block_on(async {
@@ -190,7 +193,9 @@ impl UnixListener {
     /// let listener = UnixListener::bind(&path)?;
     /// let _client = UnixStream::connect(&path).await?;
     /// let mut incoming = listener.incoming();
-    /// let _server: UnixStream = incoming.next().await?;
+    /// let _server: UnixStream = incoming.next().await.expect("open")?;
+    /// listener.close()?;
+    /// assert!(incoming.next().await.is_none());
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub fn incoming(&self) -> UnixIncoming<'_> {
@@ -214,8 +219,14 @@ impl UnixListener {
     }
 
     /// Sets a deadline for `accept` (Go's `SetDeadline` on a listener):
-    /// once it passes, pending and later accepts fail with `TimedOut` until
-    /// a new deadline is set. `None` clears it.
+    /// once it passes, accepts fail with `io::ErrorKind::TimedOut`, and
+    /// `incoming()` yields that error, until a new deadline is set.
+    ///
+    /// - It applies to an `accept` **already waiting**: it fails when the
+    ///   new deadline passes (at once if it already has); moving the
+    ///   deadline later, or clearing it, lets it keep waiting.
+    /// - Once passed, it fails accepts **even if a connection is already queued**.
+    /// - `None` clears it.
     ///
     /// ```
     /// # goro::block_on(async {
@@ -249,9 +260,10 @@ impl UnixListener {
         self.unlink.armed.store(unlink, Ordering::Release);
     }
 
-    /// Stops listening. Pending `accept`s fail with `NotConnected`, and the
-    /// socket file is removed (see the type docs); closing twice returns
-    /// that error.
+    /// Stops listening (Go's `Listener.Close`). Pending and later
+    /// `accept`s fail with `NotConnected`, [`incoming`](Self::incoming)
+    /// streams end (`None`), and the socket file is removed (see the type
+    /// docs); closing twice returns `NotConnected`.
     ///
     /// ```
     /// # goro::block_on(async {
@@ -319,8 +331,9 @@ impl AsRawFd for UnixListener {
     }
 }
 
-/// Stream returned by [`UnixListener::incoming`]; also a
-/// `futures_core::Stream`.
+/// Stream returned by [`UnixListener::incoming`]: `Some(Ok(stream))` per
+/// connection, `Some(Err(_))` for errors worth reporting, `None` once the
+/// listener is closed. A `futures_core::Stream` (and `FusedStream`).
 ///
 /// ```
 /// # goro::block_on(async {
@@ -329,7 +342,10 @@ impl AsRawFd for UnixListener {
 /// let listener = UnixListener::bind(&path)?;
 /// let _client = UnixStream::connect(&path).await?;
 /// let mut incoming: UnixIncoming<'_> = listener.incoming();
-/// incoming.next().await?;
+/// while let Some(conn) = incoming.next().await {
+///     let _conn: UnixStream = conn?;
+///     listener.close()?; // ends the loop
+/// }
 /// # Ok::<(), std::io::Error>(()) }).unwrap();
 /// ```
 #[derive(Debug)]
@@ -340,8 +356,9 @@ pub struct UnixIncoming<'a> {
 }
 
 impl UnixIncoming<'_> {
-    /// Accepts the next connection (with the back-off described on
-    /// [`UnixListener::incoming`]).
+    /// The next connection (with the back-off described on
+    /// [`UnixListener::incoming`]), or `None` once the listener is closed —
+    /// the same as `futures::StreamExt::next`, without the import.
     ///
     /// ```
     /// # goro::block_on(async {
@@ -349,16 +366,16 @@ impl UnixIncoming<'_> {
     /// let path = std::env::temp_dir().join(format!("goro-doc-next-{}.sock", std::process::id()));
     /// let listener = UnixListener::bind(&path)?;
     /// let _client = UnixStream::connect(&path).await?;
-    /// listener.incoming().next().await?;
+    /// let _server = listener.incoming().next().await.expect("open")?;
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
-    pub async fn next(&mut self) -> io::Result<UnixStream> {
+    pub async fn next(&mut self) -> Option<io::Result<UnixStream>> {
         std::future::poll_fn(|cx| self.poll_next_stream(cx)).await
     }
 
-    fn poll_next_stream(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<UnixStream>> {
+    fn poll_next_stream(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<UnixStream>>> {
         let listener = self.listener;
-        self.backoff.poll_accept(cx, |cx| {
+        self.backoff.poll_next(cx, |cx| {
             listener.poll_accept(cx).map_ok(|(stream, _)| stream)
         })
     }
@@ -368,6 +385,12 @@ impl futures_core::Stream for UnixIncoming<'_> {
     type Item = io::Result<UnixStream>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.get_mut().poll_next_stream(cx).map(Some)
+        self.get_mut().poll_next_stream(cx)
+    }
+}
+
+impl futures_core::stream::FusedStream for UnixIncoming<'_> {
+    fn is_terminated(&self) -> bool {
+        self.backoff.is_ended()
     }
 }

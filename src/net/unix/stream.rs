@@ -253,10 +253,27 @@ impl UnixStream {
         self.fd.with_std(|s: &StdStream| s.shutdown(how))
     }
 
-    /// Closes the connection now. Tasks blocked on it wake with
-    /// `NotConnected` ("use of closed network connection"), as do later
-    /// calls; the fd itself is closed once the last in-flight operation has
-    /// let go of it. Closing twice returns that error; dropping closes.
+    /// Closes the connection now (Go's `Conn.Close`). Tasks blocked on it
+    /// wake with `NotConnected` ("use of closed network connection"), as
+    /// do later calls; unread data is discarded; the fd itself is closed
+    /// once the last in-flight operation has let go of it. Closing twice
+    /// returns that error; dropping the last owner closes too.
+    ///
+    /// **Not the same as `AsyncWriteExt::close`.** The futures-io trait
+    /// method (`futures::io::AsyncWriteExt::close(&mut stream).await`, also
+    /// what `futures::io::copy` and codecs call at the end) only **shuts
+    /// down the write side** — [`shutdown(Shutdown::Write)`](Self::shutdown):
+    /// the peer reads end of stream after the bytes already written, and
+    /// this side can still read the reply. (goro sockets do not buffer
+    /// writes, so there is nothing to flush.) Which to call:
+    ///
+    /// - done sending but expecting an answer: `shutdown(Shutdown::Write)`
+    ///   (or `AsyncWriteExt::close`), then read to the end;
+    /// - done with the connection, or to unblock tasks stuck on it from
+    ///   another task: `close()` (or drop it).
+    ///
+    /// With `AsyncWriteExt` in scope, `stream.close()` still calls this
+    /// inherent method; spell the trait's out as above.
     ///
     /// ```
     /// # goro::block_on(async {
@@ -270,7 +287,17 @@ impl UnixStream {
         self.fd.close()
     }
 
-    /// Sets the read deadline (`None` clears it). See the type docs.
+    /// Sets the read deadline (Go's `SetReadDeadline`): the instant after
+    /// which reads (`read`, `read_exact`, `peek`, `readable`, `AsyncRead`) fail with `io::ErrorKind::TimedOut` ("i/o timeout").
+    ///
+    /// - It applies to operations **already waiting**: a task blocked in one
+    ///   fails when the new deadline passes (at once if it already has),
+    ///   and moving the deadline later, or clearing it, lets it keep
+    ///   waiting.
+    /// - Once passed, it fails them **even if data is already buffered**, and keeps
+    ///   failing them until a new deadline is set. It is not a per-call
+    ///   timeout: for an idle timeout, push it forward before each call.
+    /// - `None` clears it: they wait as long as they need.
     ///
     /// ```
     /// # goro::block_on(async {
@@ -285,7 +312,16 @@ impl UnixStream {
         self.fd.set_deadline(deadline, DeadlineMode::Read)
     }
 
-    /// Sets the write deadline (`None` clears it).
+    /// Sets the write deadline (Go's `SetWriteDeadline`): the instant after
+    /// which writes (`write`, `write_all`, `writable`, `AsyncWrite`) fail with `io::ErrorKind::TimedOut` ("i/o timeout").
+    ///
+    /// - It applies to operations **already waiting** (e.g. for buffer
+    ///   space): a task blocked in one fails when the new deadline passes
+    ///   (at once if it already has), and moving the deadline later, or
+    ///   clearing it, lets it keep waiting.
+    /// - Once passed, it fails them **even if the socket buffer has room**, and keeps
+    ///   failing them until a new deadline is set.
+    /// - `None` clears it.
     ///
     /// ```
     /// # goro::block_on(async {
@@ -300,7 +336,12 @@ impl UnixStream {
         self.fd.set_deadline(deadline, DeadlineMode::Write)
     }
 
-    /// Sets both deadlines (one timer serves both).
+    /// Sets the read and the write deadline to the same instant (Go's
+    /// `SetDeadline`; one timer serves both). As for each of
+    /// [`set_read_deadline`](Self::set_read_deadline) and [`set_write_deadline`](Self::set_write_deadline):
+    /// the new deadline applies to operations already waiting; once it has
+    /// passed, operations fail with `TimedOut` even if data is buffered or there is room to write, until a
+    /// new deadline is set; `None` clears both.
     ///
     /// ```
     /// # goro::block_on(async {

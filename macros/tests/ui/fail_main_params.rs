@@ -1,0 +1,4 @@
+#[goro::main]
+async fn main(args: Vec<String>) {
+    drop(args);
+}

@@ -1,0 +1,278 @@
+//! [`Dialer`]: Go's `net.Dialer` — connecting with a timeout or deadline,
+//! from a chosen local address, with keep-alive and buffer sizes set on the
+//! socket before `connect`.
+//!
+//! Invariant: every option is applied to the fresh socket before the
+//! `connect` syscall, so buffer sizes take part in the TCP handshake
+//! (window scaling) and a bound local address is the one the peer sees.
+
+use super::stream::TcpStream;
+use crate::io::fd::Fd;
+use crate::net::addr::{ToSocketAddrs, resolve};
+use crate::net::{socket, sockopt};
+use crate::poller::descriptor::timeout_error;
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+/// Options for connecting TCP streams (Go's `net.Dialer`).
+///
+/// Built with chained setters and used with [`connect`](Self::connect);
+/// one dialer can make many connections.
+///
+/// **Keep-alive**: a `Dialer` enables TCP keep-alive with a 15 s period by
+/// default, as Go's does (the first probe after 15 s idle, then every
+/// 15 s), so a connection to a peer that vanished without closing
+/// eventually fails instead of hanging. [`keep_alive(None)`](Self::keep_alive)
+/// leaves the socket at the OS default (off). The std-style
+/// [`TcpStream::connect`] does **not** enable keep-alive (like std and
+/// tokio), so it costs no extra syscalls; use a `Dialer` or
+/// [`TcpStream::set_keepalive`] for it.
+///
+/// ```
+/// # goro::block_on(async {
+/// use goro::net::{Dialer, TcpListener};
+/// use std::time::Duration;
+///
+/// let listener = TcpListener::bind("127.0.0.1:0").await?;
+/// let stream = Dialer::new()
+///     .timeout(Duration::from_secs(5))
+///     .keep_alive(Some(Duration::from_secs(30)))
+///     .connect(listener.local_addr()?)
+///     .await?;
+/// assert_eq!(stream.keepalive()?, Some(Duration::from_secs(30)));
+/// # Ok::<(), std::io::Error>(()) }).unwrap();
+/// ```
+#[derive(Debug, Clone)]
+pub struct Dialer {
+    timeout: Option<Duration>,
+    deadline: Option<Instant>,
+    keep_alive: Option<Duration>,
+    local_addr: Option<SocketAddr>,
+    send_buffer_size: Option<usize>,
+    recv_buffer_size: Option<usize>,
+}
+
+impl Default for Dialer {
+    fn default() -> Dialer {
+        Dialer::new()
+    }
+}
+
+impl Dialer {
+    /// A dialer with no timeout or deadline, keep-alive every 15 s, and
+    /// the OS's choice of local address and buffer sizes.
+    ///
+    /// ```
+    /// let dialer = goro::net::Dialer::new();
+    /// # let _ = dialer;
+    /// ```
+    pub fn new() -> Dialer {
+        Dialer {
+            timeout: None,
+            deadline: None,
+            keep_alive: Some(sockopt::DEFAULT_KEEP_ALIVE),
+            local_addr: None,
+            send_buffer_size: None,
+            recv_buffer_size: None,
+        }
+    }
+
+    /// The longest a [`connect`](Self::connect) may take, name lookup and
+    /// every address tried included; past it, `connect` fails with
+    /// `io::ErrorKind::TimedOut` ("i/o timeout"). With a
+    /// [`deadline`](Self::deadline) too, the earlier one applies. Without
+    /// either, the kernel's own connect timeout (minutes) is the limit.
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// use std::time::Duration;
+    /// let listener = goro::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let dialer = goro::net::Dialer::new().timeout(Duration::from_secs(2));
+    /// let _stream = dialer.connect(listener.local_addr()?).await?;
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> Dialer {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// An absolute time by which [`connect`](Self::connect) must have
+    /// succeeded, else it fails with `io::ErrorKind::TimedOut`. A deadline
+    /// already past fails at once, without a syscall.
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// let err = goro::net::Dialer::new()
+    ///     .deadline(std::time::Instant::now())
+    ///     .connect("127.0.0.1:9")
+    ///     .await
+    ///     .unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+    /// # });
+    /// ```
+    pub fn deadline(mut self, deadline: Instant) -> Dialer {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// TCP keep-alive for the new connection: `Some(period)` enables it
+    /// with `period` (rounded up to whole seconds) as both the idle time
+    /// before the first probe and the interval between probes; `None`
+    /// leaves the OS default (off). Default: `Some(15 s)`, as in Go.
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// let listener = goro::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let stream = goro::net::Dialer::new()
+    ///     .keep_alive(None)
+    ///     .connect(listener.local_addr()?)
+    ///     .await?;
+    /// assert_eq!(stream.keepalive()?, None);
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
+    pub fn keep_alive(mut self, period: Option<Duration>) -> Dialer {
+        self.keep_alive = period;
+        self
+    }
+
+    /// The local address to connect from (Go's `LocalAddr`): the socket is
+    /// bound to it before `connect`. Port 0 lets the kernel pick the port.
+    /// Remote addresses of the other IP family are skipped; if none is
+    /// left, `connect` fails with `InvalidInput`.
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// let listener = goro::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let stream = goro::net::Dialer::new()
+    ///     .local_addr("127.0.0.1:0".parse().unwrap())
+    ///     .connect(listener.local_addr()?)
+    ///     .await?;
+    /// assert!(stream.local_addr()?.ip().is_loopback());
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
+    pub fn local_addr(mut self, addr: SocketAddr) -> Dialer {
+        self.local_addr = Some(addr);
+        self
+    }
+
+    /// `SO_SNDBUF` for the new socket, set before `connect`. The kernel
+    /// doubles the value (for its bookkeeping) and caps it at
+    /// `net.core.wmem_max`; zero makes `connect` fail with `InvalidInput`.
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// let listener = goro::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let stream = goro::net::Dialer::new()
+    ///     .send_buffer_size(64 * 1024)
+    ///     .connect(listener.local_addr()?)
+    ///     .await?;
+    /// assert!(stream.send_buffer_size()? >= 64 * 1024);
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
+    pub fn send_buffer_size(mut self, bytes: usize) -> Dialer {
+        self.send_buffer_size = Some(bytes);
+        self
+    }
+
+    /// `SO_RCVBUF` for the new socket, set before `connect` so the window
+    /// scale it needs is negotiated. Doubled and capped by the kernel as
+    /// for [`send_buffer_size`](Self::send_buffer_size).
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// let listener = goro::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let stream = goro::net::Dialer::new()
+    ///     .recv_buffer_size(64 * 1024)
+    ///     .connect(listener.local_addr()?)
+    ///     .await?;
+    /// assert!(stream.recv_buffer_size()? >= 64 * 1024);
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
+    pub fn recv_buffer_size(mut self, bytes: usize) -> Dialer {
+        self.recv_buffer_size = Some(bytes);
+        self
+    }
+
+    /// Connects to `addr` with these options, trying each resolved address
+    /// in turn (lookups run on the blocking pool) until one succeeds, all
+    /// within the timeout/deadline.
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// let listener = goro::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let port = listener.local_addr()?.port();
+    /// let stream = goro::net::Dialer::new().connect(("localhost", port)).await?;
+    /// assert_eq!(stream.peer_addr()?.port(), port);
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
+    pub async fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<TcpStream> {
+        let Some(deadline) = self.effective_deadline() else {
+            return self.connect_any(addr).await;
+        };
+        if deadline <= Instant::now() {
+            return Err(timeout_error());
+        }
+        match crate::time::timeout_at(deadline, self.connect_any(addr)).await {
+            Ok(r) => r,
+            // Dropping the attempt closed its socket.
+            Err(_) => Err(timeout_error()),
+        }
+    }
+
+    /// The earlier of `deadline` and now + `timeout`.
+    fn effective_deadline(&self) -> Option<Instant> {
+        let from_timeout = self
+            .timeout
+            .map(|t| crate::time::clock::saturating_add(Instant::now(), t));
+        match (from_timeout, self.deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    async fn connect_any<A: ToSocketAddrs>(&self, addr: A) -> io::Result<TcpStream> {
+        let mut last = None;
+        for a in resolve(addr).await? {
+            if let Some(local) = self.local_addr
+                && local.is_ipv4() != a.is_ipv4()
+            {
+                last.get_or_insert_with(|| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!("local address {local} cannot reach {a} (other IP family)"),
+                    )
+                });
+                continue;
+            }
+            match self.connect_one(&a).await {
+                Ok(s) => return Ok(s),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.expect("resolve returns at least one address"))
+    }
+
+    async fn connect_one(&self, addr: &SocketAddr) -> io::Result<TcpStream> {
+        let sock = socket::socket(socket::domain(addr), libc::SOCK_STREAM)?;
+        let raw = sock.as_raw_fd();
+        if let Some(period) = self.keep_alive {
+            sockopt::set_keepalive(raw, Some(period))?;
+        }
+        if let Some(size) = self.send_buffer_size {
+            sockopt::set_send_buffer_size(raw, size)?;
+        }
+        if let Some(size) = self.recv_buffer_size {
+            sockopt::set_recv_buffer_size(raw, size)?;
+        }
+        if let Some(local) = &self.local_addr {
+            socket::bind(raw, local)?;
+        }
+        let fd = Fd::new(sock)?;
+        if !socket::start_connect(fd.raw(), addr)? {
+            fd.await_connect().await?;
+        }
+        Ok(TcpStream::from_fd(fd))
+    }
+}

@@ -1,0 +1,137 @@
+//! `Interval` with each `MissedTickBehavior`, driven by a consumer that
+//! deliberately stalls (blocks its thread) for several periods. Timing
+//! assertions have a generous upper tolerance; lower bounds are exact
+//! (timers never fire early) but for 1 ms of clock rounding.
+
+use goro::time::{Interval, MissedTickBehavior, interval};
+use std::time::{Duration, Instant};
+
+const PERIOD: Duration = Duration::from_millis(100);
+/// The consumer stalls 3.5 periods: the ticks due at 1, 2 and 3 periods
+/// after the first are missed.
+const STALL: Duration = Duration::from_millis(350);
+/// "At once" on a loaded 2-core machine.
+const PROMPT: Duration = Duration::from_millis(60);
+const ROUNDING: Duration = Duration::from_millis(1);
+
+/// Returns the first tick's instant after stalling the consumer.
+async fn start_and_stall(ticker: &mut Interval) -> Instant {
+    let t0 = ticker.tick().await;
+    std::thread::sleep(STALL);
+    t0
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    let rt = goro::runtime::Runtime::builder()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    rt.block_on(f)
+}
+
+#[test]
+fn default_is_burst() {
+    assert_eq!(
+        interval(PERIOD).missed_tick_behavior(),
+        MissedTickBehavior::Burst
+    );
+    assert_eq!(MissedTickBehavior::default(), MissedTickBehavior::Burst);
+}
+
+#[test]
+fn burst_delivers_missed_ticks_back_to_back() {
+    block_on(async {
+        let mut ticker = interval(PERIOD);
+        let t0 = start_and_stall(&mut ticker).await;
+        let resumed = Instant::now();
+        // Ticks 1..=3 were missed: all delivered at once, with their
+        // original instants.
+        for k in 1..=3u32 {
+            assert_eq!(ticker.tick().await, t0 + PERIOD * k);
+        }
+        assert!(
+            resumed.elapsed() < PROMPT,
+            "burst took {:?}",
+            resumed.elapsed()
+        );
+        // Then back on the original schedule.
+        let t4 = ticker.tick().await;
+        assert_eq!(t4, t0 + PERIOD * 4);
+        assert!(Instant::now() + ROUNDING >= t4);
+        assert!(Instant::now() < t4 + PROMPT);
+    });
+}
+
+#[test]
+fn delay_shifts_the_schedule_after_a_late_tick() {
+    block_on(async {
+        let mut ticker = interval(PERIOD);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let t0 = start_and_stall(&mut ticker).await;
+        let resumed = Instant::now();
+        // One late tick at once (its scheduled instant is the missed one)...
+        assert_eq!(ticker.tick().await, t0 + PERIOD);
+        let late_at = Instant::now();
+        assert!(late_at - resumed < PROMPT);
+        // ...then ticks a full period apart, counted from the late one.
+        let t2 = ticker.tick().await;
+        let got_t2 = Instant::now();
+        // (`t2` is counted from the clock read inside the late tick's poll,
+        // a little before `late_at`.)
+        assert!(
+            t2 + ROUNDING >= late_at + PERIOD && t2 <= late_at + PERIOD,
+            "t2 {:?} after late tick",
+            t2 - late_at
+        );
+        assert!(got_t2 + ROUNDING >= late_at + PERIOD);
+        assert!(got_t2 < late_at + PERIOD + PROMPT, "{:?}", got_t2 - late_at);
+        let t3 = ticker.tick().await;
+        assert_eq!(t3, t2 + PERIOD);
+    });
+}
+
+#[test]
+fn skip_drops_missed_ticks_and_keeps_the_grid() {
+    block_on(async {
+        let mut ticker = interval(PERIOD);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let t0 = start_and_stall(&mut ticker).await;
+        let resumed = Instant::now();
+        assert_eq!(ticker.tick().await, t0 + PERIOD);
+        let late_at = Instant::now();
+        assert!(late_at - resumed < PROMPT);
+        // The next tick is the first grid instant after the late delivery
+        // (t0 + 4 periods, unless the machine stalled us further): the
+        // ticks at 2 and 3 periods are dropped.
+        let next = ticker.tick().await;
+        let since_start = next - t0;
+        assert_eq!(since_start.as_nanos() % PERIOD.as_nanos(), 0, "off grid");
+        assert!(next > late_at - ROUNDING, "a missed tick was delivered");
+        assert!(next <= late_at + PERIOD, "a grid tick was skipped too many");
+        assert!(since_start >= PERIOD * 4);
+        assert!(Instant::now() + ROUNDING >= next);
+        // And the schedule continues on the grid.
+        assert_eq!(ticker.tick().await, next + PERIOD);
+    });
+}
+
+#[test]
+fn a_late_but_not_missed_tick_keeps_the_schedule_for_every_behaviour() {
+    block_on(async {
+        for b in [
+            MissedTickBehavior::Burst,
+            MissedTickBehavior::Delay,
+            MissedTickBehavior::Skip,
+        ] {
+            let mut ticker = interval(PERIOD);
+            ticker.set_missed_tick_behavior(b);
+            let t0 = ticker.tick().await;
+            // Late by 40% of a period: the next tick keeps its instant.
+            goro::time::sleep(PERIOD * 2 / 5).await;
+            assert_eq!(ticker.tick().await, t0 + PERIOD, "{b:?}");
+            if Instant::now() < t0 + PERIOD * 2 {
+                assert_eq!(ticker.tick().await, t0 + PERIOD * 2, "{b:?}");
+            }
+        }
+    });
+}
