@@ -301,14 +301,42 @@ fn abort_cancels_a_pending_task() {
     assert!(eventually(Duration::from_secs(10), || polled.load(Ordering::SeqCst)));
     assert!(!h.is_finished());
     h.abort();
-    assert!(h.is_finished(), "an aborted handle reports finished");
+    assert!(
+        eventually(Duration::from_secs(10), || h.is_finished()),
+        "an aborted handle reports finished once its future is dropped"
+    );
+    assert_eq!(drops.load(Ordering::SeqCst), 1, "finished means dropped");
     let err = rt.block_on(h).unwrap_err();
     assert!(err.is_cancelled(), "{err:?}");
     assert!(!err.is_panic());
-    assert!(
-        eventually(Duration::from_secs(10), || drops.load(Ordering::SeqCst)
-            == 1),
-        "the aborted task's future is dropped"
+}
+
+/// Awaiting an aborted handle returns only once the task's future has been
+/// dropped, even if the task is inside a poll when it is aborted (what it
+/// owns — sockets, guards — is released by then, as in tokio).
+#[test]
+fn awaiting_an_aborted_task_waits_until_its_future_is_dropped() {
+    let _g = shared();
+    let rt = runtime(2);
+    let drops = Arc::new(AtomicUsize::new(0));
+    let (started_tx, started_rx) = mpsc::channel();
+    let d = drops.clone();
+    let h = rt.spawn(async move {
+        let _guard = DropFlag(d);
+        started_tx.send(()).unwrap();
+        // Inside this poll when the abort arrives.
+        std::thread::sleep(Duration::from_millis(200));
+        goro::task::yield_now().await;
+        std::future::pending::<()>().await;
+    });
+    started_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    h.abort();
+    let err = within(Duration::from_secs(30), move || rt.block_on(h).unwrap_err());
+    assert!(err.is_cancelled(), "{err:?}");
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        1,
+        "the join returned while the aborted future was still alive"
     );
 }
 

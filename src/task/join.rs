@@ -6,7 +6,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Mutex;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 /// An owned permission to await a spawned task's output.
 ///
@@ -22,25 +22,55 @@ use std::task::{Context, Poll};
 /// # });
 /// ```
 pub struct JoinHandle<T> {
-    // `None` once aborted or after the output was taken.
-    task: Mutex<Option<async_task::FallibleTask<T, TaskMeta>>>,
+    inner: Mutex<Inner<T>>,
+}
+
+/// The output still to be collected, and the waker of the last poll.
+struct Inner<T> {
+    state: State<T>,
+    /// Who awaits the handle (kept so `abort` can hand the cancellation's
+    /// completion to the same waker).
+    waker: Option<Waker>,
+}
+
+/// ```text
+/// Running ──abort──► Cancelling ──future dropped──► Done
+///    │                                                ▲
+///    └────────────── output / panic taken ────────────┘
+/// ```
+enum State<T> {
+    /// The task may still run; its output (or panic) is collected here.
+    Running(async_task::FallibleTask<T, TaskMeta>),
+    /// `abort` was called: resolves once the task's future has been dropped
+    /// (or with the output, if the task finished just before).
+    Cancelling(Pin<Box<dyn Future<Output = Option<T>> + Send>>),
+    /// The cancellation completed before anyone awaited the handle.
+    Cancelled(Option<T>),
+    /// The result was taken (or the handle is being dropped).
+    Done,
 }
 
 impl<T> JoinHandle<T> {
     pub(crate) fn new(task: async_task::Task<T, TaskMeta>) -> JoinHandle<T> {
         JoinHandle {
-            task: Mutex::new(Some(task.fallible())),
+            inner: Mutex::new(Inner {
+                state: State::Running(task.fallible()),
+                waker: None,
+            }),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<async_task::FallibleTask<T, TaskMeta>>> {
-        self.task.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner<T>> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
 
+impl<T: Send + 'static> JoinHandle<T> {
     /// Cancels the task. If it has not finished, its future is dropped at
-    /// its next scheduling point (at once if it is idle) and awaiting this
-    /// handle yields a cancelled [`JoinError`]. A task that already finished
-    /// keeps its output.
+    /// its next scheduling point (at once if it is idle), and awaiting this
+    /// handle yields a cancelled [`JoinError`] — only once the future has
+    /// been dropped, so whatever it owned (sockets, guards) is released by
+    /// then. A task that already finished keeps its output.
     ///
     /// ```
     /// # goro::block_on(async {
@@ -50,15 +80,42 @@ impl<T> JoinHandle<T> {
     /// # });
     /// ```
     pub fn abort(&self) {
-        let mut task = self.lock();
-        if task.as_ref().is_some_and(|t| !t.is_finished()) {
-            // Dropping an async-task task handle cancels the task.
-            drop(task.take());
+        let mut inner = self.lock();
+        let State::Running(task) = std::mem::replace(&mut inner.state, State::Done) else {
+            return; // already aborted or collected
+        };
+        if task.is_finished() {
+            inner.state = State::Running(task);
+            return;
+        }
+        let mut cancel: Pin<Box<dyn Future<Output = Option<T>> + Send>> = Box::pin(task.cancel());
+        // The first poll marks the task cancelled and schedules it so its
+        // future is dropped; the waker of the last `poll` (if any) is told
+        // when that has happened.
+        let waker = inner.waker.clone().unwrap_or_else(|| Waker::noop().clone());
+        inner.state = match cancel.as_mut().poll(&mut Context::from_waker(&waker)) {
+            Poll::Ready(out) => State::Cancelled(out),
+            Poll::Pending => State::Cancelling(cancel),
+        };
+    }
+}
+
+impl<T> JoinHandle<T> {
+    /// Cancels the task without waiting to learn when its future is gone
+    /// (for owners that will never await the handle, such as a dropped
+    /// `JoinSet`).
+    pub(crate) fn abort_unobserved(&self) {
+        let mut inner = self.lock();
+        if let State::Running(task) = &inner.state
+            && !task.is_finished()
+        {
+            // Dropping an async-task handle cancels its task.
+            inner.state = State::Done;
         }
     }
 
     /// True once the task has finished (completed, panicked, or been
-    /// cancelled).
+    /// cancelled and its future dropped).
     ///
     /// ```
     /// # goro::block_on(async {
@@ -69,15 +126,37 @@ impl<T> JoinHandle<T> {
     /// # });
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.lock().as_ref().is_none_or(|t| t.is_finished())
+        let mut inner = self.lock();
+        match &mut inner.state {
+            State::Running(t) => t.is_finished(),
+            State::Cancelling(_) => {
+                // Poll without disturbing the awaiter's registration: a
+                // finished cancellation no longer needs a waker.
+                let waker = inner.waker.clone().unwrap_or_else(|| Waker::noop().clone());
+                let State::Cancelling(cancel) = &mut inner.state else {
+                    unreachable!()
+                };
+                match cancel.as_mut().poll(&mut Context::from_waker(&waker)) {
+                    Poll::Ready(out) => {
+                        inner.state = State::Cancelled(out);
+                        true
+                    }
+                    Poll::Pending => false,
+                }
+            }
+            State::Cancelled(_) | State::Done => true,
+        }
     }
 }
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
-        if let Some(task) = self.lock().take() {
+        let mut inner = self.lock();
+        if let State::Running(task) = std::mem::replace(&mut inner.state, State::Done) {
             task.detach();
         }
+        // A pending cancellation is simply dropped: the task is already
+        // marked cancelled and its future will be dropped without us.
     }
 }
 
@@ -104,29 +183,35 @@ impl<T> JoinHandle<T> {
     /// [`JoinSet`]: super::JoinSet
     /// [`AbortHandle`]: super::AbortHandle
     pub(crate) fn poll_join(&self, cx: &mut Context<'_>) -> Poll<Result<T, JoinError>> {
-        let mut slot = self.lock();
-        let Some(task) = slot.as_mut() else {
-            return Poll::Ready(Err(JoinError::cancelled()));
-        };
-        // async-task re-raises a task's panic here (`propagate_panic`); catch
-        // it so it becomes a `JoinError` instead of unwinding the awaiter.
-        let polled =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Pin::new(task).poll(cx)));
-        match polled {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(Some(v))) => {
-                slot.take();
-                Poll::Ready(Ok(v))
-            }
-            Ok(Poll::Ready(None)) => {
-                slot.take();
-                Poll::Ready(Err(JoinError::cancelled()))
-            }
-            Err(payload) => {
-                slot.take();
-                Poll::Ready(Err(JoinError::panic(payload)))
-            }
+        let mut inner = self.lock();
+        if !inner.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            inner.waker = Some(cx.waker().clone());
         }
+        let result = match &mut inner.state {
+            State::Done => Err(JoinError::cancelled()),
+            State::Cancelled(out) => out.take().ok_or_else(JoinError::cancelled),
+            State::Cancelling(cancel) => match cancel.as_mut().poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(out) => out.ok_or_else(JoinError::cancelled),
+            },
+            State::Running(task) => {
+                // async-task re-raises a task's panic here
+                // (`propagate_panic`); catch it so it becomes a `JoinError`
+                // instead of unwinding the awaiter.
+                let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    Pin::new(task).poll(cx)
+                }));
+                match polled {
+                    Ok(Poll::Pending) => return Poll::Pending,
+                    Ok(Poll::Ready(Some(v))) => Ok(v),
+                    Ok(Poll::Ready(None)) => Err(JoinError::cancelled()),
+                    Err(payload) => Err(JoinError::panic(payload)),
+                }
+            }
+        };
+        inner.state = State::Done;
+        inner.waker = None;
+        Poll::Ready(result)
     }
 }
 

@@ -125,7 +125,7 @@ impl<T: Send> Wake for Entry<T> {
     }
 }
 
-impl<T: Send> AbortTarget for Entry<T> {
+impl<T: Send + 'static> AbortTarget for Entry<T> {
     fn abort(&self) {
         self.handle.abort();
         // The aborted task will not wake us: queue it so `join_next`
@@ -397,7 +397,7 @@ impl<T: Send + 'static> Default for JoinSet<T> {
 impl<T> Drop for JoinSet<T> {
     fn drop(&mut self) {
         for entry in self.entries.values() {
-            entry.handle.abort();
+            entry.handle.abort_unobserved();
         }
     }
 }
