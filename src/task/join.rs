@@ -149,6 +149,10 @@ impl<T> JoinHandle<T> {
     }
 }
 
+// A handle never pins its output in place (it is only moved out), so the
+// handle is `Unpin` whatever `T` is, as before the `Cancelled` state held a `T`.
+impl<T> Unpin for JoinHandle<T> {}
+
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
         let mut inner = self.lock();
@@ -184,7 +188,11 @@ impl<T> JoinHandle<T> {
     /// [`AbortHandle`]: super::AbortHandle
     pub(crate) fn poll_join(&self, cx: &mut Context<'_>) -> Poll<Result<T, JoinError>> {
         let mut inner = self.lock();
-        if !inner.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+        if !inner
+            .waker
+            .as_ref()
+            .is_some_and(|w| w.will_wake(cx.waker()))
+        {
             inner.waker = Some(cx.waker().clone());
         }
         let result = match &mut inner.state {
