@@ -22,11 +22,12 @@
 //!               otherwise park until handed a P.
 //! ```
 //!
-//! After every task poll the M checks it still owns its P (a load of the
-//! P's owner word, ownership.rs): sysmon may have handed it to another M
-//! while the poll was stuck. If not, the M lists itself idle and takes an
-//! idle P or parks, as a spare (Go's `exitsyscall`). Spare Ms beyond the P
-//! count exit after `keep_alive` without work.
+//! Every task poll runs with the P's owner word marked in-poll, and ends
+//! with a CAS that clears the mark (Go's `exitsyscall`, ownership.rs):
+//! sysmon may have handed the P to another M while the poll was stuck, and
+//! then the CAS fails. The M then lists itself idle and takes an idle P or
+//! parks, as a spare. Spare Ms beyond the P count exit after `keep_alive`
+//! without work.
 
 use super::context::{self, WorkerContext};
 use super::processor::{PCounters, Processor};
@@ -150,7 +151,8 @@ fn schedule_loop(ctx: &WorkerContext) {
         };
         let p = &shared.ps[pid];
         // Go's `exitsyscall`: sysmon may have handed the P away while the
-        // last poll was stuck. Find out before touching it.
+        // last poll was stuck (its `leave_poll` failed). Find out before
+        // touching it.
         if !p.owner.is_owned_by(m.id) {
             lost_p(ctx);
             continue;
@@ -168,16 +170,24 @@ fn schedule_loop(ctx: &WorkerContext) {
                     // `resetspinning`).
                     shared.wakep();
                 }
-                run_task(m, p, task);
+                let kept = run_task(m, p, task);
+                // Not kept: handed off while the poll was stuck, or given
+                // away by `block_in_place`. The word no longer names this
+                // M (only this M could give it back to itself), so the
+                // check at the top of the loop takes the lost-P path.
+                debug_assert!(kept || !p.owner.is_owned_by(m.id));
             }
             None => release_p(ctx, p),
         }
     }
 }
 
-/// Polls one task.
-fn run_task(m: &Machine, p: &Processor, task: Task) {
+/// Polls one task, with P `p` marked in-poll (the state sysmon retakes
+/// from). Returns false if `p` was taken during the poll: the caller must
+/// not touch it again.
+fn run_task(m: &Machine, p: &Processor, task: Task) -> bool {
     PCounters::bump(&p.schedtick);
+    let entered = p.owner.enter_poll();
     m.polling_task.store(true, Ordering::Relaxed);
     crate::task::budget::reset();
     // Task panics are caught by async-task and surface through the
@@ -185,6 +195,9 @@ fn run_task(m: &Machine, p: &Processor, task: Task) {
     // the worker survives.
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| task.run()));
     m.polling_task.store(false, Ordering::Relaxed);
+    // Go's `exitsyscall`: this CAS and sysmon's retake start from the same
+    // word, so exactly one of them wins (ownership.rs).
+    p.owner.leave_poll(entered)
 }
 
 /// Steps 1–6 of the module docs. `None` means "nothing to do: go idle".

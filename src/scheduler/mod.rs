@@ -36,6 +36,8 @@ pub(crate) mod machine;
 pub(crate) mod ownership;
 pub(crate) mod processor;
 pub(crate) mod registry;
+#[cfg(all(test, not(loom)))]
+mod retake_tests;
 pub(crate) mod runqueue;
 pub(crate) mod sysmon;
 
@@ -681,7 +683,7 @@ pub(crate) fn hand_off_current_p() {
         } else if has_work() {
             // False if no M is available (this M keeps its P, like a stuck
             // one) or sysmon took the P meanwhile.
-            sysmon::handoff(shared, p, word, None) || !p.owner.is_owned_by(me)
+            sysmon::handoff(shared, p, word) || !p.owner.is_owned_by(me)
         } else {
             let ok = {
                 let mut lists = shared.idle.lock();

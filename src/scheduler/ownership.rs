@@ -1,42 +1,65 @@
-//! Who owns a P: one word per P, changed only by compare-and-swap.
+//! Who owns a P: one word per P, changed only by compare-and-swap — except
+//! by its owner entering a task's poll, see below.
 //!
-//! The word packs a generation (high 32 bits) and the owning M's id (low 32
-//! bits; 0 while the P is idle). Every change of owner — an M taking an
-//! idle P, releasing it, sysmon handing it from a stuck M to another —
-//! goes through [`Ownership::transfer`] (CAS from the expected owner) or
-//! [`Ownership::transfer_exact`] (CAS from an exact word seen earlier), and
-//! bumps the generation. So:
+//! The word packs a generation (high 32 bits), an **in-poll** bit (bit 31:
+//! the owner is inside a task's `poll`, Go's `_Psyscall`) and the owning
+//! M's id (low 31 bits; 0 while the P is idle). Every change of owner — an
+//! M taking an idle P, releasing it, sysmon handing it from a stuck M to
+//! another — goes through [`Ownership::transfer`] (CAS from the expected
+//! owner) or [`Ownership::transfer_exact`] (CAS from an exact word seen
+//! earlier), and bumps the generation. So:
 //!
 //! - **exactly one M owns a P at a time**: two Ms racing for the same P
 //!   cannot both win the CAS;
 //! - **no ABA**: sysmon, which judges a P stuck from a word it read some
 //!   time ago, hands it off only if nothing changed since — an M that
-//!   released and took the P back in between has a new generation;
-//! - sysmon can tell "owned by the same M all along" from "released and
-//!   taken again" (it restarts its stuck-P clock when the word changes).
+//!   released and took the P back, or finished that poll and started
+//!   another, has a new generation.
 //!
-//! # The stuck M (Go's `exitsyscall`)
+//! # Entering and leaving a poll (Go's `entersyscall` / `exitsyscall`)
 //!
-//! sysmon can take a P from an M that is inside a task's `poll` (it cannot
-//! be preempted). That M learns it when it checks the word, which it does
-//! in two places only, both loads (nothing is added per task poll):
+//! Before each task poll the owner M stores the word with a new generation
+//! and the in-poll bit set ([`Ownership::enter_poll`]): a plain store, as
+//! nobody else may change an owned word without the bit. After the poll it
+//! clears the bit with a CAS from exactly that word
+//! ([`Ownership::leave_poll`]). sysmon takes a P only by a CAS from an
+//! in-poll word it saw unchanged for `handoff_after` (Go's `retake`:
+//! `_Psyscall` → `_Pidle`). Both CASes start from the same word, so exactly
+//! one wins:
 //!
-//! - after each poll, at the top of its loop, before touching the P again;
-//!   if the P is gone it lists itself idle and takes an idle P or parks;
-//! - whenever its running task wakes or spawns a task, through
-//!   [`Ownership::publish_as`]: the task goes on the P only if the M owns
-//!   it, and the word is read again after publishing. If the P was taken in
-//!   between, the caller wakes an M (`wakep`) — the new owner may already
-//!   have looked and released the P — so the task is never stranded on an
-//!   idle P. This is the Dekker pattern of the idle protocol (idle.rs):
-//!   the pusher writes the queue then reads the word; an M that takes or
-//!   releases the P writes the word then reads the queues (SeqCst on both
-//!   sides).
+//! - the M's wins: the poll was over before any hand-off; the M keeps the P
+//!   and sysmon's CAS fails (the word changed), so no hand-off is made or
+//!   counted;
+//! - sysmon's wins: the M was still inside that very poll (a later poll
+//!   has another generation); the M's CAS fails, and it touches nothing of
+//!   the P afterwards.
+//!
+//! This is the one locked instruction per task poll; it costs little next
+//! to a poll (README, "Scheduler"), and is what makes the guarantee exact
+//! rather than a matter of timing.
+//!
+//! # The stuck M
+//!
+//! An M whose P was taken learns it when its `leave_poll` fails, or when it
+//! checks the word at the top of its loop (the P may also have been given
+//! away by `block_in_place`); it then lists itself idle and takes an idle P
+//! or parks, as a spare. While its poll is still running, its task may wake
+//! or spawn tasks; that goes through [`Ownership::publish_as`]: the task
+//! goes on the P only if the M owns it, and the word is read again after
+//! publishing. If the P was taken in between, the caller wakes an M
+//! (`wakep`) — the new owner may already have looked and released the P —
+//! so the task is never stranded on an idle P. This is the Dekker pattern
+//! of the idle protocol (idle.rs): the pusher writes the queue then reads
+//! the word; an M that takes or releases the P writes the word then reads
+//! the queues (SeqCst on both sides). As a last resort sysmon also wakes an
+//! M for any idle P whose queues hold tasks (sysmon.rs).
 
 use crate::sync::{AtomicU64, Ordering, dekker_point};
 
 /// Bits of the word holding the owner's M id.
-const ID_MASK: u64 = 0xffff_ffff;
+const ID_MASK: u64 = 0x7fff_ffff;
+/// The owner is inside a task's poll (sysmon may take the P).
+const IN_POLL: u64 = 1 << 31;
 
 /// Where [`Ownership::publish_as`] left the work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +96,42 @@ impl Ownership {
     /// The owner's M id in `word` (0: idle).
     pub(crate) fn owner_of(word: u64) -> u64 {
         word & ID_MASK
+    }
+
+    /// True if `word` says its owner is inside a task's poll.
+    pub(crate) fn in_poll(word: u64) -> bool {
+        word & IN_POLL != 0
+    }
+
+    /// The owner M is about to poll a task: marks the word in-poll, with a
+    /// new generation (each poll has its own word). Only the owner calls
+    /// this, between polls, when nobody else may change the word (sysmon
+    /// takes only in-poll words; an owned P is never taken as idle), so a
+    /// store suffices. Returns the word for [`leave_poll`](Self::leave_poll).
+    pub(crate) fn enter_poll(&self) -> u64 {
+        // The owner's own last write: no other thread changed it since.
+        let cur = self.word.load(Ordering::Relaxed);
+        debug_assert!(!Self::in_poll(cur) && Self::owner_of(cur) != 0);
+        let entered = Self::next(cur, cur) | IN_POLL;
+        // Release: whoever takes the P from this word (sysmon's CAS) sees
+        // everything the owner did to the P before the poll.
+        self.word.store(entered, Ordering::Release);
+        entered
+    }
+
+    /// The poll entered with `entered` returned: clears the in-poll bit if
+    /// the word is still `entered`. False if sysmon took the P meanwhile
+    /// (or the poll gave it away, `block_in_place`): the caller no longer
+    /// owns it and must not touch it.
+    pub(crate) fn leave_poll(&self, entered: u64) -> bool {
+        self.word
+            .compare_exchange(
+                entered,
+                entered & !IN_POLL,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_ok()
     }
 
     /// The owning M's id right now (0: idle).
@@ -137,6 +196,7 @@ impl Ownership {
         }
     }
 
+    /// `cur` with the next generation, owned by `to`, not in a poll.
     fn next(cur: u64, to: u64) -> u64 {
         ((cur >> 32).wrapping_add(1) << 32) | (to & ID_MASK)
     }
@@ -253,6 +313,7 @@ mod loom_tests {
                 ran: AtomicUsize::new(0),
             });
             assert!(w.p.transfer(0, M0));
+            let entered = w.p.enter_poll();
 
             let stuck = {
                 let w = w.clone();
@@ -268,8 +329,8 @@ mod loom_tests {
                         Published::Owned => {}
                         Published::LostMeanwhile => w.wakep(),
                     }
-                    // The poll returns: the loop-top check.
-                    if w.p.is_owned_by(M0) {
+                    // The poll returns: leave_poll, then the loop-top check.
+                    if w.p.leave_poll(entered) && w.p.is_owned_by(M0) {
                         w.run_one();
                     }
                 })
@@ -277,7 +338,7 @@ mod loom_tests {
 
             // sysmon hands P0 over; M1 runs it.
             let seen = w.p.word();
-            if Ownership::owner_of(seen) == M0 && w.p.transfer_exact(seen, M1) && !w.run_one() {
+            if Ownership::in_poll(seen) && w.p.transfer_exact(seen, M1) && !w.run_one() {
                 // release_p: release, publish the idle P, re-check.
                 assert!(w.p.transfer(M1, 0));
                 w.npidle.store(1, Ordering::SeqCst);
@@ -323,6 +384,7 @@ mod loom_tests {
                     (released, retaken)
                 })
             };
+            // (block_in_place's hand-off: from any word owned by M0.)
             let seen = p.word();
             let handed = Ownership::owner_of(seen) == M0 && p.transfer_exact(seen, M1);
             let (released, retaken) = owner.join().unwrap();
@@ -340,6 +402,58 @@ mod loom_tests {
                 // (which then failed).
                 assert!(retaken || !released);
             }
+        });
+    }
+
+    /// sysmon's whole retake — judge the P stuck from two looks at its
+    /// word (the same in-poll word a threshold apart), then CAS — against
+    /// the M leaving that poll, running P0's next task and entering another
+    /// poll (twice). Whatever the interleaving: no two Ms run P0's tasks at
+    /// once, a hand-off happens only while the M is still inside the poll
+    /// sysmon judged (its `leave_poll` of that poll fails), and exactly one
+    /// M owns P0 at the end.
+    #[test]
+    fn loom_retake_judgement_vs_leaving_the_poll() {
+        loom::model(|| {
+            let p = Arc::new(Ownership::new());
+            // Ms inside P0's critical section: between a successful
+            // leave_poll (or a hand-off) and the next enter_poll.
+            let inside = Arc::new(AtomicUsize::new(0));
+            assert!(p.transfer(0, M0));
+            let judged = p.enter_poll();
+
+            let m0 = {
+                let (p, inside) = (p.clone(), inside.clone());
+                loom::thread::spawn(move || {
+                    let mut entered = judged;
+                    for poll in 0..2 {
+                        if !p.leave_poll(entered) {
+                            return Some(poll); // lost P0 after this poll
+                        }
+                        // The loop-top check, find_work, the next poll.
+                        assert!(p.is_owned_by(M0));
+                        assert_eq!(inside.fetch_add(1, Ordering::SeqCst), 0, "two Ms on P0");
+                        inside.fetch_sub(1, Ordering::SeqCst);
+                        entered = p.enter_poll();
+                    }
+                    None
+                })
+            };
+
+            // sysmon: the word it saw a threshold ago was `judged`.
+            let now = p.word();
+            let handed = now == judged && Ownership::in_poll(now) && p.transfer_exact(now, M1);
+            if handed {
+                // M1 runs P0.
+                assert_eq!(inside.fetch_add(1, Ordering::SeqCst), 0, "two Ms on P0");
+                inside.fetch_sub(1, Ordering::SeqCst);
+            }
+            let lost_after = m0.join().unwrap();
+
+            // A hand-off takes P0 from the judged poll, never a later one,
+            // and the M learns it from that poll's leave_poll.
+            assert_eq!(lost_after, handed.then_some(0));
+            assert_eq!(p.owner(), if handed { M1 } else { M0 });
         });
     }
 }

@@ -5,14 +5,19 @@
 //!    queues the tasks that became ready (they would otherwise wait for an
 //!    M to go idle);
 //! 2. wakes an M if a timer is overdue and nobody is blocked in the poller;
-//! 3. **retakes Ps**: a P owned by the same M (same owner word, see
-//!    ownership.rs) whose scheduling tick has not moved for
-//!    `handoff_after` while that M is inside a task's poll, and that has work
-//!    waiting (its queue or timers, the global queue, or I/O waiters with no
-//!    idle P to serve them), is handed to another M — an idle one, or a
-//!    spare started for the purpose, up to `max_spare_threads`. This is how
-//!    a task that blocks its thread (a slow syscall, a CPU loop, a
-//!    `std::thread::sleep`) stops stalling the tasks queued behind it.
+//! 3. **retakes Ps**: a P whose owner word (ownership.rs) has stayed the
+//!    same in-poll word for `handoff_after` — its M is inside one task's
+//!    poll that long — and that has work waiting (its queue or timers, the
+//!    global queue, or I/O waiters with no idle P to serve them), is handed
+//!    to another M — an idle one, or a spare started for the purpose, up to
+//!    `max_spare_threads` — by a CAS from that exact word. The M's own CAS
+//!    when the poll returns starts from the same word, so a P is never
+//!    taken from an M that has left the poll. This is how a task that
+//!    blocks its thread (a slow syscall, a CPU loop, a `std::thread::sleep`)
+//!    stops stalling the tasks queued behind it;
+//! 4. wakes an M for an idle P (no owner) whose queues hold tasks: nothing
+//!    should leave tasks there, but if anything did they would wait for an
+//!    unrelated wake; this bounds that wait by sysmon's period.
 //!
 //! It sleeps 20 µs between rounds, doubling after 1 ms without anything to
 //! do, up to 10 ms; when every P has been idle for a second it sleeps until
@@ -113,11 +118,10 @@ pub(crate) fn join(shared: &Shared) {
     }
 }
 
-/// Per-P observation: the tick and owner word last seen, and since when
-/// both have been unchanged.
+/// Per-P observation: the owner word last seen, and since when it has been
+/// unchanged.
 #[derive(Clone, Copy)]
 struct Seen {
-    tick: u64,
     word: u64,
     since: u64,
 }
@@ -126,7 +130,6 @@ fn run(shared: &Shared) {
     let nprocs = shared.nprocs();
     let mut seen = vec![
         Seen {
-            tick: 0,
             word: 0,
             since: clock::now()
         };
@@ -188,35 +191,28 @@ fn run(shared: &Shared) {
             shared.wakep();
         }
 
-        // 3. Retake Ps from Ms stuck in a poll.
+        // 3. Retake Ps from Ms stuck in a poll; 4. wake an M for an idle P
+        // holding tasks.
         let threshold = u64::try_from(shared.config.handoff_after.as_nanos()).unwrap_or(u64::MAX);
         for p in shared.ps.iter() {
             let word = p.owner.word();
-            let tick = p.schedtick.load(Ordering::Relaxed);
             let s = &mut seen[p.id];
-            // The clock restarts whenever the P polls a task, changes hands
-            // (any release or acquisition changes the word: a P taken from
-            // the idle list is not stuck, however long it sat idle), or is
-            // idle.
-            if tick != s.tick || word != s.word || Ownership::owner_of(word) == 0 {
-                *s = Seen {
-                    tick,
-                    word,
-                    since: now,
-                };
+            if Ownership::owner_of(word) == 0 && p.has_tasks() {
+                shared.wakep();
+            }
+            // The clock restarts whenever the word changes: each poll has
+            // its own word, and so does each release or acquisition (a P
+            // taken from the idle list is not stuck, however long it sat
+            // idle). It does not run while the owner is between polls.
+            if word != s.word || !Ownership::in_poll(word) {
+                *s = Seen { word, since: now };
                 continue;
             }
-            // Owned by the same M, and no poll started, for the threshold:
-            // that M is inside one poll that long (an M between polls bumps
-            // the tick within microseconds, and releases the P before
-            // sleeping) — if it is in a poll at all.
-            if now.saturating_sub(s.since) < threshold
-                || !has_work(shared, p)
-                || !in_task_poll(shared, Ownership::owner_of(word))
-            {
+            // The same poll for the threshold.
+            if now.saturating_sub(s.since) < threshold || !has_work(shared, p) {
                 continue;
             }
-            if handoff(shared, p, word, Some(tick)) {
+            if handoff(shared, p, word) {
                 s.since = now;
                 did = true;
             }
@@ -237,29 +233,13 @@ fn has_work(shared: &Shared, p: &Processor) -> bool {
         || (shared.poller.has_waiters() && shared.idle.npidle() == 0)
 }
 
-/// Is M `id` inside a task's poll? (Only an M stuck in a poll is handed
-/// off; one that has just returned from a long poll is not.)
-fn in_task_poll(shared: &Shared, id: u64) -> bool {
-    crate::poller::fdmutex::lock(&shared.threads)
-        .iter()
-        .any(|(_, m)| Ownership::owned_by(id, m.id) && m.in_task_poll())
-}
-
 /// Hands P `p` to another M (Go's `handoffp` after `retake`), if its owner
-/// word is still `seen` (the same M owns it and has not released it since).
-/// `stuck_at`: sysmon's observed scheduling tick — the hand-off is
-/// abandoned if the P has moved on since (its M finished the poll).
-/// Returns false if the word or tick changed, or no M is available.
-pub(crate) fn handoff(shared: &Shared, p: &Processor, seen: u64, stuck_at: Option<u64>) -> bool {
+/// word is still `seen`: an in-poll word means "still inside that very
+/// poll" (the owner's `leave_poll` and this CAS cannot both succeed), and
+/// `block_in_place` passes the word of its own poll. Returns false if the
+/// word changed or no M is available.
+pub(crate) fn handoff(shared: &Shared, p: &Processor, seen: u64) -> bool {
     let mut lists = shared.idle.lock();
-    // Ms release and retake Ps under this lock, so a P whose word is still
-    // `seen` (checked by the CAS below) and still at the same tick here is
-    // really stuck in that poll: the tick moves only when a new poll starts.
-    if let Some(tick) = stuck_at
-        && p.schedtick.load(Ordering::SeqCst) != tick
-    {
-        return false;
-    }
     if let Some(m) = lists.get_m() {
         if !p.owner.transfer_exact(seen, m.id) {
             lists.ms.push(m);

@@ -1,0 +1,107 @@
+//! Deterministic tests of sysmon's retake racing the M that leaves its poll
+//! (Go's `retake` vs. `exitsyscall`): sysmon judges a P stuck while its M is
+//! inside a poll, the poll returns, the M goes on to look for work on the
+//! P, and only then does sysmon try to take the P. Exactly one must win:
+//! the P is not handed to a second M while the first runs its queue.
+
+use super::Shared;
+use super::ownership::Ownership;
+use super::sysmon;
+use crate::runtime::Builder;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Wake, Waker};
+use std::time::{Duration, Instant};
+
+/// Waits (bounded, so a broken runtime fails instead of hanging) for `flag`.
+fn wait_for(flag: &AtomicBool, what: &str) {
+    let t = Instant::now();
+    while !flag.load(Ordering::SeqCst) {
+        assert!(t.elapsed() < Duration::from_secs(10), "timed out: {what}");
+        std::thread::yield_now();
+    }
+}
+
+/// A foreign waker that holds the thread calling `wake` until released:
+/// fired by M0 from its P's timers, it parks M0 inside `find_work` — after
+/// the ownership check that follows a poll, before the next poll starts.
+struct HoldingWaker {
+    entered: AtomicBool,
+    release: AtomicBool,
+}
+
+impl Wake for HoldingWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.entered.store(true, Ordering::SeqCst);
+        wait_for(&self.release, "the test to release the waker");
+    }
+}
+
+/// What sysmon saw of P0 while its M was inside the poll.
+fn judge(shared: &Shared) -> u64 {
+    let word = shared.ps[0].owner.word();
+    assert!(
+        Ownership::in_poll(word),
+        "M0 is inside the poll: sysmon may judge P0 stuck"
+    );
+    word
+}
+
+/// sysmon's hand-off from what it saw.
+fn retake(shared: &Shared, seen: u64) -> bool {
+    sysmon::handoff(shared, &shared.ps[0], seen)
+}
+
+#[test]
+fn retake_judged_during_a_poll_fails_once_the_poll_returned() {
+    // sysmon itself never hands off here: the test plays its part.
+    let rt = Builder::new()
+        .worker_threads(1)
+        .handoff_after(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let shared = rt.handle().shared.clone();
+    let waker = Arc::new(HoldingWaker {
+        entered: AtomicBool::new(false),
+        release: AtomicBool::new(false),
+    });
+    let in_poll = Arc::new(AtomicBool::new(false));
+    let poll_may_return = Arc::new(AtomicBool::new(false));
+    let task = {
+        let (waker, in_poll, poll_may_return) =
+            (waker.clone(), in_poll.clone(), poll_may_return.clone());
+        rt.spawn(async move {
+            // A timer on P0 with a foreign waker, due while this poll runs.
+            let mut sleep = Box::pin(crate::time::sleep(Duration::from_millis(1)));
+            let w = Waker::from(waker);
+            assert!(
+                sleep
+                    .as_mut()
+                    .poll(&mut Context::from_waker(&w))
+                    .is_pending()
+            );
+            in_poll.store(true, Ordering::SeqCst);
+            wait_for(&poll_may_return, "the test to end the poll");
+            sleep
+        })
+    };
+    wait_for(&in_poll, "the task's poll");
+    let seen = judge(&shared);
+    std::thread::sleep(Duration::from_millis(2)); // the timer is now due
+    poll_may_return.store(true, Ordering::SeqCst);
+    // M0's poll returned, it checked its ownership and is firing P0's timers.
+    wait_for(&waker.entered, "M0 to fire the timer");
+    let handed = retake(&shared, seen);
+    waker.release.store(true, Ordering::SeqCst);
+    drop(rt.block_on(task).unwrap());
+    assert!(
+        !handed,
+        "P0 was handed off although its M had left the poll and was using it"
+    );
+    assert_eq!(rt.metrics().handoffs, 0);
+}
