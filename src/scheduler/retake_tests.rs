@@ -5,11 +5,10 @@
 //! the P is not handed to a second M while the first runs its queue.
 
 use super::Shared;
-use super::ownership::Ownership;
+use super::machine::Machine;
 use super::sysmon;
 use crate::runtime::Builder;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Wake, Waker};
@@ -42,19 +41,18 @@ impl Wake for HoldingWaker {
     }
 }
 
-/// What sysmon saw of P0 while its M was inside the poll.
-fn judge(shared: &Shared) -> u64 {
+/// What sysmon saw of P0 while its M was inside the poll: the owner word,
+/// and that M with its poll count.
+fn judge(shared: &Shared) -> (u64, Arc<Machine>, u64) {
     let word = shared.ps[0].owner.word();
-    assert!(
-        Ownership::in_poll(word),
-        "M0 is inside the poll: sysmon may judge P0 stuck"
-    );
-    word
+    let (m, poll) = sysmon::in_task_poll(shared, word)
+        .expect("M0 is inside the poll: sysmon may judge P0 stuck");
+    (word, m, poll)
 }
 
-/// sysmon's hand-off from what it saw.
-fn retake(shared: &Shared, seen: u64) -> bool {
-    sysmon::handoff(shared, &shared.ps[0], seen)
+/// sysmon's retake from what it saw.
+fn retake(shared: &Shared, (word, m, poll): (u64, Arc<Machine>, u64)) -> bool {
+    sysmon::retake(shared, &shared.ps[0], word, &m, poll)
 }
 
 #[test]
@@ -87,7 +85,7 @@ fn retake_judged_during_a_poll_fails_once_the_poll_returned() {
             );
             in_poll.store(true, Ordering::SeqCst);
             wait_for(&poll_may_return, "the test to end the poll");
-            sleep
+            Some(sleep) // kept alive until M0 fires it
         })
     };
     wait_for(&in_poll, "the task's poll");
@@ -104,4 +102,36 @@ fn retake_judged_during_a_poll_fails_once_the_poll_returned() {
         "P0 was handed off although its M had left the poll and was using it"
     );
     assert_eq!(rt.metrics().handoffs, 0);
+}
+
+#[test]
+fn retake_during_the_poll_hands_off_and_the_stuck_m_lets_go() {
+    let rt = Builder::new()
+        .worker_threads(1)
+        .handoff_after(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let shared = rt.handle().shared.clone();
+    let in_poll = Arc::new(AtomicBool::new(false));
+    let poll_may_return = Arc::new(AtomicBool::new(false));
+    let b_ran = Arc::new(AtomicBool::new(false));
+    let task = {
+        let (in_poll, poll_may_return, b_ran) =
+            (in_poll.clone(), poll_may_return.clone(), b_ran.clone());
+        rt.spawn(async move {
+            // B waits on P0 behind this stuck poll.
+            let b = crate::spawn(async move { b_ran.store(true, Ordering::SeqCst) });
+            in_poll.store(true, Ordering::SeqCst);
+            wait_for(&poll_may_return, "the test to end the poll");
+            b.await.unwrap();
+        })
+    };
+    wait_for(&in_poll, "the task's poll");
+    let seen = judge(&shared);
+    assert!(retake(&shared, seen), "M0 is still inside the judged poll");
+    // The new owner runs B while M0's poll is still stuck.
+    wait_for(&b_ran, "B to run on the M P0 was handed to");
+    poll_may_return.store(true, Ordering::SeqCst);
+    rt.block_on(task).unwrap();
+    assert_eq!(rt.metrics().handoffs, 1);
 }
