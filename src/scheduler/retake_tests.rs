@@ -3,6 +3,7 @@
 //! inside a poll, the poll returns, the M goes on to look for work on the
 //! P, and only then does sysmon try to take the P. Exactly one must win:
 //! the P is not handed to a second M while the first runs its queue.
+//! Also sysmon's last resort for tasks left on an idle P.
 
 use super::Shared;
 use super::machine::Machine;
@@ -134,4 +135,32 @@ fn retake_during_the_poll_hands_off_and_the_stuck_m_lets_go() {
     poll_may_return.store(true, Ordering::SeqCst);
     rt.block_on(task).unwrap();
     assert_eq!(rt.metrics().handoffs, 1);
+}
+
+#[test]
+fn sysmon_wakes_an_m_for_tasks_left_on_an_idle_p() {
+    let rt = Builder::new().worker_threads(2).build().unwrap();
+    let shared = rt.handle().shared.clone();
+    let t = Instant::now();
+    while shared.idle.npidle() < 2 {
+        assert!(t.elapsed() < Duration::from_secs(10), "workers never idle");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // A task on idle P1's queue with nobody told: what a push racing the
+    // P's release would leave behind.
+    let ran = Arc::new(AtomicBool::new(false));
+    let meta = super::TaskMeta {
+        shared: shared.clone(),
+        key: std::sync::atomic::AtomicU32::new(super::Key::pack(None)),
+    };
+    let (runnable, task) = {
+        let ran = ran.clone();
+        async_task::Builder::new().metadata(meta).spawn(
+            move |_| async move { ran.store(true, Ordering::SeqCst) },
+            async_task::WithInfo(super::schedule_task),
+        )
+    };
+    task.detach();
+    assert!(shared.ps[1].runq.push(runnable).is_ok());
+    wait_for(&ran, "the task on the idle P to run");
 }

@@ -18,7 +18,8 @@
 //!    stalling the tasks queued behind it;
 //! 4. wakes an M for an idle P (no owner) whose queues hold tasks: nothing
 //!    should leave tasks there, but if anything did they would wait for an
-//!    unrelated wake; this bounds that wait by sysmon's period.
+//!    unrelated wake; this bounds that wait by sysmon's period (sysmon does
+//!    not go into its all-idle sleep while an idle P holds tasks).
 //!
 //! It sleeps 20 µs between rounds, doubling after 1 ms without anything to
 //! do, up to 10 ms; when every P has been idle for a second it sleeps until
@@ -156,7 +157,11 @@ fn run(shared: &Shared) {
         // I/O and timers). Sleep at the longest delay at first, and only
         // after a second of it for good, so a bursty server that goes idle
         // between bursts never pays for waking sysmon.
-        let deep = if shared.idle.npidle() == nprocs && trace.is_none() {
+        // (Not while an idle P holds tasks: step 4 must get to them.)
+        let deep = if shared.idle.npidle() == nprocs
+            && trace.is_none()
+            && !shared.ps.iter().any(|p| p.has_tasks())
+        {
             let since = *all_idle_since.get_or_insert_with(std::time::Instant::now);
             delay = MAX_DELAY;
             since.elapsed() >= DEEP_SLEEP_AFTER
