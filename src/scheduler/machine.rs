@@ -22,12 +22,14 @@
 //!               otherwise park until handed a P.
 //! ```
 //!
-//! After every task poll the M checks it still owns its P (a load of the
-//! P's owner word, ownership.rs): sysmon may have handed it to another M
-//! while the poll was stuck. If not, the M lists itself idle and takes an
-//! idle P or parks, as a spare (Go's `exitsyscall`). Spare Ms beyond the P
-//! count exit after `keep_alive` without work.
+//! Each M counts its task polls (`poll_seq`, odd while inside one). After
+//! every poll it stores the new count and checks it still owns its P (Go's
+//! `exitsyscall`; the protocol with sysmon's retake is in ownership.rs):
+//! sysmon may have handed the P to another M while the poll was stuck. If
+//! so, the M lists itself idle and takes an idle P or parks, as a spare.
+//! Spare Ms beyond the P count exit after `keep_alive` without work.
 
+use super::barrier;
 use super::context::{self, WorkerContext};
 use super::processor::{PCounters, Processor};
 use super::{Shared, Task};
@@ -35,7 +37,7 @@ use crate::time::clock::{self, NEVER};
 use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
@@ -58,8 +60,9 @@ pub(crate) struct Machine {
     in_netpoll: AtomicBool,
     /// This M already left the thread count (a spare that timed out).
     retired: AtomicBool,
-    /// This M is inside a task's poll.
-    polling_task: AtomicBool,
+    /// Task polls this M started plus those it finished: odd while it is
+    /// inside one. Only the M writes it (plain stores); sysmon reads it.
+    poll_seq: AtomicU64,
 }
 
 impl Machine {
@@ -71,13 +74,19 @@ impl Machine {
             spinning: AtomicBool::new(false),
             in_netpoll: AtomicBool::new(false),
             retired: AtomicBool::new(false),
-            polling_task: AtomicBool::new(false),
+            poll_seq: AtomicU64::new(0),
         }
     }
 
     /// True while this M runs a task's poll.
     pub(crate) fn in_task_poll(&self) -> bool {
-        self.polling_task.load(Ordering::Relaxed)
+        self.poll_seq() & 1 == 1
+    }
+
+    /// The poll count (odd: inside a poll). Acquire: a reader that sees a
+    /// poll started also sees the tick bumped for it.
+    pub(crate) fn poll_seq(&self) -> u64 {
+        self.poll_seq.load(Ordering::Acquire)
     }
 
     /// True while blocked in the poller.
@@ -151,7 +160,7 @@ fn schedule_loop(ctx: &WorkerContext) {
         let p = &shared.ps[pid];
         // Go's `exitsyscall`: sysmon may have handed the P away while the
         // last poll was stuck. Find out before touching it.
-        if !p.owner.is_owned_by(m.id) {
+        if !p.owner.holds(m.id) {
             lost_p(ctx);
             continue;
         }
@@ -168,23 +177,36 @@ fn schedule_loop(ctx: &WorkerContext) {
                     // `resetspinning`).
                     shared.wakep();
                 }
-                run_task(m, p, task);
+                let kept = run_task(m, p, task);
+                // Not kept: handed off while the poll was stuck, or given
+                // away by `block_in_place`. The word no longer names this
+                // M (only this M could give it back to itself), so the
+                // check at the top of the loop takes the lost-P path.
+                debug_assert!(kept || !p.owner.is_owned_by(m.id));
             }
             None => release_p(ctx, p),
         }
     }
 }
 
-/// Polls one task.
-fn run_task(m: &Machine, p: &Processor, task: Task) {
+/// Polls one task. Returns false if `p` was taken during the poll (the
+/// caller must not touch it again).
+fn run_task(m: &Machine, p: &Processor, task: Task) -> bool {
     PCounters::bump(&p.schedtick);
-    m.polling_task.store(true, Ordering::Relaxed);
+    // Only this M writes its count: load and store, no locked instruction.
+    let seq = m.poll_seq.load(Ordering::Relaxed) + 1;
+    // Release: sysmon, reading the odd count, sees the tick bumped above.
+    m.poll_seq.store(seq, Ordering::Release);
     crate::task::budget::reset();
     // Task panics are caught by async-task and surface through the
     // JoinHandle; this catches anything else (a panicking waker or drop) so
     // the worker survives.
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| task.run()));
-    m.polling_task.store(false, Ordering::Relaxed);
+    m.poll_seq.store(seq + 1, Ordering::Release);
+    // The poll is over, then the owner word: sysmon reserves the word, then
+    // reads the count (barrier.rs), so one of them sees the other.
+    barrier::light();
+    p.owner.holds(m.id)
 }
 
 /// Steps 1–6 of the module docs. `None` means "nothing to do: go idle".

@@ -29,6 +29,7 @@
 //! - anywhere else (other threads, sysmon, timers fired off-worker): the
 //!   global queue, then `wakep`.
 
+pub(crate) mod barrier;
 pub(crate) mod blocking;
 pub(crate) mod context;
 pub(crate) mod idle;
@@ -36,6 +37,8 @@ pub(crate) mod machine;
 pub(crate) mod ownership;
 pub(crate) mod processor;
 pub(crate) mod registry;
+#[cfg(all(test, not(loom)))]
+mod retake_tests;
 pub(crate) mod runqueue;
 pub(crate) mod sysmon;
 
@@ -217,6 +220,8 @@ impl Shared {
             config,
             me: me.clone(),
         });
+        // Before any M runs: the Ms and sysmon must agree on the fences.
+        barrier::init();
         for p in 0..workers {
             if let Err(e) = shared.start_m(p, false) {
                 shared.shutdown();
@@ -687,13 +692,15 @@ pub(crate) fn hand_off_current_p() {
                 || p.timers.next_when() != NEVER
                 || shared.poller.has_waiters()
         };
-        let word = p.owner.word();
+        // (A reservation by sysmon is resolved first: this M is inside a
+        // poll, so sysmon takes the P.)
+        let word = p.owner.settled();
         let released = if !ownership::Ownership::owned_by(word, me) {
             true // sysmon took it already
         } else if has_work() {
             // False if no M is available (this M keeps its P, like a stuck
             // one) or sysmon took the P meanwhile.
-            sysmon::handoff(shared, p, word, None) || !p.owner.is_owned_by(me)
+            sysmon::handoff(shared, p, word) || !p.owner.holds(me)
         } else {
             let ok = {
                 let mut lists = shared.idle.lock();

@@ -56,8 +56,9 @@ pub(crate) struct Processor {
     pub(crate) timers: Timers,
     /// The owning M (see the module docs).
     pub(crate) owner: Ownership,
-    /// Tasks polled on this P (Go's `schedtick`): sysmon watches it to
-    /// detect a stuck poll, and metrics report it.
+    /// Tasks polled on this P (Go's `schedtick`): paces the global-queue
+    /// check, and metrics report it. (sysmon detects a stuck poll from the
+    /// owner word, which changes with every poll.)
     pub(crate) schedtick: AtomicU64,
     /// Metrics.
     pub(crate) counters: PCounters,

@@ -7,12 +7,19 @@
 //! 2. wakes an M if a timer is overdue and nobody is blocked in the poller;
 //! 3. **retakes Ps**: a P owned by the same M (same owner word, see
 //!    ownership.rs) whose scheduling tick has not moved for
-//!    `handoff_after` while that M is inside a task's poll, and that has work
-//!    waiting (its queue or timers, the global queue, or I/O waiters with no
-//!    idle P to serve them), is handed to another M — an idle one, or a
-//!    spare started for the purpose, up to `max_spare_threads`. This is how
-//!    a task that blocks its thread (a slow syscall, a CPU loop, a
-//!    `std::thread::sleep`) stops stalling the tasks queued behind it.
+//!    `handoff_after` while that M is inside a task's poll, and that has
+//!    work waiting (its queue or timers, the global queue, or I/O waiters
+//!    with no idle P to serve them), is handed to another M — an idle one,
+//!    or a spare started for the purpose, up to `max_spare_threads`. The
+//!    retake reserves the P and confirms, after a process-wide barrier,
+//!    that the M is still inside that very poll; otherwise the P goes back
+//!    to it untouched (ownership.rs). This is how a task that blocks its
+//!    thread (a slow syscall, a CPU loop, a `std::thread::sleep`) stops
+//!    stalling the tasks queued behind it;
+//! 4. wakes an M for an idle P (no owner) whose queues hold tasks: nothing
+//!    should leave tasks there, but if anything did they would wait for an
+//!    unrelated wake; this bounds that wait by sysmon's period (sysmon does
+//!    not go into its all-idle sleep while an idle P holds tasks).
 //!
 //! It sleeps 20 µs between rounds, doubling after 1 ms without anything to
 //! do, up to 10 ms; when every P has been idle for a second it sleeps until
@@ -20,6 +27,8 @@
 //! I/O and timers). It exits at shutdown.
 
 use super::Shared;
+use super::barrier;
+use super::machine::Machine;
 use super::ownership::Ownership;
 use super::processor::{PCounters, Processor};
 use crate::time::clock::{self, NEVER};
@@ -148,7 +157,11 @@ fn run(shared: &Shared) {
         // I/O and timers). Sleep at the longest delay at first, and only
         // after a second of it for good, so a bursty server that goes idle
         // between bursts never pays for waking sysmon.
-        let deep = if shared.idle.npidle() == nprocs && trace.is_none() {
+        // (Not while an idle P holds tasks: step 4 must get to them.)
+        let deep = if shared.idle.npidle() == nprocs
+            && trace.is_none()
+            && !shared.ps.iter().any(|p| p.has_tasks())
+        {
             let since = *all_idle_since.get_or_insert_with(std::time::Instant::now);
             delay = MAX_DELAY;
             since.elapsed() >= DEEP_SLEEP_AFTER
@@ -188,17 +201,22 @@ fn run(shared: &Shared) {
             shared.wakep();
         }
 
-        // 3. Retake Ps from Ms stuck in a poll.
+        // 3. Retake Ps from Ms stuck in a poll; 4. wake an M for an idle P
+        // holding tasks.
         let threshold = u64::try_from(shared.config.handoff_after.as_nanos()).unwrap_or(u64::MAX);
         for p in shared.ps.iter() {
             let word = p.owner.word();
             let tick = p.schedtick.load(Ordering::Relaxed);
             let s = &mut seen[p.id];
+            let idle = Ownership::owner_of(word) == 0;
+            if idle && p.has_tasks() {
+                shared.wakep();
+            }
             // The clock restarts whenever the P polls a task, changes hands
             // (any release or acquisition changes the word: a P taken from
             // the idle list is not stuck, however long it sat idle), or is
             // idle.
-            if tick != s.tick || word != s.word || Ownership::owner_of(word) == 0 {
+            if tick != s.tick || word != s.word || idle {
                 *s = Seen {
                     tick,
                     word,
@@ -206,17 +224,21 @@ fn run(shared: &Shared) {
                 };
                 continue;
             }
-            // Owned by the same M, and no poll started, for the threshold:
-            // that M is inside one poll that long (an M between polls bumps
-            // the tick within microseconds, and releases the P before
-            // sleeping) — if it is in a poll at all.
-            if now.saturating_sub(s.since) < threshold
-                || !has_work(shared, p)
-                || !in_task_poll(shared, Ownership::owner_of(word))
-            {
+            if now.saturating_sub(s.since) < threshold || !has_work(shared, p) {
                 continue;
             }
-            if handoff(shared, p, word, Some(tick)) {
+            // Owned by the same M, and no poll started, for the threshold:
+            // that M is inside one poll that long — if it is in a poll at
+            // all (it may be in `find_work`, firing slow timers).
+            let Some((stuck, poll)) = in_task_poll(shared, word) else {
+                continue;
+            };
+            // The poll read is the one running since `tick`, not one that
+            // started since (its tick bump is ordered before its count).
+            if p.schedtick.load(Ordering::Relaxed) != tick {
+                continue;
+            }
+            if retake(shared, p, word, &stuck, poll) {
                 s.since = now;
                 did = true;
             }
@@ -237,60 +259,105 @@ fn has_work(shared: &Shared, p: &Processor) -> bool {
         || (shared.poller.has_waiters() && shared.idle.npidle() == 0)
 }
 
-/// Is M `id` inside a task's poll? (Only an M stuck in a poll is handed
-/// off; one that has just returned from a long poll is not.)
-fn in_task_poll(shared: &Shared, id: u64) -> bool {
+/// The M named in `word`, if it is inside a task's poll, with its poll
+/// count (odd).
+pub(super) fn in_task_poll(shared: &Shared, word: u64) -> Option<(Arc<Machine>, u64)> {
     crate::poller::fdmutex::lock(&shared.threads)
         .iter()
-        .any(|(_, m)| Ownership::owned_by(id, m.id) && m.in_task_poll())
+        .find(|(_, m)| Ownership::names(word, m.id))
+        .and_then(|(_, m)| {
+            let seq = m.poll_seq();
+            (seq & 1 == 1).then(|| (m.clone(), seq))
+        })
 }
 
-/// Hands P `p` to another M (Go's `handoffp` after `retake`), if its owner
-/// word is still `seen` (the same M owns it and has not released it since).
-/// `stuck_at`: sysmon's observed scheduling tick — the hand-off is
-/// abandoned if the P has moved on since (its M finished the poll).
-/// Returns false if the word or tick changed, or no M is available.
-pub(crate) fn handoff(shared: &Shared, p: &Processor, seen: u64, stuck_at: Option<u64>) -> bool {
-    let mut lists = shared.idle.lock();
-    // Ms release and retake Ps under this lock, so a P whose word is still
-    // `seen` (checked by the CAS below) and still at the same tick here is
-    // really stuck in that poll: the tick moves only when a new poll starts.
-    if let Some(tick) = stuck_at
-        && p.schedtick.load(Ordering::SeqCst) != tick
-    {
+/// Retakes P `p` (Go's `retake` + `handoffp`): its owner word `seen`
+/// names M `stuck`, inside poll number `poll` for the threshold. Reserves
+/// the P, and hands it to another M only if, after the process-wide
+/// barrier, `stuck` is still inside that poll; otherwise gives it back to
+/// `stuck` (ownership.rs). Returns true if the P was handed off.
+pub(super) fn retake(
+    shared: &Shared,
+    p: &Processor,
+    seen: u64,
+    stuck: &Machine,
+    poll: u64,
+) -> bool {
+    give_p(shared, p, |to| {
+        let Some(reserved) = p.owner.reserve(seen) else {
+            return false;
+        };
+        let still_inside = barrier::heavy() && stuck.poll_seq() == poll;
+        // Back to `stuck` if its poll returned: it goes on with its P.
+        let to = if still_inside {
+            to
+        } else {
+            Ownership::owner_of(seen)
+        };
+        p.owner.resolve(reserved, to);
+        still_inside
+    })
+}
+
+/// Hands the current M's own P `p` to another M (`block_in_place`), if its
+/// owner word is still `seen`. Returns false if the word changed or no M
+/// is available.
+pub(crate) fn handoff(shared: &Shared, p: &Processor, seen: u64) -> bool {
+    give_p(shared, p, |to| p.owner.transfer_exact(seen, to))
+}
+
+/// The M that a P given away goes to.
+enum Taker {
+    /// An idle M, taken off the idle list.
+    Idle(Arc<Machine>),
+    /// A spare to start (within `max_spare_threads`).
+    Spare(Arc<Machine>),
+}
+
+/// Finds an M for P `p` — an idle one, or a spare to start — and lets
+/// `claim` move the P's owner word to it; if that succeeds, starts the M
+/// on the P and counts a hand-off. `claim` runs with no lock held (a
+/// reservation in it must not wait for one: the P's owner may wait for the
+/// reservation holding the idle lock, in `release_p`).
+fn give_p(shared: &Shared, p: &Processor, claim: impl FnOnce(u64) -> bool) -> bool {
+    let taker = {
+        let mut lists = shared.idle.lock();
+        match lists.get_m() {
+            Some(m) => Taker::Idle(m),
+            None if lists.threads < shared.nprocs() + shared.config.max_spare_threads
+                && !shared.is_shutdown() =>
+            {
+                Taker::Spare(shared.new_machine())
+            }
+            None => return false,
+        }
+    };
+    let (Taker::Idle(m) | Taker::Spare(m)) = &taker;
+    if !claim(m.id) {
+        if let Taker::Idle(m) = taker {
+            shared.idle.lock().ms.push(m);
+        }
         return false;
     }
-    if let Some(m) = lists.get_m() {
-        if !p.owner.transfer_exact(seen, m.id) {
-            lists.ms.push(m);
-            return false;
+    match taker {
+        Taker::Idle(m) => {
+            m.hand_p(p.id, false);
+            m.wake(&shared.poller);
         }
-        drop(lists);
-        m.hand_p(p.id, false);
-        m.wake(&shared.poller);
-    } else {
-        if lists.threads >= shared.nprocs() + shared.config.max_spare_threads
-            || shared.is_shutdown()
-        {
-            return false;
-        }
-        drop(lists);
-        let m = shared.new_machine();
-        let id = m.id;
-        if !p.owner.transfer_exact(seen, id) {
-            return false;
-        }
-        if shared.spawn_m(m, p.id, false).is_err() {
-            // No thread. The stuck M may already have seen that it lost the
-            // P, so it cannot be given back: it goes on the idle list, where
-            // that M (or any other) takes it.
-            let mut lists = shared.idle.lock();
-            if p.owner.transfer(id, 0) {
-                lists.put_p(&shared.idle, p.id);
+        Taker::Spare(m) => {
+            let id = m.id;
+            if shared.spawn_m(m, p.id, false).is_err() {
+                // No thread. The old owner may already have seen that it
+                // lost the P, so it cannot be given back: it goes on the
+                // idle list, where that M (or any other) takes it.
+                let mut lists = shared.idle.lock();
+                if p.owner.transfer(id, 0) {
+                    lists.put_p(&shared.idle, p.id);
+                }
+                drop(lists);
+                shared.wakep();
+                return false;
             }
-            drop(lists);
-            shared.wakep();
-            return false;
         }
     }
     shared.counters.handoffs.fetch_add(1, Ordering::Relaxed);
