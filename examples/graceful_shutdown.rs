@@ -5,7 +5,7 @@
 //! cargo run --release --example graceful_shutdown -- --addr 127.0.0.1:7070
 //! nc 127.0.0.1 7070
 //! echo hello        -> hello
-//! sleep 3000        -> slept 3000 ms   (3 s later)
+//! sleep 3000        -> sleeping 3000 ms (at once), slept 3000 ms (3 s later)
 //! ```
 //!
 //! On SIGINT (Ctrl-C) or SIGTERM it:
@@ -211,7 +211,9 @@ async fn handle(stream: Arc<TcpStream>, conns: Arc<Connections>) {
             // EOF, a read error, or the shutdown deadline while idle.
             Ok(None) | Err(_) => break,
         };
-        let response = respond(&line).await;
+        let Ok(response) = respond(&line, &stream).await else {
+            break;
+        };
         if stream.write_all(response.as_bytes()).await.is_err() {
             break;
         }
@@ -244,18 +246,23 @@ async fn read_line(stream: &TcpStream, buf: &mut Vec<u8>) -> io::Result<Option<S
     }
 }
 
-/// `echo TEXT` → `TEXT`; `sleep MS` → `slept MS ms` after MS milliseconds.
-async fn respond(line: &str) -> String {
+/// `echo TEXT` → `TEXT`; `sleep MS` → `sleeping MS ms` at once (so a
+/// client can tell the request is in flight), then `slept MS ms` after MS
+/// milliseconds.
+async fn respond(line: &str, stream: &TcpStream) -> io::Result<String> {
     let (cmd, arg) = line.split_once(' ').unwrap_or((line, ""));
-    match cmd {
+    Ok(match cmd {
         "echo" => format!("{arg}\n"),
         "sleep" => match arg.trim().parse::<u64>() {
             Ok(ms) => {
+                stream
+                    .write_all(format!("sleeping {ms} ms\n").as_bytes())
+                    .await?;
                 goro::time::sleep(Duration::from_millis(ms)).await;
                 format!("slept {ms} ms\n")
             }
             Err(_) => format!("error: sleep needs milliseconds, got {arg:?}\n"),
         },
         _ => format!("error: unknown command {cmd:?} (try: echo TEXT, sleep MS)\n"),
-    }
+    })
 }

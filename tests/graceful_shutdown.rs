@@ -240,14 +240,12 @@ fn read_line(conn: &mut TcpStream) -> String {
     String::from_utf8(out).unwrap()
 }
 
-/// Sends `echo started` and `sleep MS` in one write and waits for the
-/// first response: the server read both lines together (one small write on
-/// loopback arrives as one segment), so once `started` comes back the slow
-/// request is in flight, not waiting to be read.
+/// Sends `sleep MS` and waits for the server's `sleeping MS ms`: from then
+/// on the slow request is in flight (a signal that arrived any earlier
+/// could rightly stop the server before it read the request).
 fn start_slow_request(conn: &mut TcpStream, ms: u64) {
-    conn.write_all(format!("echo started\nsleep {ms}\n").as_bytes())
-        .unwrap();
-    assert_eq!(read_line(conn), "started");
+    conn.write_all(format!("sleep {ms}\n").as_bytes()).unwrap();
+    assert_eq!(read_line(conn), format!("sleeping {ms} ms"));
 }
 
 fn sigterm_lets_the_in_flight_request_finish(signo: i32) {
