@@ -165,3 +165,31 @@ fn handle_block_on_after_the_drop_does_not_wait() {
     // Closing still works.
     sock.close().unwrap();
 }
+
+/// A worker blocked *inside a task* on one of the runtime's sleeps (a sync
+/// library calling `futures::executor::block_on`) is released by shutdown
+/// itself: `shutdown_timeout` does not wait out its limit for it, and with
+/// no limit it still returns.
+#[test]
+fn shutdown_timeout_releases_a_worker_blocked_on_a_goro_sleep() {
+    for limit in [Duration::from_secs(20), Duration::MAX] {
+        let rt = runtime();
+        let (tx, rx) = mpsc::channel();
+        rt.spawn(async move {
+            tx.send(()).unwrap();
+            futures::executor::block_on(goro::time::sleep(Duration::from_secs(3600)));
+        });
+        rx.recv().unwrap();
+        let start = Instant::now();
+        let done = on_thread(move || rt.shutdown_timeout(limit));
+        done.recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| {
+                panic!("shutdown_timeout({limit:?}) waited for the blocked worker")
+            });
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "shutdown_timeout({limit:?}) took {:?}",
+            start.elapsed()
+        );
+    }
+}

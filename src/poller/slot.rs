@@ -84,10 +84,13 @@
 //!   waker in O(1), and the future withdraws the entry when it completes or
 //!   is dropped ([`Slot::deregister`]), so these entries are always live;
 //! - a stateless poll (`Waiter::Task`) cannot withdraw, so its entry is
-//!   deduplicated by task (`Waker::will_wake`, an O(n) scan of the list) and
-//!   stays until the next unblock. A task that stops polling leaves at most
-//!   one such entry per slot until then: memory only, bounded by the tasks
-//!   that waited there since the last event.
+//!   deduplicated by waker (`Waker::will_wake`, an O(n) scan of the list)
+//!   and stays until the next unblock. An executor that hands a task the
+//!   same waker on every poll (goro, tokio, smol, `futures`' executors and
+//!   `FuturesUnordered`) keeps one entry per task, so a task that stops
+//!   polling leaves at most one entry per slot until then. An executor that
+//!   makes a *new* waker for every poll leaves one entry per poll: memory
+//!   only, never a wake, until the next event or close.
 //!
 //! Entries live in a small slab whose first entry is inline (one waiter
 //! allocates nothing). Every unblock takes the whole list and bumps its
@@ -486,10 +489,9 @@ impl Slot {
         // SAFETY: we moved the state to WAIT (all three list calls below
         // happen before we leave it).
         let (added, replaced) = unsafe { self.list(|w| w.register(waiter)) };
-        drop(replaced);
         // Publish WAIT before reading the error bits (see the module docs).
         fence(Ordering::SeqCst);
-        if has_error() {
+        let r = if has_error() {
             // Withdraw this waiter; leave any others parked.
             // SAFETY: still in WAIT.
             let (removed, empty) = unsafe {
@@ -537,7 +539,13 @@ impl Slot {
             let r = self.settle(was_parked, waiters);
             drop(removed);
             r
-        }
+        };
+        // A waker this registration replaced is dropped only now, out of
+        // WAIT: a foreign waker's drop may run arbitrary code (drop another
+        // future waiting on this very slot, or panic), which must not happen
+        // while this thread owns the list.
+        drop(replaced);
+        r
     }
 
     /// A future that owned a registration completed or was dropped: remove

@@ -557,6 +557,11 @@ impl Shared {
         if self.shutdown.swap(true, Ordering::AcqRel) {
             return;
         }
+        // First, before waiting for any thread: a worker may be blocked on
+        // one of this runtime's sleeps or sockets (a sync library calling
+        // `futures::executor::block_on` inside a task), and only this
+        // releases it.
+        self.release_waiters();
         self.sysmon.stop();
         let listed: Vec<Arc<Machine>> = self.idle.lock().ms.clone();
         for m in &listed {
@@ -599,7 +604,6 @@ impl Shared {
                 let _ = handle.join();
             }
         }
-        self.release_waiters();
         self.drain();
         self.blocking.wait_threads_exit(wait.deadline);
         self.poller.shutdown();
