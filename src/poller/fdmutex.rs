@@ -25,7 +25,7 @@
 //! stateless `poll_read` calls that cannot pass a baton on drop, so waking
 //! one and relying on it to continue could strand the rest.
 
-use std::sync::Mutex;
+use crate::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Poll, Waker};
 
@@ -151,7 +151,7 @@ impl FdMutex {
             Ok(false) => {}
         }
         let (lock_bit, wait_bit) = side.bits();
-        let mut queue = lock(self.queue(side));
+        let mut queue = self.queue(side).lock();
         let mut s = self.state.load(Ordering::Relaxed);
         loop {
             if s & CLOSED != 0 {
@@ -200,7 +200,7 @@ impl FdMutex {
     fn wake_waiters(&self, side: Side) {
         let (_, wait_bit) = side.bits();
         let wakers = {
-            let mut queue = lock(self.queue(side));
+            let mut queue = self.queue(side).lock();
             self.state.fetch_and(!wait_bit, Ordering::AcqRel);
             std::mem::take(&mut *queue)
         };
@@ -214,12 +214,6 @@ impl FdMutex {
 
 fn last_ref(state: u64) -> bool {
     state & (CLOSED | REF_MASK) == CLOSED
-}
-
-/// Locks a mutex, ignoring poisoning: the data (a list of wakers) cannot be
-/// left inconsistent by a panic.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(all(test, not(loom)))]

@@ -28,7 +28,14 @@ use crate::sync::{AtomicUsize, Ordering, UnsafeCell};
 use std::mem::MaybeUninit;
 
 /// Tasks a local queue holds (Go's `len(p.runq)`).
+#[cfg(not(loom))]
 pub(crate) const CAPACITY: usize = 256;
+
+/// Tasks a local queue holds under the model checker: small, so a model
+/// with a handful of tasks reaches the full-queue and overflow paths (and
+/// each queue is a handful of modelled atomics, not hundreds).
+#[cfg(loom)]
+pub(crate) const CAPACITY: usize = 4;
 
 struct Cell<T> {
     stamp: AtomicUsize,

@@ -21,11 +21,11 @@
 //!   ours if it was a function (not `SIG_DFL`/`SIG_IGN`), with the same
 //!   arguments, so another library's handler keeps working.
 
+use crate::sync::Mutex;
 use std::cell::UnsafeCell;
 use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 
 /// One more than the highest signal number on Linux (`_NSIG`).
@@ -97,7 +97,7 @@ pub(crate) fn all_deliveries() -> [u64; NSIG] {
 ///
 /// `signo` must already be validated (see `kind.rs`).
 pub(crate) fn install(signo: usize) -> io::Result<()> {
-    let mut st = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut st = INSTALL.lock();
     if st.pipe_read < 0 {
         let (r, w) = new_pipe()?;
         st.pipe_read = r;
@@ -136,7 +136,7 @@ pub(crate) fn install(signo: usize) -> io::Result<()> {
 /// A new, non-blocking, close-on-exec `dup` of the self-pipe's read end.
 /// Call after [`install`].
 pub(crate) fn dup_reader() -> io::Result<OwnedFd> {
-    let read = INSTALL.lock().unwrap_or_else(|e| e.into_inner()).pipe_read;
+    let read = INSTALL.lock().pipe_read;
     if read < 0 {
         return Err(io::Error::other("goro: signal pipe not created"));
     }
