@@ -83,6 +83,7 @@ pub mod runtime;
 pub(crate) mod scheduler;
 pub mod signal;
 pub(crate) mod sync;
+pub(crate) mod sys;
 pub mod task;
 pub mod time;
 

@@ -24,6 +24,7 @@
 //! injector can re-arm a descriptor ([`rearm`]).
 
 use crate::sync::{RwLock, RwLockReadGuard};
+use crate::sys::cvt;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
@@ -270,15 +271,6 @@ pub(crate) fn rearm(epfd: RawFd, fd: RawFd, token: u64) -> io::Result<()> {
 
 fn closed() -> io::Error {
     io::Error::other("goro runtime has shut down (poller closed)")
-}
-
-/// Turns a `-1` syscall result into the thread's `errno` as an `io::Error`.
-pub(crate) fn cvt(ret: i32) -> io::Result<i32> {
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(ret)
-    }
 }
 
 #[cfg(all(test, not(loom)))]

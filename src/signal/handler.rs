@@ -22,6 +22,7 @@
 //!   arguments, so another library's handler keeps working.
 
 use crate::sync::Mutex;
+use crate::sys::cvt;
 use std::cell::UnsafeCell;
 use std::io;
 use std::mem::MaybeUninit;
@@ -141,10 +142,7 @@ pub(crate) fn dup_reader() -> io::Result<OwnedFd> {
         return Err(io::Error::other("goro: signal pipe not created"));
     }
     // SAFETY: `read` is the pipe's read end, open for the life of the process.
-    let fd = unsafe { libc::fcntl(read, libc::F_DUPFD_CLOEXEC, 0) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    let fd = cvt(unsafe { libc::fcntl(read, libc::F_DUPFD_CLOEXEC, 0) })?;
     // SAFETY: `fd` is a new fd that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
@@ -170,9 +168,7 @@ pub(crate) fn drain(fd: RawFd) {
 fn new_pipe() -> io::Result<(RawFd, RawFd)> {
     let mut fds = [-1; 2];
     // SAFETY: `fds` is a valid array of two ints for pipe2 to fill.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
+    cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) })?;
     Ok((fds[0], fds[1]))
 }
 
