@@ -6,9 +6,12 @@
 //!   reports it), so a lock held by a panicking thread is never evidence of
 //!   a broken invariant the way `std` assumes, and every caller would only
 //!   unwrap the poison away. Their `lock`/`read`/`write`/`wait` return the
-//!   guard directly. They are `std`'s under `--cfg loom` too: no modelled
-//!   code takes a lock, and several of them live in process-wide statics,
-//!   which loom's types (created per model execution, non-`const`) cannot.
+//!   guard directly. They are `std`'s under `--cfg loom` too: several of
+//!   them live in process-wide statics, which loom's types (created per
+//!   model execution, non-`const`) cannot.
+//! - [`ModelledMutex`] is the same poison-ignoring lock for the one place a
+//!   lock is part of a modelled protocol (the waiter queues of
+//!   [`poller::fdmutex`](crate::poller)); it is loom's under `--cfg loom`.
 //! - The atomics, [`fence`] and [`UnsafeCell`] used by the lock-free parts
 //!   of goro (the slot state machine in [`poller::slot`](crate::poller) and
 //!   the run queue in [`scheduler::runqueue`](crate::scheduler)) come from
@@ -57,6 +60,25 @@ impl<T: ?Sized> Mutex<T> {
             Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
             Err(std::sync::TryLockError::WouldBlock) => None,
         }
+    }
+}
+
+/// A [`Mutex`] that the loom models see: loom's mutex under `--cfg loom`,
+/// a plain [`Mutex`] otherwise. Not `const`-constructible under loom, so
+/// never in a static.
+#[cfg(not(loom))]
+pub(crate) type ModelledMutex<T> = Mutex<T>;
+
+/// See the `cfg(not(loom))` definition.
+#[cfg(loom)]
+#[derive(Debug, Default)]
+pub(crate) struct ModelledMutex<T>(loom::sync::Mutex<T>);
+
+#[cfg(loom)]
+impl<T> ModelledMutex<T> {
+    /// Blocks until the lock is acquired, ignoring poisoning.
+    pub(crate) fn lock(&self) -> loom::sync::MutexGuard<'_, T> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
