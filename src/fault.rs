@@ -44,11 +44,12 @@
 //! and `close`, and re-arming holds that lock, so it never reaches an epoll
 //! fd that has been closed.
 
+use crate::sync::{Mutex, MutexGuard, RwLock};
 use std::collections::HashMap;
 use std::io;
 use std::os::fd::RawFd;
+use std::sync::LazyLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{LazyLock, Mutex, MutexGuard, RwLock};
 
 /// A family of syscalls that can be made to fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -272,13 +273,13 @@ impl Drop for FaultGuard {
 /// Installs `schedule` process-wide until the returned guard is dropped,
 /// first waiting for any other installed schedule's guard to go.
 pub fn install(schedule: Schedule) -> FaultGuard {
-    let exclusive = EXCLUSIVE.lock().unwrap_or_else(|e| e.into_inner());
+    let exclusive = EXCLUSIVE.lock();
     let installed = Installed {
         schedule,
         calls: Default::default(),
         injected: Default::default(),
     };
-    *CURRENT.write().unwrap_or_else(|e| e.into_inner()) = Some(installed);
+    *CURRENT.write() = Some(installed);
     ACTIVE.store(true, Ordering::SeqCst);
     FaultGuard {
         _exclusive: exclusive,
@@ -289,13 +290,13 @@ pub fn install(schedule: Schedule) -> FaultGuard {
 /// another schedule can be installed).
 pub fn clear() {
     ACTIVE.store(false, Ordering::SeqCst);
-    *CURRENT.write().unwrap_or_else(|e| e.into_inner()) = None;
+    *CURRENT.write() = None;
 }
 
 /// What the current schedule has injected so far (all zero without one).
 pub fn injected() -> Injected {
     let mut out = Injected::default();
-    if let Some(cur) = CURRENT.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+    if let Some(cur) = CURRENT.read().as_ref() {
         for call in Syscall::ALL {
             for fault in Fault::ALL {
                 out.counts[call.index()][fault.index()] =
@@ -314,7 +315,7 @@ pub(crate) fn allow(call: Syscall, fd: RawFd, len: usize) -> io::Result<usize> {
     if !ACTIVE.load(Ordering::Relaxed) {
         return Ok(len);
     }
-    let guard = CURRENT.read().unwrap_or_else(|e| e.into_inner());
+    let guard = CURRENT.read();
     let Some(cur) = guard.as_ref() else {
         return Ok(len);
     };
@@ -364,7 +365,7 @@ static REGISTRY: LazyLock<Mutex<HashMap<RawFd, (RawFd, u64)>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
 
 fn registry() -> MutexGuard<'static, HashMap<RawFd, (RawFd, u64)>> {
-    REGISTRY.lock().unwrap_or_else(|e| e.into_inner())
+    REGISTRY.lock()
 }
 
 /// `Epoll::add` registered `fd` on `epfd` with `token`.

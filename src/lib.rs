@@ -69,6 +69,7 @@
 
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 #[cfg(any(feature = "hyper", feature = "tokio-io"))]
 pub mod compat;
@@ -82,6 +83,7 @@ pub mod runtime;
 pub(crate) mod scheduler;
 pub mod signal;
 pub(crate) mod sync;
+pub(crate) mod sys;
 pub mod task;
 pub mod time;
 

@@ -31,6 +31,7 @@ use crate::poller::fdmutex::{FdMutex, Side};
 use crate::poller::slot::Registration;
 use crate::runtime::Handle;
 use crate::scheduler::Shared;
+use crate::sys::cvt;
 use crate::task::budget;
 use std::future::Future;
 use std::io;
@@ -500,15 +501,10 @@ fn is_ready_now(fd: RawFd, mode: Mode) -> io::Result<bool> {
 /// Puts `fd` in non-blocking mode.
 pub(crate) fn set_nonblocking(fd: RawFd) -> io::Result<()> {
     // SAFETY: fcntl on an fd we own; errors are reported.
-    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-    if flags < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    let flags = cvt(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
     if flags & libc::O_NONBLOCK == 0 {
         // SAFETY: as above.
-        if unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        cvt(unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) })?;
     }
     Ok(())
 }

@@ -1,38 +1,17 @@
 //! Socket options set by [`Dialer`](super::Dialer),
 //! [`ListenConfig`](super::ListenConfig) and the `TcpStream` option
-//! methods: TCP keep-alive, buffer sizes, `SO_REUSEPORT`, and `listen` with
-//! a chosen backlog. Plain syscalls on a raw fd; callers hold the fd open
-//! (a fresh socket they own, or `Fd::with_std`).
+//! methods: TCP keep-alive, buffer sizes, `SO_REUSEADDR`/`SO_REUSEPORT`,
+//! on top of [`socket`](super::socket)'s integer get/set calls. Callers hold
+//! the fd open (a fresh socket they own, or `Fd::with_std`).
 
-use super::socket::setsockopt_int;
+use super::socket::{getsockopt_int, setsockopt_int};
 use std::io;
-use std::mem;
 use std::os::fd::RawFd;
 use std::time::Duration;
 
 /// Go's default keep-alive period for `Dialer` and `ListenConfig`: the
 /// idle time before the first probe and the interval between probes.
 pub(crate) const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(15);
-
-/// Reads an integer socket option.
-pub(crate) fn getsockopt_int(fd: RawFd, level: i32, name: i32) -> io::Result<i32> {
-    let mut value: libc::c_int = 0;
-    let mut len = mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: `value`/`len` describe a writable int.
-    let r = unsafe {
-        libc::getsockopt(
-            fd,
-            level,
-            name,
-            (&mut value as *mut libc::c_int).cast(),
-            &mut len,
-        )
-    };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(value)
-}
 
 /// Whole seconds for a keep-alive period: rounded up, at least 1, at most
 /// what the kernel accepts for `TCP_KEEPIDLE` (32767).
@@ -105,16 +84,6 @@ pub(crate) fn set_reuse_address(fd: RawFd, on: bool) -> io::Result<()> {
 /// Sets `SO_REUSEPORT`.
 pub(crate) fn set_reuse_port(fd: RawFd, on: bool) -> io::Result<()> {
     setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_REUSEPORT, on as i32)
-}
-
-/// `listen` with `backlog` (the kernel caps it at `net.core.somaxconn`).
-pub(crate) fn listen_with_backlog(fd: RawFd, backlog: u32) -> io::Result<()> {
-    let backlog = backlog.min(i32::MAX as u32) as i32;
-    // SAFETY: plain syscall on a socket the caller owns.
-    if unsafe { libc::listen(fd, backlog) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
 }
 
 #[cfg(all(test, not(loom)))]

@@ -6,7 +6,7 @@
 
 use crate::io::fd::Fd;
 use crate::net::addr::{ToSocketAddrs, resolve};
-use crate::net::socket;
+use crate::net::socket::{self, SockAddr};
 use crate::poller::descriptor::{DeadlineMode, Mode};
 use std::fmt;
 use std::io;
@@ -80,7 +80,7 @@ impl UdpSocket {
 
     fn bind_one(addr: &SocketAddr) -> io::Result<UdpSocket> {
         let sock = socket::socket(socket::domain(addr), libc::SOCK_DGRAM)?;
-        socket::bind(sock.as_raw_fd(), addr)?;
+        socket::bind(sock.as_raw_fd(), &SockAddr::from(addr))?;
         Ok(UdpSocket { fd: Fd::new(sock)? })
     }
 
@@ -190,8 +190,9 @@ impl UdpSocket {
             .iter()
             .find(|a| a.is_ipv4() == v4)
             .unwrap_or(&addrs[0]);
+        let addr = SockAddr::from(addr);
         self.fd
-            .op(Mode::Write, |fd| socket::send_to(fd, buf, addr))
+            .op(Mode::Write, |fd| socket::send_to(fd, buf, &addr))
             .await
     }
 
@@ -311,6 +312,7 @@ impl UdpSocket {
         buf: &[u8],
         target: SocketAddr,
     ) -> Poll<io::Result<usize>> {
+        let target = SockAddr::from(&target);
         self.fd
             .poll_io(cx, Mode::Write, |fd| socket::send_to(fd, buf, &target))
     }

@@ -11,9 +11,8 @@
 //! to its descriptor only if the generation still matches.
 
 use super::descriptor::{DescPtr, PollDesc};
-use super::fdmutex::lock;
+use crate::sync::Mutex;
 use std::io;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
 /// Descriptors per chunk.
@@ -48,7 +47,7 @@ impl Default for DescCache {
 impl DescCache {
     /// Takes a descriptor off the free list, growing the cache if needed.
     pub(crate) fn alloc(&self) -> io::Result<DescPtr> {
-        let mut fl = lock(&self.free);
+        let mut fl = self.free.lock();
         let index = match fl.free.pop() {
             Some(i) => i,
             None => {
@@ -79,7 +78,7 @@ impl DescCache {
     pub(crate) fn free(&self, pd: &PollDesc) {
         pd.fdseq.fetch_add(1, Ordering::AcqRel);
         pd.fd.store(-1, Ordering::Relaxed);
-        lock(&self.free).free.push(pd.index);
+        self.free.lock().free.push(pd.index);
     }
 
     fn at(&self, index: u32) -> Option<&PollDesc> {
@@ -101,7 +100,7 @@ impl DescCache {
 
     /// Number of descriptors ever created.
     pub(crate) fn allocated(&self) -> usize {
-        lock(&self.free).next as usize
+        self.free.lock().next as usize
     }
 
     /// Every descriptor ever created, in use or free (runtime shutdown).
@@ -117,7 +116,7 @@ impl DescCache {
 
     /// Number of descriptors currently in use.
     pub(crate) fn in_use(&self) -> usize {
-        let fl = lock(&self.free);
+        let fl = self.free.lock();
         fl.next as usize - fl.free.len()
     }
 }

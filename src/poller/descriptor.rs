@@ -33,13 +33,12 @@
 //! the matching `info` bit; the bit stays until a new deadline is set, so an
 //! expired deadline fails the next read even when data is buffered.
 
-use super::fdmutex::lock;
 use super::slot::{Registration, Slot, Wait, Waiter, Wakers};
+use crate::sync::Mutex;
 use crate::time::clock;
 use crate::time::timers::{TimerEntry, TimerTarget};
 use std::io;
 use std::ptr::NonNull;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -193,7 +192,7 @@ impl PollDesc {
     /// Prepares a recycled descriptor for `fd` (Go's `poll_runtime_pollOpen`).
     /// Called before the fd is registered with epoll.
     pub(crate) fn open(&self, fd: i32, waiters: &AtomicUsize) {
-        let mut d = lock(&self.deadlines);
+        let mut d = self.deadlines.lock();
         d.closing = false;
         d.rd = 0;
         d.wd = 0;
@@ -355,7 +354,7 @@ impl PollDesc {
     /// `Closing`.
     pub(crate) fn evict(&self, timers: &dyn TimerSink, waiters: &AtomicUsize) {
         let (rw, ww) = {
-            let mut d = lock(&self.deadlines);
+            let mut d = self.deadlines.lock();
             d.closing = true;
             self.rseq.fetch_add(1, Ordering::AcqRel);
             self.wseq.fetch_add(1, Ordering::AcqRel);
@@ -405,7 +404,7 @@ impl PollDesc {
             }
         };
         let (rw, ww) = {
-            let mut s = lock(&self.deadlines);
+            let mut s = self.deadlines.lock();
             if s.closing {
                 return;
             }
@@ -489,7 +488,7 @@ impl PollDesc {
         seq: u64,
         waiters: &AtomicUsize,
     ) -> Option<Wakers> {
-        let mut d = lock(&self.deadlines);
+        let mut d = self.deadlines.lock();
         let read = mode != DeadlineMode::Write;
         let write = mode != DeadlineMode::Read;
         let current = if read { &self.rseq } else { &self.wseq };

@@ -23,9 +23,10 @@
 //! [`crate::fault`] first, and registrations are recorded there so the
 //! injector can re-arm a descriptor ([`rearm`]).
 
+use crate::sync::{RwLock, RwLockReadGuard};
+use crate::sys::cvt;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::{RwLock, RwLockReadGuard};
 use std::time::Duration;
 
 /// Token reserved for the break eventfd; descriptor tokens never take it.
@@ -117,14 +118,14 @@ impl Epoll {
     }
 
     fn fds(&self) -> RwLockReadGuard<'_, Option<Fds>> {
-        self.fds.read().unwrap_or_else(|e| e.into_inner())
+        self.fds.read()
     }
 
     /// Closes the epoll fd and the eventfd. Later calls do nothing (or
     /// report that the poller is closed). Must not be called while a thread
     /// is blocked in [`wait`](Self::wait).
     pub(crate) fn close(&self) {
-        let fds = self.fds.write().unwrap_or_else(|e| e.into_inner()).take();
+        let fds = self.fds.write().take();
         #[cfg(feature = "fault-injection")]
         if let Some(fds) = &fds {
             crate::fault::epoll_closing(fds.epfd.as_raw_fd());
@@ -272,15 +273,6 @@ fn closed() -> io::Error {
     io::Error::other("goro runtime has shut down (poller closed)")
 }
 
-/// Turns a `-1` syscall result into the thread's `errno` as an `io::Error`.
-pub(crate) fn cvt(ret: i32) -> io::Result<i32> {
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(ret)
-    }
-}
-
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
@@ -346,10 +338,8 @@ mod tests {
         let ep = Epoll::new().unwrap();
         let mut fds = [0; 2];
         // SAFETY: `fds` has room for two descriptors.
-        assert_eq!(
-            unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) },
-            0
-        );
+        let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) };
+        assert_eq!(rc, 0);
         // SAFETY: fresh descriptors owned by this test.
         let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
         ep.add(r.as_raw_fd(), 42).unwrap();
@@ -357,10 +347,8 @@ mod tests {
         ep.wait(&mut out, Some(Duration::ZERO), MAX_EVENTS).unwrap();
         assert!(out.is_empty(), "empty pipe must not be readable: {out:?}");
         // SAFETY: writes one byte from a live buffer.
-        assert_eq!(
-            unsafe { libc::write(w.as_raw_fd(), b"x".as_ptr().cast(), 1) },
-            1
-        );
+        let rc = unsafe { libc::write(w.as_raw_fd(), b"x".as_ptr().cast(), 1) };
+        assert_eq!(rc, 1);
         ep.wait(&mut out, Some(Duration::from_secs(1)), MAX_EVENTS)
             .unwrap();
         assert_eq!(out.len(), 1);
@@ -381,10 +369,8 @@ mod tests {
         for token in 0..3u64 {
             let mut fds = [0; 2];
             // SAFETY: `fds` has room for two descriptors.
-            assert_eq!(
-                unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) },
-                0
-            );
+            let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) };
+            assert_eq!(rc, 0);
             // SAFETY: fresh descriptors owned by this test.
             let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
             ep.add(r.as_raw_fd(), token).unwrap();
@@ -395,10 +381,8 @@ mod tests {
         out.clear();
         for (_, w) in &pipes {
             // SAFETY: writes one byte from a live buffer.
-            assert_eq!(
-                unsafe { libc::write(w.as_raw_fd(), b"x".as_ptr().cast(), 1) },
-                1
-            );
+            let rc = unsafe { libc::write(w.as_raw_fd(), b"x".as_ptr().cast(), 1) };
+            assert_eq!(rc, 1);
         }
         ep.wait(&mut out, Some(Duration::ZERO), 2).unwrap();
         let first: Vec<u64> = out.iter().map(|e| e.token).collect();

@@ -25,8 +25,7 @@
 //! stateless `poll_read` calls that cannot pass a baton on drop, so waking
 //! one and relying on it to continue could strand the rest.
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use crate::sync::{AtomicU64, ModelledMutex as Mutex, Ordering};
 use std::task::{Poll, Waker};
 
 const CLOSED: u64 = 1 << 0;
@@ -151,7 +150,7 @@ impl FdMutex {
             Ok(false) => {}
         }
         let (lock_bit, wait_bit) = side.bits();
-        let mut queue = lock(self.queue(side));
+        let mut queue = self.queue(side).lock();
         let mut s = self.state.load(Ordering::Relaxed);
         loop {
             if s & CLOSED != 0 {
@@ -200,7 +199,7 @@ impl FdMutex {
     fn wake_waiters(&self, side: Side) {
         let (_, wait_bit) = side.bits();
         let wakers = {
-            let mut queue = lock(self.queue(side));
+            let mut queue = self.queue(side).lock();
             self.state.fetch_and(!wait_bit, Ordering::AcqRel);
             std::mem::take(&mut *queue)
         };
@@ -214,12 +213,6 @@ impl FdMutex {
 
 fn last_ref(state: u64) -> bool {
     state & (CLOSED | REF_MASK) == CLOSED
-}
-
-/// Locks a mutex, ignoring poisoning: the data (a list of wakers) cannot be
-/// left inconsistent by a panic.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(all(test, not(loom)))]
@@ -326,5 +319,85 @@ mod tests {
         for t in threads {
             t.join().unwrap();
         }
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use crate::sync::AtomicUsize;
+    use std::sync::Arc;
+    use std::task::Wake;
+
+    /// A waker that counts its wakes in a modelled atomic.
+    #[derive(Default)]
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// A task asks for the read lock while its holder releases it: either
+    /// it gets the lock, or it queued itself and the release woke it (the
+    /// `RWAIT` hand-shake never strands a waiter).
+    #[test]
+    fn loom_unlock_wakes_queued_waiter() {
+        loom::model(|| {
+            let m = loom::sync::Arc::new(FdMutex::default());
+            assert_eq!(m.try_lock(Side::Read), Ok(true));
+            let holder = {
+                let m = m.clone();
+                loom::thread::spawn(move || {
+                    assert!(!m.unlock(Side::Read));
+                })
+            };
+            let count = Arc::new(Count::default());
+            let waker = Waker::from(count.clone());
+            let got = m.poll_lock(Side::Read, &waker);
+            holder.join().unwrap();
+            match got {
+                Poll::Ready(r) => {
+                    assert_eq!(r, Ok(()));
+                    assert!(!m.unlock(Side::Read));
+                }
+                Poll::Pending => {
+                    assert_eq!(count.0.load(Ordering::SeqCst), 1, "queued waiter not woken");
+                    assert_eq!(m.try_lock(Side::Read), Ok(true));
+                    assert!(!m.unlock(Side::Read));
+                }
+            }
+        });
+    }
+
+    /// A task waits for the write lock while the descriptor is closed: it
+    /// either sees the close or is woken by it, and the closer's reference
+    /// is the last one.
+    #[test]
+    fn loom_close_wakes_queued_waiter() {
+        loom::model(|| {
+            let m = loom::sync::Arc::new(FdMutex::default());
+            assert_eq!(m.try_lock(Side::Write), Ok(true));
+            let closer = {
+                let m = m.clone();
+                loom::thread::spawn(move || {
+                    m.incref_and_close().unwrap();
+                    m.decref()
+                })
+            };
+            let count = Arc::new(Count::default());
+            let waker = Waker::from(count.clone());
+            let got = m.poll_lock(Side::Write, &waker);
+            let closer_was_last = closer.join().unwrap();
+            assert!(!closer_was_last, "the holder still has its reference");
+            match got {
+                Poll::Ready(r) => assert_eq!(r, Err(Closed)),
+                Poll::Pending => {
+                    assert_eq!(count.0.load(Ordering::SeqCst), 1, "queued waiter not woken");
+                }
+            }
+            assert!(m.unlock(Side::Write), "the holder's release is the last");
+        });
     }
 }

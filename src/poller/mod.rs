@@ -33,12 +33,12 @@ pub(crate) mod fdmutex;
 pub(crate) mod slot;
 pub(crate) mod wake;
 
+use crate::sync::Mutex;
 use cache::DescCache;
 use descriptor::{DescPtr, PollDesc};
 use epoll::{Epoll, Event};
 use std::io;
 use std::os::fd::RawFd;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -182,7 +182,7 @@ impl Poller {
         timeout: Option<Duration>,
         max: usize,
     ) -> io::Result<PollOutcome> {
-        let mut events = fdmutex::lock(&self.buffers).pop().unwrap_or_default();
+        let mut events = self.buffers.lock().pop().unwrap_or_default();
         events.clear();
         let result = self.epoll.wait(&mut events, timeout, max);
         let mut outcome = PollOutcome::default();
@@ -209,7 +209,7 @@ impl Poller {
             self.delivered
                 .fetch_add(outcome.events as u64, Ordering::Relaxed);
         }
-        fdmutex::lock(&self.buffers).push(events);
+        self.buffers.lock().push(events);
         result.map(|_| outcome)
     }
 }
@@ -238,10 +238,8 @@ mod tests {
     fn pipe() -> (OwnedFd, OwnedFd) {
         let mut fds = [0; 2];
         // SAFETY: `fds` has room for two descriptors.
-        assert_eq!(
-            unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) },
-            0
-        );
+        let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) };
+        assert_eq!(rc, 0);
         // SAFETY: fresh descriptors owned by the caller.
         unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
     }
@@ -266,10 +264,8 @@ mod tests {
         );
         assert!(poller.has_waiters());
         // SAFETY: writes one byte from a live buffer.
-        assert_eq!(
-            unsafe { libc::write(w.as_raw_fd(), b"x".as_ptr().cast(), 1) },
-            1
-        );
+        let rc = unsafe { libc::write(w.as_raw_fd(), b"x".as_ptr().cast(), 1) };
+        assert_eq!(rc, 1);
         let out = poller.poll(Some(Duration::from_secs(1))).unwrap();
         assert_eq!(out.events, 1);
         assert_eq!(count.0.load(Ordering::SeqCst), 1);
@@ -283,10 +279,8 @@ mod tests {
         let (r, w) = pipe();
         let pd = poller.open(r.as_raw_fd()).unwrap();
         // SAFETY: writes one byte from a live buffer.
-        assert_eq!(
-            unsafe { libc::write(w.as_raw_fd(), b"x".as_ptr().cast(), 1) },
-            1
-        );
+        let rc = unsafe { libc::write(w.as_raw_fd(), b"x".as_ptr().cast(), 1) };
+        assert_eq!(rc, 1);
         // The kernel has queued a readable event for the old token. Recycle
         // the descriptor for a new fd before polling.
         let old_token = pd.get().token();

@@ -28,10 +28,11 @@
 //! second.
 
 use super::{Shared, Task, TaskMeta};
+use crate::sync::{Condvar, Mutex, MutexGuard};
 use crate::task::JoinHandle;
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
 
 thread_local! {
     /// The pool this thread belongs to (null on other threads).
@@ -61,8 +62,8 @@ pub(crate) struct Pool {
 }
 
 impl Pool {
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock()
     }
 
     /// Live pool threads.
@@ -172,10 +173,7 @@ impl Pool {
                 break;
             }
             st.idle += 1;
-            let (guard, timeout) = self
-                .cv
-                .wait_timeout(st, keep_alive)
-                .unwrap_or_else(|e| e.into_inner());
+            let (guard, timed_out) = self.cv.wait_timeout(st, keep_alive);
             st = guard;
             if st.notified > 0 {
                 // Serve a promise (this thread or another was signalled;
@@ -185,7 +183,7 @@ impl Pool {
             } else {
                 st.idle -= 1;
             }
-            if timeout.timed_out() && st.queue.is_empty() {
+            if timed_out && st.queue.is_empty() {
                 break;
             }
         }

@@ -18,8 +18,9 @@
 //!   the two sides always notices the other.
 
 use super::machine::Machine;
+use crate::sync::{Mutex, MutexGuard};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The lists guarded by the idle lock.
 #[derive(Debug, Default)]
@@ -45,7 +46,7 @@ pub(crate) struct Idle {
 impl Idle {
     /// Takes the idle lock.
     pub(crate) fn lock(&self) -> MutexGuard<'_, IdleLists> {
-        self.lists.lock().unwrap_or_else(|e| e.into_inner())
+        self.lists.lock()
     }
 
     /// Idle Ps right now.

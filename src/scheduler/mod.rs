@@ -44,6 +44,7 @@ pub(crate) mod sysmon;
 
 use crate::poller::Poller;
 use crate::poller::descriptor::TimerSink;
+use crate::sync::Mutex;
 use crate::task::JoinHandle;
 use crate::time::clock::{self, NEVER};
 use crate::time::timers::TimerEntry;
@@ -57,8 +58,8 @@ use registry::{Key, Registry};
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::thread::JoinHandle as ThreadHandle;
 use std::time::{Duration, Instant};
@@ -482,7 +483,7 @@ impl Shared {
         let machine = m.clone();
         match builder.spawn(move || machine::run(shared, m)) {
             Ok(handle) => {
-                let mut threads = crate::poller::fdmutex::lock(&self.threads);
+                let mut threads = self.threads.lock();
                 threads.retain(|(h, _)| !h.is_finished());
                 threads.push((handle, machine));
                 Ok(())
@@ -575,7 +576,7 @@ impl Shared {
         // task: it is detached instead, and exits when the poll returns and
         // it sees the shutdown flag.
         let me = std::thread::current().id();
-        let threads = std::mem::take(&mut *crate::poller::fdmutex::lock(&self.threads));
+        let threads = std::mem::take(&mut *self.threads.lock());
         for (handle, m) in threads {
             if handle.thread().id() == me {
                 continue; // dropped from one of its own tasks: cannot join itself

@@ -9,7 +9,7 @@
 //! future completes or is dropped. At shutdown every waker is woken, which
 //! moves each task to the global queue where shutdown drops it.
 
-use std::sync::Mutex;
+use crate::sync::{Mutex, MutexGuard};
 use std::task::Waker;
 
 const SHARDS: usize = 16;
@@ -56,8 +56,8 @@ impl Default for Registry {
 }
 
 impl Registry {
-    fn shard(&self, i: usize) -> std::sync::MutexGuard<'_, Shard> {
-        self.shards[i].lock().unwrap_or_else(|e| e.into_inner())
+    fn shard(&self, i: usize) -> MutexGuard<'_, Shard> {
+        self.shards[i].lock()
     }
 
     /// Stores a task's waker in a free slot of shard `hint % SHARDS` and

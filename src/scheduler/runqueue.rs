@@ -28,7 +28,14 @@ use crate::sync::{AtomicUsize, Ordering, UnsafeCell};
 use std::mem::MaybeUninit;
 
 /// Tasks a local queue holds (Go's `len(p.runq)`).
+#[cfg(not(loom))]
 pub(crate) const CAPACITY: usize = 256;
+
+/// Tasks a local queue holds under the model checker: small, so a model
+/// with a handful of tasks reaches the full-queue and overflow paths (and
+/// each queue is a handful of modelled atomics, not hundreds).
+#[cfg(loom)]
+pub(crate) const CAPACITY: usize = 4;
 
 struct Cell<T> {
     stamp: AtomicUsize,
@@ -366,6 +373,38 @@ mod loom_tests {
                 n += 1;
             }
             assert_eq!(n, 2);
+        });
+    }
+
+    /// A thief steals into its own queue while a foreign pusher fills that
+    /// queue up (CAPACITY is 4 under loom): whichever push finds the queue
+    /// full hands its task back (to `overflow` or to the pusher), and every
+    /// task is accounted for exactly once.
+    #[test]
+    fn loom_steal_into_a_queue_filling_up() {
+        loom::model(|| {
+            let victim: Arc<RunQueue<Runnable>> = Arc::new(RunQueue::new());
+            let mine: Arc<RunQueue<Runnable>> = Arc::new(RunQueue::new());
+            for _ in 0..CAPACITY {
+                victim.push(task()).unwrap();
+            }
+            for _ in 0..CAPACITY - 1 {
+                mine.push(task()).unwrap();
+            }
+            let pusher = {
+                let mine = mine.clone();
+                loom::thread::spawn(move || usize::from(mine.push(task()).is_err()))
+            };
+            let mut overflowed = 0;
+            let first = victim.steal_half_into(&mine, |_| overflowed += 1);
+            assert!(first.is_some());
+            let rejected = pusher.join().unwrap();
+            let mut left = 0;
+            while victim.pop().is_some() || mine.pop().is_some() {
+                left += 1;
+            }
+            assert_eq!(overflowed + rejected, 1, "exactly one push finds it full");
+            assert_eq!(1 + overflowed + rejected + left, 2 * CAPACITY);
         });
     }
 }

@@ -31,10 +31,11 @@ use super::barrier;
 use super::machine::Machine;
 use super::ownership::Ownership;
 use super::processor::{PCounters, Processor};
+use crate::sync::{Condvar, Mutex};
 use crate::time::clock::{self, NEVER};
 use std::io;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -60,14 +61,14 @@ impl Sysmon {
     /// taken from the idle list).
     pub(crate) fn wake_if_sleeping(&self) {
         if self.sleeping.load(Ordering::SeqCst) {
-            let _guard = crate::poller::fdmutex::lock(&self.stop);
+            let _guard = self.stop.lock();
             self.cv.notify_one();
         }
     }
 
     /// Asks sysmon to exit.
     pub(crate) fn stop(&self) {
-        *crate::poller::fdmutex::lock(&self.stop) = true;
+        *self.stop.lock() = true;
         self.cv.notify_one();
     }
 
@@ -77,7 +78,7 @@ impl Sysmon {
     /// itself soon enough, and waking sysmon on every P acquisition would
     /// cost a futex call and two context switches each time.
     fn sleep(&self, delay: Duration, deep: impl Fn() -> bool) -> bool {
-        let mut stop = crate::poller::fdmutex::lock(&self.stop);
+        let mut stop = self.stop.lock();
         if *stop {
             return false;
         }
@@ -88,15 +89,11 @@ impl Sysmon {
             // again before waiting (the store and this load pair with the
             // taker's `npidle` update and `sleeping` load).
             if deep() {
-                stop = self.cv.wait(stop).unwrap_or_else(|e| e.into_inner());
+                stop = self.cv.wait(stop);
             }
             self.sleeping.store(false, Ordering::SeqCst);
         } else {
-            stop = self
-                .cv
-                .wait_timeout(stop, delay)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            stop = self.cv.wait_timeout(stop, delay).0;
         }
         !*stop
     }
@@ -108,13 +105,13 @@ pub(crate) fn start(shared: &Arc<Shared>) -> io::Result<()> {
     let handle = std::thread::Builder::new()
         .name("goro-sysmon".into())
         .spawn(move || run(&s))?;
-    *crate::poller::fdmutex::lock(&shared.sysmon.thread) = Some(handle);
+    *shared.sysmon.thread.lock() = Some(handle);
     Ok(())
 }
 
 /// Waits for the sysmon thread to exit (after `Sysmon::stop`).
 pub(crate) fn join(shared: &Shared) {
-    let handle = crate::poller::fdmutex::lock(&shared.sysmon.thread).take();
+    let handle = shared.sysmon.thread.lock().take();
     if let Some(h) = handle
         && h.thread().id() != std::thread::current().id()
     {
@@ -262,7 +259,9 @@ fn has_work(shared: &Shared, p: &Processor) -> bool {
 /// The M named in `word`, if it is inside a task's poll, with its poll
 /// count (odd).
 pub(super) fn in_task_poll(shared: &Shared, word: u64) -> Option<(Arc<Machine>, u64)> {
-    crate::poller::fdmutex::lock(&shared.threads)
+    shared
+        .threads
+        .lock()
         .iter()
         .find(|(_, m)| Ownership::names(word, m.id))
         .and_then(|(_, m)| {

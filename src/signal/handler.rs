@@ -21,11 +21,12 @@
 //!   ours if it was a function (not `SIG_DFL`/`SIG_IGN`), with the same
 //!   arguments, so another library's handler keeps working.
 
+use crate::sync::Mutex;
+use crate::sys::cvt;
 use std::cell::UnsafeCell;
 use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 
 /// One more than the highest signal number on Linux (`_NSIG`).
@@ -97,7 +98,7 @@ pub(crate) fn all_deliveries() -> [u64; NSIG] {
 ///
 /// `signo` must already be validated (see `kind.rs`).
 pub(crate) fn install(signo: usize) -> io::Result<()> {
-    let mut st = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut st = INSTALL.lock();
     if st.pipe_read < 0 {
         let (r, w) = new_pipe()?;
         st.pipe_read = r;
@@ -136,15 +137,12 @@ pub(crate) fn install(signo: usize) -> io::Result<()> {
 /// A new, non-blocking, close-on-exec `dup` of the self-pipe's read end.
 /// Call after [`install`].
 pub(crate) fn dup_reader() -> io::Result<OwnedFd> {
-    let read = INSTALL.lock().unwrap_or_else(|e| e.into_inner()).pipe_read;
+    let read = INSTALL.lock().pipe_read;
     if read < 0 {
         return Err(io::Error::other("goro: signal pipe not created"));
     }
     // SAFETY: `read` is the pipe's read end, open for the life of the process.
-    let fd = unsafe { libc::fcntl(read, libc::F_DUPFD_CLOEXEC, 0) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    let fd = cvt(unsafe { libc::fcntl(read, libc::F_DUPFD_CLOEXEC, 0) })?;
     // SAFETY: `fd` is a new fd that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
@@ -170,9 +168,7 @@ pub(crate) fn drain(fd: RawFd) {
 fn new_pipe() -> io::Result<(RawFd, RawFd)> {
     let mut fds = [-1; 2];
     // SAFETY: `fds` is a valid array of two ints for pipe2 to fill.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
+    cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) })?;
     Ok((fds[0], fds[1]))
 }
 

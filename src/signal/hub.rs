@@ -26,11 +26,12 @@
 use super::handler::{self, NSIG};
 use crate::io::PollFd;
 use crate::scheduler::{Shared, context};
+use crate::sync::Mutex;
 use std::collections::HashMap;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Weak};
 use std::task::Waker;
 
 /// The runtimes with signal listeners, and the delivery counts last
@@ -43,10 +44,6 @@ static HUBS: Mutex<Hubs> = Mutex::new(Hubs {
 struct Hubs {
     list: Vec<Arc<Hub>>,
     dispatched: [u64; NSIG],
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// One runtime's signal listeners. See the module docs.
@@ -68,7 +65,7 @@ struct Listeners {
 impl Hub {
     /// The hub of `shared`, created (with its driver) on first use.
     pub(crate) fn for_runtime(shared: &Arc<Shared>) -> io::Result<Arc<Hub>> {
-        let mut hubs = lock(&HUBS);
+        let mut hubs = HUBS.lock();
         // Forget hubs of runtimes that shut down or are gone, before
         // comparing addresses (a freed runtime's address can be reused).
         hubs.list
@@ -111,7 +108,7 @@ impl Hub {
 
     /// Adds a listener for signal index `signo`; returns its id.
     pub(crate) fn add(&self, signo: usize) -> u64 {
-        let mut l = lock(&self.listeners);
+        let mut l = self.listeners.lock();
         let id = l.next_id;
         l.next_id += 1;
         l.by_id.insert(id, (signo, None));
@@ -120,7 +117,7 @@ impl Hub {
 
     /// Stores the waker of listener `id`'s pending poll.
     pub(crate) fn set_waker(&self, id: u64, waker: &Waker) {
-        if let Some((_, slot)) = lock(&self.listeners).by_id.get_mut(&id) {
+        if let Some((_, slot)) = self.listeners.lock().by_id.get_mut(&id) {
             match slot {
                 Some(w) if w.will_wake(waker) => {}
                 _ => *slot = Some(waker.clone()),
@@ -130,13 +127,15 @@ impl Hub {
 
     /// Removes listener `id`.
     pub(crate) fn remove(&self, id: u64) {
-        lock(&self.listeners).by_id.remove(&id);
+        self.listeners.lock().by_id.remove(&id);
     }
 
     /// Marks the hub closed and wakes every listener.
     fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);
-        let wake: Vec<Waker> = lock(&self.listeners)
+        let wake: Vec<Waker> = self
+            .listeners
+            .lock()
             .by_id
             .values_mut()
             .filter_map(|(_, w)| w.take())
@@ -171,7 +170,7 @@ async fn drive(pipe: PollFd<OwnedFd>) {
 fn dispatch() {
     let mut wake = Vec::new();
     {
-        let mut hubs = lock(&HUBS);
+        let mut hubs = HUBS.lock();
         let now = handler::all_deliveries();
         if now == hubs.dispatched {
             return;
@@ -179,7 +178,7 @@ fn dispatch() {
         let moved: [bool; NSIG] = std::array::from_fn(|i| now[i] != hubs.dispatched[i]);
         hubs.dispatched = now;
         for hub in &hubs.list {
-            let mut listeners = lock(&hub.listeners);
+            let mut listeners = hub.listeners.lock();
             for (signo, waker) in listeners.by_id.values_mut() {
                 if moved[*signo] {
                     wake.extend(waker.take());

@@ -1,11 +1,11 @@
 //! [`JoinHandle`] and [`JoinError`]: awaiting a spawned task's result.
 
 use crate::scheduler::TaskMeta;
+use crate::sync::{Mutex, MutexGuard};
 use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Mutex;
 use std::task::{Context, Poll, Waker};
 
 /// An owned permission to await a spawned task's output.
@@ -60,8 +60,8 @@ impl<T> JoinHandle<T> {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner<T>> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Inner<T>> {
+        self.inner.lock()
     }
 }
 
@@ -340,9 +340,7 @@ impl JoinError {
     /// ```
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
         match self.repr {
-            Repr::Panic { payload, .. } => {
-                Ok(payload.into_inner().unwrap_or_else(|e| e.into_inner()))
-            }
+            Repr::Panic { payload, .. } => Ok(payload.into_inner()),
             Repr::Cancelled => Err(self),
         }
     }

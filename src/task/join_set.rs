@@ -19,11 +19,12 @@
 use super::abort::{AbortHandle, AbortTarget};
 use super::join::{JoinError, JoinHandle};
 use crate::runtime::Handle;
+use crate::sync::{Mutex, MutexGuard};
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::future::{Future, poll_fn};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Wake, Waker};
 
 /// A set of spawned tasks whose results are collected as they finish.
@@ -82,7 +83,7 @@ struct ReadyState {
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, ReadyState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.lock()
     }
 
     fn push_ready(&self, id: u64) {

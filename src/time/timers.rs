@@ -24,8 +24,8 @@ use super::clock::NEVER;
 use super::heap::{Heap4, Keyed};
 use crate::poller::descriptor::{DeadlineMode, DescPtr};
 use crate::poller::slot::{Slot, Wakers};
+use crate::sync::Mutex;
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// What a heap entry fires.
@@ -134,14 +134,14 @@ impl Timers {
 
     /// Number of entries, stale ones included.
     pub(crate) fn len(&self) -> usize {
-        crate::poller::fdmutex::lock(&self.heap).len()
+        self.heap.lock().len()
     }
 
     /// Arms `entry`. Returns true if it is now the earliest timer here
     /// (never for a [`NEVER`] entry: nobody needs to wake up for it).
     pub(crate) fn add(&self, entry: TimerEntry) -> bool {
         let when = entry.when;
-        let mut heap = crate::poller::fdmutex::lock(&self.heap);
+        let mut heap = self.heap.lock();
         let zombies = self.zombies.load(Ordering::Relaxed);
         if zombies > 64 && zombies > heap.len() / 4 {
             heap.retain(TimerEntry::is_live);
@@ -168,7 +168,7 @@ impl Timers {
         }
         let mut due = Vec::new();
         {
-            let Ok(mut heap) = self.heap.try_lock() else {
+            let Some(mut heap) = self.heap.try_lock() else {
                 // Another thread is running or arming these timers.
                 return 0;
             };
@@ -212,7 +212,7 @@ impl Timers {
 
     /// Drops every entry (runtime shutdown), waking nothing.
     pub(crate) fn clear(&self) -> Vec<TimerEntry> {
-        let mut heap = crate::poller::fdmutex::lock(&self.heap);
+        let mut heap = self.heap.lock();
         self.next_when.store(NEVER, Ordering::Release);
         heap.drain().collect()
     }

@@ -9,7 +9,8 @@
 use super::stream::TcpStream;
 use crate::io::fd::Fd;
 use crate::net::addr::{ToSocketAddrs, resolve};
-use crate::net::{socket, sockopt};
+use crate::net::socket::{self, SockAddr};
+use crate::net::sockopt;
 use crate::poller::descriptor::timeout_error;
 use std::io;
 use std::net::SocketAddr;
@@ -267,10 +268,10 @@ impl Dialer {
             sockopt::set_recv_buffer_size(raw, size)?;
         }
         if let Some(local) = &self.local_addr {
-            socket::bind(raw, local)?;
+            socket::bind(raw, &SockAddr::from(local))?;
         }
         let fd = Fd::new(sock)?;
-        if !socket::start_connect(fd.raw(), addr)? {
+        if !socket::start_connect(fd.raw(), &SockAddr::from(addr))? {
             fd.await_connect().await?;
         }
         Ok(TcpStream::from_fd(fd))

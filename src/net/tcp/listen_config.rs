@@ -10,7 +10,8 @@
 use super::listener::TcpListener;
 use crate::io::fd::Fd;
 use crate::net::addr::{ToSocketAddrs, resolve};
-use crate::net::{socket, sockopt};
+use crate::net::socket::{self, SockAddr};
+use crate::net::sockopt;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
@@ -215,8 +216,8 @@ impl ListenConfig {
         if let Some(size) = self.recv_buffer_size {
             sockopt::set_recv_buffer_size(raw, size)?;
         }
-        socket::bind(raw, addr)?;
-        sockopt::listen_with_backlog(raw, self.backlog)?;
+        socket::bind(raw, &SockAddr::from(addr))?;
+        socket::listen_with_backlog(raw, self.backlog)?;
         Ok(TcpListener::from_parts(Fd::new(sock)?, self.keep_alive))
     }
 }

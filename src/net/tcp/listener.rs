@@ -4,7 +4,8 @@ use super::stream::TcpStream;
 use crate::io::fd::Fd;
 use crate::net::addr::{ToSocketAddrs, resolve};
 use crate::net::backoff::AcceptBackoff;
-use crate::net::{socket, sockopt};
+use crate::net::socket::{self, SockAddr};
+use crate::net::sockopt;
 use crate::poller::descriptor::{DeadlineMode, Mode};
 use std::fmt;
 use std::io;
@@ -83,7 +84,7 @@ impl TcpListener {
     fn bind_one(addr: &SocketAddr) -> io::Result<TcpListener> {
         let sock = socket::socket(socket::domain(addr), libc::SOCK_STREAM)?;
         socket::setsockopt_int(sock.as_raw_fd(), libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
-        socket::bind(sock.as_raw_fd(), addr)?;
+        socket::bind(sock.as_raw_fd(), &SockAddr::from(addr))?;
         socket::listen(sock.as_raw_fd())?;
         Ok(TcpListener::from_parts(Fd::new(sock)?, None))
     }

@@ -2,8 +2,9 @@
 
 use crate::io::fd::Fd;
 use crate::net::addr::{ToSocketAddrs, resolve};
-use crate::net::socket;
+use crate::net::socket::{self, SockAddr};
 use crate::poller::descriptor::{DeadlineMode, Mode};
+use crate::sys::cvt;
 use std::fmt;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
@@ -94,7 +95,7 @@ impl TcpStream {
     async fn connect_one(addr: &SocketAddr) -> io::Result<TcpStream> {
         let sock = socket::socket(socket::domain(addr), libc::SOCK_STREAM)?;
         let fd = Fd::new(sock)?;
-        if !socket::start_connect(fd.raw(), addr)? {
+        if !socket::start_connect(fd.raw(), &SockAddr::from(addr))? {
             fd.await_connect().await?;
         }
         Ok(TcpStream::from_fd(fd))
@@ -544,7 +545,7 @@ impl TcpStream {
         };
         self.fd.with_std(|s: &std::net::TcpStream| {
             // SAFETY: passes a pointer to a live linger struct and its size.
-            let r = unsafe {
+            cvt(unsafe {
                 libc::setsockopt(
                     s.as_raw_fd(),
                     libc::SOL_SOCKET,
@@ -552,12 +553,8 @@ impl TcpStream {
                     (&l as *const libc::linger).cast(),
                     std::mem::size_of::<libc::linger>() as libc::socklen_t,
                 )
-            };
-            if r < 0 {
-                Err(io::Error::last_os_error())
-            } else {
-                Ok(())
-            }
+            })?;
+            Ok(())
         })
     }
 

@@ -1,7 +1,7 @@
 //! [`UnixDatagram`]: a Unix-domain datagram socket.
 
 use crate::io::fd::Fd;
-use crate::net::socket::{self, UnixAddr};
+use crate::net::socket::{self, SockAddr};
 use crate::poller::descriptor::{DeadlineMode, Mode};
 use std::fmt;
 use std::io;
@@ -68,7 +68,7 @@ impl UnixDatagram {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixDatagram> {
-        UnixDatagram::bind_raw(&UnixAddr::from_path(path.as_ref())?)
+        UnixDatagram::bind_raw(&SockAddr::from_path(path.as_ref())?)
     }
 
     /// Creates a socket bound to `addr` (a pathname or, on Linux, an
@@ -84,12 +84,12 @@ impl UnixDatagram {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub fn bind_addr(addr: &SocketAddr) -> io::Result<UnixDatagram> {
-        UnixDatagram::bind_raw(&UnixAddr::from_std(addr)?)
+        UnixDatagram::bind_raw(&SockAddr::from_unix(addr)?)
     }
 
-    fn bind_raw(addr: &UnixAddr) -> io::Result<UnixDatagram> {
+    fn bind_raw(addr: &SockAddr) -> io::Result<UnixDatagram> {
         let sock = socket::socket(libc::AF_UNIX, libc::SOCK_DGRAM)?;
-        socket::bind_unix(sock.as_raw_fd(), addr)?;
+        socket::bind(sock.as_raw_fd(), addr)?;
         Ok(UnixDatagram { fd: Fd::new(sock)? })
     }
 
@@ -140,7 +140,7 @@ impl UnixDatagram {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub fn connect<P: AsRef<Path>>(&self, path: P) -> io::Result<()> {
-        self.connect_raw(&UnixAddr::from_path(path.as_ref())?)
+        self.connect_raw(&SockAddr::from_path(path.as_ref())?)
     }
 
     /// Like [`connect`](Self::connect), to a pathname or abstract address.
@@ -159,13 +159,13 @@ impl UnixDatagram {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub fn connect_addr(&self, addr: &SocketAddr) -> io::Result<()> {
-        self.connect_raw(&UnixAddr::from_std(addr)?)
+        self.connect_raw(&SockAddr::from_unix(addr)?)
     }
 
-    fn connect_raw(&self, addr: &UnixAddr) -> io::Result<()> {
+    fn connect_raw(&self, addr: &SockAddr) -> io::Result<()> {
         // A datagram connect never returns "in progress".
         self.fd
-            .with_std(|s: &StdDatagram| socket::connect_unix(s.as_raw_fd(), addr))
+            .with_std(|s: &StdDatagram| socket::start_connect(s.as_raw_fd(), addr))
             .map(drop)
     }
 
@@ -224,9 +224,9 @@ impl UnixDatagram {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn send_to<P: AsRef<Path>>(&self, buf: &[u8], path: P) -> io::Result<usize> {
-        let addr = UnixAddr::from_path(path.as_ref())?;
+        let addr = SockAddr::from_path(path.as_ref())?;
         self.fd
-            .op(Mode::Write, |fd| socket::send_to_unix(fd, buf, &addr))
+            .op(Mode::Write, |fd| socket::send_to(fd, buf, &addr))
             .await
     }
 
@@ -250,9 +250,9 @@ impl UnixDatagram {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn send_to_addr(&self, buf: &[u8], addr: &SocketAddr) -> io::Result<usize> {
-        let addr = UnixAddr::from_std(addr)?;
+        let addr = SockAddr::from_unix(addr)?;
         self.fd
-            .op(Mode::Write, |fd| socket::send_to_unix(fd, buf, &addr))
+            .op(Mode::Write, |fd| socket::send_to(fd, buf, &addr))
             .await
     }
 
@@ -270,7 +270,7 @@ impl UnixDatagram {
     /// ```
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.fd
-            .op(Mode::Read, |fd| socket::recv_from_unix(fd, buf, 0))
+            .op(Mode::Read, |fd| socket::recv_from(fd, buf, 0))
             .await
     }
 
@@ -287,9 +287,7 @@ impl UnixDatagram {
     /// ```
     pub async fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.fd
-            .op(Mode::Read, |fd| {
-                socket::recv_from_unix(fd, buf, libc::MSG_PEEK)
-            })
+            .op(Mode::Read, |fd| socket::recv_from(fd, buf, libc::MSG_PEEK))
             .await
     }
 
@@ -338,7 +336,7 @@ impl UnixDatagram {
         buf: &mut [u8],
     ) -> Poll<io::Result<(usize, SocketAddr)>> {
         self.fd
-            .poll_io(cx, Mode::Read, |fd| socket::recv_from_unix(fd, buf, 0))
+            .poll_io(cx, Mode::Read, |fd| socket::recv_from(fd, buf, 0))
     }
 
     /// Polls to send one datagram to the socket bound at `path`.
@@ -360,12 +358,12 @@ impl UnixDatagram {
         buf: &[u8],
         path: &Path,
     ) -> Poll<io::Result<usize>> {
-        let addr = match UnixAddr::from_path(path) {
+        let addr = match SockAddr::from_path(path) {
             Ok(a) => a,
             Err(e) => return Poll::Ready(Err(e)),
         };
         self.fd
-            .poll_io(cx, Mode::Write, |fd| socket::send_to_unix(fd, buf, &addr))
+            .poll_io(cx, Mode::Write, |fd| socket::send_to(fd, buf, &addr))
     }
 
     /// Waits until the socket may be readable.

@@ -3,7 +3,7 @@
 use super::stream::UnixStream;
 use crate::io::fd::Fd;
 use crate::net::backoff::AcceptBackoff;
-use crate::net::socket::{self, UnixAddr};
+use crate::net::socket::{self, SockAddr};
 use crate::poller::descriptor::{DeadlineMode, Mode};
 use std::fmt;
 use std::io;
@@ -101,7 +101,7 @@ impl UnixListener {
     /// ```
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixListener> {
         let path = path.as_ref();
-        let addr = UnixAddr::from_path(path)?;
+        let addr = SockAddr::from_path(path)?;
         let fd = UnixListener::listen(&addr)?;
         let named = !path.as_os_str().is_empty();
         Ok(UnixListener {
@@ -123,7 +123,7 @@ impl UnixListener {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub fn bind_addr(addr: &SocketAddr) -> io::Result<UnixListener> {
-        let fd = UnixListener::listen(&UnixAddr::from_std(addr)?)?;
+        let fd = UnixListener::listen(&SockAddr::from_unix(addr)?)?;
         let path = addr.as_pathname().map(Path::to_owned);
         let named = path.is_some();
         Ok(UnixListener {
@@ -132,9 +132,9 @@ impl UnixListener {
         })
     }
 
-    fn listen(addr: &UnixAddr) -> io::Result<Fd> {
+    fn listen(addr: &SockAddr) -> io::Result<Fd> {
         let sock = socket::socket(libc::AF_UNIX, libc::SOCK_STREAM)?;
-        socket::bind_unix(sock.as_raw_fd(), addr)?;
+        socket::bind(sock.as_raw_fd(), addr)?;
         socket::listen(sock.as_raw_fd())?;
         Fd::new(sock)
     }
@@ -155,7 +155,7 @@ impl UnixListener {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
-        let (fd, addr) = self.fd.op(Mode::Read, socket::accept_unix).await?;
+        let (fd, addr) = self.fd.op(Mode::Read, socket::accept).await?;
         Ok((UnixStream::from_fd(Fd::new(fd)?), addr))
     }
 
@@ -172,7 +172,7 @@ impl UnixListener {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, SocketAddr)>> {
-        let (fd, addr) = ready!(self.fd.poll_io(cx, Mode::Read, socket::accept_unix))?;
+        let (fd, addr) = ready!(self.fd.poll_io(cx, Mode::Read, socket::accept))?;
         Poll::Ready(Fd::new(fd).map(|fd| (UnixStream::from_fd(fd), addr)))
     }
 

@@ -1,7 +1,7 @@
 //! [`UnixStream`]: a Unix-domain stream connection.
 
 use crate::io::fd::Fd;
-use crate::net::socket::{self, UnixAddr};
+use crate::net::socket::{self, SockAddr};
 use crate::poller::descriptor::{DeadlineMode, Mode};
 use crate::time::sleep;
 use std::fmt;
@@ -76,7 +76,7 @@ impl UnixStream {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn connect<P: AsRef<Path>>(path: P) -> io::Result<UnixStream> {
-        let addr = UnixAddr::from_path(path.as_ref())?;
+        let addr = SockAddr::from_path(path.as_ref())?;
         UnixStream::connect_raw(&addr).await
     }
 
@@ -95,16 +95,16 @@ impl UnixStream {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn connect_addr(addr: &SocketAddr) -> io::Result<UnixStream> {
-        let addr = UnixAddr::from_std(addr)?;
+        let addr = SockAddr::from_unix(addr)?;
         UnixStream::connect_raw(&addr).await
     }
 
-    async fn connect_raw(addr: &UnixAddr) -> io::Result<UnixStream> {
+    async fn connect_raw(addr: &SockAddr) -> io::Result<UnixStream> {
         let sock = socket::socket(libc::AF_UNIX, libc::SOCK_STREAM)?;
         let fd = Fd::new(sock)?;
         let mut delay = Duration::ZERO;
         loop {
-            match socket::connect_unix(fd.raw(), addr) {
+            match socket::start_connect(fd.raw(), addr) {
                 Ok(true) => break,
                 Ok(false) => {
                     fd.await_connect().await?;
