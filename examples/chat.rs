@@ -57,6 +57,9 @@ async fn client(stream: TcpStream, peers: Peers) {
     let Ok(me) = stream.peer_addr() else { return };
     let stream = Arc::new(stream);
     let (tx, rx) = async_channel::bounded::<Arc<str>>(64);
+    // Greet the newcomer once it is registered: from then on it hears
+    // everyone else.
+    let _ = tx.try_send(format!("* welcome, you are {me}\n").into());
     peers.lock().unwrap().insert(me, tx);
     broadcast(&peers, me, format!("* {me} joined\n").into());
 

@@ -61,6 +61,12 @@ fn chat_relays_lines_between_clients() {
     let server = ExampleProcess::start("chat", &["--addr", "127.0.0.1:0"]);
     let alice = tcp(server.addr());
     let mut alice_lines = BufReader::new(alice.try_clone().unwrap()).lines();
+    // Alice is registered (and will hear Bob join) once she is welcomed.
+    let welcome = alice_lines.next().unwrap().unwrap();
+    assert_eq!(
+        welcome,
+        format!("* welcome, you are {}", alice.local_addr().unwrap())
+    );
     let mut bob = tcp(server.addr());
     let bob_addr = bob.local_addr().unwrap();
     // Alice hears Bob join, so Bob is registered before he speaks.

@@ -314,10 +314,16 @@ mod tests {
         let t = std::thread::spawn(move || p2.poll(None).unwrap());
         std::thread::sleep(Duration::from_millis(20));
         poller.wake();
-        poller.wake();
         let out = t.join().unwrap();
         assert!(out.woken);
         // The break was consumed: a short poll now times out quietly.
+        assert!(!poller.poll(Some(Duration::from_millis(1))).unwrap().woken);
+        // Breaks that arrive before a poll consumes one coalesce: one poll
+        // reports them, the next has nothing. (Sent before polling, so the
+        // outcome does not depend on how the threads are scheduled.)
+        poller.wake();
+        poller.wake();
+        assert!(poller.poll(None).unwrap().woken);
         assert!(!poller.poll(Some(Duration::from_millis(1))).unwrap().woken);
     }
 
