@@ -63,6 +63,13 @@ fn seed() -> u64 {
     }
 }
 
+/// Tests of this file run one at a time, fd checks included: a test that
+/// counts fds while another opens sockets would see the other's.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
@@ -286,6 +293,7 @@ struct Outcome {
 
 #[test]
 fn echo_over_200_connections_under_injected_faults() {
+    let _serial = serial();
     let seed = seed();
     eprintln!("fault injection seed: {seed} (set GORO_FAULT_SEED to replay)");
     let guard = fault::install(echo_schedule(seed));
@@ -432,6 +440,7 @@ fn run_echo(seed: u64) -> (Outcome, Vec<String>) {
 /// constructors as `io::Error`s, and the half-made socket is closed.
 #[test]
 fn registration_failures_are_errors_from_constructors() {
+    let _serial = serial();
     let guard = fault::install(Schedule::new(1).fail(Syscall::EpollCtl, Fault::OutOfMemory, 1.0));
     let baseline = settled_fds();
     with_watchdog(1, || {
@@ -459,6 +468,7 @@ fn registration_failures_are_errors_from_constructors() {
 /// (the schedule is cleared).
 #[test]
 fn accept_reports_and_incoming_rides_out_fd_exhaustion() {
+    let _serial = serial();
     let guard = fault::install(Schedule::new(2).fail(Syscall::Accept, Fault::ProcessFdLimit, 1.0));
     let baseline = settled_fds();
     with_watchdog(2, || {
@@ -500,6 +510,7 @@ fn accept_reports_and_incoming_rides_out_fd_exhaustion() {
 /// every byte must arrive exactly once, in order.
 #[test]
 fn datagrams_and_unix_streams_under_faults() {
+    let _serial = serial();
     let seed = seed();
     eprintln!("fault injection seed: {seed} (set GORO_FAULT_SEED to replay)");
     let guard = fault::install(
