@@ -11,6 +11,7 @@
 
 use super::Shared;
 use super::context;
+use super::ids::MId;
 use super::machine::Machine;
 use super::ownership;
 use super::processor::Processor;
@@ -76,7 +77,7 @@ pub(crate) fn hand_off_current_p() {
         } else {
             let ok = {
                 let mut lists = shared.idle.lock();
-                let ok = p.owner.transfer(me, 0);
+                let ok = p.owner.transfer(Some(me), None);
                 if ok {
                     lists.put_p(&shared.idle, pid);
                 }
@@ -119,7 +120,7 @@ enum Taker {
 /// on the P and counts a hand-off. `claim` runs with no lock held (a
 /// reservation in it must not wait for one: the P's owner may wait for the
 /// reservation holding the idle lock, in `release_p`).
-pub(super) fn give_p(shared: &Shared, p: &Processor, claim: impl FnOnce(u64) -> bool) -> bool {
+pub(super) fn give_p(shared: &Shared, p: &Processor, claim: impl FnOnce(MId) -> bool) -> bool {
     let taker = {
         let mut lists = shared.idle.lock();
         match lists.get_m() {
@@ -127,7 +128,7 @@ pub(super) fn give_p(shared: &Shared, p: &Processor, claim: impl FnOnce(u64) -> 
             None if lists.threads < shared.nprocs() + shared.config.max_spare_threads
                 && !shared.is_shutdown() =>
             {
-                Taker::Spare(shared.new_machine())
+                Taker::Spare(shared.alloc_m())
             }
             None => return false,
         }
@@ -151,7 +152,7 @@ pub(super) fn give_p(shared: &Shared, p: &Processor, claim: impl FnOnce(u64) -> 
                 // lost the P, so it cannot be given back: it goes on the
                 // idle list, where that M (or any other) takes it.
                 let mut lists = shared.idle.lock();
-                if p.owner.transfer(id, 0) {
+                if p.owner.transfer(Some(id), None) {
                     lists.put_p(&shared.idle, p.id);
                 }
                 drop(lists);

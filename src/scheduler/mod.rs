@@ -35,6 +35,7 @@ pub(crate) mod blocking;
 pub(crate) mod context;
 mod handoff;
 pub(crate) mod idle;
+pub(crate) mod ids;
 pub(crate) mod machine;
 pub(crate) mod ownership;
 pub(crate) mod processor;
@@ -58,6 +59,7 @@ use crate::sync::Mutex;
 use crate::time::clock;
 use concurrent_queue::ConcurrentQueue;
 use idle::Idle;
+use ids::PId;
 use machine::Machine;
 use processor::Processor;
 use registry::Registry;
@@ -146,7 +148,7 @@ impl Shared {
         let workers = config.workers.max(1);
         let poller = Poller::new()?;
         let shared = Arc::new_cyclic(|me| Shared {
-            ps: (0..workers).map(Processor::new).collect(),
+            ps: (0..workers).map(|i| Processor::new(PId::new(i))).collect(),
             global: ConcurrentQueue::unbounded(),
             poller,
             idle: Idle::default(),
@@ -167,7 +169,7 @@ impl Shared {
         // Before any M runs: the Ms and sysmon must agree on the fences.
         barrier::init();
         for p in 0..workers {
-            if let Err(e) = shared.start_m(p, false) {
+            if let Err(e) = shared.new_m(PId::new(p), false) {
                 shared.shutdown();
                 return Err(e);
             }

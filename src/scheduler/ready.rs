@@ -15,6 +15,7 @@
 //! wake drops its task instead: nobody would run it again.
 
 use super::context::{self, WorkerContext};
+use super::ids::PId;
 use super::ownership;
 use super::processor::{self, Processor};
 use super::runqueue;
@@ -114,7 +115,7 @@ impl Shared {
     /// one task is waiting. What P's local queue cannot hold goes to the
     /// global queue behind it (Go's `runqputbatch`): unlike `push_local`'s
     /// overflow, this never moves tasks queued earlier behind later ones.
-    pub(crate) fn inject(&self, pid: Option<usize>, tasks: Vec<Task>) {
+    pub(crate) fn inject(&self, pid: Option<PId>, tasks: Vec<Task>) {
         let n = tasks.len();
         for t in tasks {
             let rest = match pid {

@@ -8,6 +8,7 @@
 
 use super::Shared;
 use super::context;
+use super::ids::PId;
 use super::ready::schedule_task;
 use super::registry::Key;
 use crate::task::JoinHandle;
@@ -38,7 +39,8 @@ impl Shared {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let hint = context::with_worker(|w| w.and_then(|w| w.p.get())).unwrap_or_else(thread_hint);
+        let hint = context::with_worker(|w| w.and_then(|w| w.p.get()))
+            .map_or_else(thread_hint, PId::index);
         let meta = TaskMeta {
             shared: self.clone(),
             key: std::sync::atomic::AtomicU32::new(Key::pack(None)),

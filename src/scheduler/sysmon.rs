@@ -205,8 +205,8 @@ fn run(shared: &Shared) {
         for p in shared.ps.iter() {
             let word = p.owner.word();
             let tick = p.schedtick.load(Ordering::Relaxed);
-            let s = &mut seen[p.id];
-            let idle = Ownership::owner_of(word) == 0;
+            let s = &mut seen[p.id.index()];
+            let idle = Ownership::owner_of(word).is_none();
             if idle && p.has_tasks() {
                 shared.wakep();
             }
@@ -277,17 +277,17 @@ pub(super) fn retake(
     stuck: &Machine,
     poll: u64,
 ) -> bool {
+    // (A word that names no M cannot be reserved.)
+    let Some(owner) = Ownership::owner_of(seen) else {
+        return false;
+    };
     handoff::give_p(shared, p, |to| {
         let Some(reserved) = p.owner.reserve(seen) else {
             return false;
         };
         let still_inside = barrier::heavy() && stuck.poll_seq() == poll;
         // Back to `stuck` if its poll returned: it goes on with its P.
-        let to = if still_inside {
-            to
-        } else {
-            Ownership::owner_of(seen)
-        };
+        let to = if still_inside { to } else { owner };
         p.owner.resolve(reserved, to);
         still_inside
     })

@@ -4,6 +4,7 @@
 
 use super::Shared;
 use super::context;
+use super::ids::PId;
 use super::spawn::thread_hint;
 use crate::poller::descriptor::TimerSink;
 use crate::time::clock::NEVER;
@@ -34,6 +35,7 @@ impl TimerSink for Shared {
         let p = context::with_worker(|w| {
             w.filter(|w| std::ptr::eq(&*w.shared, self))
                 .and_then(|w| w.p.get())
+                .map(PId::index)
         })
         .unwrap_or_else(|| thread_hint() % self.ps.len());
         if self.ps[p].timers.add(entry) {

@@ -1,4 +1,5 @@
-//! Waking and starting Ms (Go's `wakep`, `startm`, `newm`), and making
+//! Waking and starting Ms (Go's `wakep`, `startm`, `newm`: here
+//! [`Shared::wakep`], [`Shared::start_m`], [`Shared::new_m`]), and making
 //! sure some M wakes for new timers and I/O waiters (`wakeNetPoller`).
 //!
 //! New work calls [`Shared::wakep`]: if a P is idle and no M is spinning,
@@ -8,6 +9,7 @@
 //! argument is in idle.rs.
 
 use super::Shared;
+use super::ids::{MId, PId};
 use super::machine::{self, Machine};
 use std::io;
 use std::sync::Arc;
@@ -28,19 +30,20 @@ impl Shared {
         {
             return;
         }
-        self.startm(None, true);
+        self.start_m(None, true);
     }
 
     /// Gives P `p` (or an idle P) to an idle M, starting a spare M if none
-    /// is listed. `spinning`: the caller incremented `nmspinning` for it.
-    pub(crate) fn startm(&self, p: Option<usize>, spinning: bool) {
+    /// is listed (Go's `startm`). `spinning`: the caller incremented
+    /// `nmspinning` for it.
+    pub(crate) fn start_m(&self, p: Option<PId>, spinning: bool) {
         let mut lists = self.idle.lock();
         let pid = match p.or_else(|| lists.get_p(&self.idle)) {
             Some(pid) => pid,
             None => {
                 drop(lists);
                 if spinning {
-                    self.idle.nmspinning.fetch_sub(1, Ordering::SeqCst);
+                    self.idle.stop_spinning();
                 }
                 return;
             }
@@ -48,21 +51,21 @@ impl Shared {
         match lists.get_m() {
             Some(m) => {
                 drop(lists);
-                let taken = self.ps[pid].owner.transfer(0, m.id);
+                let taken = self.ps[pid].owner.transfer(None, Some(m.id));
                 debug_assert!(taken, "an idle-listed P has no owner");
                 m.hand_p(pid, spinning);
                 m.wake(&self.poller);
             }
             None => {
                 drop(lists);
-                if self.is_shutdown() || self.start_m(pid, spinning).is_err() {
-                    // No thread to run it (`start_m` left it unowned): the
+                if self.is_shutdown() || self.new_m(pid, spinning).is_err() {
+                    // No thread to run it (`new_m` left it unowned): the
                     // P goes back to the idle list.
                     let mut lists = self.idle.lock();
                     lists.put_p(&self.idle, pid);
                     drop(lists);
                     if spinning {
-                        self.idle.nmspinning.fetch_sub(1, Ordering::SeqCst);
+                        self.idle.stop_spinning();
                     }
                 }
             }
@@ -70,26 +73,28 @@ impl Shared {
         self.sysmon.wake_if_sleeping();
     }
 
-    /// Starts a new M thread that begins by running P `pid` (unowned). On
-    /// error the P is left unowned.
-    pub(super) fn start_m(&self, pid: usize, spinning: bool) -> io::Result<()> {
-        let m = self.new_machine();
-        let taken = self.ps[pid].owner.transfer(0, m.id);
+    /// Starts a new M thread that begins by running P `pid` (unowned), Go's
+    /// `newm`. On error the P is left unowned.
+    pub(super) fn new_m(&self, pid: PId, spinning: bool) -> io::Result<()> {
+        let m = self.alloc_m();
+        let taken = self.ps[pid].owner.transfer(None, Some(m.id));
         debug_assert!(taken, "a P being started has no owner");
         let id = m.id;
         self.spawn_m(m, pid, spinning).inspect_err(|_| {
-            self.ps[pid].owner.transfer(id, 0);
+            self.ps[pid].owner.transfer(Some(id), None);
         })
     }
 
-    /// A fresh M with a new id, not yet running.
-    pub(crate) fn new_machine(&self) -> Arc<Machine> {
-        Arc::new(Machine::new(self.next_m_id.fetch_add(1, Ordering::Relaxed)))
+    /// A fresh M with a new id, not yet running (Go's `allocm`).
+    pub(crate) fn alloc_m(&self) -> Arc<Machine> {
+        Arc::new(Machine::new(MId::nth(
+            self.next_m_id.fetch_add(1, Ordering::Relaxed),
+        )))
     }
 
     /// Starts the thread of M `m`, handing it P `pid` (whose `owner` the
     /// caller has already set to `m.id`).
-    pub(crate) fn spawn_m(&self, m: Arc<Machine>, pid: usize, spinning: bool) -> io::Result<()> {
+    pub(crate) fn spawn_m(&self, m: Arc<Machine>, pid: PId, spinning: bool) -> io::Result<()> {
         m.hand_p(pid, spinning);
         let shared = self.arc();
         let mut builder = std::thread::Builder::new().name((self.config.thread_name)());
