@@ -28,10 +28,9 @@ use crate::poller::Direction;
 use crate::poller::descriptor::{DeadlineMode, DescPtr, PollDesc, closed_error, shut_down_error};
 use crate::poller::fdmutex::FdMutex;
 use crate::poller::slot::Registration;
-use crate::runtime::Handle;
 use crate::scheduler::Shared;
+use crate::scheduler::budget;
 use crate::sys::cvt;
-use crate::task::budget;
 use std::future::Future;
 use std::io;
 use std::mem::ManuallyDrop;
@@ -75,7 +74,7 @@ impl Fd {
     }
 
     fn register(raw: RawFd, owns: bool) -> io::Result<Fd> {
-        let shared = Handle::current_or_default().shared;
+        let shared = crate::runtime::current_scheduler();
         if shared.is_shutdown() {
             return Err(shut_down_error());
         }
@@ -236,10 +235,10 @@ impl Fd {
     /// spurious, so wait again.
     pub(crate) async fn await_connect(&self) -> io::Result<()> {
         self.op(Direction::Write, |raw| {
-            if let Some(e) = crate::net::socket::take_error(raw)? {
+            if let Some(e) = crate::sys::sockopt::take_error(raw)? {
                 return Err(e);
             }
-            if crate::net::socket::is_connected(raw)? {
+            if crate::sys::sockopt::is_connected(raw)? {
                 Ok(())
             } else {
                 Err(io::ErrorKind::WouldBlock.into())
@@ -426,7 +425,7 @@ impl Fd {
                         // ICMP error on a datagram socket, say). Report it
                         // instead of waiting for an edge that will not come.
                         if pd.has_event_err()
-                            && let Ok(Some(e)) = crate::net::socket::take_error(self.fd)
+                            && let Ok(Some(e)) = crate::sys::sockopt::take_error(self.fd)
                         {
                             return Poll::Ready(Err(e));
                         }

@@ -351,44 +351,6 @@ fn interrupted_connect(_: RawFd, _: &Option<io::Error>) -> bool {
     false
 }
 
-/// Reads and clears the socket's pending error (`SO_ERROR`).
-pub(crate) fn take_error(fd: RawFd) -> io::Result<Option<io::Error>> {
-    let err = getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_ERROR)?;
-    Ok((err != 0).then(|| io::Error::from_raw_os_error(err)))
-}
-
-/// Reads an integer socket option.
-pub(crate) fn getsockopt_int(fd: RawFd, level: i32, name: i32) -> io::Result<i32> {
-    let mut value: libc::c_int = 0;
-    let mut len = mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: `value`/`len` describe a writable int.
-    cvt(unsafe {
-        libc::getsockopt(
-            fd,
-            level,
-            name,
-            (&mut value as *mut libc::c_int).cast(),
-            &mut len,
-        )
-    })?;
-    Ok(value)
-}
-
-/// Sets an integer socket option.
-pub(crate) fn setsockopt_int(fd: RawFd, level: i32, name: i32, value: i32) -> io::Result<()> {
-    // SAFETY: passes a pointer to a live int and its size.
-    cvt(unsafe {
-        libc::setsockopt(
-            fd,
-            level,
-            name,
-            (&value as *const i32).cast(),
-            mem::size_of::<i32>() as libc::socklen_t,
-        )
-    })?;
-    Ok(())
-}
-
 /// Binds `fd` to `addr`.
 pub(crate) fn bind(fd: RawFd, addr: &SockAddr) -> io::Result<()> {
     // SAFETY: `addr` holds a valid sockaddr of `addr.len()` bytes.
@@ -472,19 +434,6 @@ pub(crate) fn is_resource_exhaustion(e: &io::Error) -> bool {
         e.raw_os_error(),
         Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
     )
-}
-
-/// True if `fd` has a peer (`getpeername` succeeds); `ENOTCONN` is `false`.
-/// Used after a non-blocking connect reports writability.
-pub(crate) fn is_connected(fd: RawFd) -> io::Result<bool> {
-    let mut addr = SockAddr::buffer();
-    // SAFETY: `addr.storage`/`addr.len` describe a writable buffer of that
-    // size.
-    match cvt(unsafe { libc::getpeername(fd, addr.as_mut_ptr(), &mut addr.len) }) {
-        Ok(_) => Ok(true),
-        Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => Ok(false),
-        Err(e) => Err(e),
-    }
 }
 
 /// `recvfrom` into `buf` with `flags`, returning the sender's address as

@@ -1,10 +1,10 @@
 //! Socket options set by [`Dialer`](super::Dialer),
 //! [`ListenConfig`](super::ListenConfig) and the `TcpStream` option
 //! methods: TCP keep-alive, buffer sizes, `SO_REUSEADDR`/`SO_REUSEPORT`,
-//! on top of [`socket`](super::socket)'s integer get/set calls. Callers hold
+//! on top of [`sys::sockopt`](crate::sys::sockopt)'s integer get/set calls. Callers hold
 //! the fd open (a fresh socket they own, or `Fd::with_std`).
 
-use super::socket::{getsockopt_int, setsockopt_int};
+use crate::sys::sockopt::{getsockopt_int, setsockopt_int};
 use std::io;
 use std::os::fd::RawFd;
 use std::time::Duration;

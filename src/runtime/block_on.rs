@@ -32,7 +32,7 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
     let mut cx = Context::from_waker(&waker);
     let mut future = pin!(future);
     loop {
-        crate::task::budget::reset();
+        crate::scheduler::budget::reset();
         if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
             return v;
         }

@@ -69,14 +69,12 @@
 
 mod block_on;
 mod builder;
-mod metrics;
-pub(crate) mod trace;
 
+pub use crate::scheduler::metrics::{Metrics, WorkerMetrics};
 pub use builder::Builder;
-pub use metrics::{Metrics, WorkerMetrics};
 
 use crate::scheduler::{Config, Shared, ShutdownWait, context};
-use crate::task::JoinHandle;
+use crate::task::join::JoinHandle;
 use std::fmt;
 use std::future::Future;
 use std::io;
@@ -427,7 +425,7 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.shared.spawn(future)
+        JoinHandle::new(self.shared.spawn(future))
     }
 
     /// Runs a blocking closure on this runtime's blocking pool.
@@ -442,7 +440,7 @@ impl Handle {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        crate::scheduler::blocking::spawn_blocking(&self.shared, f)
+        JoinHandle::new(crate::scheduler::blocking::spawn_blocking(&self.shared, f))
     }
 
     /// Runs `future` to completion on the calling thread (see
@@ -467,6 +465,12 @@ impl Handle {
     pub fn metrics(&self) -> Metrics {
         Metrics::collect(&self.shared)
     }
+}
+
+/// The scheduler of the current runtime, else of the default one (started
+/// on first use): where timers, sockets and signals created here belong.
+pub(crate) fn current_scheduler() -> Arc<Shared> {
+    context::current().unwrap_or_else(|| default_runtime().handle.shared.clone())
 }
 
 /// The process-wide default runtime.

@@ -27,9 +27,8 @@
 //! already promised — the deadlock when the first closure waits for the
 //! second.
 
-use super::{Shared, Task, TaskMeta};
+use super::{Shared, SpawnedTask, Task, TaskMeta};
 use crate::sync::{Condvar, Mutex, MutexGuard};
-use crate::task::JoinHandle;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -163,7 +162,7 @@ impl Pool {
             if let Some(task) = st.queue.pop_front() {
                 st.busy += 1;
                 drop(st);
-                crate::task::budget::reset();
+                crate::scheduler::budget::reset();
                 let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| task.run()));
                 st = self.lock();
                 st.busy -= 1;
@@ -192,7 +191,7 @@ impl Pool {
 }
 
 /// Runs `f` on the blocking pool of `shared`.
-pub(crate) fn spawn_blocking<F, R>(shared: &Arc<Shared>, f: F) -> JoinHandle<R>
+pub(crate) fn spawn_blocking<F, R>(shared: &Arc<Shared>, f: F) -> SpawnedTask<R>
 where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
@@ -206,7 +205,7 @@ where
         .propagate_panic(true)
         .spawn(move |_: &TaskMeta| async move { f() }, schedule_blocking);
     runnable.schedule();
-    JoinHandle::new(task)
+    task
 }
 
 fn schedule_blocking(task: Task) {

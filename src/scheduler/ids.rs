@@ -3,9 +3,6 @@
 //! Go holds a `*p` or `*m` that may be nil, goro holds `Option<PId>` or
 //! `Option<MId>`: "no P" and "no owner" are `None`, never a magic integer.
 
-use super::processor::Processor;
-use std::ops::Index;
-
 /// A P: its index in `Shared::ps` (`0..nprocs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct PId(u32);
@@ -21,14 +18,6 @@ impl PId {
     /// Its index in the P array.
     pub(crate) fn index(self) -> usize {
         self.0 as usize
-    }
-}
-
-impl Index<PId> for [Processor] {
-    type Output = Processor;
-
-    fn index(&self, id: PId) -> &Processor {
-        &self[id.index()]
     }
 }
 

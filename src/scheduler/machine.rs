@@ -203,7 +203,7 @@ fn run_task(m: &Machine, p: &Processor, task: Task) -> bool {
     let seq = m.poll_seq.load(Ordering::Relaxed) + 1;
     // Release: sysmon, reading the odd count, sees the tick bumped above.
     m.poll_seq.store(seq, Ordering::Release);
-    crate::task::budget::reset();
+    crate::scheduler::budget::reset();
     // Task panics are caught by async-task and surface through the
     // JoinHandle; this catches anything else (a panicking waker or drop) so
     // the worker survives.

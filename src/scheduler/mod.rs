@@ -32,11 +32,13 @@
 
 pub(crate) mod barrier;
 pub(crate) mod blocking;
+pub(crate) mod budget;
 pub(crate) mod context;
 mod handoff;
 pub(crate) mod idle;
 pub(crate) mod ids;
 pub(crate) mod machine;
+pub(crate) mod metrics;
 pub(crate) mod ownership;
 pub(crate) mod processor;
 mod ready;
@@ -48,11 +50,12 @@ mod shutdown;
 mod spawn;
 pub(crate) mod sysmon;
 mod timers;
+mod trace;
 mod wake;
 
 pub(crate) use handoff::hand_off_current_p;
 pub(crate) use shutdown::ShutdownWait;
-pub(crate) use spawn::{Task, TaskMeta};
+pub(crate) use spawn::{SpawnedTask, Task, TaskMeta};
 
 use crate::poller::Poller;
 use crate::sync::Mutex;

@@ -23,6 +23,7 @@ use super::runqueue::RunQueue;
 use crate::sync::{AtomicPtr, Ordering};
 use crate::time::timers::Timers;
 use async_task::Runnable;
+use std::ops::Index;
 use std::ptr::NonNull;
 use std::sync::atomic::AtomicU64;
 
@@ -108,6 +109,14 @@ impl Processor {
     /// True if this P has queued tasks (local queue or `runnext`).
     pub(crate) fn has_tasks(&self) -> bool {
         !self.runq.is_empty() || self.has_runnext()
+    }
+}
+
+impl Index<PId> for [Processor] {
+    type Output = Processor;
+
+    fn index(&self, id: PId) -> &Processor {
+        &self[id.index()]
     }
 }
 

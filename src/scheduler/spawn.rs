@@ -11,7 +11,6 @@ use super::context;
 use super::ids::PId;
 use super::ready::schedule_task;
 use super::registry::Key;
-use crate::task::JoinHandle;
 use async_task::{Runnable, WithInfo};
 use std::future::Future;
 use std::pin::Pin;
@@ -32,9 +31,15 @@ pub(crate) struct TaskMeta {
 /// A runnable task of this runtime.
 pub(crate) type Task = Runnable<TaskMeta>;
 
+/// The other half of a spawned task: its output, or cancellation when
+/// dropped (`task::JoinHandle` wraps it).
+pub(crate) type SpawnedTask<T> = async_task::Task<T, TaskMeta>;
+
 impl Shared {
-    /// Spawns `future` as a task of this runtime (Go's `newproc`).
-    pub(crate) fn spawn<F>(self: &Arc<Self>, future: F) -> JoinHandle<F::Output>
+    /// Spawns `future` as a task of this runtime (Go's `newproc`). Dropping
+    /// the returned task cancels it: callers wrap it in a `JoinHandle` (or
+    /// detach it).
+    pub(crate) fn spawn<F>(self: &Arc<Self>, future: F) -> SpawnedTask<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -66,7 +71,7 @@ impl Shared {
         } else {
             runnable.schedule();
         }
-        JoinHandle::new(task)
+        task
     }
 }
 

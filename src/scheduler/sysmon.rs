@@ -142,7 +142,7 @@ fn run(shared: &Shared) {
     let mut delay = MIN_DELAY;
     let mut idle_rounds = 0u32;
     let mut all_idle_since: Option<std::time::Instant> = None;
-    let mut trace = super::super::runtime::trace::Tracer::new(shared);
+    let mut trace = super::trace::Tracer::new(shared);
     loop {
         delay = if idle_rounds == 0 {
             MIN_DELAY

@@ -78,7 +78,6 @@ mod kind;
 
 pub use kind::SignalKind;
 
-use crate::runtime::Handle;
 use futures_core::Stream;
 use hub::Hub;
 use std::fmt;
@@ -107,7 +106,7 @@ use std::task::{Context, Poll};
 /// ```
 pub fn signal(kind: SignalKind) -> io::Result<Signal> {
     let signo = kind.validate()?;
-    let shared = Handle::current_or_default().shared;
+    let shared = crate::runtime::current_scheduler();
     handler::install(signo)?;
     let hub = Hub::for_runtime(&shared)?;
     // Read the counter after the handler is installed: every delivery

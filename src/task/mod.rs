@@ -10,8 +10,7 @@
 //! cancels one of them.
 
 mod abort;
-pub(crate) mod budget;
-mod join;
+pub(crate) mod join;
 mod join_set;
 mod yield_now;
 

@@ -151,7 +151,7 @@ impl Sleep {
     /// Arms the timer on the current runtime and parks `waker`; true if the
     /// sleep is already complete (fired, or the runtime is shut down).
     fn arm(&mut self, waker: &std::task::Waker) -> bool {
-        let shared = crate::runtime::Handle::current_or_default().shared;
+        let shared = crate::runtime::current_scheduler();
         if shared.is_shutdown() {
             return true;
         }
@@ -185,7 +185,7 @@ impl Future for Sleep {
         // has been consumed, so a `Pending` here must not forget it.
         self.armed = None;
         self.fired = true;
-        if crate::task::budget::poll_proceed(cx).is_pending() {
+        if crate::scheduler::budget::poll_proceed(cx).is_pending() {
             return Poll::Pending;
         }
         Poll::Ready(())

@@ -84,7 +84,12 @@ impl TcpListener {
 
     fn bind_one(addr: &SocketAddr) -> io::Result<TcpListener> {
         let sock = socket::socket(socket::domain(addr), libc::SOCK_STREAM)?;
-        socket::setsockopt_int(sock.as_raw_fd(), libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+        crate::sys::sockopt::setsockopt_int(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_REUSEADDR,
+            1,
+        )?;
         socket::bind(sock.as_raw_fd(), &SockAddr::from(addr))?;
         socket::listen(sock.as_raw_fd())?;
         Ok(TcpListener::from_parts(Fd::new(sock)?, None))

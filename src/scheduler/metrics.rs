@@ -1,6 +1,8 @@
-//! [`Metrics`]: a snapshot of what the scheduler has done.
+//! [`Metrics`]: a snapshot of what the scheduler has done (public as
+//! `goro::runtime::Metrics`; it lives here, beside what it reads, so the
+//! scheduler's own trace line can use it without importing `runtime`).
 
-use crate::scheduler::Shared;
+use super::Shared;
 use std::sync::atomic::Ordering;
 
 /// Counters and gauges of one worker context (P).
@@ -24,7 +26,7 @@ pub struct WorkerMetrics {
 }
 
 /// A snapshot of the runtime's scheduler; see
-/// [`Runtime::metrics`](super::Runtime::metrics).
+/// [`Runtime::metrics`](crate::runtime::Runtime::metrics).
 ///
 /// ```
 /// let rt = goro::runtime::Builder::new().worker_threads(2).build().unwrap();

@@ -1,7 +1,13 @@
 //! Thin helpers for raw OS calls, shared by the poller, `io` and `net`
-//! layers: [`cvt`] turns the C convention (a negative return, usually `-1`,
-//! with the reason in `errno`) into an `io::Result`, so every syscall site
-//! checks its result the same way.
+//! layers; the layer below all three, importing none of them.
+//!
+//! - this file: [`cvt`] turns the C convention (a negative return, usually
+//!   `-1`, with the reason in `errno`) into an `io::Result`, so every
+//!   syscall site checks its result the same way;
+//! - [`sockopt`]: integer socket options and socket state (pending error,
+//!   connected or not).
+
+pub(crate) mod sockopt;
 
 use std::io;
 

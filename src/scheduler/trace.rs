@@ -5,8 +5,8 @@
 //! goro SCHED 1000ms: procs=2 idleprocs=1 threads=3 spare=1 spinning=0 globalq=0 tasks=12 handoffs=1 polls(block/nonblock/sysmon)=40/7/1 events=55 timers=9 blocking=0 runq=[0 3]
 //! ```
 
+use super::Shared;
 use super::metrics::Metrics;
-use crate::scheduler::Shared;
 use std::time::{Duration, Instant};
 
 /// Prints a trace line every period.
