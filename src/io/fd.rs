@@ -163,7 +163,7 @@ impl Fd {
     /// returns that error the second time.
     pub(crate) fn close(&self) -> io::Result<()> {
         self.fdmu.incref_and_close().map_err(|_| closed_error())?;
-        self.pd().evict(&*self.shared, self.shared.poller.waiters());
+        self.pd().evict(&*self.shared);
         self.decref();
         Ok(())
     }
@@ -174,7 +174,7 @@ impl Fd {
         let this = ManuallyDrop::new(self);
         let pd = this.pd();
         this.fdmu.incref_and_close().map_err(|_| closed_error())?;
-        pd.evict(&*this.shared, this.shared.poller.waiters());
+        pd.evict(&*this.shared);
         // No other references can exist: `self` was owned.
         let _ = this.fdmu.decref();
         this.shared.poller.close(pd, this.fd);
@@ -192,9 +192,7 @@ impl Fd {
         deadline: Option<Instant>,
         mode: DeadlineMode,
     ) -> io::Result<()> {
-        self.with_ref(|pd| {
-            pd.set_deadline(deadline, mode, &*self.shared, self.shared.poller.waiters())
-        })
+        self.with_ref(|pd| pd.set_deadline(deadline, mode, &*self.shared))
     }
 
     /// An async operation that takes `side`'s lock and retries `f` until
@@ -270,8 +268,7 @@ impl Fd {
         }
         let r = self.wait_ready(mode, cx, reg);
         if r.is_ready() {
-            self.pd()
-                .deregister(mode, reg, self.shared.poller.waiters());
+            self.pd().deregister(mode, reg);
         }
         self.decref();
         r
@@ -291,8 +288,7 @@ impl Fd {
     /// a reference. If the fd is closed, the close already emptied the slot.
     fn deregister(&self, mode: Direction, reg: &mut Registration) {
         if reg.is_registered() && self.fdmu.incref().is_ok() {
-            self.pd()
-                .deregister(mode, reg, self.shared.poller.waiters());
+            self.pd().deregister(mode, reg);
             self.decref();
         }
     }
@@ -315,7 +311,7 @@ impl Fd {
                     Ok(false) => pd.clear_on_eagain(mode, tick),
                     Err(e) => return Poll::Ready(Err(e)),
                 },
-                None => match pd.poll_wait(mode, cx, Some(reg), self.shared.poller.waiters()) {
+                None => match pd.poll_wait(mode, cx, Some(reg)) {
                     Poll::Pending => {
                         self.shared.ensure_poller();
                         return Poll::Pending;
@@ -443,7 +439,7 @@ impl Fd {
             if self.shared.is_shutdown() {
                 return Poll::Ready(Err(shut_down_error()));
             }
-            match pd.poll_wait(mode, cx, reg.as_deref_mut(), self.shared.poller.waiters()) {
+            match pd.poll_wait(mode, cx, reg.as_deref_mut()) {
                 Poll::Pending => {
                     self.shared.ensure_poller();
                     return Poll::Pending;
@@ -559,8 +555,7 @@ impl<F, D> Op<'_, F, D> {
     fn release(&mut self) {
         if self.locked {
             self.locked = false;
-            let waiters = self.fd.shared.poller.waiters();
-            self.fd.pd().deregister(self.mode, &mut self.reg, waiters);
+            self.fd.pd().deregister(self.mode, &mut self.reg);
             self.fd.unlock(self.mode);
         }
     }

@@ -13,7 +13,8 @@
 use super::descriptor::{DescPtr, PollDesc};
 use crate::sync::Mutex;
 use std::io;
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
 /// Descriptors per chunk.
 pub(crate) const CHUNK: usize = 256;
@@ -31,20 +32,28 @@ struct FreeList {
 pub(crate) struct DescCache {
     chunks: Box<[AtomicPtr<PollDesc>]>,
     free: Mutex<FreeList>,
+    /// The poller's count of parked slots, handed to every descriptor.
+    waiters: Arc<AtomicUsize>,
 }
 
 impl Default for DescCache {
     fn default() -> Self {
+        DescCache::new(Arc::default())
+    }
+}
+
+impl DescCache {
+    /// An empty cache whose descriptors count parked slots in `waiters`.
+    pub(crate) fn new(waiters: Arc<AtomicUsize>) -> DescCache {
         DescCache {
             chunks: (0..MAX_CHUNKS)
                 .map(|_| AtomicPtr::new(std::ptr::null_mut()))
                 .collect(),
             free: Mutex::new(FreeList::default()),
+            waiters,
         }
     }
-}
 
-impl DescCache {
     /// Takes a descriptor off the free list, growing the cache if needed.
     pub(crate) fn alloc(&self) -> io::Result<DescPtr> {
         let mut fl = self.free.lock();
@@ -61,7 +70,9 @@ impl DescCache {
                 }
                 if self.chunks[chunk].load(Ordering::Acquire).is_null() {
                     let descs: Box<[PollDesc]> = (0..CHUNK)
-                        .map(|k| PollDesc::with_index((chunk * CHUNK + k) as u32))
+                        .map(|k| {
+                            PollDesc::with_index((chunk * CHUNK + k) as u32, self.waiters.clone())
+                        })
                         .collect();
                     let ptr = Box::into_raw(descs).cast::<PollDesc>();
                     self.chunks[chunk].store(ptr, Ordering::Release);

@@ -10,6 +10,9 @@
 //! - deadline state under a lock (Go's `pd.lock`): `rd`/`wd` (0 = none,
 //!   negative = expired, positive = when), timer sequence numbers
 //!   `rseq`/`wseq` and where each armed timer lives;
+//! - a share of the poller's count of parked slots (Go's `netpollWaiters`):
+//!   the slot transitions report whether a slot became or stopped being
+//!   parked, and the descriptor, their only caller besides sleeps, counts;
 //! - `info`, a lock-free summary word (closing, read deadline expired, write
 //!   deadline expired, event error, runtime shut down, and the low bits of
 //!   `fdseq`) so the hot path checks for errors with one atomic load.
@@ -34,12 +37,13 @@
 //! expired deadline fails the next read even when data is buffered.
 
 use super::Direction;
+use super::slot::Parking;
 use super::slot::{Registration, Slot, Wait, Waiter, Wakers};
 use crate::sync::Mutex;
 use crate::time::clock;
-use crate::time::timers::{TimerEntry, TimerTarget};
 use std::io;
 use std::ptr::NonNull;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -115,10 +119,14 @@ struct Deadlines {
     wtimer: Option<usize>,
 }
 
-/// Arms and disarms timers for deadlines; implemented by the scheduler.
+/// Arms and disarms deadline timers; implemented by the scheduler, which
+/// owns the timer heaps and decides what a firing timer does (for a
+/// deadline: [`PollDesc::fire_deadline`]).
 pub(crate) trait TimerSink {
-    /// Arms `entry` on some P's heap and returns that P's index.
-    fn arm(&self, entry: TimerEntry) -> usize;
+    /// Arms a timer at `when` (clock nanoseconds) that fires `mode`'s
+    /// deadline of `pd` if its sequence number is still `seq`, on some P's
+    /// heap; returns that P's index.
+    fn arm_deadline(&self, pd: DescPtr, mode: DeadlineMode, when: u64, seq: u64) -> usize;
     /// Records that an entry on P `p`'s heap went stale.
     fn stale(&self, p: usize);
 }
@@ -145,6 +153,8 @@ pub(crate) struct PollDesc {
     /// Write slot (Go's `wg`).
     pub(crate) wg: Slot,
     deadlines: Mutex<Deadlines>,
+    /// The poller's count of parked slots (shared by all its descriptors).
+    waiters: Arc<AtomicUsize>,
 }
 
 /// A pointer to a cached descriptor. Descriptors are never freed while their
@@ -173,31 +183,48 @@ impl DescPtr {
 }
 
 impl PollDesc {
-    /// A fresh descriptor for cache slot `index`.
-    pub(crate) fn with_index(index: u32) -> PollDesc {
+    /// A fresh descriptor for cache slot `index`, counting its parked
+    /// slots in `waiters`.
+    pub(crate) fn with_index(index: u32, waiters: Arc<AtomicUsize>) -> PollDesc {
         PollDesc {
             index,
+            waiters,
             ..PollDesc::default()
         }
     }
 
+    /// `slot`'s unblock, counted: a slot it unblocks leaves `PARKED`.
+    fn unblock(&self, slot: &Slot, ioready: bool, sticky: bool) -> Option<Wakers> {
+        let wakers = slot.unblock_with(ioready, sticky);
+        if wakers.is_some() {
+            Parking::Unparked.apply(&self.waiters);
+        }
+        wakers
+    }
+
+    /// Empties both slots, dropping their wakers (the descriptor is being
+    /// recycled: nobody may wait on it).
+    pub(crate) fn reset_slots(&self) {
+        self.rg.reset().apply(&self.waiters);
+        self.wg.reset().apply(&self.waiters);
+    }
+
     /// Prepares a recycled descriptor for `fd` (Go's `poll_runtime_pollOpen`).
     /// Called before the fd is registered with epoll.
-    pub(crate) fn open(&self, fd: i32, waiters: &AtomicUsize) {
+    pub(crate) fn open(&self, fd: i32) {
         let mut d = self.deadlines.lock();
         d.closing = false;
         d.rd = 0;
         d.wd = 0;
         d.rtimer = None;
         d.wtimer = None;
-        self.rg.reset(waiters);
-        self.wg.reset(waiters);
+        self.reset_slots();
         // The previous fd's pending-error report does not carry over.
         self.set_event_err(false);
         // A new fd may already be readable or writable: the first operation
         // must try its syscall rather than wait for an event.
-        self.rg.unblock(true, waiters);
-        self.wg.unblock(true, waiters);
+        drop(self.unblock(&self.rg, true, false));
+        drop(self.unblock(&self.wg, true, false));
         self.fd.store(fd, Ordering::Relaxed);
         self.publish_info(&d);
     }
@@ -302,17 +329,17 @@ impl PollDesc {
         mode: Direction,
         cx: &Context<'_>,
         reg: Option<&mut Registration>,
-        waiters: &AtomicUsize,
     ) -> Poll<Result<(), WaitError>> {
         self.check_err(mode)?;
         let waiter = match reg {
             Some(reg) => Waiter::Owned(cx.waker(), reg),
             None => Waiter::Task(cx.waker()),
         };
-        match self
+        let (wait, parking) = self
             .slot(mode)
-            .poll_wait_as(waiter, waiters, || self.check_err(mode).is_err())
-        {
+            .poll_wait_as(waiter, || self.check_err(mode).is_err());
+        parking.apply(&self.waiters);
+        match wait {
             Wait::Ready => Poll::Ready(Ok(())),
             Wait::Parked => Poll::Pending,
             Wait::Unblocked => Poll::Ready(self.check_err(mode)),
@@ -321,26 +348,21 @@ impl PollDesc {
 
     /// Withdraws `reg`'s waker from the `mode` slot, if it is still there
     /// (a future that waited completed or was dropped).
-    pub(crate) fn deregister(
-        &self,
-        mode: Direction,
-        reg: &mut Registration,
-        waiters: &AtomicUsize,
-    ) {
-        self.slot(mode).deregister(reg, waiters);
+    pub(crate) fn deregister(&self, mode: Direction, reg: &mut Registration) {
+        self.slot(mode).deregister(reg).apply(&self.waiters);
     }
 
     /// Readiness reported by the poller (Go's `netpollready`). The event's
     /// `*_sticky` flags mark readiness that only `EAGAIN` can clear (end of
     /// stream, hang-up, error, urgent data; see the slot docs).
-    pub(crate) fn ready(&self, ev: &crate::poller::epoll::Event, waiters: &AtomicUsize) {
+    pub(crate) fn ready(&self, ev: &crate::poller::epoll::Event) {
         if ev.readable
-            && let Some(w) = self.rg.unblock_with(true, ev.read_sticky, waiters)
+            && let Some(w) = self.unblock(&self.rg, true, ev.read_sticky)
         {
             w.wake_all();
         }
         if ev.writable
-            && let Some(w) = self.wg.unblock_with(true, ev.write_sticky, waiters)
+            && let Some(w) = self.unblock(&self.wg, true, ev.write_sticky)
         {
             w.wake_all();
         }
@@ -349,7 +371,7 @@ impl PollDesc {
     /// Go's `poll_runtime_pollUnblock`: marks the descriptor closing, makes
     /// every deadline timer stale and wakes both slots so waiters see
     /// `Closing`.
-    pub(crate) fn evict(&self, timers: &dyn TimerSink, waiters: &AtomicUsize) {
+    pub(crate) fn evict(&self, timers: &dyn TimerSink) {
         let (rw, ww) = {
             let mut d = self.deadlines.lock();
             d.closing = true;
@@ -363,8 +385,8 @@ impl PollDesc {
             }
             self.publish_info(&d);
             (
-                self.rg.unblock(false, waiters),
-                self.wg.unblock(false, waiters),
+                self.unblock(&self.rg, false, false),
+                self.unblock(&self.wg, false, false),
             )
         };
         wake(rw);
@@ -374,10 +396,10 @@ impl PollDesc {
     /// The runtime is shutting down: set the shut-down bit (for good) and
     /// wake both slots' waiters so they see it (see the module docs). The
     /// bit is published before the slots are read, as a close does.
-    pub(crate) fn shut_down(&self, waiters: &AtomicUsize) {
+    pub(crate) fn shut_down(&self) {
         self.info.fetch_or(INFO_SHUTDOWN, Ordering::SeqCst);
-        wake(self.rg.unblock(false, waiters));
-        wake(self.wg.unblock(false, waiters));
+        wake(self.unblock(&self.rg, false, false));
+        wake(self.unblock(&self.wg, false, false));
     }
 
     /// Sets the read, write or both deadlines (Go's
@@ -387,7 +409,6 @@ impl PollDesc {
         deadline: Option<Instant>,
         mode: DeadlineMode,
         timers: &dyn TimerSink,
-        waiters: &AtomicUsize,
     ) {
         let d = match deadline {
             None => 0,
@@ -444,12 +465,12 @@ impl PollDesc {
                 }
             }
             let rw = if s.rd < 0 {
-                self.rg.unblock(false, waiters)
+                self.unblock(&self.rg, false, false)
             } else {
                 None
             };
             let ww = if s.wd < 0 {
-                self.wg.unblock(false, waiters)
+                self.unblock(&self.wg, false, false)
             } else {
                 None
             };
@@ -460,11 +481,7 @@ impl PollDesc {
     }
 
     fn arm(&self, timers: &dyn TimerSink, when: i64, seq: u64, mode: DeadlineMode) -> usize {
-        timers.arm(TimerEntry {
-            when: when as u64,
-            seq,
-            target: TimerTarget::Deadline(DescPtr::new(self), mode),
-        })
+        timers.arm_deadline(DescPtr::new(self), mode, when as u64, seq)
     }
 
     /// True if a timer armed with `seq` for `mode` is still current. Takes
@@ -479,12 +496,7 @@ impl PollDesc {
 
     /// A deadline timer fired (Go's `netpolldeadlineimpl`). Stale timers
     /// (sequence mismatch) do nothing.
-    pub(crate) fn fire_deadline(
-        &self,
-        mode: DeadlineMode,
-        seq: u64,
-        waiters: &AtomicUsize,
-    ) -> Option<Wakers> {
+    pub(crate) fn fire_deadline(&self, mode: DeadlineMode, seq: u64) -> Option<Wakers> {
         let mut d = self.deadlines.lock();
         let read = mode != DeadlineMode::Write;
         let write = mode != DeadlineMode::Read;
@@ -505,10 +517,10 @@ impl PollDesc {
         }
         self.publish_info(&d);
         if read {
-            out = merge(out, self.rg.unblock(false, waiters));
+            out = merge(out, self.unblock(&self.rg, false, false));
         }
         if write {
-            out = merge(out, self.wg.unblock(false, waiters));
+            out = merge(out, self.unblock(&self.wg, false, false));
         }
         out
     }

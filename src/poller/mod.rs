@@ -39,6 +39,7 @@ use descriptor::{DescPtr, PollDesc};
 use epoll::{Epoll, Event};
 use std::io;
 use std::os::fd::RawFd;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -57,8 +58,9 @@ pub(crate) enum Direction {
 pub(crate) struct Poller {
     epoll: Epoll,
     cache: DescCache,
-    /// Slots with a parked waker (Go's `netpollWaiters`).
-    waiters: AtomicUsize,
+    /// Slots with a parked waker (Go's `netpollWaiters`), counted by the
+    /// descriptors (they share it through the cache).
+    waiters: Arc<AtomicUsize>,
     /// A break is pending (Go's `netpollWakeSig`).
     wake_sig: AtomicBool,
     /// Reusable event buffers, so polling never allocates in steady state.
@@ -81,20 +83,16 @@ pub(crate) struct PollOutcome {
 impl Poller {
     /// Creates the epoll instance and its break eventfd (Go's `netpollinit`).
     pub(crate) fn new() -> io::Result<Poller> {
+        let waiters = Arc::new(AtomicUsize::new(0));
         Ok(Poller {
             epoll: Epoll::new()?,
-            cache: DescCache::default(),
-            waiters: AtomicUsize::new(0),
+            cache: DescCache::new(waiters.clone()),
+            waiters,
             wake_sig: AtomicBool::new(false),
             buffers: Mutex::new(Vec::new()),
             delivered: AtomicU64::new(0),
             shut_down: AtomicBool::new(false),
         })
-    }
-
-    /// The count of parked network waiters.
-    pub(crate) fn waiters(&self) -> &AtomicUsize {
-        &self.waiters
     }
 
     /// True if any task is parked on a descriptor.
@@ -117,7 +115,7 @@ impl Poller {
     /// Fails once the runtime has shut down.
     pub(crate) fn open(&self, fd: RawFd) -> io::Result<DescPtr> {
         let pd = self.cache.alloc()?;
-        pd.get().open(fd, &self.waiters);
+        pd.get().open(fd);
         // Checked after `alloc`: a shutdown that began earlier is seen
         // here (the free-list lock orders the two), and one that begins
         // later finds this descriptor in its sweep.
@@ -139,8 +137,7 @@ impl Poller {
         // Deleting can fail only if the fd was already closed behind our
         // back; there is nothing useful to do about that here.
         let _ = self.epoll.delete(fd);
-        pd.rg.reset(&self.waiters);
-        pd.wg.reset(&self.waiters);
+        pd.reset_slots();
         self.cache.free(pd);
     }
 
@@ -149,7 +146,7 @@ impl Poller {
     /// wakes run on the caller's thread, contained (see `wake.rs`).
     pub(crate) fn shut_down_waiters(&self) {
         self.shut_down.store(true, Ordering::SeqCst);
-        self.cache.for_each(|pd| pd.shut_down(&self.waiters));
+        self.cache.for_each(|pd| pd.shut_down());
     }
 
     /// Closes the epoll fd and the break eventfd (runtime shutdown, after
@@ -213,7 +210,7 @@ impl Poller {
                     continue;
                 };
                 pd.set_event_err(ev.error);
-                pd.ready(ev, &self.waiters);
+                pd.ready(ev);
                 outcome.events += 1;
             }
             self.delivered
@@ -267,11 +264,7 @@ mod tests {
         let waker = Waker::from(count.clone());
         let cx = Context::from_waker(&waker);
         let mode = Direction::Read;
-        assert!(
-            pd.get()
-                .poll_wait(mode, &cx, None, poller.waiters())
-                .is_pending()
-        );
+        assert!(pd.get().poll_wait(mode, &cx, None).is_pending());
         assert!(poller.has_waiters());
         // SAFETY: writes one byte from a live buffer.
         let rc = unsafe { libc::write(w.as_raw_fd(), b"x".as_ptr().cast(), 1) };
@@ -309,11 +302,7 @@ mod tests {
         let count = Arc::new(Count(AtomicUsize::new(0)));
         let waker = Waker::from(count.clone());
         let cx = Context::from_waker(&waker);
-        assert!(
-            pd2.get()
-                .poll_wait(Direction::Read, &cx, None, poller.waiters())
-                .is_pending()
-        );
+        assert!(pd2.get().poll_wait(Direction::Read, &cx, None).is_pending());
         poller.close(pd2.get(), r2.as_raw_fd());
     }
 
@@ -341,7 +330,13 @@ mod tests {
     fn close_reports_closing_to_waiter() {
         struct NoTimers;
         impl descriptor::TimerSink for NoTimers {
-            fn arm(&self, _: crate::time::timers::TimerEntry) -> usize {
+            fn arm_deadline(
+                &self,
+                _: descriptor::DescPtr,
+                _: descriptor::DeadlineMode,
+                _: u64,
+                _: u64,
+            ) -> usize {
                 unreachable!()
             }
             fn stale(&self, _: usize) {}
@@ -354,15 +349,11 @@ mod tests {
         let waker = Waker::from(count.clone());
         let cx = Context::from_waker(&waker);
         let mode = Direction::Read;
-        assert!(
-            pd.get()
-                .poll_wait(mode, &cx, None, poller.waiters())
-                .is_pending()
-        );
-        pd.get().evict(&NoTimers, poller.waiters());
+        assert!(pd.get().poll_wait(mode, &cx, None).is_pending());
+        pd.get().evict(&NoTimers);
         assert_eq!(count.0.load(Ordering::SeqCst), 1);
         assert_eq!(
-            pd.get().poll_wait(mode, &cx, None, poller.waiters()),
+            pd.get().poll_wait(mode, &cx, None),
             Poll::Ready(Err(descriptor::WaitError::Closing))
         );
         poller.close(pd.get(), r.as_raw_fd());

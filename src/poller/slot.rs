@@ -99,8 +99,9 @@
 
 use super::wake::wake;
 use crate::sync::{AtomicUsize as StateWord, Ordering, UnsafeCell, fence};
-// The waiter count is a plain statistic shared with the scheduler; it is not
-// part of the slot's protocol, so it stays a std atomic even under loom.
+// The count of parked slots is a plain statistic shared with the scheduler;
+// it is not part of the slot's protocol, so it stays a std atomic even
+// under loom.
 use std::sync::atomic::AtomicUsize;
 use std::task::Waker;
 
@@ -130,6 +131,47 @@ pub(crate) enum Wait {
     /// An error bit was set (or an unblock without readiness raced with the
     /// registration): re-check the descriptor's errors.
     Unblocked,
+}
+
+/// How a transition changed whether the slot is `PARKED`. The slot keeps
+/// no count: the owner of a slot that counts as a network waiter (a
+/// descriptor) adds this to the poller's count of parked slots (Go's
+/// `netpollWaiters`), which idle workers read to decide whether to poll; a
+/// sleep's slot ignores it.
+#[must_use = "the slot's owner keeps the count of parked slots"]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Parking {
+    /// The slot was and is `PARKED`, or was and is not.
+    Unchanged,
+    /// The slot became `PARKED`.
+    Parked,
+    /// The slot stopped being `PARKED`.
+    Unparked,
+}
+
+impl Parking {
+    /// Adds this change to `count`. SeqCst: pairs with idle workers reading
+    /// the count after publishing themselves idle (see scheduler/idle.rs).
+    pub(crate) fn apply(self, count: &AtomicUsize) {
+        match self {
+            Parking::Unchanged => {}
+            Parking::Parked => {
+                count.fetch_add(1, Ordering::SeqCst);
+            }
+            Parking::Unparked => {
+                count.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// The change of a slot that was `PARKED` (`was`) and now is (`is`).
+    fn between(was: bool, is: bool) -> Parking {
+        match (was, is) {
+            (false, true) => Parking::Parked,
+            (true, false) => Parking::Unparked,
+            _ => Parking::Unchanged,
+        }
+    }
 }
 
 /// Who waits (see "The waker list" in the module docs).
@@ -378,6 +420,15 @@ impl Slot {
     /// The caller must own the list: it moved the state into `WAIT` and has
     /// not moved it out yet (see the module docs).
     unsafe fn list<R>(&self, f: impl FnOnce(&mut Wakers) -> R) -> R {
+        // Go throws on a corrupted pollDesc state; here: nobody touches the
+        // list outside WAIT. (Debug builds only: under loom, models run in
+        // release, so this load adds no interleavings.)
+        #[cfg(not(loom))]
+        debug_assert_eq!(
+            self.state.load(Ordering::SeqCst) & STATE,
+            WAIT,
+            "a slot's waker list touched outside WAIT"
+        );
         // SAFETY: exclusive by the caller's contract.
         self.wakers.with_mut(|w| f(unsafe { &mut *w }))
     }
@@ -416,16 +467,10 @@ impl Slot {
     /// task; see the module docs).
     ///
     /// `has_error` is evaluated after the waiter is published (the race with
-    /// close and deadlines). `waiters` counts slots in `PARKED`, so idle
-    /// workers can skip polling the network when nobody waits (Go's
-    /// `netpollWaiters`).
-    pub(crate) fn poll_wait(
-        &self,
-        waker: &Waker,
-        waiters: &AtomicUsize,
-        has_error: impl Fn() -> bool,
-    ) -> Wait {
-        self.poll_wait_as(Waiter::Task(waker), waiters, has_error)
+    /// close and deadlines). The [`Parking`] says whether the slot became
+    /// (or stopped being) `PARKED`, for the caller's count of waiters.
+    pub(crate) fn poll_wait(&self, waker: &Waker, has_error: impl Fn() -> bool) -> (Wait, Parking) {
+        self.poll_wait_as(Waiter::Task(waker), has_error)
     }
 
     /// [`poll_wait`](Self::poll_wait) for a future that keeps its entry in
@@ -437,24 +482,22 @@ impl Slot {
         &self,
         waker: &Waker,
         reg: &mut Registration,
-        waiters: &AtomicUsize,
         has_error: impl Fn() -> bool,
-    ) -> Wait {
-        self.poll_wait_as(Waiter::Owned(waker, reg), waiters, has_error)
+    ) -> (Wait, Parking) {
+        self.poll_wait_as(Waiter::Owned(waker, reg), has_error)
     }
 
     /// [`poll_wait`](Self::poll_wait) for either kind of waiter.
     pub(crate) fn poll_wait_as(
         &self,
         mut waiter: Waiter<'_>,
-        waiters: &AtomicUsize,
         has_error: impl Fn() -> bool,
-    ) -> Wait {
+    ) -> (Wait, Parking) {
         let mut spins = 0u32;
         loop {
             let from = self.state.load(Ordering::SeqCst);
             match from & STATE {
-                READY => return Wait::Ready,
+                READY => return (Wait::Ready, Parking::Unchanged),
                 NIL | PARKED => {
                     let to = (from & !STATE) | WAIT;
                     if self
@@ -464,7 +507,7 @@ impl Slot {
                     {
                         continue;
                     }
-                    return self.register(from, &mut waiter, waiters, has_error);
+                    return self.register(from, &mut waiter, has_error);
                 }
                 _ => {
                     // Another thread owns the list for a few instructions.
@@ -481,9 +524,8 @@ impl Slot {
         &self,
         from: usize,
         waiter: &mut Waiter<'_>,
-        waiters: &AtomicUsize,
         has_error: impl Fn() -> bool,
-    ) -> Wait {
+    ) -> (Wait, Parking) {
         let base = from & !STATE;
         let was_parked = from & STATE == PARKED;
         // SAFETY: we moved the state to WAIT (all three list calls below
@@ -506,14 +548,9 @@ impl Slot {
                 .compare_exchange(base | WAIT, back, Ordering::SeqCst, Ordering::SeqCst)
                 .is_ok()
             {
-                if was_parked && empty {
-                    waiters.fetch_sub(1, Ordering::SeqCst);
-                } else if !was_parked && !empty {
-                    waiters.fetch_add(1, Ordering::SeqCst);
-                }
-                Wait::Unblocked
+                (Wait::Unblocked, Parking::between(was_parked, !empty))
             } else {
-                self.settle(was_parked, waiters)
+                self.settle(was_parked)
             };
             drop(removed);
             r
@@ -527,16 +564,11 @@ impl Slot {
             )
             .is_ok()
         {
-            if !was_parked {
-                // SeqCst: pairs with idle workers reading the count after
-                // publishing themselves idle (see scheduler/idle.rs).
-                waiters.fetch_add(1, Ordering::SeqCst);
-            }
-            Wait::Parked
+            (Wait::Parked, Parking::between(was_parked, true))
         } else {
             // SAFETY: still in WAIT (the failed commit left it there).
             let removed = unsafe { self.list(|w| w.withdraw(waiter, added)) };
-            let r = self.settle(was_parked, waiters);
+            let r = self.settle(was_parked);
             drop(removed);
             r
         };
@@ -550,9 +582,9 @@ impl Slot {
 
     /// A future that owned a registration completed or was dropped: remove
     /// its entry, if the list still holds it, and clear `reg`. O(1).
-    pub(crate) fn deregister(&self, reg: &mut Registration, waiters: &AtomicUsize) {
+    pub(crate) fn deregister(&self, reg: &mut Registration) -> Parking {
         if !reg.is_registered() {
-            return;
+            return Parking::Unchanged;
         }
         let mut spins = 0u32;
         let from = loop {
@@ -576,7 +608,7 @@ impl Slot {
                     // READY or NIL: the list is empty, so an unblock took
                     // the entry (and bumped the epoch) since it was made.
                     reg.0 = None;
-                    return;
+                    return Parking::Unchanged;
                 }
             }
         };
@@ -589,33 +621,30 @@ impl Slot {
             })
         };
         let to = base | if empty { NIL } else { PARKED };
-        if self
+        let parking = if self
             .state
             .compare_exchange(base | WAIT, to, Ordering::SeqCst, Ordering::SeqCst)
             .is_ok()
         {
-            if empty {
-                waiters.fetch_sub(1, Ordering::SeqCst);
-            }
+            Parking::between(true, !empty)
         } else {
-            self.settle(true, waiters);
-        }
+            self.settle(true).1
+        };
         drop(removed);
+        parking
     }
 
     /// Leaving `WAIT` failed because an unblock marked it pending. We still
     /// own the list (our own entry is already out of it): take and wake
     /// everyone else, then apply the pending unblock ourselves.
-    fn settle(&self, was_parked: bool, waiters: &AtomicUsize) -> Wait {
+    fn settle(&self, was_parked: bool) -> (Wait, Parking) {
         // SAFETY: the state is still WAIT (unblocks only add pending bits to
         // it), so the list is still ours.
         let wakers = unsafe { self.list(Wakers::take_all) };
         let ready = self.leave_wait(false, 0);
-        if was_parked {
-            waiters.fetch_sub(1, Ordering::SeqCst);
-        }
         wakers.wake_all();
-        if ready { Wait::Ready } else { Wait::Unblocked }
+        let wait = if ready { Wait::Ready } else { Wait::Unblocked };
+        (wait, Parking::between(was_parked, false))
     }
 
     /// Moves `WAIT` (with whatever pending bits arrived) to `READY` — if
@@ -625,6 +654,7 @@ impl Slot {
     fn leave_wait(&self, io: bool, sticky: usize) -> bool {
         let mut from = self.state.load(Ordering::SeqCst);
         loop {
+            debug_assert_eq!(from & STATE, WAIT, "leaving WAIT without owning it");
             let ready = io || from & PEND_IO != 0;
             let mut to = from & !(STATE | PENDING);
             if io {
@@ -645,19 +675,16 @@ impl Slot {
     /// `READY` and the tick advances) or, for a timeout or close, moves a
     /// waiting slot to `NIL` so its waiters re-check errors. Returns the
     /// wakers to wake; the caller wakes them after releasing any locks.
-    pub(crate) fn unblock(&self, ioready: bool, waiters: &AtomicUsize) -> Option<Wakers> {
-        self.unblock_with(ioready, false, waiters)
+    /// `Some` exactly when the slot left `PARKED`: the caller counts that as
+    /// [`Parking::Unparked`].
+    pub(crate) fn unblock(&self, ioready: bool) -> Option<Wakers> {
+        self.unblock_with(ioready, false)
     }
 
     /// [`unblock`](Self::unblock) for an I/O event that may also report a
     /// lasting condition (`sticky`: end of stream, hang-up, error, urgent
     /// data), which sets the sticky bit in the same step.
-    pub(crate) fn unblock_with(
-        &self,
-        ioready: bool,
-        sticky: bool,
-        waiters: &AtomicUsize,
-    ) -> Option<Wakers> {
+    pub(crate) fn unblock_with(&self, ioready: bool, sticky: bool) -> Option<Wakers> {
         if !ioready {
             // The caller just published an error bit; order that before
             // reading the state (see the module docs).
@@ -688,7 +715,6 @@ impl Slot {
             // SAFETY: we moved the state from PARKED to WAIT.
             let wakers = unsafe { self.list(Wakers::take_all) };
             self.leave_wait(ioready, sticky);
-            waiters.fetch_sub(1, Ordering::SeqCst);
             return Some(wakers);
         }
     }
@@ -696,8 +722,9 @@ impl Slot {
     /// Returns the slot to `NIL`, dropping any wakers and the sticky bit.
     /// Used when a descriptor is recycled; nobody may be registering
     /// concurrently.
-    pub(crate) fn reset(&self, waiters: &AtomicUsize) {
-        drop(self.unblock(false, waiters));
+    /// Returns whether the slot left `PARKED` (its wakers are dropped).
+    pub(crate) fn reset(&self) -> Parking {
+        let unparked = self.unblock(false).is_some();
         let mut from = self.state.load(Ordering::SeqCst);
         while let Err(now) = self.state.compare_exchange(
             from,
@@ -707,6 +734,7 @@ impl Slot {
         ) {
             from = now;
         }
+        Parking::between(unparked, false)
     }
 
     /// True if the slot is `READY` (tests).
@@ -746,6 +774,59 @@ fn backoff(spins: u32) {
     }
 }
 
+/// Test adapters: each transition with its [`Parking`] added to `count`,
+/// as a descriptor adds it to the poller's count.
+#[cfg(test)]
+impl Slot {
+    pub(crate) fn poll_wait_counted(
+        &self,
+        waker: &Waker,
+        count: &AtomicUsize,
+        has_error: impl Fn() -> bool,
+    ) -> Wait {
+        let (wait, parking) = self.poll_wait(waker, has_error);
+        parking.apply(count);
+        wait
+    }
+
+    pub(crate) fn poll_wait_owned_counted(
+        &self,
+        waker: &Waker,
+        reg: &mut Registration,
+        count: &AtomicUsize,
+        has_error: impl Fn() -> bool,
+    ) -> Wait {
+        let (wait, parking) = self.poll_wait_owned(waker, reg, has_error);
+        parking.apply(count);
+        wait
+    }
+
+    pub(crate) fn deregister_counted(&self, reg: &mut Registration, count: &AtomicUsize) {
+        self.deregister(reg).apply(count);
+    }
+
+    pub(crate) fn unblock_counted(&self, ioready: bool, count: &AtomicUsize) -> Option<Wakers> {
+        self.unblock_with_counted(ioready, false, count)
+    }
+
+    pub(crate) fn unblock_with_counted(
+        &self,
+        ioready: bool,
+        sticky: bool,
+        count: &AtomicUsize,
+    ) -> Option<Wakers> {
+        let wakers = self.unblock_with(ioready, sticky);
+        if wakers.is_some() {
+            Parking::Unparked.apply(count);
+        }
+        wakers
+    }
+
+    pub(crate) fn reset_counted(&self, count: &AtomicUsize) {
+        self.reset().apply(count);
+    }
+}
+
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
@@ -769,18 +850,18 @@ mod tests {
     fn readiness_is_kept_until_a_syscall_clears_it() {
         let s = Slot::new();
         let n = AtomicUsize::new(0);
-        assert!(s.unblock(true, &n).is_none());
+        assert!(s.unblock_counted(true, &n).is_none());
         assert!(s.is_ready());
         let (_, w) = flag();
-        assert_eq!(s.poll_wait(&w, &n, || false), Wait::Ready);
+        assert_eq!(s.poll_wait_counted(&w, &n, || false), Wait::Ready);
         assert_eq!(
-            s.poll_wait(&w, &n, || false),
+            s.poll_wait_counted(&w, &n, || false),
             Wait::Ready,
             "waiting does not consume"
         );
         let tick = s.ready_tick().unwrap();
         s.clear_ready(tick);
-        assert_eq!(s.poll_wait(&w, &n, || false), Wait::Parked);
+        assert_eq!(s.poll_wait_counted(&w, &n, || false), Wait::Parked);
         assert_eq!(n.load(Ordering::SeqCst), 1);
     }
 
@@ -788,7 +869,7 @@ mod tests {
     fn end_of_stream_stays_ready() {
         let s = Slot::new();
         let n = AtomicUsize::new(0);
-        s.unblock_with(true, true, &n);
+        s.unblock_with_counted(true, true, &n);
         let tick = s.ready_tick().unwrap();
         // The read that returns the last bytes looks like a drained buffer…
         s.clear_ready(tick);
@@ -799,10 +880,10 @@ mod tests {
         let tick = s.ready_tick().unwrap();
         s.clear_on_eagain(tick);
         assert!(!s.is_ready());
-        s.unblock_with(true, true, &n);
-        s.reset(&n);
+        s.unblock_with_counted(true, true, &n);
+        s.reset_counted(&n);
         assert!(!s.is_ready());
-        s.unblock(true, &n);
+        s.unblock_counted(true, &n);
         let tick = s.ready_tick().unwrap();
         s.clear_ready(tick);
         assert!(
@@ -815,11 +896,11 @@ mod tests {
     fn an_event_after_the_syscall_keeps_readiness() {
         let s = Slot::new();
         let n = AtomicUsize::new(0);
-        s.unblock(true, &n);
+        s.unblock_counted(true, &n);
         let tick = s.ready_tick().unwrap();
         // ... the syscall finds the buffer empty, but new data's event lands
         // before the operation clears readiness:
-        s.unblock(true, &n);
+        s.unblock_counted(true, &n);
         s.clear_ready(tick);
         assert!(s.is_ready(), "the new edge must not be lost");
     }
@@ -829,13 +910,13 @@ mod tests {
         let s = Slot::new();
         let n = AtomicUsize::new(0);
         let (f, w) = flag();
-        assert_eq!(s.poll_wait(&w, &n, || false), Wait::Parked);
+        assert_eq!(s.poll_wait_counted(&w, &n, || false), Wait::Parked);
         // Re-polling with the same task does not duplicate the waker.
-        assert_eq!(s.poll_wait(&w, &n, || false), Wait::Parked);
-        s.unblock(true, &n).unwrap().wake_all();
+        assert_eq!(s.poll_wait_counted(&w, &n, || false), Wait::Parked);
+        s.unblock_counted(true, &n).unwrap().wake_all();
         assert_eq!(f.0.load(Ordering::SeqCst), 1);
         assert_eq!(n.load(Ordering::SeqCst), 0);
-        assert_eq!(s.poll_wait(&w, &n, || false), Wait::Ready);
+        assert_eq!(s.poll_wait_counted(&w, &n, || false), Wait::Ready);
     }
 
     #[test]
@@ -843,10 +924,10 @@ mod tests {
         let s = Slot::new();
         let n = AtomicUsize::new(0);
         let (f, w) = flag();
-        assert_eq!(s.poll_wait(&w, &n, || true), Wait::Unblocked);
+        assert_eq!(s.poll_wait_counted(&w, &n, || true), Wait::Unblocked);
         assert_eq!(n.load(Ordering::SeqCst), 0);
         assert!(
-            s.unblock(false, &n).is_none(),
+            s.unblock_counted(false, &n).is_none(),
             "withdrawn waker must not stay"
         );
         assert_eq!(f.0.load(Ordering::SeqCst), 0);
@@ -857,11 +938,11 @@ mod tests {
         let s = Slot::new();
         let n = AtomicUsize::new(0);
         let (f, w) = flag();
-        s.poll_wait(&w, &n, || false);
-        s.unblock(false, &n).unwrap().wake_all();
+        s.poll_wait_counted(&w, &n, || false);
+        s.unblock_counted(false, &n).unwrap().wake_all();
         assert_eq!(f.0.load(Ordering::SeqCst), 1);
         assert!(!s.is_ready());
-        assert_eq!(s.poll_wait(&w, &n, || false), Wait::Parked);
+        assert_eq!(s.poll_wait_counted(&w, &n, || false), Wait::Parked);
     }
 
     #[test]
@@ -876,10 +957,13 @@ mod tests {
         let mut regs: Vec<Registration> = (0..1_000).map(|_| Registration::default()).collect();
         for round in 0..3 {
             for (_, w) in &tasks {
-                assert_eq!(s.poll_wait(w, &n, || false), Wait::Parked);
+                assert_eq!(s.poll_wait_counted(w, &n, || false), Wait::Parked);
             }
             for ((_, w), reg) in owned.iter().zip(&mut regs) {
-                assert_eq!(s.poll_wait_owned(w, reg, &n, || false), Wait::Parked);
+                assert_eq!(
+                    s.poll_wait_owned_counted(w, reg, &n, || false),
+                    Wait::Parked
+                );
             }
             assert_eq!(s.parked(), 2_000, "round {round}: one entry per waiter");
         }
@@ -891,7 +975,7 @@ mod tests {
             "nobody is woken while nothing happens"
         );
         assert_eq!(n.load(Ordering::SeqCst), 1);
-        s.unblock(true, &n).unwrap().wake_all();
+        s.unblock_counted(true, &n).unwrap().wake_all();
         assert!(
             tasks
                 .iter()
@@ -911,22 +995,31 @@ mod tests {
         let (fc, wc) = flag();
         let mut ra = Registration::default();
         let mut rc = Registration::default();
-        assert_eq!(s.poll_wait_owned(&wa, &mut ra, &n, || false), Wait::Parked);
+        assert_eq!(
+            s.poll_wait_owned_counted(&wa, &mut ra, &n, || false),
+            Wait::Parked
+        );
         // The same future polled again, now by another task: its entry is
         // updated, not duplicated.
-        assert_eq!(s.poll_wait_owned(&wb, &mut ra, &n, || false), Wait::Parked);
-        assert_eq!(s.poll_wait_owned(&wc, &mut rc, &n, || false), Wait::Parked);
+        assert_eq!(
+            s.poll_wait_owned_counted(&wb, &mut ra, &n, || false),
+            Wait::Parked
+        );
+        assert_eq!(
+            s.poll_wait_owned_counted(&wc, &mut rc, &n, || false),
+            Wait::Parked
+        );
         assert_eq!(s.parked(), 2);
         assert_eq!(Arc::strong_count(&fa), 2, "the replaced waker was dropped");
         // Dropping the first future withdraws only its entry.
-        s.deregister(&mut ra, &n);
+        s.deregister_counted(&mut ra, &n);
         assert!(!ra.is_registered());
         assert_eq!(s.parked(), 1);
         assert_eq!(n.load(Ordering::SeqCst), 1, "still parked");
-        s.deregister(&mut rc, &n);
+        s.deregister_counted(&mut rc, &n);
         assert_eq!(s.parked(), 0);
         assert_eq!(n.load(Ordering::SeqCst), 0, "the slot is empty again");
-        assert!(s.unblock(true, &n).is_none());
+        assert!(s.unblock_counted(true, &n).is_none());
         for f in [&fa, &fb, &fc] {
             assert_eq!(f.0.load(Ordering::SeqCst), 0);
         }
@@ -940,13 +1033,19 @@ mod tests {
         let (f2, w2) = flag();
         let mut r1 = Registration::default();
         let mut r2 = Registration::default();
-        assert_eq!(s.poll_wait_owned(&w1, &mut r1, &n, || false), Wait::Parked);
-        s.unblock(false, &n).unwrap().wake_all();
+        assert_eq!(
+            s.poll_wait_owned_counted(&w1, &mut r1, &n, || false),
+            Wait::Parked
+        );
+        s.unblock_counted(false, &n).unwrap().wake_all();
         // A new waiter takes entry 0 again; the old token must not touch it.
-        assert_eq!(s.poll_wait_owned(&w2, &mut r2, &n, || false), Wait::Parked);
-        s.deregister(&mut r1, &n);
+        assert_eq!(
+            s.poll_wait_owned_counted(&w2, &mut r2, &n, || false),
+            Wait::Parked
+        );
+        s.deregister_counted(&mut r1, &n);
         assert_eq!(s.parked(), 1, "the stale token removed someone else");
-        s.unblock(true, &n).unwrap().wake_all();
+        s.unblock_counted(true, &n).unwrap().wake_all();
         assert_eq!(f2.0.load(Ordering::SeqCst), 1);
     }
 
@@ -957,10 +1056,10 @@ mod tests {
         let s = Slot::new();
         let n = AtomicUsize::new(0);
         let (f, w) = flag();
-        assert_eq!(s.poll_wait(&w, &n, || false), Wait::Parked);
-        assert_eq!(s.poll_wait(&w, &n, || true), Wait::Unblocked);
+        assert_eq!(s.poll_wait_counted(&w, &n, || false), Wait::Parked);
+        assert_eq!(s.poll_wait_counted(&w, &n, || true), Wait::Unblocked);
         assert_eq!(s.parked(), 1);
-        s.unblock(true, &n).unwrap().wake_all();
+        s.unblock_counted(true, &n).unwrap().wake_all();
         assert_eq!(f.0.load(Ordering::SeqCst), 1);
     }
 
@@ -970,10 +1069,10 @@ mod tests {
         let n = AtomicUsize::new(0);
         let flags: Vec<_> = (0..4).map(|_| flag()).collect();
         for (_, w) in &flags {
-            assert_eq!(s.poll_wait(w, &n, || false), Wait::Parked);
+            assert_eq!(s.poll_wait_counted(w, &n, || false), Wait::Parked);
         }
         assert_eq!(n.load(Ordering::SeqCst), 1, "one parked slot");
-        s.unblock(true, &n).unwrap().wake_all();
+        s.unblock_counted(true, &n).unwrap().wake_all();
         for (f, _) in &flags {
             assert_eq!(f.0.load(Ordering::SeqCst), 1);
         }
@@ -984,12 +1083,12 @@ mod tests {
         let s = Slot::new();
         let n = AtomicUsize::new(0);
         let (f, w) = flag();
-        s.poll_wait(&w, &n, || false);
-        s.reset(&n);
+        s.poll_wait_counted(&w, &n, || false);
+        s.reset_counted(&n);
         assert_eq!(Arc::strong_count(&f), 2, "only `w` and `f` remain");
         assert_eq!(n.load(Ordering::SeqCst), 0);
-        s.unblock(true, &n);
-        s.reset(&n);
+        s.unblock_counted(true, &n);
+        s.reset_counted(&n);
         assert!(!s.is_ready());
     }
 
@@ -1006,7 +1105,7 @@ mod tests {
         let producer = std::thread::spawn(move || {
             for i in 0..ITEMS {
                 p2.store(i + 1, Ordering::SeqCst);
-                if let Some(w) = s2.unblock(true, &n2) {
+                if let Some(w) = s2.unblock_counted(true, &n2) {
                     w.wake_all();
                 }
                 if i % 64 == 0 {
@@ -1030,7 +1129,7 @@ mod tests {
                     consumed = produced.load(Ordering::SeqCst);
                     s.clear_ready(tick);
                 }
-                None => match s.poll_wait(&waker, &n, || false) {
+                None => match s.poll_wait_counted(&waker, &n, || false) {
                     Wait::Ready => {}
                     Wait::Parked => {
                         let t = std::time::Instant::now();
@@ -1068,11 +1167,11 @@ mod loom_tests {
             let waker = Waker::from(std::sync::Arc::new(FlagStd(flag.clone())));
             let (s2, n2) = (slot.clone(), n.clone());
             let t = loom::thread::spawn(move || {
-                if let Some(w) = s2.unblock(true, &n2) {
+                if let Some(w) = s2.unblock_counted(true, &n2) {
                     w.wake_all();
                 }
             });
-            let r = slot.poll_wait(&waker, &n, || false);
+            let r = slot.poll_wait_counted(&waker, &n, || false);
             t.join().unwrap();
             match r {
                 Wait::Ready => {}
@@ -1095,12 +1194,12 @@ mod loom_tests {
             let (s2, n2, c2) = (slot.clone(), n.clone(), closed.clone());
             let t = loom::thread::spawn(move || {
                 c2.store(true, Ordering::SeqCst);
-                if let Some(w) = s2.unblock(false, &n2) {
+                if let Some(w) = s2.unblock_counted(false, &n2) {
                     w.wake_all();
                 }
             });
             let c3 = closed.clone();
-            let r = slot.poll_wait(&waker, &n, move || c3.load(Ordering::SeqCst));
+            let r = slot.poll_wait_counted(&waker, &n, move || c3.load(Ordering::SeqCst));
             t.join().unwrap();
             if r == Wait::Parked {
                 assert!(flag.0.load(Ordering::SeqCst), "parked waiter never woken");
@@ -1120,10 +1219,10 @@ mod loom_tests {
             let w1 = Waker::from(std::sync::Arc::new(FlagStd(f1.clone())));
             let w2 = Waker::from(std::sync::Arc::new(FlagStd(f2.clone())));
             let (s2, n2) = (slot.clone(), n.clone());
-            let t = loom::thread::spawn(move || s2.poll_wait(&w2, &n2, || false));
-            let r1 = slot.poll_wait(&w1, &n, || false);
+            let t = loom::thread::spawn(move || s2.poll_wait_counted(&w2, &n2, || false));
+            let r1 = slot.poll_wait_counted(&w1, &n, || false);
             let r2 = t.join().unwrap();
-            if let Some(w) = slot.unblock(true, &n) {
+            if let Some(w) = slot.unblock_counted(true, &n) {
                 w.wake_all();
             }
             for (r, f) in [(r1, &f1), (r2, &f2)] {
@@ -1145,14 +1244,14 @@ mod loom_tests {
             let slot = Arc::new(Slot::new());
             let n = Arc::new(std::sync::atomic::AtomicUsize::new(0));
             // A freshly opened descriptor starts READY.
-            slot.unblock(true, &n);
+            slot.unblock_counted(true, &n);
             let data = Arc::new(AtomicBool::new(false));
             let flag = Arc::new(Flag(AtomicBool::new(false)));
             let waker = Waker::from(std::sync::Arc::new(FlagStd(flag.clone())));
             let (s2, n2, d2) = (slot.clone(), n.clone(), data.clone());
             let writer = loom::thread::spawn(move || {
                 d2.store(true, Ordering::SeqCst);
-                if let Some(w) = s2.unblock(true, &n2) {
+                if let Some(w) = s2.unblock_counted(true, &n2) {
                     w.wake_all();
                 }
             });
@@ -1166,7 +1265,7 @@ mod loom_tests {
             let r = if saw_data {
                 Wait::Ready
             } else {
-                slot.poll_wait(&waker, &n, || false)
+                slot.poll_wait_counted(&waker, &n, || false)
             };
             writer.join().unwrap();
             if r == Wait::Parked {
@@ -1194,14 +1293,14 @@ mod loom_tests {
             let (s2, n2, c2) = (slot.clone(), n.clone(), closed.clone());
             let t = loom::thread::spawn(move || {
                 c2.store(true, Ordering::SeqCst);
-                if let Some(w) = s2.unblock(false, &n2) {
+                if let Some(w) = s2.unblock_counted(false, &n2) {
                     w.wake_all();
                 }
                 let c3 = c2.clone();
-                s2.poll_wait(&w2, &n2, move || c3.load(Ordering::SeqCst))
+                s2.poll_wait_counted(&w2, &n2, move || c3.load(Ordering::SeqCst))
             });
             let c1 = closed.clone();
-            let r1 = slot.poll_wait(&w1, &n, move || c1.load(Ordering::SeqCst));
+            let r1 = slot.poll_wait_counted(&w1, &n, move || c1.load(Ordering::SeqCst));
             let r2 = t.join().unwrap();
             // The closed flag is set before the second registration, so it
             // never parks; the first either saw the close or was woken.
@@ -1228,15 +1327,15 @@ mod loom_tests {
             let w2 = Waker::from(std::sync::Arc::new(FlagStd(f2)));
             let (s2, n2) = (slot.clone(), n.clone());
             let t = loom::thread::spawn(move || {
-                if let Some(w) = s2.unblock(true, &n2) {
+                if let Some(w) = s2.unblock_counted(true, &n2) {
                     w.wake_all();
                 }
                 if let Some(tick) = s2.ready_tick() {
                     s2.clear_on_eagain(tick);
                 }
-                let _ = s2.poll_wait(&w2, &n2, || false);
+                let _ = s2.poll_wait_counted(&w2, &n2, || false);
             });
-            let r1 = slot.poll_wait(&w1, &n, || false);
+            let r1 = slot.poll_wait_counted(&w1, &n, || false);
             t.join().unwrap();
             if r1 == Wait::Parked {
                 // Either it parked after the event (and the event was
@@ -1265,10 +1364,10 @@ mod loom_tests {
             let w1 = Waker::from(std::sync::Arc::new(FlagStd(f1.clone())));
             let f2 = Arc::new(Flag(AtomicBool::new(false)));
             let w2 = Waker::from(std::sync::Arc::new(FlagStd(f2.clone())));
-            assert_eq!(slot.poll_wait(&w1, &n, || false), Wait::Parked);
+            assert_eq!(slot.poll_wait_counted(&w1, &n, || false), Wait::Parked);
             let (s2, n2) = (slot.clone(), n.clone());
             let t = loom::thread::spawn(move || {
-                if let Some(w) = s2.unblock(true, &n2) {
+                if let Some(w) = s2.unblock_counted(true, &n2) {
                     w.wake_all();
                 }
             });
@@ -1277,7 +1376,7 @@ mod loom_tests {
             if let Some(tick) = slot.ready_tick() {
                 slot.clear_on_eagain(tick);
             }
-            let r2 = slot.poll_wait(&w2, &n, || false);
+            let r2 = slot.poll_wait_counted(&w2, &n, || false);
             t.join().unwrap();
             assert!(
                 f1.0.load(Ordering::SeqCst),
@@ -1306,17 +1405,17 @@ mod loom_tests {
             let w2 = Waker::from(std::sync::Arc::new(FlagStd(f2.clone())));
             let mut r1 = Registration::default();
             assert_eq!(
-                slot.poll_wait_owned(&w1, &mut r1, &n, || false),
+                slot.poll_wait_owned_counted(&w1, &mut r1, &n, || false),
                 Wait::Parked
             );
-            assert_eq!(slot.poll_wait(&w2, &n, || false), Wait::Parked);
+            assert_eq!(slot.poll_wait_counted(&w2, &n, || false), Wait::Parked);
             let (s2, n2) = (slot.clone(), n.clone());
             let t = loom::thread::spawn(move || {
-                if let Some(w) = s2.unblock(true, &n2) {
+                if let Some(w) = s2.unblock_counted(true, &n2) {
                     w.wake_all();
                 }
             });
-            slot.deregister(&mut r1, &n);
+            slot.deregister_counted(&mut r1, &n);
             t.join().unwrap();
             assert!(!r1.is_registered());
             assert!(
@@ -1341,20 +1440,20 @@ mod loom_tests {
             let w2 = Waker::from(std::sync::Arc::new(FlagStd(f2.clone())));
             let mut r1 = Registration::default();
             assert_eq!(
-                slot.poll_wait_owned(&w1, &mut r1, &n, || false),
+                slot.poll_wait_owned_counted(&w1, &mut r1, &n, || false),
                 Wait::Parked
             );
             let (s2, n2) = (slot.clone(), n.clone());
             let t = loom::thread::spawn(move || {
                 let mut r2 = Registration::default();
-                let r = s2.poll_wait_owned(&w2, &mut r2, &n2, || false);
+                let r = s2.poll_wait_owned_counted(&w2, &mut r2, &n2, || false);
                 (r, r2)
             });
-            slot.deregister(&mut r1, &n);
+            slot.deregister_counted(&mut r1, &n);
             let (r, _r2) = t.join().unwrap();
             assert_eq!(r, Wait::Parked);
             assert_eq!(n.load(Ordering::SeqCst), 1);
-            slot.unblock(true, &n)
+            slot.unblock_counted(true, &n)
                 .expect("the newcomer is parked")
                 .wake_all();
             assert!(f2.0.load(Ordering::SeqCst));
@@ -1374,21 +1473,21 @@ mod loom_tests {
             let w1 = Waker::from(std::sync::Arc::new(FlagStd(f1.clone())));
             let mut r1 = Registration::default();
             assert_eq!(
-                slot.poll_wait_owned(&w1, &mut r1, &n, || false),
+                slot.poll_wait_owned_counted(&w1, &mut r1, &n, || false),
                 Wait::Parked
             );
             let (s2, n2) = (slot.clone(), n.clone());
             let t = loom::thread::spawn(move || {
-                if let Some(w) = s2.unblock(true, &n2) {
+                if let Some(w) = s2.unblock_counted(true, &n2) {
                     w.wake_all();
                 }
             });
-            let r = slot.poll_wait_owned(&w1, &mut r1, &n, || false);
+            let r = slot.poll_wait_owned_counted(&w1, &mut r1, &n, || false);
             t.join().unwrap();
             if r == Wait::Parked {
                 assert!(f1.0.load(Ordering::SeqCst), "slept through the event");
             }
-            slot.deregister(&mut r1, &n);
+            slot.deregister_counted(&mut r1, &n);
             assert_eq!(n.load(Ordering::SeqCst), 0);
         });
     }
@@ -1407,20 +1506,24 @@ mod loom_tests {
             let (s2, n2, c2) = (slot.clone(), n.clone(), closed.clone());
             let t = loom::thread::spawn(move || {
                 c2.store(true, Ordering::SeqCst);
-                if let Some(w) = s2.unblock(false, &n2) {
+                if let Some(w) = s2.unblock_counted(false, &n2) {
                     w.wake_all();
                 }
             });
             let mut reg = Registration::default();
             let c3 = closed.clone();
-            let r = slot.poll_wait_owned(&waker, &mut reg, &n, move || c3.load(Ordering::SeqCst));
+            let r = slot
+                .poll_wait_owned_counted(&waker, &mut reg, &n, move || c3.load(Ordering::SeqCst));
             t.join().unwrap();
             if r == Wait::Parked {
                 assert!(flag.0.load(Ordering::SeqCst), "parked through the close");
             }
-            slot.deregister(&mut reg, &n);
+            slot.deregister_counted(&mut reg, &n);
             assert_eq!(n.load(Ordering::SeqCst), 0);
-            assert!(slot.unblock(true, &n).is_none(), "a withdrawn waker stayed");
+            assert!(
+                slot.unblock_counted(true, &n).is_none(),
+                "a withdrawn waker stayed"
+            );
         });
     }
 

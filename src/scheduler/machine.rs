@@ -222,7 +222,7 @@ fn find_work(ctx: &WorkerContext, p: &Processor) -> Option<Task> {
     if next != NEVER {
         let now = clock::now();
         if next <= now {
-            p.timers.run(now, shared.poller.waiters());
+            p.timers.run(now);
         }
     }
     let mut polled = false;
@@ -351,7 +351,7 @@ fn steal(ctx: &WorkerContext, p: &Processor) -> Option<Task> {
             if last {
                 let now = clock::now();
                 if victim.timers.next_when() <= now {
-                    victim.timers.run(now, shared.poller.waiters());
+                    victim.timers.run(now);
                     if let Some(t) = p.take_runnext().or_else(|| p.runq.pop()) {
                         return Some(t);
                     }

@@ -49,6 +49,7 @@ pub(crate) mod runqueue;
 mod shutdown;
 mod spawn;
 pub(crate) mod sysmon;
+pub(crate) mod timer_target;
 mod timers;
 mod trace;
 mod wake;

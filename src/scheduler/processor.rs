@@ -20,8 +20,8 @@
 use super::ids::PId;
 use super::ownership::Ownership;
 use super::runqueue::RunQueue;
+use super::timer_target::PTimers;
 use crate::sync::{AtomicPtr, Ordering};
-use crate::time::timers::Timers;
 use async_task::Runnable;
 use std::ops::Index;
 use std::ptr::NonNull;
@@ -55,7 +55,7 @@ pub(crate) struct Processor {
     /// LIFO slot: the task most recently woken by this P's running task.
     runnext: AtomicPtr<()>,
     /// Timers armed on this P.
-    pub(crate) timers: Timers,
+    pub(crate) timers: PTimers,
     /// The owning M (see the module docs).
     pub(crate) owner: Ownership,
     /// Tasks polled on this P (Go's `schedtick`): paces the global-queue
@@ -72,7 +72,7 @@ impl Processor {
             id,
             runq: RunQueue::new(),
             runnext: AtomicPtr::new(std::ptr::null_mut()),
-            timers: Timers::default(),
+            timers: PTimers::default(),
             owner: Ownership::new(),
             schedtick: AtomicU64::new(0),
             counters: PCounters::default(),

@@ -1,14 +1,18 @@
-//! The Ps' timer heaps seen as one: the earliest timer (the blocking
-//! poll's timeout), running every due timer, and arming a timer on the
-//! current P (the [`TimerSink`] descriptors and sleeps use).
+//! The Ps' timer heaps seen as one: the earliest timer (which bounds the
+//! blocking poll), running every due timer, and arming a timer on the
+//! current P. Sleeps arm through [`Shared::arm_sleep`], descriptors through
+//! the [`TimerSink`] they are given; what an entry fires is in
+//! timer_target.rs.
 
 use super::Shared;
 use super::context;
 use super::ids::PId;
 use super::spawn::thread_hint;
-use crate::poller::descriptor::TimerSink;
+use super::timer_target::{SleepTimer, TimerTarget};
+use crate::poller::descriptor::{DeadlineMode, DescPtr, TimerSink};
 use crate::time::clock::NEVER;
 use crate::time::timers::TimerEntry;
+use std::sync::Arc;
 
 impl Shared {
     /// Earliest timer across all Ps.
@@ -22,15 +26,27 @@ impl Shared {
 
     /// Runs every due timer on every P. Returns how many fired.
     pub(crate) fn run_all_timers(&self, now: u64) -> usize {
-        self.ps
-            .iter()
-            .map(|p| p.timers.run(now, self.poller.waiters()))
-            .sum()
+        self.ps.iter().map(|p| p.timers.run(now)).sum()
     }
-}
 
-impl TimerSink for Shared {
-    fn arm(&self, entry: TimerEntry) -> usize {
+    /// Arms `timer` (whose current sequence number is 0) for `when`, on the
+    /// current P's heap if this thread holds a P of this runtime, else on
+    /// one picked by thread; returns that P's index, for
+    /// [`timer_stale`](Self::timer_stale).
+    pub(crate) fn arm_sleep(&self, timer: Arc<SleepTimer>, when: u64) -> usize {
+        self.arm(TimerEntry {
+            when,
+            seq: 0,
+            target: TimerTarget::Sleep(timer),
+        })
+    }
+
+    /// Records that a timer armed on P `p` went stale (cancelled or reset).
+    pub(crate) fn timer_stale(&self, p: usize) {
+        self.ps[p].timers.note_stale();
+    }
+
+    fn arm(&self, entry: TimerEntry<TimerTarget>) -> usize {
         let when = entry.when;
         let p = context::with_worker(|w| {
             w.filter(|w| std::ptr::eq(&*w.shared, self))
@@ -43,8 +59,18 @@ impl TimerSink for Shared {
         }
         p
     }
+}
+
+impl TimerSink for Shared {
+    fn arm_deadline(&self, pd: DescPtr, mode: DeadlineMode, when: u64, seq: u64) -> usize {
+        self.arm(TimerEntry {
+            when,
+            seq,
+            target: TimerTarget::Deadline(pd, mode),
+        })
+    }
 
     fn stale(&self, p: usize) {
-        self.ps[p].timers.note_stale();
+        self.timer_stale(p);
     }
 }

@@ -1,9 +1,8 @@
 //! [`Sleep`]: a future that completes at an instant.
 
 use super::clock;
-use super::timers::{SleepTimer, TimerEntry, TimerTarget};
-use crate::poller::descriptor::TimerSink;
 use crate::scheduler::Shared;
+use crate::scheduler::timer_target::SleepTimer;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -144,7 +143,7 @@ impl Sleep {
     fn disarm(&mut self) {
         if let Some(a) = self.armed.take() {
             a.timer.seq.fetch_add(1, Ordering::AcqRel);
-            a.shared.stale(a.p);
+            a.shared.timer_stale(a.p);
         }
     }
 
@@ -157,11 +156,7 @@ impl Sleep {
         }
         let timer = Arc::new(SleepTimer::default());
         // A `NEVER` entry is armed too, so that shutdown can wake it.
-        let p = shared.arm(TimerEntry {
-            when: self.when(),
-            seq: 0,
-            target: TimerTarget::Sleep(timer.clone()),
-        });
+        let p = shared.arm_sleep(timer.clone(), self.when());
         self.armed.insert(Armed { timer, shared, p }).poll(waker)
     }
 }

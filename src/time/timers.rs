@@ -2,6 +2,13 @@
 //! atomic copy of its earliest `when`, so schedulers and the poller can ask
 //! "is anything due?" without taking the lock.
 //!
+//! The heap does not know what its timers do. As Go's timers carry `f`,
+//! `arg` and `seq`, an entry here carries a *target* implementing
+//! [`Fire`] and the sequence number it was armed with; whoever arms a timer
+//! decides what firing means (the scheduler's `TimerTarget`: wake a sleep,
+//! or expire a descriptor's deadline). So this module imports nothing from
+//! the poller or the scheduler.
+//!
 //! Timers are cancelled lazily, as in Go: each timer target carries a
 //! sequence number, each heap entry remembers the number it was armed with,
 //! and an entry whose number no longer matches is stale ("zombie"). Stale
@@ -22,95 +29,57 @@
 
 use super::clock::NEVER;
 use super::heap::{Heap4, Keyed};
-use crate::poller::descriptor::{DeadlineMode, DescPtr};
-use crate::poller::slot::{Slot, Wakers};
 use crate::sync::Mutex;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-/// What a heap entry fires.
-#[derive(Debug)]
-pub(crate) enum TimerTarget {
-    /// A `Sleep` (also behind `Timeout` and `Interval`).
-    Sleep(Arc<SleepTimer>),
-    /// A descriptor's read, write or combined deadline.
-    Deadline(DescPtr, DeadlineMode),
+/// What a timer does when it fires (Go's `f(arg, seq)`); implemented by
+/// the module that arms timers.
+pub(crate) trait Fire {
+    /// True if an entry armed with `seq` is still current (not cancelled,
+    /// reset or re-armed since). Runs under the heap lock: must take no
+    /// lock that is held while arming.
+    fn is_live(&self, seq: u64) -> bool;
+    /// The timer is due: act on it if `seq` is still current, and wake
+    /// whoever waits. Runs without the heap lock.
+    fn fire(self, seq: u64);
+    /// The runtime is shutting down with this entry armed: complete it now,
+    /// or drop it (see [`Timers::fire_all_at_shutdown`]).
+    fn fire_at_shutdown(self, seq: u64);
 }
 
 /// One armed timer.
 #[derive(Debug)]
-pub(crate) struct TimerEntry {
+pub(crate) struct TimerEntry<T> {
     /// When it fires, in clock nanoseconds.
     pub(crate) when: u64,
     /// The target's sequence number when armed; a mismatch means stale.
     pub(crate) seq: u64,
     /// What to fire.
-    pub(crate) target: TimerTarget,
+    pub(crate) target: T,
 }
 
-impl Keyed for TimerEntry {
+impl<T> Keyed for TimerEntry<T> {
     fn key(&self) -> u64 {
         self.when
     }
 }
 
-impl TimerEntry {
+impl<T: Fire> TimerEntry<T> {
     fn is_live(&self) -> bool {
-        match &self.target {
-            TimerTarget::Sleep(t) => t.seq.load(Ordering::Acquire) == self.seq,
-            TimerTarget::Deadline(pd, mode) => pd.get().deadline_seq_matches(*mode, self.seq),
-        }
-    }
-
-    /// Runs the timer's action, returning wakers to wake.
-    fn fire(self, waiters: &AtomicUsize) -> Option<Wakers> {
-        match self.target {
-            TimerTarget::Sleep(t) => {
-                if t.seq.load(Ordering::Acquire) != self.seq {
-                    return None;
-                }
-                t.slot.unblock(true, &NO_WAITER_COUNT)
-            }
-            TimerTarget::Deadline(pd, mode) => pd.get().fire_deadline(mode, self.seq, waiters),
-        }
-    }
-}
-
-/// Sleep timers do not count as network waiters.
-static NO_WAITER_COUNT: AtomicUsize = AtomicUsize::new(0);
-
-/// The shared half of a `Sleep`: a sequence number (bumped to cancel) and a
-/// slot the sleeping task parks in; firing the timer makes the slot ready.
-#[derive(Debug, Default)]
-pub(crate) struct SleepTimer {
-    /// Current arming; entries with another number are stale.
-    pub(crate) seq: AtomicU64,
-    /// Ready once fired.
-    pub(crate) slot: Slot,
-}
-
-impl SleepTimer {
-    /// Parks `waker` until the timer fires; true if it already has.
-    pub(crate) fn poll_fired(&self, waker: &std::task::Waker) -> bool {
-        use crate::poller::slot::Wait;
-        match self.slot.poll_wait(waker, &NO_WAITER_COUNT, || false) {
-            Wait::Ready => true,
-            Wait::Parked => false,
-            Wait::Unblocked => false,
-        }
+        self.target.is_live(self.seq)
     }
 }
 
 /// The timer set of one P. See the module docs.
 #[derive(Debug)]
-pub(crate) struct Timers {
-    heap: Mutex<Heap4<TimerEntry>>,
+pub(crate) struct Timers<T> {
+    heap: Mutex<Heap4<TimerEntry<T>>>,
     next_when: AtomicU64,
     zombies: AtomicUsize,
     fired: AtomicU64,
 }
 
-impl Default for Timers {
+impl<T> Default for Timers<T> {
     fn default() -> Self {
         Timers {
             heap: Mutex::new(Heap4::default()),
@@ -121,7 +90,7 @@ impl Default for Timers {
     }
 }
 
-impl Timers {
+impl<T: Fire> Timers<T> {
     /// Earliest `when` in the heap, or [`NEVER`].
     pub(crate) fn next_when(&self) -> u64 {
         self.next_when.load(Ordering::Acquire)
@@ -139,7 +108,7 @@ impl Timers {
 
     /// Arms `entry`. Returns true if it is now the earliest timer here
     /// (never for a [`NEVER`] entry: nobody needs to wake up for it).
-    pub(crate) fn add(&self, entry: TimerEntry) -> bool {
+    pub(crate) fn add(&self, entry: TimerEntry<T>) -> bool {
         let when = entry.when;
         let mut heap = self.heap.lock();
         let zombies = self.zombies.load(Ordering::Relaxed);
@@ -158,11 +127,9 @@ impl Timers {
         self.zombies.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Fires every timer due at `now`. Wakers are woken after the heap lock
-    /// is released. `waiters` is the poller's count of parked network
-    /// waiters (deadline timers unpark them). Returns how many live timers
-    /// fired.
-    pub(crate) fn run(&self, now: u64, waiters: &AtomicUsize) -> usize {
+    /// Fires every timer due at `now`, after the heap lock is released.
+    /// Returns how many live timers fired.
+    pub(crate) fn run(&self, now: u64) -> usize {
         if self.next_when() > now {
             return 0;
         }
@@ -186,32 +153,25 @@ impl Timers {
                     .zombies
                     .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |z| z.checked_sub(1));
             }
-            if let Some(w) = entry.fire(waiters) {
-                w.wake_all();
-            }
+            entry.target.fire(entry.seq);
             fired += live as usize;
         }
         self.fired.fetch_add(fired as u64, Ordering::Relaxed);
         fired
     }
 
-    /// Runtime shutdown: takes every entry and fires the live sleeps now
-    /// (their `Sleep`s complete), dropping the rest (deadline timers: the
-    /// descriptors themselves are failed by the poller's shutdown).
+    /// Runtime shutdown: takes every entry and lets each target decide
+    /// ([`Fire::fire_at_shutdown`]): live sleeps complete now (their
+    /// `Sleep`s are done), deadline timers are dropped (the descriptors
+    /// themselves are failed by the poller's shutdown).
     pub(crate) fn fire_all_at_shutdown(&self) {
-        let entries = self.clear();
-        for entry in entries {
-            if let TimerTarget::Sleep(_) = entry.target
-                && entry.is_live()
-                && let Some(w) = entry.fire(&NO_WAITER_COUNT)
-            {
-                w.wake_all();
-            }
+        for entry in self.clear() {
+            entry.target.fire_at_shutdown(entry.seq);
         }
     }
 
     /// Drops every entry (runtime shutdown), waking nothing.
-    pub(crate) fn clear(&self) -> Vec<TimerEntry> {
+    pub(crate) fn clear(&self) -> Vec<TimerEntry<T>> {
         let mut heap = self.heap.lock();
         self.next_when.store(NEVER, Ordering::Release);
         heap.drain().collect()
@@ -221,14 +181,42 @@ impl Timers {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-    use std::task::Waker;
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
 
-    fn sleep_entry(when: u64) -> (Arc<SleepTimer>, TimerEntry) {
-        let t = Arc::new(SleepTimer::default());
+    /// A target that records whether it fired.
+    #[derive(Debug, Default)]
+    struct TestTimer {
+        seq: AtomicU64,
+        fired: AtomicBool,
+    }
+
+    impl TestTimer {
+        fn has_fired(&self) -> bool {
+            self.fired.load(Ordering::SeqCst)
+        }
+    }
+
+    impl Fire for Arc<TestTimer> {
+        fn is_live(&self, seq: u64) -> bool {
+            self.seq.load(Ordering::Acquire) == seq
+        }
+        fn fire(self, seq: u64) {
+            if self.is_live(seq) {
+                self.fired.store(true, Ordering::SeqCst);
+            }
+        }
+        fn fire_at_shutdown(self, seq: u64) {
+            self.fire(seq);
+        }
+    }
+
+    fn sleep_entry(when: u64) -> (Arc<TestTimer>, TimerEntry<Arc<TestTimer>>) {
+        let t = Arc::new(TestTimer::default());
         let e = TimerEntry {
             when,
             seq: 0,
-            target: TimerTarget::Sleep(t.clone()),
+            target: t.clone(),
         };
         (t, e)
     }
@@ -241,9 +229,9 @@ mod tests {
         assert!(ts.add(eb));
         assert!(ts.add(ea));
         assert_eq!(ts.next_when(), 10);
-        assert_eq!(ts.run(15, &NO_WAITER_COUNT), 1);
-        assert!(a.poll_fired(Waker::noop()));
-        assert!(!b.poll_fired(Waker::noop()));
+        assert_eq!(ts.run(15), 1);
+        assert!(a.has_fired());
+        assert!(!b.has_fired());
         assert_eq!(ts.next_when(), 20);
     }
 
@@ -265,9 +253,9 @@ mod tests {
         let (_, e) = sleep_entry(5000);
         ts.add(e);
         assert_eq!(ts.len(), 501);
-        assert_eq!(ts.run(4000, &NO_WAITER_COUNT), 500);
+        assert_eq!(ts.run(4000), 500);
         for (i, t) in all.iter().enumerate() {
-            assert_eq!(t.poll_fired(Waker::noop()), i % 2 == 1, "timer {i}");
+            assert_eq!(t.has_fired(), i % 2 == 1, "timer {i}");
         }
     }
 
@@ -281,7 +269,7 @@ mod tests {
                 t
             })
             .collect();
-        assert_eq!(ts.run(NEVER - 1, &NO_WAITER_COUNT), 1_000_000);
-        assert!(timers.iter().all(|t| t.poll_fired(Waker::noop())));
+        assert_eq!(ts.run(NEVER - 1), 1_000_000);
+        assert!(timers.iter().all(|t| t.has_fired()));
     }
 }
