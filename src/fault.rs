@@ -360,17 +360,32 @@ fn is_stream_socket(fd: RawFd) -> bool {
     r == 0 && ty == libc::SOCK_STREAM
 }
 
-/// `fd → (epoll fd, token)` for every registered descriptor.
-static REGISTRY: LazyLock<Mutex<HashMap<RawFd, (RawFd, u64)>>> =
+/// How a descriptor was registered: its epoll fd, interest and token.
+#[derive(Clone, Copy)]
+struct Registration {
+    epfd: RawFd,
+    events: u32,
+    token: u64,
+}
+
+/// `fd → registration` for every registered descriptor.
+static REGISTRY: LazyLock<Mutex<HashMap<RawFd, Registration>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
 
-fn registry() -> MutexGuard<'static, HashMap<RawFd, (RawFd, u64)>> {
+fn registry() -> MutexGuard<'static, HashMap<RawFd, Registration>> {
     REGISTRY.lock()
 }
 
-/// `Epoll::add` registered `fd` on `epfd` with `token`.
-pub(crate) fn registered(epfd: RawFd, fd: RawFd, token: u64) {
-    registry().insert(fd, (epfd, token));
+/// `Epoll::add` registered `fd` on `epfd` for `events` with `token`.
+pub(crate) fn registered(epfd: RawFd, fd: RawFd, events: u32, token: u64) {
+    registry().insert(
+        fd,
+        Registration {
+            epfd,
+            events,
+            token,
+        },
+    );
 }
 
 /// `Epoll::delete` removed `fd`.
@@ -380,18 +395,26 @@ pub(crate) fn deregistered(fd: RawFd) {
 
 /// `Epoll::close` is about to close `epfd`.
 pub(crate) fn epoll_closing(epfd: RawFd) {
-    registry().retain(|_, (e, _)| *e != epfd);
+    registry().retain(|_, r| r.epfd != epfd);
 }
 
 /// Re-arms `fd` so the kernel reports it again if it is ready; false if it
 /// is not registered.
 fn rearm(fd: RawFd) -> bool {
     let reg = registry();
-    let Some(&(epfd, token)) = reg.get(&fd) else {
+    let Some(&r) = reg.get(&fd) else {
         return false;
     };
-    // The lock is held across the call, so `epfd` is still open.
-    crate::poller::epoll::rearm(epfd, fd, token).is_ok()
+    // `EPOLL_CTL_MOD` with the same interest and token: the kernel queues a
+    // fresh event if the fd is ready.
+    let mut ev = libc::epoll_event {
+        events: r.events,
+        u64: r.token,
+    };
+    // SAFETY: `ev` is valid for the call; the lock is held across it, so
+    // `r.epfd` is still open (Epoll::close unregisters it first); a closed
+    // `fd` is reported as an error.
+    crate::sys::cvt(unsafe { libc::epoll_ctl(r.epfd, libc::EPOLL_CTL_MOD, fd, &mut ev) }).is_ok()
 }
 
 fn splitmix64(x: u64) -> u64 {

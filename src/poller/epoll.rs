@@ -149,7 +149,7 @@ impl Epoll {
         // open; a bad `fd` is reported as an error.
         cvt(unsafe { libc::epoll_ctl(fds.epfd.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) })?;
         #[cfg(feature = "fault-injection")]
-        crate::fault::registered(fds.epfd.as_raw_fd(), fd, token);
+        crate::fault::registered(fds.epfd.as_raw_fd(), fd, INTEREST as u32, token);
         Ok(())
     }
 
@@ -253,20 +253,6 @@ fn epoll_wait(epfd: RawFd, raw: &mut [libc::epoll_event], ms: i32) -> io::Result
     // open for the whole wait.
     let n = unsafe { libc::epoll_wait(epfd, raw.as_mut_ptr(), raw.len() as i32, ms) };
     cvt(n).map(|n| n as usize)
-}
-
-/// Re-registers `fd` with its unchanged interest and token, which makes the
-/// kernel queue a new event if `fd` is ready now (the fault injector's way
-/// to keep readiness after a fake `EAGAIN` or short transfer). The caller
-/// keeps `epfd` open.
-#[cfg(feature = "fault-injection")]
-pub(crate) fn rearm(epfd: RawFd, fd: RawFd, token: u64) -> io::Result<()> {
-    let mut ev = libc::epoll_event {
-        events: INTEREST as u32,
-        u64: token,
-    };
-    // SAFETY: `ev` is valid for the call; errors (a closed fd) are reported.
-    cvt(unsafe { libc::epoll_ctl(epfd, libc::EPOLL_CTL_MOD, fd, &mut ev) }).map(drop)
 }
 
 fn closed() -> io::Error {

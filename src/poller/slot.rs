@@ -822,6 +822,7 @@ impl Slot {
         wakers
     }
 
+    #[cfg(not(loom))]
     pub(crate) fn reset_counted(&self, count: &AtomicUsize) {
         self.reset().apply(count);
     }
