@@ -10,6 +10,7 @@
 
 mod addr;
 mod backoff;
+mod datagram;
 pub(crate) mod socket;
 mod sockopt;
 pub(crate) mod stream;

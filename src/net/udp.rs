@@ -124,9 +124,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.fd
-            .op(Direction::Write, |fd| socket::send(fd, buf))
-            .await
+        self.fd.datagram_send(buf).await
     }
 
     /// Receives one datagram from the connected peer into `buf`, returning
@@ -146,9 +144,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.fd
-            .op(Direction::Read, |fd| socket::recv(fd, buf, 0))
-            .await
+        self.fd.datagram_recv(buf, 0).await
     }
 
     /// Receives the next datagram from the connected peer without removing
@@ -168,9 +164,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.fd
-            .op(Direction::Read, |fd| socket::recv(fd, buf, libc::MSG_PEEK))
-            .await
+        self.fd.datagram_recv(buf, libc::MSG_PEEK).await
     }
 
     /// Sends `buf` as one datagram to `target`, returning the number of
@@ -196,9 +190,7 @@ impl UdpSocket {
             .find(|a| a.is_ipv4() == v4)
             .unwrap_or(&addrs[0]);
         let addr = SockAddr::from(addr);
-        self.fd
-            .op(Direction::Write, |fd| socket::send_to(fd, buf, &addr))
-            .await
+        self.fd.datagram_send_to(buf, &addr).await
     }
 
     /// Receives one datagram into `buf`, returning its length and sender.
@@ -216,9 +208,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.fd
-            .op(Direction::Read, |fd| socket::recv_from(fd, buf, 0))
-            .await
+        self.fd.datagram_recv_from(buf, 0).await
     }
 
     /// Like [`recv_from`](Self::recv_from), but leaves the datagram queued.
@@ -235,11 +225,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.fd
-            .op(Direction::Read, |fd| {
-                socket::recv_from(fd, buf, libc::MSG_PEEK)
-            })
-            .await
+        self.fd.datagram_recv_from(buf, libc::MSG_PEEK).await
     }
 
     /// Polls to receive one datagram from the connected peer (the stateless
@@ -259,8 +245,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.fd
-            .poll_io(cx, Direction::Read, |fd| socket::recv(fd, buf, 0))
+        self.fd.poll_datagram_recv(cx, buf)
     }
 
     /// Polls to send one datagram to the connected peer.
@@ -275,8 +260,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.fd
-            .poll_io(cx, Direction::Write, |fd| socket::send(fd, buf))
+        self.fd.poll_datagram_send(cx, buf)
     }
 
     /// Polls to receive one datagram and its sender.
@@ -297,8 +281,7 @@ impl UdpSocket {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<(usize, SocketAddr)>> {
-        self.fd
-            .poll_io(cx, Direction::Read, |fd| socket::recv_from(fd, buf, 0))
+        self.fd.poll_datagram_recv_from(cx, buf)
     }
 
     /// Polls to send one datagram to `target` (already an address: polls
@@ -321,8 +304,7 @@ impl UdpSocket {
         target: SocketAddr,
     ) -> Poll<io::Result<usize>> {
         let target = SockAddr::from(&target);
-        self.fd
-            .poll_io(cx, Direction::Write, |fd| socket::send_to(fd, buf, &target))
+        self.fd.poll_datagram_send_to(cx, buf, &target)
     }
 
     /// Waits until the socket may be readable (a datagram or an error is

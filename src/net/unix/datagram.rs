@@ -179,9 +179,7 @@ impl UnixDatagram {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.fd
-            .op(Direction::Write, |fd| socket::send(fd, buf))
-            .await
+        self.fd.datagram_send(buf).await
     }
 
     /// Receives one datagram from the connected peer, returning its length
@@ -195,9 +193,7 @@ impl UnixDatagram {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.fd
-            .op(Direction::Read, |fd| socket::recv(fd, buf, 0))
-            .await
+        self.fd.datagram_recv(buf, 0).await
     }
 
     /// Receives the next datagram without removing it from the queue.
@@ -212,9 +208,7 @@ impl UnixDatagram {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.fd
-            .op(Direction::Read, |fd| socket::recv(fd, buf, libc::MSG_PEEK))
-            .await
+        self.fd.datagram_recv(buf, libc::MSG_PEEK).await
     }
 
     /// Sends `buf` as one datagram to the socket bound at `path`.
@@ -230,9 +224,7 @@ impl UnixDatagram {
     /// ```
     pub async fn send_to<P: AsRef<Path>>(&self, buf: &[u8], path: P) -> io::Result<usize> {
         let addr = SockAddr::from_path(path.as_ref())?;
-        self.fd
-            .op(Direction::Write, |fd| socket::send_to(fd, buf, &addr))
-            .await
+        self.fd.datagram_send_to(buf, &addr).await
     }
 
     /// Sends `buf` as one datagram to `addr` — for example the address a
@@ -256,9 +248,7 @@ impl UnixDatagram {
     /// ```
     pub async fn send_to_addr(&self, buf: &[u8], addr: &SocketAddr) -> io::Result<usize> {
         let addr = SockAddr::from_unix(addr)?;
-        self.fd
-            .op(Direction::Write, |fd| socket::send_to(fd, buf, &addr))
-            .await
+        self.fd.datagram_send_to(buf, &addr).await
     }
 
     /// Receives one datagram, returning its length and the sender's address
@@ -274,9 +264,7 @@ impl UnixDatagram {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.fd
-            .op(Direction::Read, |fd| socket::recv_from(fd, buf, 0))
-            .await
+        self.fd.datagram_recv_from(buf, 0).await
     }
 
     /// Like [`recv_from`](Self::recv_from), but leaves the datagram queued.
@@ -291,11 +279,7 @@ impl UnixDatagram {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.fd
-            .op(Direction::Read, |fd| {
-                socket::recv_from(fd, buf, libc::MSG_PEEK)
-            })
-            .await
+        self.fd.datagram_recv_from(buf, libc::MSG_PEEK).await
     }
 
     /// Polls to receive one datagram (the stateless form of
@@ -310,8 +294,7 @@ impl UnixDatagram {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.fd
-            .poll_io(cx, Direction::Read, |fd| socket::recv(fd, buf, 0))
+        self.fd.poll_datagram_recv(cx, buf)
     }
 
     /// Polls to send one datagram to the connected peer.
@@ -323,8 +306,7 @@ impl UnixDatagram {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.fd
-            .poll_io(cx, Direction::Write, |fd| socket::send(fd, buf))
+        self.fd.poll_datagram_send(cx, buf)
     }
 
     /// Polls to receive one datagram and its sender.
@@ -343,8 +325,7 @@ impl UnixDatagram {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<(usize, SocketAddr)>> {
-        self.fd
-            .poll_io(cx, Direction::Read, |fd| socket::recv_from(fd, buf, 0))
+        self.fd.poll_datagram_recv_from(cx, buf)
     }
 
     /// Polls to send one datagram to the socket bound at `path`.
@@ -370,8 +351,7 @@ impl UnixDatagram {
             Ok(a) => a,
             Err(e) => return Poll::Ready(Err(e)),
         };
-        self.fd
-            .poll_io(cx, Direction::Write, |fd| socket::send_to(fd, buf, &addr))
+        self.fd.poll_datagram_send_to(cx, buf, &addr)
     }
 
     /// Waits until the socket may be readable.
