@@ -20,8 +20,9 @@
 //!   after `close` every call is a no-op or an error.
 //!
 //! With the `fault-injection` feature, `epoll_wait` and registration consult
-//! [`crate::fault`] first, and registrations are recorded there so the
-//! injector can re-arm a descriptor ([`rearm`]).
+//! [`crate::fault`] first, and registrations (with their interest and
+//! token) are recorded there so the injector can re-arm a descriptor
+//! itself.
 
 use crate::sync::{RwLock, RwLockReadGuard};
 use crate::sys::cvt;

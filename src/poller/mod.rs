@@ -9,7 +9,20 @@
 //! - [`descriptor`]: the per-fd descriptor and its deadlines (Go's `pollDesc`);
 //! - [`cache`]: stable-address descriptor storage with generations
 //!   (Go's `pollcache` and `fdseq`);
-//! - this file: [`Poller`], registration and `netpoll(delay)`.
+//! - [`wake`]: waking tasks from the poller, contained;
+//! - this file: [`Poller`], registration, `netpoll(delay)`, and
+//!   [`Direction`], the read/write half an operation is on.
+//!
+//! The poller imports nothing from the scheduler: descriptors arm deadline
+//! timers through the [`TimerSink`](descriptor::TimerSink) they are given.
+//!
+//! # Counting waiters (Go's `netpollWaiters`)
+//!
+//! Idle workers skip `netpoll` while no task is parked on a descriptor.
+//! The count lives here and is shared with every descriptor through the
+//! cache; slot transitions only *report* whether a slot became or stopped
+//! being parked ([`slot::Parking`]), and the descriptor that made the
+//! transition adds it to the count. Sleeps use slots too, and ignore it.
 //!
 //! # Waking a blocked poller
 //!

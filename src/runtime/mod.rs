@@ -337,7 +337,7 @@ impl fmt::Debug for EnterGuard<'_> {
 /// ```
 #[derive(Clone)]
 pub struct Handle {
-    pub(crate) shared: Arc<Shared>,
+    shared: Arc<Shared>,
 }
 
 impl fmt::Debug for Handle {
@@ -454,6 +454,13 @@ impl Handle {
     /// ```
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         block_on::block_on(&self.shared, future)
+    }
+
+    /// The runtime's scheduler, for the scheduler's own unit tests (other
+    /// code reaches it through `context` or [`current_scheduler`]).
+    #[cfg(test)]
+    pub(crate) fn scheduler_for_tests(&self) -> Arc<Shared> {
+        self.shared.clone()
     }
 
     /// A snapshot of the scheduler's counters.

@@ -10,25 +10,38 @@
 //!
 //! Files, one job each:
 //!
-//! | file           | job (Go)                                                  |
-//! |----------------|-----------------------------------------------------------|
-//! | `mod.rs`       | [`Shared`] and [`Config`]; starting a runtime             |
-//! | `spawn.rs`     | spawning a task (`newproc`), [`TaskMeta`]                 |
-//! | `ready.rs`     | where a woken task goes (`ready`, `runqput`)              |
-//! | `wake.rs`      | waking or starting an M (`wakep`, `startm`, `newm`)       |
-//! | `timers.rs`    | the Ps' timers as one (earliest, run due, arm)            |
-//! | `handoff.rs`   | giving a P to another M (`handoffp`), and `has_work`      |
-//! | `shutdown.rs`  | stopping threads, cancelling tasks                        |
-//! | `machine.rs`   | an M and its loop (`schedule`, `findRunnable`)            |
-//! | `processor.rs` | a P: run queue, `runnext`, timers                         |
-//! | `runqueue.rs`  | the bounded local run queue (`runq`)                      |
-//! | `idle.rs`      | idle Ps and Ms (`pidle`, `midle`), wake-up invariants     |
-//! | `ownership.rs` | which M owns a P; the retake protocol with sysmon         |
-//! | `barrier.rs`   | the fences that protocol needs (`membarrier`)             |
-//! | `sysmon.rs`    | `sysmon`: forced netpoll, retaking stuck Ps               |
-//! | `context.rs`   | thread-locals: the current worker and runtime             |
-//! | `registry.rs`  | live tasks, so shutdown can cancel them                   |
-//! | `blocking.rs`  | the blocking pool (`spawn_blocking`)                      |
+//! | file              | job (Go)                                               |
+//! |-------------------|--------------------------------------------------------|
+//! | `mod.rs`          | [`Shared`] and [`Config`]; starting a runtime          |
+//! | `ids.rs`          | `PId`, `MId`: names for Ps and Ms                      |
+//! | `spawn.rs`        | spawning a task (`newproc`), [`TaskMeta`]              |
+//! | `ready.rs`        | where a woken task goes (`ready`, `runqput`)           |
+//! | `wake.rs`         | waking or starting an M (`wakep`, `startm`, `newm`)    |
+//! | `handoff.rs`      | giving a P to another M (`handoffp`), and `has_work`   |
+//! | `shutdown.rs`     | stopping threads, cancelling tasks                     |
+//! | `timers.rs`       | the Ps' timers as one (earliest, run due, arm)         |
+//! | `timer_target.rs` | what a timer fires (a timer's `f`/`arg`): a sleep or a deadline |
+//! | `machine.rs`      | an M and its loop (`schedule`, `findRunnable`)         |
+//! | `processor.rs`    | a P: run queue, `runnext`, timers                      |
+//! | `runqueue.rs`     | the bounded local run queue (`runq`)                   |
+//! | `idle.rs`         | idle Ps and Ms (`pidle`, `midle`), wake-up invariants  |
+//! | `ownership.rs`    | which M owns a P; the retake protocol with sysmon      |
+//! | `barrier.rs`      | the fences that protocol needs (`membarrier`)          |
+//! | `sysmon.rs`       | `sysmon`: forced netpoll, retaking stuck Ps            |
+//! | `context.rs`      | thread-locals: the current worker and runtime          |
+//! | `registry.rs`     | live tasks, so shutdown can cancel them                |
+//! | `blocking.rs`     | the blocking pool (`spawn_blocking`)                   |
+//! | `budget.rs`       | the cooperative budget (Go's preemption, done by hand) |
+//! | `metrics.rs`      | `runtime::Metrics`, a snapshot of the counters         |
+//! | `trace.rs`        | `GORO_SCHEDTRACE` lines (`GODEBUG=schedtrace`), printed by sysmon |
+//!
+//! # Dependencies
+//!
+//! The scheduler sits on the poller, `time/`'s clock and timer heap, and
+//! `sync`; it imports neither `task/` nor `runtime/`, which are built on it
+//! ([`Shared::spawn`] returns the raw `async_task` half that
+//! `task::JoinHandle` wraps). Inside it, the one cycle is `context.rs` ↔
+//! `machine.rs`.
 
 pub(crate) mod barrier;
 pub(crate) mod blocking;

@@ -64,7 +64,7 @@ fn retake_judged_during_a_poll_fails_once_the_poll_returned() {
         .handoff_after(Duration::from_secs(3600))
         .build()
         .unwrap();
-    let shared = rt.handle().shared.clone();
+    let shared = rt.handle().scheduler_for_tests();
     let waker = Arc::new(HoldingWaker {
         entered: AtomicBool::new(false),
         release: AtomicBool::new(false),
@@ -112,7 +112,7 @@ fn retake_during_the_poll_hands_off_and_the_stuck_m_lets_go() {
         .handoff_after(Duration::from_secs(3600))
         .build()
         .unwrap();
-    let shared = rt.handle().shared.clone();
+    let shared = rt.handle().scheduler_for_tests();
     let in_poll = Arc::new(AtomicBool::new(false));
     let poll_may_return = Arc::new(AtomicBool::new(false));
     let b_ran = Arc::new(AtomicBool::new(false));
@@ -140,7 +140,7 @@ fn retake_during_the_poll_hands_off_and_the_stuck_m_lets_go() {
 #[test]
 fn sysmon_wakes_an_m_for_tasks_left_on_an_idle_p() {
     let rt = Builder::new().worker_threads(2).build().unwrap();
-    let shared = rt.handle().shared.clone();
+    let shared = rt.handle().scheduler_for_tests();
     let t = Instant::now();
     while shared.idle.npidle() < 2 {
         assert!(t.elapsed() < Duration::from_secs(10), "workers never idle");

@@ -5,6 +5,13 @@
 //! find-runnable loop; the M blocked in the poller sleeps exactly until the
 //! earliest timer of any P, and arming an earlier timer interrupts it.
 //! Instants are `std::time::Instant`.
+//!
+//! The lower half (`clock.rs`, `heap.rs`, `timers.rs`) imports nothing from
+//! the poller or the scheduler: a heap entry carries a target implementing
+//! `timers::Fire`, and the scheduler decides what firing means
+//! (`scheduler/timer_target.rs`: complete a sleep, or expire a socket's
+//! deadline). The public futures (`sleep.rs`, `timeout.rs`, `interval.rs`)
+//! sit above the scheduler and arm their timers through it.
 
 pub(crate) mod clock;
 pub(crate) mod heap;
