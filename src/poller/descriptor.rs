@@ -314,7 +314,11 @@ impl PollDesc {
             .poll_wait_as(waiter, waiters, || self.check_err(mode).is_err())
         {
             Wait::Ready => Poll::Ready(Ok(())),
-            Wait::Parked => Poll::Pending,
+            Wait::Parked => {
+                let fd = self.fd.load(Ordering::Relaxed);
+                crate::task::record::waiting_on_fd(fd, mode == Direction::Write);
+                Poll::Pending
+            }
             Wait::Unblocked => Poll::Ready(self.check_err(mode)),
         }
     }

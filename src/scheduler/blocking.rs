@@ -192,7 +192,11 @@ impl Pool {
 }
 
 /// Runs `f` on the blocking pool of `shared`.
-pub(crate) fn spawn_blocking<F, R>(shared: &Arc<Shared>, f: F) -> JoinHandle<R>
+pub(crate) fn spawn_blocking<F, R>(
+    shared: &Arc<Shared>,
+    f: F,
+    location: &'static std::panic::Location<'static>,
+) -> JoinHandle<R>
 where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
@@ -200,6 +204,7 @@ where
     let meta = TaskMeta {
         shared: shared.clone(),
         key: std::sync::atomic::AtomicU32::new(super::registry::Key::pack(None)),
+        record: crate::task::record::TaskRecord::new(None, location),
     };
     let (runnable, task) = async_task::Builder::new()
         .metadata(meta)

@@ -33,6 +33,7 @@
 pub(crate) mod barrier;
 pub(crate) mod blocking;
 pub(crate) mod context;
+mod dump;
 mod handoff;
 pub(crate) mod idle;
 pub(crate) mod ids;
@@ -46,6 +47,7 @@ mod retake_tests;
 pub(crate) mod runqueue;
 mod shutdown;
 mod spawn;
+pub(crate) mod stall;
 pub(crate) mod sysmon;
 mod timers;
 mod wake;
@@ -88,6 +90,8 @@ pub(crate) struct Config {
     pub(crate) stack_size: Option<usize>,
     /// Print a schedtrace line this often, if set.
     pub(crate) schedtrace: Option<Duration>,
+    /// Stall reports: threshold and destination.
+    pub(crate) stall: crate::task::stall::StallConfig,
 }
 
 impl std::fmt::Debug for Config {

@@ -143,6 +143,7 @@ fn run(shared: &Shared) {
     let mut idle_rounds = 0u32;
     let mut all_idle_since: Option<std::time::Instant> = None;
     let mut trace = super::super::runtime::trace::Tracer::new(shared);
+    let mut stalls = super::stall::StallWatch::default();
     loop {
         delay = if idle_rounds == 0 {
             MIN_DELAY
@@ -159,6 +160,7 @@ fn run(shared: &Shared) {
         let deep = if shared.idle.npidle() == nprocs
             && trace.is_none()
             && !shared.ps.iter().any(|p| p.has_tasks())
+            && !stalls.keeps_sysmon_awake(shared)
         {
             let since = *all_idle_since.get_or_insert_with(std::time::Instant::now);
             delay = MAX_DELAY;
@@ -244,6 +246,7 @@ fn run(shared: &Shared) {
             }
         }
 
+        stalls.round(shared, now);
         if let Some(t) = trace.as_mut() {
             t.tick(shared);
         }

@@ -94,10 +94,14 @@ impl Hub {
         // Created outside the task so that even a driver that never runs
         // (spawned into a runtime shutting down) closes the hub when dropped.
         let closer = CloseOnDrop(hub.clone());
-        shared.spawn(async move {
-            let _closer = closer;
-            drive(pipe).await;
-        });
+        shared.spawn(
+            async move {
+                let _closer = closer;
+                drive(pipe).await;
+            },
+            Some("goro-signal-driver".into()),
+            std::panic::Location::caller(),
+        );
         hubs.list.push(hub.clone());
         Ok(hub)
     }

@@ -179,6 +179,7 @@ impl Future for Sleep {
             None => self.arm(cx.waker()),
         };
         if !done {
+            crate::task::record::waiting_on(crate::task::record::Wait::Timer(self.when()));
             return Poll::Pending;
         }
         // Record the firing before asking the budget: the slot's readiness
