@@ -204,7 +204,7 @@ where
     let meta = TaskMeta {
         shared: shared.clone(),
         key: std::sync::atomic::AtomicU32::new(super::registry::Key::pack(None)),
-        record: crate::task::record::TaskRecord::new(None, location),
+        record: crate::task::record::TaskRecord::new(None, location, shared.sysmon.spawn_clock()),
     };
     let (runnable, task) = async_task::Builder::new()
         .metadata(meta)

@@ -3,7 +3,7 @@
 //! anything (`task/record.rs` explains the state word it decodes).
 
 use super::Shared;
-use crate::task::record::{self, Wait, Word};
+use crate::task::record::{Wait, Word};
 use crate::task::{TaskDump, TaskInfo, TaskState, WaitingOn};
 use crate::time::clock;
 use std::time::Duration;
@@ -19,7 +19,7 @@ impl Shared {
             .filter(|(_, m)| m.in_task_poll())
             .map(|(_, m)| (m.running_task(), super::stall::p_of(self, m.id)))
             .collect();
-        let now = record::coarse_now();
+        let now = clock::now();
         let mut tasks = Vec::new();
         self.registry.for_each(|meta| {
             let r = &meta.record;

@@ -52,7 +52,7 @@ impl Shared {
         let meta = TaskMeta {
             shared: self.clone(),
             key: std::sync::atomic::AtomicU32::new(Key::pack(None)),
-            record: crate::task::record::TaskRecord::new(name, location),
+            record: crate::task::record::TaskRecord::new(name, location, self.sysmon.spawn_clock()),
         };
         let (runnable, task) = async_task::Builder::new()
             .metadata(meta)

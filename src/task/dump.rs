@@ -149,7 +149,8 @@ impl TaskInfo {
         self.location
     }
 
-    /// How long ago it was spawned (to a few milliseconds).
+    /// How long ago it was spawned (to within sysmon's period, at most
+    /// 10 ms).
     pub fn age(&self) -> Duration {
         self.age
     }

@@ -32,6 +32,7 @@ pub struct Id(NonZeroU64);
 
 impl Id {
     /// A fresh id, never handed out before.
+    #[inline]
     pub(crate) fn next() -> Id {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         thread_local! {

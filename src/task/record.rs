@@ -105,19 +105,25 @@ pub(crate) struct TaskRecord {
     pub(crate) id: Id,
     pub(crate) name: Option<Box<str>>,
     pub(crate) location: &'static Location<'static>,
-    /// Spawn time, [`coarse_now`] nanoseconds.
+    /// Spawn time, `time::clock` nanoseconds (to sysmon's period: see
+    /// `Sysmon::spawn_clock`).
     pub(crate) spawned: u64,
     state: AtomicU64,
 }
 
 impl TaskRecord {
-    /// A record for a task being spawned now, at `location`.
-    pub(crate) fn new(name: Option<Box<str>>, location: &'static Location<'static>) -> Self {
+    /// A record for a task spawned at `location` at clock time `spawned`.
+    #[inline]
+    pub(crate) fn new(
+        name: Option<Box<str>>,
+        location: &'static Location<'static>,
+        spawned: u64,
+    ) -> Self {
         TaskRecord {
             id: Id::next(),
             name,
             location,
-            spawned: coarse_now(),
+            spawned,
             state: AtomicU64::new(QUEUED << KIND_SHIFT),
         }
     }
@@ -194,31 +200,13 @@ pub(crate) fn waiting_on_fd(fd: i32, write: bool) {
     });
 }
 
-/// A monotonic clock read cheaply (`CLOCK_MONOTONIC_COARSE`: a few ns, a
-/// few ms resolution), in nanoseconds. Good enough for task ages, and
-/// cheap enough for every spawn.
-pub(crate) fn coarse_now() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
-    if rc != 0 {
-        return 0;
-    }
-    (ts.tv_sec as u64)
-        .saturating_mul(1_000_000_000)
-        .saturating_add(ts.tv_nsec as u64)
-}
-
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
 
     #[test]
     fn state_word_round_trips() {
-        let r = TaskRecord::new(None, Location::caller());
+        let r = TaskRecord::new(None, Location::caller(), 1);
         assert_eq!(r.word(), Word::Queued);
         let id = Id::next();
         for w in [

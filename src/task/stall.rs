@@ -175,10 +175,11 @@ impl StallConfig {
 }
 
 /// `GORO_STALL_MS`: the threshold in milliseconds, 0 to turn reports off;
-/// `Ok(None)` if unset, an error if it is not a number.
+/// `Ok(None)` if unset or empty, an error if it is not a number.
 pub(crate) fn threshold_from_env() -> std::io::Result<Option<Option<Duration>>> {
-    let Ok(v) = std::env::var("GORO_STALL_MS") else {
-        return Ok(None);
+    let v = match std::env::var("GORO_STALL_MS") {
+        Ok(v) if !v.trim().is_empty() => v,
+        _ => return Ok(None),
     };
     match v.trim().parse::<u64>() {
         Ok(ms) => Ok(Some((ms > 0).then(|| Duration::from_millis(ms)))),
