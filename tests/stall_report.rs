@@ -230,3 +230,23 @@ fn busy_well_behaved_server_is_never_reported() {
     let reports = reports.lock().unwrap();
     assert!(reports.is_empty(), "false stall reports: {reports:#?}");
 }
+
+#[test]
+fn block_in_place_is_blocking_on_purpose_not_a_stall() {
+    let (rt, reports) = collecting(2, Duration::from_millis(50));
+    rt.block_on(rt.spawn(async {
+        goro::task::block_in_place(|| std::thread::sleep(Duration::from_millis(300)));
+    }))
+    .unwrap();
+    // The same thread blocking without it, afterwards, is reported.
+    let h = rt.spawn(async { std::thread::sleep(Duration::from_millis(300)) });
+    let id = h.id();
+    rt.block_on(h).unwrap();
+    drop(rt);
+    let reports = reports.lock().unwrap();
+    assert!(
+        reports.iter().all(|r| r.id() == id),
+        "block_in_place reported: {reports:#?}"
+    );
+    assert_eq!(reports.len(), 2, "{reports:#?}");
+}
