@@ -85,6 +85,7 @@ pub mod signal;
 pub(crate) mod sync;
 pub(crate) mod sys;
 pub mod task;
+pub(crate) mod taskinfo;
 pub mod time;
 
 pub use task::{JoinHandle, spawn, spawn_blocking};

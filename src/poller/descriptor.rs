@@ -341,7 +341,11 @@ impl PollDesc {
         parking.apply(&self.waiters);
         match wait {
             Wait::Ready => Poll::Ready(Ok(())),
-            Wait::Parked => Poll::Pending,
+            Wait::Parked => {
+                let fd = self.fd.load(Ordering::Relaxed);
+                crate::taskinfo::record::waiting_on_fd(fd, mode == Direction::Write);
+                Poll::Pending
+            }
             Wait::Unblocked => Poll::Ready(self.check_err(mode)),
         }
     }

@@ -2,6 +2,9 @@
 
 use super::Runtime;
 use crate::scheduler::Config;
+use crate::signal::SignalKind;
+use crate::task::StallReport;
+use crate::taskinfo::stall::{self, StallConfig};
 use std::fmt;
 use std::io;
 use std::sync::Arc;
@@ -26,6 +29,10 @@ pub struct Builder {
     max_blocking_threads: usize,
     keep_alive: Duration,
     stack_size: Option<usize>,
+    /// `None`: not set, `GORO_STALL_MS` or the default decides.
+    stall_threshold: Option<Option<Duration>>,
+    on_stall: Option<stall::OnStall>,
+    dump_on_signal: Option<SignalKind>,
 }
 
 impl fmt::Debug for Builder {
@@ -35,6 +42,8 @@ impl fmt::Debug for Builder {
             .field("handoff_after", &self.handoff_after)
             .field("max_spare_threads", &self.max_spare_threads)
             .field("max_blocking_threads", &self.max_blocking_threads)
+            .field("stall_threshold", &self.stall_threshold)
+            .field("dump_on_signal", &self.dump_on_signal)
             .finish_non_exhaustive()
     }
 }
@@ -48,7 +57,8 @@ impl Default for Builder {
 impl Builder {
     /// A builder with the defaults: worker count from `GORO_WORKER_THREADS`
     /// or the number of CPUs, hand-off after 10 ms, at most 64 spare
-    /// threads and 512 blocking threads, 10 s idle keep-alive.
+    /// threads and 512 blocking threads, 10 s idle keep-alive, stall reports
+    /// to stderr after 100 ms (or `GORO_STALL_MS`), no dump on signal.
     ///
     /// ```
     /// let rt = goro::runtime::Builder::new().build().unwrap();
@@ -66,6 +76,9 @@ impl Builder {
             max_blocking_threads: 512,
             keep_alive: Duration::from_secs(10),
             stack_size: None,
+            stall_threshold: None,
+            on_stall: None,
+            dump_on_signal: None,
         }
     }
 
@@ -179,6 +192,69 @@ impl Builder {
         self
     }
 
+    /// How long one task poll may block its worker thread before sysmon
+    /// reports it (default 100 ms; `Duration::ZERO` turns reports off).
+    /// Overrides the environment variable `GORO_STALL_MS` (milliseconds, `0`
+    /// for off; anything else makes [`build`](Self::build) fail), which
+    /// applies when this is not called.
+    ///
+    /// A stall is reported once when the poll has run this long — the
+    /// task's id, name and spawn location, the worker, how long, and
+    /// whether its queue was handed to another thread — and once more when
+    /// the poll returns, with the total time. Reports go to stderr, or to
+    /// [`on_stall`](Self::on_stall). See [`StallReport`].
+    ///
+    /// ```
+    /// let rt = goro::runtime::Builder::new()
+    ///     .stall_threshold(std::time::Duration::from_millis(250))
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(rt);
+    /// ```
+    pub fn stall_threshold(&mut self, d: Duration) -> &mut Self {
+        self.stall_threshold = Some((!d.is_zero()).then_some(d));
+        self
+    }
+
+    /// Sends stall reports to `f` (called on the sysmon thread; keep it
+    /// short) instead of printing them to stderr. A panic in `f` is caught.
+    ///
+    /// ```
+    /// let rt = goro::runtime::Builder::new()
+    ///     .on_stall(|r: &goro::runtime::StallReport| {
+    ///         eprintln!("stall: task {} at {} for {:?}", r.id(), r.location(), r.blocked_for())
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(rt);
+    /// ```
+    pub fn on_stall(&mut self, f: impl Fn(&StallReport) + Send + Sync + 'static) -> &mut Self {
+        self.on_stall = Some(Arc::new(f));
+        self
+    }
+
+    /// Prints a task dump ([`Handle::dump`](super::Handle::dump), every
+    /// task) to stderr each time the process receives `signal`, and keeps
+    /// running — Go's `SIGQUIT` goroutine dump, without the exit. Off by
+    /// default. The signal is handled through `goro::signal` (so its
+    /// default action, such as `SIGQUIT`'s core dump, no longer applies),
+    /// by a task of this runtime named `goro-dump-on-signal`.
+    /// [`build`](Self::build) fails if the signal cannot be caught.
+    ///
+    /// ```no_run
+    /// use goro::signal::SignalKind;
+    /// let rt = goro::runtime::Builder::new()
+    ///     .dump_on_signal(SignalKind::quit())
+    ///     .build()
+    ///     .unwrap();
+    /// // `kill -QUIT <pid>` now prints every task to stderr.
+    /// # drop(rt);
+    /// ```
+    pub fn dump_on_signal(&mut self, signal: SignalKind) -> &mut Self {
+        self.dump_on_signal = Some(signal);
+        self
+    }
+
     /// Starts the runtime: its worker threads, sysmon and the poller.
     ///
     /// ```
@@ -206,8 +282,19 @@ impl Builder {
             keep_alive: self.keep_alive,
             stack_size: self.stack_size,
             schedtrace: schedtrace_from_env(),
+            stall: StallConfig {
+                threshold: match self.stall_threshold {
+                    Some(t) => t,
+                    None => stall::threshold_from_env()?.unwrap_or(Some(stall::DEFAULT_THRESHOLD)),
+                },
+                on_stall: self.on_stall.clone(),
+            },
         };
-        Runtime::start(config)
+        let rt = Runtime::start(config)?;
+        if let Some(signal) = self.dump_on_signal {
+            super::dump_on_signal::start(&rt, signal)?;
+        }
+        Ok(rt)
     }
 }
 

@@ -69,8 +69,10 @@
 
 mod block_on;
 mod builder;
+mod dump_on_signal;
 
 pub use crate::scheduler::metrics::{Metrics, WorkerMetrics};
+pub use crate::taskinfo::{StallReport, TaskDump};
 pub use builder::Builder;
 
 use crate::scheduler::{Config, Shared, ShutdownWait, context};
@@ -196,6 +198,7 @@ impl Runtime {
     /// let h = rt.spawn(async { "from a worker" });
     /// assert_eq!(rt.block_on(h).unwrap(), "from a worker");
     /// ```
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -211,6 +214,7 @@ impl Runtime {
     /// let h = rt.spawn_blocking(|| std::thread::current().name().map(str::to_owned));
     /// assert!(rt.block_on(h).unwrap().unwrap().starts_with("goro-blocking"));
     /// ```
+    #[track_caller]
     pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
     where
         F: FnOnce() -> R + Send + 'static,
@@ -420,12 +424,52 @@ impl Handle {
     /// let h = std::thread::spawn(move || handle.spawn(async { 7 })).join().unwrap();
     /// assert_eq!(rt.block_on(h).unwrap(), 7);
     /// ```
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        JoinHandle::new(self.shared.spawn(future))
+        self.spawn_at(future, None, std::panic::Location::caller())
+    }
+
+    /// Spawns a task named `name` whose spawn site is `location`.
+    pub(crate) fn spawn_at<F>(
+        &self,
+        future: F,
+        name: Option<Box<str>>,
+        location: &'static std::panic::Location<'static>,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        JoinHandle::new(self.shared.spawn(future, name, location))
+    }
+
+    /// Lists every live task of this runtime: id, name, spawn location,
+    /// age, and state — running (on which worker), queued, or waiting, with
+    /// what it waits on when goro knows (an fd and direction, a timer, a
+    /// `JoinHandle`). `Display` groups them by spawn location, like Go's
+    /// goroutine dump; see [`TaskDump`]. Nothing is stopped while the dump
+    /// is taken. [`Builder::dump_on_signal`] prints one on a signal.
+    ///
+    /// ```
+    /// let rt = goro::runtime::Runtime::new().unwrap();
+    /// let h = rt.spawn(goro::time::sleep(std::time::Duration::from_secs(60)));
+    /// # while rt.handle().dump().count(|s| matches!(s, goro::task::TaskState::Waiting(_))) == 0 {
+    /// #     std::thread::sleep(std::time::Duration::from_millis(1));
+    /// # }
+    /// let dump = rt.handle().dump();
+    /// let t = dump.tasks().iter().find(|t| t.id() == h.id()).unwrap();
+    /// assert!(matches!(
+    ///     t.state(),
+    ///     goro::task::TaskState::Waiting(goro::task::WaitingOn::Timer { .. })
+    /// ));
+    /// eprintln!("{dump}");
+    /// ```
+    pub fn dump(&self) -> TaskDump {
+        self.shared.dump()
     }
 
     /// Runs a blocking closure on this runtime's blocking pool.
@@ -435,12 +479,17 @@ impl Handle {
     /// let h = rt.handle().spawn_blocking(|| 3);
     /// assert_eq!(rt.block_on(h).unwrap(), 3);
     /// ```
+    #[track_caller]
     pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
     where
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        JoinHandle::new(crate::scheduler::blocking::spawn_blocking(&self.shared, f))
+        JoinHandle::new(crate::scheduler::blocking::spawn_blocking(
+            &self.shared,
+            f,
+            std::panic::Location::caller(),
+        ))
     }
 
     /// Runs `future` to completion on the calling thread (see

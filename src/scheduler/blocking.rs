@@ -191,7 +191,11 @@ impl Pool {
 }
 
 /// Runs `f` on the blocking pool of `shared`.
-pub(crate) fn spawn_blocking<F, R>(shared: &Arc<Shared>, f: F) -> SpawnedTask<R>
+pub(crate) fn spawn_blocking<F, R>(
+    shared: &Arc<Shared>,
+    f: F,
+    location: &'static std::panic::Location<'static>,
+) -> SpawnedTask<R>
 where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
@@ -199,6 +203,11 @@ where
     let meta = TaskMeta {
         shared: shared.clone(),
         key: std::sync::atomic::AtomicU32::new(super::registry::Key::pack(None)),
+        record: crate::taskinfo::record::TaskRecord::new(
+            None,
+            location,
+            shared.sysmon.spawn_clock(),
+        ),
     };
     let (runnable, task) = async_task::Builder::new()
         .metadata(meta)

@@ -60,6 +60,7 @@ pub(super) fn has_work(shared: &Shared, p: &Processor, io: IoWaiters) -> bool {
 pub(crate) fn hand_off_current_p() {
     context::with_worker(|w| {
         let Some(w) = w else { return };
+        w.machine.note_gave_p();
         let Some(pid) = w.p.get() else { return };
         let shared = &*w.shared;
         let p = &shared.ps[pid];

@@ -64,6 +64,13 @@ pub(crate) struct Machine {
     /// Task polls this M started plus those it finished: odd while it is
     /// inside one. Only the M writes it (plain stores); sysmon reads it.
     poll_seq: AtomicU64,
+    /// Id of the task of the current (or last) poll (stall reports, dumps).
+    running: AtomicU64,
+    /// The `poll_seq` of the last poll that gave its P away on purpose
+    /// (`block_in_place`, `Handle::block_on`): not a stall.
+    gave_p_in: AtomicU64,
+    /// A stall sysmon reported for the running poll (stall.rs).
+    pub(crate) stall: super::stall::StallSlot,
 }
 
 impl Machine {
@@ -76,7 +83,30 @@ impl Machine {
             in_netpoll: AtomicBool::new(false),
             retired: AtomicBool::new(false),
             poll_seq: AtomicU64::new(0),
+            running: AtomicU64::new(0),
+            gave_p_in: AtomicU64::new(0),
+            stall: super::stall::StallSlot::default(),
         }
+    }
+
+    /// Id (as a number) of the task this M polls, or last polled.
+    pub(crate) fn running_task(&self) -> u64 {
+        self.running.load(Ordering::Relaxed)
+    }
+
+    /// This M's thread name, once its thread runs.
+    pub(crate) fn thread_name(&self) -> Option<String> {
+        self.thread.get().and_then(|t| t.name().map(String::from))
+    }
+
+    /// The running poll gives its P away to block on purpose.
+    pub(crate) fn note_gave_p(&self) {
+        self.gave_p_in.store(self.poll_seq(), Ordering::Relaxed);
+    }
+
+    /// True if poll `seq` gave its P away on purpose.
+    pub(crate) fn gave_p_in(&self, seq: u64) -> bool {
+        self.gave_p_in.load(Ordering::Relaxed) == seq
     }
 
     /// True while this M runs a task's poll.
@@ -201,6 +231,8 @@ fn run_task(m: &Machine, p: &Processor, task: Task) -> bool {
     PCounters::bump(&p.schedtick);
     // Only this M writes its count: load and store, no locked instruction.
     let seq = m.poll_seq.load(Ordering::Relaxed) + 1;
+    m.running
+        .store(task.metadata().record.id.as_u64(), Ordering::Relaxed);
     // Release: sysmon, reading the odd count, sees the tick bumped above.
     m.poll_seq.store(seq, Ordering::Release);
     crate::scheduler::budget::reset();
@@ -212,7 +244,9 @@ fn run_task(m: &Machine, p: &Processor, task: Task) -> bool {
     // The poll is over, then the owner word: sysmon reserves the word, then
     // reads the count (barrier.rs), so one of them sees the other.
     barrier::light();
-    p.owner.holds(m.id)
+    let kept = p.owner.holds(m.id);
+    m.stall.poll_returned(seq, kept);
+    kept
 }
 
 /// Steps 1–6 of the module docs. `None` means "nothing to do: go idle".

@@ -47,6 +47,7 @@ pub(crate) mod barrier;
 pub(crate) mod blocking;
 pub(crate) mod budget;
 pub(crate) mod context;
+mod dump;
 mod handoff;
 pub(crate) mod idle;
 pub(crate) mod ids;
@@ -61,6 +62,7 @@ mod retake_tests;
 pub(crate) mod runqueue;
 mod shutdown;
 mod spawn;
+pub(crate) mod stall;
 pub(crate) mod sysmon;
 pub(crate) mod timer_target;
 mod timers;
@@ -105,6 +107,8 @@ pub(crate) struct Config {
     pub(crate) stack_size: Option<usize>,
     /// Print a schedtrace line this often, if set.
     pub(crate) schedtrace: Option<Duration>,
+    /// Stall reports: threshold and destination.
+    pub(crate) stall: crate::taskinfo::stall::StallConfig,
 }
 
 impl std::fmt::Debug for Config {

@@ -139,6 +139,7 @@ impl Shared {
 
 /// The schedule function of every task (async-task calls it on wake).
 pub(super) fn schedule_task(task: Task, info: ScheduleInfo) {
+    task.metadata().record.queued();
     let shared = Arc::as_ptr(&task.metadata().shared);
     context::with_worker(|w| match w {
         Some(w) if std::ptr::eq(Arc::as_ptr(&w.shared), shared) => {

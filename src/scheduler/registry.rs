@@ -8,7 +8,14 @@
 //! containing a clone of its waker. The slot is released when the task's
 //! future completes or is dropped. At shutdown every waker is woken, which
 //! moves each task to the global queue where shutdown drops it.
+//!
+//! The slot also points to the task's metadata (`TaskMeta`, in the task's
+//! header), which is how task dumps and stall reports find each live task's
+//! record. Invariant: the pointer is valid while the slot holds the waker,
+//! since the waker keeps the task's allocation alive; so it is only
+//! dereferenced under the shard lock, with the waker in place.
 
+use super::TaskMeta;
 use crate::sync::{Mutex, MutexGuard};
 use std::task::Waker;
 
@@ -34,9 +41,29 @@ impl Key {
     }
 }
 
+/// A live task: its waker, and its metadata (see the module docs).
+#[derive(Debug)]
+struct Entry {
+    waker: Waker,
+    meta: *const TaskMeta,
+}
+
+// SAFETY: `meta` points into a task header, which is Sync (`TaskMeta` is
+// an Arc, atomics and immutable data), and is only read under the shard
+// lock while the entry's waker keeps the header alive.
+unsafe impl Send for Entry {}
+
+impl Entry {
+    fn meta(&self) -> &TaskMeta {
+        // SAFETY: see the module docs; `self` (with its waker) is borrowed
+        // from a locked shard for the whole use.
+        unsafe { &*self.meta }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Shard {
-    slots: Vec<Option<Waker>>,
+    slots: Vec<Option<Entry>>,
     free: Vec<u32>,
     live: usize,
 }
@@ -60,19 +87,25 @@ impl Registry {
         self.shards[i].lock()
     }
 
-    /// Stores a task's waker in a free slot of shard `hint % SHARDS` and
-    /// returns the slot's key (one lock per spawn).
-    pub(crate) fn insert(&self, hint: usize, waker: Waker) -> Key {
+    /// Stores a task's waker and metadata in a free slot of shard
+    /// `hint % SHARDS` and returns the slot's key (one lock per spawn).
+    ///
+    /// # Safety
+    ///
+    /// `meta` must stay valid for as long as `waker` keeps its task's
+    /// allocation alive (it points into that task's header).
+    pub(crate) unsafe fn insert(&self, hint: usize, waker: Waker, meta: *const TaskMeta) -> Key {
         let s = hint % SHARDS;
+        let entry = Entry { waker, meta };
         let mut shard = self.shard(s);
         shard.live += 1;
         let index = match shard.free.pop() {
             Some(i) => {
-                shard.slots[i as usize] = Some(waker);
+                shard.slots[i as usize] = Some(entry);
                 i
             }
             None => {
-                shard.slots.push(Some(waker));
+                shard.slots.push(Some(entry));
                 (shard.slots.len() - 1) as u32
             }
         };
@@ -84,13 +117,35 @@ impl Registry {
         let waker = {
             let mut shard = self.shard((key.0 as usize) % SHARDS);
             let index = key.0 >> SHARD_BITS;
-            let w = shard.slots[index as usize].take();
+            let w = shard.slots[index as usize].take().map(|e| e.waker);
             shard.free.push(index);
             shard.live -= 1;
             w
         };
         // Dropped outside the lock: it may be the task's last reference.
         drop(waker);
+    }
+
+    /// Calls `f` on the metadata of every live task (one shard locked at a
+    /// time: keep `f` short).
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&TaskMeta)) {
+        for i in 0..SHARDS {
+            let shard = self.shard(i);
+            for e in shard.slots.iter().flatten() {
+                f(e.meta());
+            }
+        }
+    }
+
+    /// The first `Some` that `f` returns for a live task's metadata.
+    pub(crate) fn find<R>(&self, mut f: impl FnMut(&TaskMeta) -> Option<R>) -> Option<R> {
+        (0..SHARDS).find_map(|i| {
+            self.shard(i)
+                .slots
+                .iter()
+                .flatten()
+                .find_map(|e| f(e.meta()))
+        })
     }
 
     /// Number of live tasks.
@@ -103,7 +158,13 @@ impl Registry {
         let mut out = Vec::new();
         for i in 0..SHARDS {
             let mut shard = self.shard(i);
-            out.extend(shard.slots.iter_mut().filter_map(Option::take));
+            out.extend(
+                shard
+                    .slots
+                    .iter_mut()
+                    .filter_map(Option::take)
+                    .map(|e| e.waker),
+            );
         }
         out
     }
@@ -113,11 +174,17 @@ impl Registry {
 mod tests {
     use super::*;
 
+    fn ins(r: &Registry) -> Key {
+        // SAFETY: the null metadata is never read: this test does not call
+        // `for_each` or `find`.
+        unsafe { r.insert(3, Waker::noop().clone(), std::ptr::null()) }
+    }
+
     #[test]
     fn insert_release() {
         let r = Registry::default();
-        let a = r.insert(3, Waker::noop().clone());
-        let b = r.insert(3, Waker::noop().clone());
+        let a = ins(&r);
+        let b = ins(&r);
         assert_ne!(a, b);
         assert_eq!(r.live(), 2);
         r.release(b);
@@ -125,11 +192,7 @@ mod tests {
         assert_eq!(r.take_all().len(), 1);
         r.release(a);
         assert_eq!(r.live(), 0);
-        assert_eq!(
-            r.insert(3, Waker::noop().clone()),
-            a,
-            "the last released slot is reused first"
-        );
+        assert_eq!(ins(&r), a, "the last released slot is reused first");
         assert_eq!(Key::unpack(Key::pack(Some(a))), Some(a));
         assert_eq!(Key::unpack(Key::pack(None)), None);
     }

@@ -26,6 +26,8 @@ pub(crate) struct TaskMeta {
     /// Registry slot, packed (`Key::pack`); set right after the task is
     /// created, before it can run.
     pub(crate) key: std::sync::atomic::AtomicU32,
+    /// Id, name, spawn site, state (for dumps and stall reports).
+    pub(crate) record: crate::taskinfo::record::TaskRecord,
 }
 
 /// A runnable task of this runtime.
@@ -36,10 +38,15 @@ pub(crate) type Task = Runnable<TaskMeta>;
 pub(crate) type SpawnedTask<T> = async_task::Task<T, TaskMeta>;
 
 impl Shared {
-    /// Spawns `future` as a task of this runtime (Go's `newproc`). Dropping
-    /// the returned task cancels it: callers wrap it in a `JoinHandle` (or
-    /// detach it).
-    pub(crate) fn spawn<F>(self: &Arc<Self>, future: F) -> SpawnedTask<F::Output>
+    /// Spawns `future` as a task of this runtime (Go's `newproc`), named
+    /// `name`, spawned at `location`. Dropping the returned task cancels
+    /// it: callers wrap it in a `JoinHandle` (or detach it).
+    pub(crate) fn spawn<F>(
+        self: &Arc<Self>,
+        future: F,
+        name: Option<Box<str>>,
+        location: &'static std::panic::Location<'static>,
+    ) -> SpawnedTask<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -49,6 +56,11 @@ impl Shared {
         let meta = TaskMeta {
             shared: self.clone(),
             key: std::sync::atomic::AtomicU32::new(Key::pack(None)),
+            record: crate::taskinfo::record::TaskRecord::new(
+                name,
+                location,
+                self.sysmon.spawn_clock(),
+            ),
         };
         let (runnable, task) = async_task::Builder::new()
             .metadata(meta)
@@ -60,7 +72,12 @@ impl Shared {
                 },
                 WithInfo(schedule_task),
             );
-        let key = self.registry.insert(hint, runnable.waker());
+        // SAFETY: the metadata is in the task's header, which the waker
+        // keeps alive.
+        let key = unsafe {
+            self.registry
+                .insert(hint, runnable.waker(), runnable.metadata())
+        };
         runnable
             .metadata()
             .key
@@ -109,14 +126,17 @@ pin_project_lite::pin_project! {
     }
 }
 
-// SAFETY: the raw pointer is to `TaskMeta`, which is Sync (an Arc<Shared>
-// and an atomic key); the wrapper is Send whenever the future is.
+// SAFETY: the raw pointer is to `TaskMeta`, which is Sync (an Arc<Shared>,
+// atomics and immutable data); the wrapper is Send whenever the future is.
 unsafe impl<F: Send> Send for Tracked<F> {}
 
 impl<F: Future> Future for Tracked<F> {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        self.project().future.poll(cx)
+        let this = self.project();
+        // SAFETY: as in `drop`: the metadata outlives the future.
+        let _current = crate::taskinfo::record::enter_poll(unsafe { &(**this.meta).record });
+        this.future.poll(cx)
     }
 }

@@ -36,7 +36,7 @@ use crate::sync::{Condvar, Mutex};
 use crate::time::clock::{self, NEVER};
 use std::io;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -55,9 +55,21 @@ pub(crate) struct Sysmon {
     stop: Mutex<bool>,
     cv: Condvar,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// Clock time at the start of sysmon's last round, 0 while it sleeps
+    /// deeply (see `spawn_clock`).
+    clock: AtomicU64,
 }
 
 impl Sysmon {
+    /// A cheap "now" for spawn times: sysmon's last round (at most its
+    /// period, 10 ms, old), or the clock while sysmon is not running rounds.
+    pub(crate) fn spawn_clock(&self) -> u64 {
+        match self.clock.load(Ordering::Relaxed) {
+            0 => clock::now(),
+            t => t,
+        }
+    }
+
     /// Wakes sysmon if it is in its all-idle sleep (called when a P is
     /// taken from the idle list).
     pub(crate) fn wake_if_sleeping(&self) {
@@ -84,6 +96,7 @@ impl Sysmon {
             return false;
         }
         if deep() {
+            self.clock.store(0, Ordering::Relaxed);
             self.sleeping.store(true, Ordering::SeqCst);
             // A P may have been taken between the caller's check and the
             // store above, and its taker saw `sleeping` still false: look
@@ -143,6 +156,7 @@ fn run(shared: &Shared) {
     let mut idle_rounds = 0u32;
     let mut all_idle_since: Option<std::time::Instant> = None;
     let mut trace = super::trace::Tracer::new(shared);
+    let mut stalls = super::stall::StallWatch::default();
     loop {
         delay = if idle_rounds == 0 {
             MIN_DELAY
@@ -159,6 +173,7 @@ fn run(shared: &Shared) {
         let deep = if shared.idle.npidle() == nprocs
             && trace.is_none()
             && !shared.ps.iter().any(|p| p.has_tasks())
+            && !stalls.keeps_sysmon_awake(shared)
         {
             let since = *all_idle_since.get_or_insert_with(std::time::Instant::now);
             delay = MAX_DELAY;
@@ -176,6 +191,7 @@ fn run(shared: &Shared) {
             idle_rounds = 0;
         }
         let now = clock::now();
+        shared.sysmon.clock.store(now, Ordering::Relaxed);
         let mut did = false;
 
         // 1. Poll the network if nobody has for 10 ms.
@@ -244,6 +260,7 @@ fn run(shared: &Shared) {
             }
         }
 
+        stalls.round(shared, now);
         if let Some(t) = trace.as_mut() {
             t.tick(shared);
         }

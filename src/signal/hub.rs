@@ -95,10 +95,14 @@ impl Hub {
         // (spawned into a runtime shutting down) closes the hub when dropped.
         let closer = CloseOnDrop(hub.clone());
         shared
-            .spawn(async move {
-                let _closer = closer;
-                drive(pipe).await;
-            })
+            .spawn(
+                async move {
+                    let _closer = closer;
+                    drive(pipe).await;
+                },
+                Some("goro-signal-driver".into()),
+                std::panic::Location::caller(),
+            )
             .detach();
         hubs.list.push(hub.clone());
         Ok(hub)

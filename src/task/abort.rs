@@ -14,6 +14,7 @@ use std::sync::Arc;
 pub(crate) trait AbortTarget: Send + Sync {
     fn abort(&self);
     fn is_finished(&self) -> bool;
+    fn id(&self) -> super::Id;
 }
 
 /// Cancels a task from anywhere, without owning its output — what
@@ -70,11 +71,26 @@ impl AbortHandle {
     pub fn is_finished(&self) -> bool {
         self.target.is_finished()
     }
+
+    /// The task's [`Id`](super::Id).
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// let mut set = goro::task::JoinSet::new();
+    /// let h = set.spawn(async { goro::task::id() });
+    /// let id = set.join_next().await.unwrap().unwrap();
+    /// assert_eq!(h.id(), id);
+    /// # });
+    /// ```
+    pub fn id(&self) -> super::Id {
+        self.target.id()
+    }
 }
 
 impl fmt::Debug for AbortHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AbortHandle")
+            .field("id", &self.id())
             .field("finished", &self.is_finished())
             .finish()
     }

@@ -22,6 +22,7 @@ use std::task::{Context, Poll, Waker};
 /// # });
 /// ```
 pub struct JoinHandle<T> {
+    id: super::Id,
     inner: Mutex<Inner<T>>,
 }
 
@@ -53,6 +54,7 @@ enum State<T> {
 impl<T> JoinHandle<T> {
     pub(crate) fn new(task: async_task::Task<T, TaskMeta>) -> JoinHandle<T> {
         JoinHandle {
+            id: task.metadata().record.id,
             inner: Mutex::new(Inner {
                 state: State::Running(task.fallible()),
                 waker: None,
@@ -62,6 +64,20 @@ impl<T> JoinHandle<T> {
 
     fn lock(&self) -> MutexGuard<'_, Inner<T>> {
         self.inner.lock()
+    }
+
+    /// The task's [`Id`](super::Id) (what [`task::id()`](super::id)
+    /// returns inside it), available even after it finished.
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// let h = goro::spawn(async { goro::task::id() });
+    /// let id = h.id();
+    /// assert_eq!(h.await.unwrap(), id);
+    /// # });
+    /// ```
+    pub fn id(&self) -> super::Id {
+        self.id
     }
 }
 
@@ -167,6 +183,7 @@ impl<T> Drop for JoinHandle<T> {
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JoinHandle")
+            .field("id", &self.id)
             .field("finished", &self.is_finished())
             .finish()
     }
@@ -210,7 +227,12 @@ impl<T> JoinHandle<T> {
                     Pin::new(task).poll(cx)
                 }));
                 match polled {
-                    Ok(Poll::Pending) => return Poll::Pending,
+                    Ok(Poll::Pending) => {
+                        crate::taskinfo::record::waiting_on(crate::taskinfo::record::Wait::Join(
+                            self.id,
+                        ));
+                        return Poll::Pending;
+                    }
                     Ok(Poll::Ready(Some(v))) => Ok(v),
                     Ok(Poll::Ready(None)) => Err(JoinError::cancelled()),
                     Err(payload) => Err(JoinError::panic(payload)),

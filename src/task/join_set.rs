@@ -137,6 +137,10 @@ impl<T: Send + 'static> AbortTarget for Entry<T> {
     fn is_finished(&self) -> bool {
         self.handle.is_finished()
     }
+
+    fn id(&self) -> super::Id {
+        self.handle.id()
+    }
 }
 
 impl<T: Send + 'static> JoinSet<T> {
@@ -165,6 +169,7 @@ impl<T: Send + 'static> JoinSet<T> {
     /// assert_eq!(set.join_next().await.unwrap().unwrap(), "hello");
     /// # });
     /// ```
+    #[track_caller]
     pub fn spawn<F>(&mut self, future: F) -> AbortHandle
     where
         F: Future<Output = T> + Send + 'static,
@@ -180,6 +185,7 @@ impl<T: Send + 'static> JoinSet<T> {
     /// set.spawn_on(async { 7 }, &rt.handle());
     /// assert_eq!(rt.block_on(set.join_next()).unwrap().unwrap(), 7);
     /// ```
+    #[track_caller]
     pub fn spawn_on<F>(&mut self, future: F, handle: &Handle) -> AbortHandle
     where
         F: Future<Output = T> + Send + 'static,
@@ -198,6 +204,7 @@ impl<T: Send + 'static> JoinSet<T> {
     /// assert_eq!(set.join_next().await.unwrap().unwrap(), 4);
     /// # });
     /// ```
+    #[track_caller]
     pub fn spawn_blocking<F>(&mut self, f: F) -> AbortHandle
     where
         F: FnOnce() -> T + Send + 'static,

@@ -8,13 +8,22 @@
 //! tasks a turn. A [`JoinSet`] groups tasks, yields their results as
 //! they finish and aborts the rest when dropped; an [`AbortHandle`]
 //! cancels one of them.
+//!
+//! Every task has an [`Id`] ([`id()`] inside it, [`JoinHandle::id`]
+//! outside), remembers where it was spawned, and can be named with a
+//! [`Builder`]; [`Handle::dump`](crate::runtime::Handle::dump) lists the
+//! live ones ([`TaskDump`]) and sysmon names a task that blocks its worker
+//! ([`StallReport`]).
 
 mod abort;
+mod builder;
 pub(crate) mod join;
 mod join_set;
 mod yield_now;
 
+pub use crate::taskinfo::{Id, StallReport, TaskDump, TaskInfo, TaskState, WaitingOn, id, try_id};
 pub use abort::AbortHandle;
+pub use builder::Builder;
 pub use join::{JoinError, JoinHandle};
 pub use join_set::JoinSet;
 pub use yield_now::{YieldNow, yield_now};
@@ -32,6 +41,7 @@ use std::future::Future;
 /// assert_eq!(h.await.unwrap(), "done");
 /// # });
 /// ```
+#[track_caller]
 pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
 where
     F: Future + Send + 'static,
@@ -53,6 +63,7 @@ where
 /// assert!(n > 0);
 /// # });
 /// ```
+#[track_caller]
 pub fn spawn_blocking<F, R>(f: F) -> JoinHandle<R>
 where
     F: FnOnce() -> R + Send + 'static,
@@ -67,7 +78,8 @@ where
 /// to another thread *before* `f` runs, so every other task keeps running
 /// (Go's `entersyscallblock`). When the task's poll returns, this thread
 /// takes an idle P again or becomes a spare. Outside a worker, `f` simply
-/// runs.
+/// runs. A poll that blocks this way on purpose is not reported as a stall
+/// (see [`StallReport`]).
 ///
 /// ```
 /// # goro::block_on(async {

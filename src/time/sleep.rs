@@ -174,6 +174,7 @@ impl Future for Sleep {
             None => self.arm(cx.waker()),
         };
         if !done {
+            crate::taskinfo::record::waiting_on(crate::taskinfo::record::Wait::Timer(self.when()));
             return Poll::Pending;
         }
         // Record the firing before asking the budget: the slot's readiness
