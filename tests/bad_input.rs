@@ -3,6 +3,8 @@
 //! use, operations after close, zero-length buffers, absurd durations, a
 //! peer that resets the connection mid-read, and fds that cannot be polled.
 
+mod support;
+
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use goro::io::PollFd;
 use goro::net::{TcpListener, TcpStream};
@@ -11,39 +13,15 @@ use std::future::Future;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
+use support::hang::run;
+use support::instants::far_future;
+use support::net::tcp_pair;
 
 /// Upper bound for "at once".
 const PROMPT: Duration = Duration::from_secs(3);
 /// Upper bound for a name lookup that must fail.
 const LOOKUP: Duration = Duration::from_secs(30);
-/// A test that takes longer than this has hung.
-const HANG: Duration = Duration::from_secs(90);
-
-/// Aborts the process if the returned guard is still alive after `limit`.
-fn watchdog(limit: Duration) -> mpsc::Sender<()> {
-    let (tx, rx) = mpsc::channel::<()>();
-    let name = std::thread::current().name().unwrap_or("test").to_owned();
-    std::thread::spawn(move || {
-        if let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(limit) {
-            eprintln!("{name}: still running after {limit:?}; aborting");
-            std::process::abort();
-        }
-    });
-    tx
-}
-
-/// Runs a test body on the default runtime, failing if it hangs.
-fn run<F: Future>(f: F) -> F::Output {
-    let _dog = watchdog(HANG + Duration::from_secs(30));
-    goro::block_on(async move {
-        match timeout(HANG, f).await {
-            Ok(v) => v,
-            Err(_) => panic!("test did not finish within {HANG:?}"),
-        }
-    })
-}
 
 /// Awaits `f`, failing the test if it takes longer than `limit`.
 async fn within<F: Future>(limit: Duration, what: &str, f: F) -> F::Output {
@@ -51,22 +29,6 @@ async fn within<F: Future>(limit: Duration, what: &str, f: F) -> F::Output {
         Ok(v) => v,
         Err(_) => panic!("{what}: no answer within {limit:?}"),
     }
-}
-
-async fn pair() -> (TcpStream, TcpStream) {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
-    let (s, _) = l.accept().await.unwrap();
-    (c, s)
-}
-
-/// An instant far beyond any real deadline.
-fn far_future() -> Instant {
-    let now = Instant::now();
-    [u64::MAX / 2, 1 << 62, 1 << 50, 1 << 40]
-        .into_iter()
-        .find_map(|s| now.checked_add(Duration::from_secs(s)))
-        .unwrap_or_else(|| now + Duration::from_secs(1 << 30))
 }
 
 // ---------------------------------------------------------------------------
@@ -209,7 +171,7 @@ fn address_in_use_is_reported() {
 #[test]
 fn operations_after_close_fail_cleanly() {
     run(async {
-        let (c, _s) = pair().await;
+        let (c, _s) = tcp_pair().await;
         c.close().unwrap();
         let mut b = [0u8; 4];
         for r in [
@@ -239,7 +201,7 @@ fn operations_after_close_fail_cleanly() {
         assert!(l.ttl().is_err());
         assert!(format!("{l:?}").contains("TcpListener"));
         // A closed stream cannot be unwrapped into std either.
-        let (c, _s) = pair().await;
+        let (c, _s) = tcp_pair().await;
         c.close().unwrap();
         assert!(c.into_std().is_err());
     });
@@ -252,7 +214,7 @@ fn operations_after_close_fail_cleanly() {
 #[test]
 fn zero_length_buffers_return_at_once() {
     run(async {
-        let (c, s) = pair().await;
+        let (c, s) = tcp_pair().await;
         let empty: &mut [u8] = &mut [];
         // No data is buffered: none of these may wait.
         assert_eq!(within(PROMPT, "read", c.read(empty)).await.unwrap(), 0);
@@ -341,7 +303,7 @@ fn duration_max_sleeps_and_timeouts() {
         timeout(Duration::MAX, sleep(Duration::from_millis(20)))
             .await
             .unwrap();
-        let (c, s) = pair().await;
+        let (c, s) = tcp_pair().await;
         s.write_all(b"x").await.unwrap();
         let mut b = [0u8; 1];
         assert_eq!(
@@ -381,7 +343,7 @@ fn duration_max_sleeps_and_timeouts() {
 #[test]
 fn duration_max_as_a_deadline() {
     run(async {
-        let (c, s) = pair().await;
+        let (c, s) = tcp_pair().await;
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         // `Instant + Duration::MAX` overflows in std itself, so the farthest
         // instant std can build stands in for it.
@@ -452,7 +414,7 @@ fn assert_reset_or_eof(r: io::Result<usize>) {
 fn peer_reset_mid_read_is_reported() {
     run(async {
         // SO_LINGER 0: close sends RST.
-        let (c, s) = pair().await;
+        let (c, s) = tcp_pair().await;
         let c = Arc::new(c);
         let c2 = c.clone();
         let reader = goro::spawn(async move {
@@ -487,7 +449,7 @@ fn peer_reset_mid_read_is_reported() {
 
         // Unread data at the peer also makes its close a reset; the reader
         // is in the stateless path this time.
-        let (c, s) = pair().await;
+        let (c, s) = tcp_pair().await;
         c.write_all(b"never read").await.unwrap();
         sleep(Duration::from_millis(20)).await;
         let c = Arc::new(c);
@@ -504,7 +466,7 @@ fn peer_reset_mid_read_is_reported() {
         assert_reset_or_eof(r);
 
         // Reset while blocked in a write with full buffers.
-        let (c, s) = pair().await;
+        let (c, s) = tcp_pair().await;
         let c = Arc::new(c);
         let c2 = c.clone();
         let data = vec![1u8; 64 << 20];
@@ -557,7 +519,7 @@ fn pollfd_rejects_fds_it_cannot_poll() {
         let e = r.unwrap_err();
         assert_eq!(e.raw_os_error(), Some(libc::EPERM), "{e}");
         // The runtime is unharmed.
-        let (c, s) = pair().await;
+        let (c, s) = tcp_pair().await;
         c.write_all(b"fine").await.unwrap();
         let mut b = [0u8; 4];
         s.read_exact(&mut b).await.unwrap();

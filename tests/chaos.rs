@@ -33,6 +33,8 @@
 //!
 //! Run it longer with `GORO_CHAOS_SECS=120 cargo test --release --test chaos`.
 
+mod support;
+
 use futures::{AsyncReadExt, AsyncWriteExt};
 use goro::net::{TcpListener, TcpStream};
 use goro::runtime::Runtime;
@@ -42,30 +44,12 @@ use std::net::Shutdown;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use support::data::{Rng, mix};
+use support::process::open_fds;
 
 const CONNECTIONS: usize = 1000;
 /// How long the tasks get to finish after the stop signal.
 const WIND_DOWN: Duration = Duration::from_secs(20);
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        mix(self.0)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-fn mix(x: u64) -> u64 {
-    let mut z = x;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
 
 /// Fills `buf` with stream `key` from byte position `pos`.
 fn fill(key: u64, pos: u64, buf: &mut [u8]) {
@@ -80,10 +64,6 @@ fn env_u64(name: &str) -> Option<u64> {
         s.parse()
             .unwrap_or_else(|_| panic!("{name} must be an integer"))
     })
-}
-
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
 
 /// One end of a connection.

@@ -11,58 +11,24 @@
 //! - close racing with many in-flight operations never panics, hangs or
 //!   yields any error but `NotConnected`.
 
+mod support;
+
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use goro::net::{TcpListener, TcpStream};
 use goro::time::sleep;
-use std::future::{Future, poll_fn};
+use std::future::poll_fn;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
+use support::hang::{HANG, run, watchdog};
+use support::net::{tcp_pair, tcp_pair_on};
 
 /// Upper bound for "wakes at once".
 const PROMPT: Duration = Duration::from_secs(3);
-/// A test that takes longer than this has hung.
-const HANG: Duration = Duration::from_secs(120);
 /// Big enough to fill any loopback socket buffer.
 const BIG: usize = 64 << 20;
-
-/// Aborts the process if the returned guard is still alive after `limit`.
-fn watchdog(limit: Duration) -> mpsc::Sender<()> {
-    let (tx, rx) = mpsc::channel::<()>();
-    let name = std::thread::current().name().unwrap_or("test").to_owned();
-    std::thread::spawn(move || {
-        if let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(limit) {
-            eprintln!("{name}: still running after {limit:?}; aborting");
-            std::process::abort();
-        }
-    });
-    tx
-}
-
-/// Runs a test body on the default runtime, failing if it hangs.
-fn run<F: Future>(f: F) -> F::Output {
-    let _dog = watchdog(HANG + Duration::from_secs(30));
-    goro::block_on(async move {
-        match goro::time::timeout(HANG, f).await {
-            Ok(v) => v,
-            Err(_) => panic!("test did not finish within {HANG:?}"),
-        }
-    })
-}
-
-async fn pair_on(l: &TcpListener) -> (TcpStream, TcpStream) {
-    let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
-    let (s, _) = l.accept().await.unwrap();
-    (c, s)
-}
-
-async fn pair() -> (TcpStream, TcpStream) {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    pair_on(&l).await
-}
 
 #[track_caller]
 fn assert_closed<T: std::fmt::Debug>(r: io::Result<T>) {
@@ -104,7 +70,7 @@ async fn assert_stream_unusable(c: &TcpStream) {
 #[test]
 fn close_wakes_blocked_readers() {
     run(async {
-        let (c, s) = pair().await;
+        let (c, s) = tcp_pair().await;
         let c = Arc::new(c);
         let mut waiters = Vec::new();
         // Two inherent reads (one parks holding the read lock, one queues
@@ -152,7 +118,7 @@ fn close_wakes_blocked_readers() {
 #[test]
 fn close_wakes_blocked_writers() {
     run(async {
-        let (c, s) = pair().await;
+        let (c, s) = tcp_pair().await;
         let c = Arc::new(c);
         let c2 = c.clone();
         // Allocated here, not in the task: see `remote_wakes_survive_sysmon_handoffs`.
@@ -243,7 +209,7 @@ fn close_wakes_blocked_accepts() {
 #[test]
 fn double_close_is_an_error_not_a_panic() {
     run(async {
-        let (c, _s) = pair().await;
+        let (c, _s) = tcp_pair().await;
         c.close().unwrap();
         assert_closed(c.close());
         assert_closed(c.close());
@@ -259,7 +225,7 @@ fn double_close_is_an_error_not_a_panic() {
 fn drop_closes() {
     run(async {
         // goro peer.
-        let (c, s) = pair().await;
+        let (c, s) = tcp_pair().await;
         let fd = c.as_raw_fd();
         let before = fd_target(fd);
         assert!(before.as_deref().is_some_and(|t| t.starts_with("socket:")));
@@ -304,7 +270,7 @@ fn fd_outlives_close_while_an_operation_holds_it() {
         .unwrap();
     let h = rt.spawn(async {
         for write in [false, true] {
-            let (c, s) = pair().await;
+            let (c, s) = tcp_pair().await;
             let c = Arc::new(c);
             let fd = c.as_raw_fd();
             let target = fd_target(fd).expect("open fd");
@@ -348,7 +314,7 @@ fn close_races_with_in_flight_reads() {
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let got_data = Arc::new(AtomicUsize::new(0));
         for i in 0..ITERS {
-            let (c, s) = pair_on(&l).await;
+            let (c, s) = tcp_pair_on(&l).await;
             let c = Arc::new(c);
             let s = Arc::new(s);
             let mut readers = Vec::new();
@@ -413,7 +379,7 @@ fn close_races_with_in_flight_writes() {
     run(async {
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         for i in 0..ITERS {
-            let (c, s) = pair_on(&l).await;
+            let (c, s) = tcp_pair_on(&l).await;
             let c = Arc::new(c);
             let drain = goro::spawn(async move {
                 let mut buf = vec![0u8; 1 << 16];

@@ -1,4 +1,6 @@
-//! Go's `net.Conn` deadline rules on `TcpStream`, `TcpListener` and `PollFd`.
+//! Go's `net.Conn` deadline rules on `TcpStream`, `TcpListener` and `PollFd`:
+//! the cases beyond those `conn_conformance.rs` runs for every connection
+//! type (listeners, queued waiters, combined timers, the `AsyncRead` path).
 //!
 //! - a deadline in the past fails pending and later operations at once;
 //! - a future deadline fires, never before it;
@@ -19,6 +21,8 @@
 //! must not fire before its instant and must fire within [`LATE`] after it.
 //! Both bounds are generous because the test machine is small and busy.
 
+mod support;
+
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use goro::io::PollFd;
 use goro::net::{TcpListener, TcpStream};
@@ -27,56 +31,19 @@ use std::future::Future;
 use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream as StdUnixStream;
 use std::sync::Arc;
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc::{self};
 use std::time::{Duration, Instant};
+use support::hang::{HANG, run, watchdog};
+use support::instants::{far_future, past};
+use support::net::{poll_fd_pair, tcp_pair};
+use support::rt::workers;
 
 /// Upper bound for "fails at once".
 const PROMPT: Duration = Duration::from_secs(3);
 /// Upper bound for how late a deadline may fire.
 const LATE: Duration = Duration::from_secs(5);
-/// A test that takes longer than this has hung.
-const HANG: Duration = Duration::from_secs(60);
 /// Big enough to fill any loopback socket buffer.
 const BIG: usize = 64 << 20;
-
-/// Aborts the process if the returned guard is still alive after `limit`
-/// (a hang inside the runtime would also stop its timers).
-fn watchdog(limit: Duration) -> mpsc::Sender<()> {
-    let (tx, rx) = mpsc::channel::<()>();
-    let name = std::thread::current().name().unwrap_or("test").to_owned();
-    std::thread::spawn(move || {
-        if let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(limit) {
-            eprintln!("{name}: still running after {limit:?}; aborting");
-            std::process::abort();
-        }
-    });
-    tx
-}
-
-/// Runs a test body on the default runtime, failing if it hangs.
-fn run<F: Future>(f: F) -> F::Output {
-    let _dog = watchdog(HANG + Duration::from_secs(30));
-    goro::block_on(async move {
-        match goro::time::timeout(HANG, f).await {
-            Ok(v) => v,
-            Err(_) => panic!("test did not finish within {HANG:?}"),
-        }
-    })
-}
-
-/// A connected pair (client, server) on loopback.
-async fn pair() -> (TcpStream, TcpStream) {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
-    let (s, _) = l.accept().await.unwrap();
-    (c, s)
-}
-
-/// A `PollFd` over one end of a std Unix socket pair, and the other end.
-fn unix_pair() -> (PollFd<StdUnixStream>, StdUnixStream) {
-    let (a, b) = StdUnixStream::pair().unwrap();
-    (PollFd::new(a).unwrap(), b)
-}
 
 async fn pfd_read(p: &PollFd<StdUnixStream>, buf: &mut [u8]) -> io::Result<usize> {
     p.read_with(|mut s| s.read(buf)).await
@@ -100,21 +67,6 @@ fn fill_pfd(p: &PollFd<StdUnixStream>) {
             }
         }
     }
-}
-
-/// An instant that has already passed.
-fn past() -> Instant {
-    let now = Instant::now();
-    now.checked_sub(Duration::from_secs(1)).unwrap_or(now)
-}
-
-/// The farthest instant std lets us build (at least 2^30 s ahead).
-fn far_future() -> Instant {
-    let now = Instant::now();
-    [u64::MAX / 2, 1 << 62, 1 << 50, 1 << 40]
-        .into_iter()
-        .find_map(|s| now.checked_add(Duration::from_secs(s)))
-        .unwrap_or_else(|| now + Duration::from_secs(1 << 30))
 }
 
 #[track_caller]
@@ -152,7 +104,7 @@ async fn timed<F: Future>(fut: F) -> (F::Output, Instant) {
 #[test]
 fn past_read_deadline_fails_pending_and_later_reads() {
     run(async {
-        let (c, s) = pair().await;
+        let (c, s) = tcp_pair().await;
         let c = Arc::new(c);
         // One reader parks in the slot holding the read lock; the others
         // queue on the lock. All must fail.
@@ -207,7 +159,7 @@ fn past_read_deadline_fails_pending_and_later_reads() {
 #[test]
 fn past_write_deadline_fails_pending_and_later_writes() {
     run(async {
-        let (c, s) = pair().await;
+        let (c, s) = tcp_pair().await;
         let c = Arc::new(c);
         let c2 = c.clone();
         let data = vec![7u8; BIG];
@@ -286,7 +238,7 @@ fn past_accept_deadline_fails_pending_and_later_accepts() {
 #[test]
 fn past_deadlines_on_pollfd() {
     run(async {
-        let (a, mut b) = unix_pair();
+        let (a, mut b) = poll_fd_pair();
         let a = Arc::new(a);
         let a2 = a.clone();
         let reader = goro::spawn(async move {
@@ -351,7 +303,7 @@ fn past_deadlines_on_pollfd() {
 #[test]
 fn read_deadline_fires_not_before() {
     run(async {
-        let (c, _s) = pair().await;
+        let (c, _s) = tcp_pair().await;
         let mut b = [0u8; 8];
         let dl = Instant::now() + Duration::from_millis(200);
         c.set_read_deadline(Some(dl)).unwrap();
@@ -383,7 +335,7 @@ fn read_deadline_fires_not_before() {
 #[test]
 fn read_deadline_fires_for_partial_read_exact() {
     run(async {
-        let (c, s) = pair().await;
+        let (c, s) = tcp_pair().await;
         s.write_all(b"half").await.unwrap();
         let mut b = [0u8; 8];
         let dl = Instant::now() + Duration::from_millis(200);
@@ -396,7 +348,7 @@ fn read_deadline_fires_for_partial_read_exact() {
 #[test]
 fn write_deadline_fires_not_before() {
     run(async {
-        let (c, _s) = pair().await;
+        let (c, _s) = tcp_pair().await;
         let big = vec![1u8; BIG];
         let dl = Instant::now() + Duration::from_millis(300);
         c.set_write_deadline(Some(dl)).unwrap();
@@ -459,7 +411,7 @@ fn accept_deadline_fires_not_before() {
 #[test]
 fn pollfd_deadlines_fire_not_before() {
     run(async {
-        let (a, _b) = unix_pair();
+        let (a, _b) = poll_fd_pair();
         let mut buf = [0u8; 8];
         let dl = Instant::now() + Duration::from_millis(200);
         a.set_read_deadline(Some(dl)).unwrap();
@@ -519,7 +471,7 @@ fn pollfd_on_a_pipe_obeys_deadlines() {
 #[test]
 fn moving_read_deadline_later_keeps_the_read_waiting() {
     run(async {
-        let (c, s) = pair().await;
+        let (c, s) = tcp_pair().await;
         let c = Arc::new(c);
         let t0 = Instant::now();
         c.set_read_deadline(Some(t0 + Duration::from_millis(150)))
@@ -556,7 +508,7 @@ fn moving_read_deadline_later_keeps_the_read_waiting() {
 #[test]
 fn moving_read_deadline_earlier_fires_earlier() {
     run(async {
-        let (c, _s) = pair().await;
+        let (c, _s) = tcp_pair().await;
         let c = Arc::new(c);
         c.set_read_deadline(Some(Instant::now() + Duration::from_secs(30)))
             .unwrap();
@@ -576,7 +528,7 @@ fn moving_read_deadline_earlier_fires_earlier() {
 #[test]
 fn moving_write_deadline_later_keeps_the_write_waiting() {
     run(async {
-        let (c, s) = pair().await;
+        let (c, s) = tcp_pair().await;
         let c = Arc::new(c);
         let t0 = Instant::now();
         c.set_write_deadline(Some(t0 + Duration::from_millis(200)))
@@ -624,29 +576,6 @@ fn moving_accept_deadline_later_keeps_accept_waiting() {
     });
 }
 
-#[test]
-fn moving_pollfd_deadline_later_keeps_waiting() {
-    run(async {
-        let (a, mut b) = unix_pair();
-        let a = Arc::new(a);
-        let t0 = Instant::now();
-        a.set_read_deadline(Some(t0 + Duration::from_millis(150)))
-            .unwrap();
-        let a2 = a.clone();
-        let reader = goro::spawn(async move {
-            let mut buf = [0u8; 8];
-            pfd_read(&a2, &mut buf).await.map(|n| buf[..n].to_vec())
-        });
-        sleep(Duration::from_millis(50)).await;
-        a.set_read_deadline(Some(t0 + Duration::from_secs(10)))
-            .unwrap();
-        goro::time::sleep_until(t0 + Duration::from_millis(400)).await;
-        assert!(!reader.is_finished(), "the old deadline fired");
-        b.write_all(b"ok").unwrap();
-        assert_eq!(reader.await.unwrap().unwrap(), b"ok");
-    });
-}
-
 // ---------------------------------------------------------------------------
 // Clearing
 // ---------------------------------------------------------------------------
@@ -654,7 +583,7 @@ fn moving_pollfd_deadline_later_keeps_waiting() {
 #[test]
 fn clearing_deadlines_removes_the_timeout() {
     run(async {
-        let (c, s) = pair().await;
+        let (c, s) = tcp_pair().await;
         let c = Arc::new(c);
         let t0 = Instant::now();
         c.set_read_deadline(Some(t0 + Duration::from_millis(150)))
@@ -692,7 +621,7 @@ fn clearing_accept_and_pollfd_deadlines() {
     run(async {
         let l = Arc::new(TcpListener::bind("127.0.0.1:0").await.unwrap());
         let addr = l.local_addr().unwrap();
-        let (a, mut b) = unix_pair();
+        let (a, mut b) = poll_fd_pair();
         let a = Arc::new(a);
         let t0 = Instant::now();
         l.set_deadline(Some(t0 + Duration::from_millis(150)))
@@ -726,7 +655,7 @@ fn clearing_accept_and_pollfd_deadlines() {
 #[test]
 fn expired_read_deadline_fails_reads_with_buffered_data() {
     run(async {
-        let (c, s) = pair().await;
+        let (c, s) = tcp_pair().await;
         // Expiry by timer, with nobody reading.
         c.set_read_deadline(Some(Instant::now() + Duration::from_millis(50)))
             .unwrap();
@@ -760,7 +689,7 @@ fn expired_read_deadline_fails_reads_with_buffered_data() {
 #[test]
 fn expired_pollfd_read_deadline_fails_with_buffered_data() {
     run(async {
-        let (a, mut b) = unix_pair();
+        let (a, mut b) = poll_fd_pair();
         a.set_read_deadline(Some(Instant::now() + Duration::from_millis(50)))
             .unwrap();
         sleep(Duration::from_millis(200)).await;
@@ -777,7 +706,7 @@ fn expired_pollfd_read_deadline_fails_with_buffered_data() {
 #[test]
 fn expired_write_deadline_fails_writes_on_a_writable_socket() {
     run(async {
-        let (c, s) = pair().await;
+        let (c, s) = tcp_pair().await;
         c.set_write_deadline(Some(Instant::now() + Duration::from_millis(50)))
             .unwrap();
         sleep(Duration::from_millis(200)).await;
@@ -799,7 +728,7 @@ fn expired_write_deadline_fails_writes_on_a_writable_socket() {
 #[test]
 fn set_deadline_covers_reads_and_writes() {
     run(async {
-        let (c, s) = pair().await;
+        let (c, s) = tcp_pair().await;
         let c = Arc::new(c);
         let dl = Instant::now() + Duration::from_millis(250);
         c.set_deadline(Some(dl)).unwrap();
@@ -837,7 +766,7 @@ fn set_deadline_covers_reads_and_writes() {
 #[test]
 fn combined_deadline_then_clearing_only_the_write_one() {
     run(async {
-        let (c, _s) = pair().await;
+        let (c, _s) = tcp_pair().await;
         let c = Arc::new(c);
         let dl = Instant::now() + Duration::from_millis(200);
         c.set_deadline(Some(dl)).unwrap();
@@ -859,7 +788,7 @@ fn combined_deadline_then_clearing_only_the_write_one() {
 #[test]
 fn combined_deadline_then_moving_only_the_read_one() {
     run(async {
-        let (c, _s) = pair().await;
+        let (c, _s) = tcp_pair().await;
         let c = Arc::new(c);
         let dl = Instant::now() + Duration::from_millis(200);
         c.set_deadline(Some(dl)).unwrap();
@@ -880,7 +809,7 @@ fn combined_deadline_then_moving_only_the_read_one() {
 #[test]
 fn equal_deadlines_set_separately_then_changing_one() {
     run(async {
-        let (c, s) = pair().await;
+        let (c, s) = tcp_pair().await;
         let c = Arc::new(c);
         // Equal deadlines set one at a time share one timer...
         let dl = Instant::now() + Duration::from_millis(250);
@@ -902,7 +831,7 @@ fn equal_deadlines_set_separately_then_changing_one() {
 
         // Equal again, then the write one moved into the past: the write
         // fails at once, the read still waits for its own deadline.
-        let (c, _s) = pair().await;
+        let (c, _s) = tcp_pair().await;
         let c = Arc::new(c);
         let dl = Instant::now() + Duration::from_millis(400);
         c.set_read_deadline(Some(dl)).unwrap();
@@ -924,7 +853,7 @@ fn equal_deadlines_set_separately_then_changing_one() {
 #[test]
 fn write_deadline_does_not_touch_reads_and_vice_versa() {
     run(async {
-        let (c, s) = pair().await;
+        let (c, s) = tcp_pair().await;
         let c = Arc::new(c);
         let wdl = Instant::now() + Duration::from_millis(150);
         c.set_write_deadline(Some(wdl)).unwrap();
@@ -949,7 +878,7 @@ fn write_deadline_does_not_touch_reads_and_vice_versa() {
 #[test]
 fn far_future_deadlines_neither_panic_nor_fire() {
     run(async {
-        let (c, s) = pair().await;
+        let (c, s) = tcp_pair().await;
         let c = Arc::new(c);
         let far = far_future();
         let fixed = Instant::now() + Duration::from_secs(1 << 40);
@@ -977,7 +906,7 @@ fn far_future_deadlines_neither_panic_nor_fire() {
         let _client = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
         l.accept().await.unwrap();
 
-        let (a, mut b) = unix_pair();
+        let (a, mut b) = poll_fd_pair();
         a.set_deadline(Some(far)).unwrap();
         a.set_read_deadline(Some(fixed)).unwrap();
         b.write_all(b"p").unwrap();
@@ -1012,7 +941,7 @@ fn rearming_a_deadline_100_times_does_not_deadlock() {
     let (done_tx, done_rx) = mpsc::channel();
     std::thread::spawn(move || {
         goro::block_on(async {
-            let (c, _s) = pair().await;
+            let (c, _s) = tcp_pair().await;
             for _ in 0..100 {
                 c.set_read_deadline(Some(Instant::now() + Duration::from_secs(30)))
                     .unwrap();
@@ -1029,17 +958,14 @@ fn rearming_a_deadline_100_times_does_not_deadlock() {
 #[test]
 fn resetting_deadlines_per_request_does_not_leak_timers() {
     let _dog = watchdog(HANG + Duration::from_secs(30));
-    let rt = goro::runtime::Runtime::builder()
-        .worker_threads(2)
-        .build()
-        .unwrap();
+    let rt = workers(2);
     let h = rt.handle();
     let before = timers_pending(&h);
     let max_seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let rt2 = h.clone();
     let max2 = max_seen.clone();
     rt.block_on(async move {
-        let (c, s) = pair().await;
+        let (c, s) = tcp_pair().await;
         // From the block_on thread: 10,000 request/response rounds, each
         // re-arming a deadline that never fires.
         let mut b = [0u8; 1];
@@ -1068,7 +994,7 @@ fn resetting_deadlines_per_request_does_not_leak_timers() {
                 let rt3 = rt2.clone();
                 let max3 = max2.clone();
                 goro::spawn(async move {
-                    let (c, s) = pair().await;
+                    let (c, s) = tcp_pair().await;
                     let mut b = [0u8; 1];
                     for i in 0..2_500u32 {
                         s.set_read_deadline(Some(Instant::now() + Duration::from_secs(30)))

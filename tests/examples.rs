@@ -3,9 +3,7 @@
 //! way the README tells people to try them. The clients are plain blocking
 //! `std` sockets: nothing of goro on the client side.
 
-mod support {
-    pub mod example_process;
-}
+mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream, UdpSocket};

@@ -22,6 +22,8 @@
 //! run, so the tests in this file run one after another.
 #![cfg(feature = "fault-injection")]
 
+mod support;
+
 use futures::{AsyncReadExt, AsyncWriteExt};
 use goro::fault::{self, Fault, Schedule, Syscall};
 use goro::net::{TcpListener, TcpStream};
@@ -31,27 +33,12 @@ use std::net::Shutdown;
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+use support::data::Rng;
+use support::process::{one_at_a_time, open_fds};
 
 const CONNECTIONS: usize = 200;
 const MAX_ATTEMPTS: usize = 40;
 const WATCHDOG: Duration = Duration::from_secs(120);
-
-/// Small deterministic generator (splitmix64).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 fn seed() -> u64 {
     match std::env::var("GORO_FAULT_SEED") {
@@ -61,17 +48,6 @@ fn seed() -> u64 {
             .unwrap()
             .as_nanos() as u64,
     }
-}
-
-/// Tests of this file run one at a time, fd checks included: a test that
-/// counts fds while another opens sockets would see the other's.
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
 
 /// The fd count once it has been stable for 50 ms (a runtime dropped by the
@@ -226,7 +202,7 @@ async fn session(stream: TcpStream, data: Arc<Vec<u8>>, style: usize, seed: u64)
             let mut rng = Rng(seed);
             let mut sent = 0;
             while sent < data.len() {
-                let end = (sent + 1 + rng.below(16 * 1024)).min(data.len());
+                let end = (sent + 1 + rng.below(16 * 1024) as usize).min(data.len());
                 match style {
                     0 => stream.write_all(&data[sent..end]).await?,
                     1 => AsyncWriteExt::write_all(&mut &*stream, &data[sent..end]).await?,
@@ -293,7 +269,7 @@ struct Outcome {
 
 #[test]
 fn echo_over_200_connections_under_injected_faults() {
-    let _serial = serial();
+    let _serial = one_at_a_time();
     let seed = seed();
     eprintln!("fault injection seed: {seed} (set GORO_FAULT_SEED to replay)");
     let guard = fault::install(echo_schedule(seed));
@@ -393,7 +369,7 @@ fn run_echo(seed: u64) -> (Outcome, Vec<String>) {
                 let mut outcome = Outcome::default();
                 for attempt in 0..MAX_ATTEMPTS {
                     outcome.attempts += 1;
-                    let len = 1 + rng.below(48 * 1024);
+                    let len = 1 + rng.below(48 * 1024) as usize;
                     let data = Arc::new(payload(id, attempt, len));
                     let r = match TcpStream::connect(addr).await {
                         Ok(s) => session(s, data, id % 3, rng.next()).await,
@@ -440,7 +416,7 @@ fn run_echo(seed: u64) -> (Outcome, Vec<String>) {
 /// constructors as `io::Error`s, and the half-made socket is closed.
 #[test]
 fn registration_failures_are_errors_from_constructors() {
-    let _serial = serial();
+    let _serial = one_at_a_time();
     let guard = fault::install(Schedule::new(1).fail(Syscall::EpollCtl, Fault::OutOfMemory, 1.0));
     let baseline = settled_fds();
     with_watchdog(1, || {
@@ -468,7 +444,7 @@ fn registration_failures_are_errors_from_constructors() {
 /// (the schedule is cleared).
 #[test]
 fn accept_reports_and_incoming_rides_out_fd_exhaustion() {
-    let _serial = serial();
+    let _serial = one_at_a_time();
     let guard = fault::install(Schedule::new(2).fail(Syscall::Accept, Fault::ProcessFdLimit, 1.0));
     let baseline = settled_fds();
     with_watchdog(2, || {
@@ -510,7 +486,7 @@ fn accept_reports_and_incoming_rides_out_fd_exhaustion() {
 /// every byte must arrive exactly once, in order.
 #[test]
 fn datagrams_and_unix_streams_under_faults() {
-    let _serial = serial();
+    let _serial = one_at_a_time();
     let seed = seed();
     eprintln!("fault injection seed: {seed} (set GORO_FAULT_SEED to replay)");
     let guard = fault::install(

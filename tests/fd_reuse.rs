@@ -5,47 +5,24 @@
 //! `NotConnected` (not read from whatever now has that fd number), and
 //! nothing may hang.
 
+mod support;
+
 use futures::io::AsyncReadExt;
 use goro::io::PollFd;
 use goro::net::{TcpListener, TcpStream};
 use std::collections::{HashMap, HashSet};
-use std::future::Future;
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream as StdUnixStream;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use support::hang::run_within;
 
 /// A test that takes longer than this has hung.
 const HANG: Duration = Duration::from_secs(240);
 /// Frame: connection id, then a sequence number.
 const FRAME: usize = 16;
-
-/// Aborts the process if the returned guard is still alive after `limit`.
-fn watchdog(limit: Duration) -> mpsc::Sender<()> {
-    let (tx, rx) = mpsc::channel::<()>();
-    let name = std::thread::current().name().unwrap_or("test").to_owned();
-    std::thread::spawn(move || {
-        if let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(limit) {
-            eprintln!("{name}: still running after {limit:?}; aborting");
-            std::process::abort();
-        }
-    });
-    tx
-}
-
-/// Runs a test body on the default runtime, failing if it hangs.
-fn run<F: Future>(f: F) -> F::Output {
-    let _dog = watchdog(HANG + Duration::from_secs(30));
-    goro::block_on(async move {
-        match goro::time::timeout(HANG, f).await {
-            Ok(v) => v,
-            Err(_) => panic!("test did not finish within {HANG:?}"),
-        }
-    })
-}
 
 fn frame(id: u64, seq: u64) -> [u8; FRAME] {
     let mut f = [0u8; FRAME];
@@ -107,7 +84,7 @@ impl FdLog {
 fn closed_and_reused_fds_never_cross_talk() {
     const WORKERS: u64 = 6;
     const ITERS: u64 = 1_000;
-    run(async {
+    run_within(HANG, async {
         let l = Arc::new(TcpListener::bind("127.0.0.1:0").await.unwrap());
         let addr = l.local_addr().unwrap();
         let l2 = l.clone();
@@ -226,7 +203,7 @@ fn reused_fds_under_pollfd_never_cross_talk() {
     // constantly; each pair carries frames tagged with its own id.
     const WORKERS: u64 = 6;
     const ITERS: u64 = 500;
-    run(async {
+    run_within(HANG, async {
         let next_id = Arc::new(AtomicU64::new(1));
         let uses = Arc::new(Mutex::new(HashMap::<i32, usize>::new()));
         let workers: Vec<_> = (0..WORKERS)

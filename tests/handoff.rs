@@ -6,19 +6,18 @@
 //! machine may be loaded. The failure mode they guard against is ~800 ms of
 //! lateness (the blocked task's whole duration), far above the bounds.
 
-use goro::runtime::{Builder, Runtime};
+mod support;
+
+use goro::runtime::Builder;
 use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+use support::rt::one_worker;
 
 const BLOCK: Duration = Duration::from_millis(800);
 const WAIT: Duration = Duration::from_millis(20);
 const BOUND: Duration = Duration::from_millis(300);
-
-fn one_worker() -> Runtime {
-    Builder::new().worker_threads(1).build().unwrap()
-}
 
 #[test]
 fn timer_fires_while_the_only_worker_is_blocked() {

@@ -11,13 +11,16 @@
 //! waited for T's poll to return, and T waited for U. Each wait here is
 //! bounded, so a regression fails instead of hanging.
 
-use goro::runtime::{Builder, Runtime};
+mod support;
+
+use goro::runtime::Builder;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
+use support::rt::one_worker;
 
 /// How long the stuck task waits for U (and the test for the stuck task).
 const WATCHDOG: Duration = Duration::from_secs(5);
@@ -25,10 +28,6 @@ const WATCHDOG: Duration = Duration::from_secs(5);
 /// P0 is handed off and goes idle again before T goes on.
 const STUCK: Duration = Duration::from_millis(150);
 const ROUNDS: usize = 2;
-
-fn one_worker() -> Runtime {
-    Builder::new().worker_threads(1).build().unwrap()
-}
 
 /// Runs `scenario` on a new thread and fails if it does not finish in time.
 fn with_watchdog(name: &str, scenario: impl FnOnce() -> bool + Send + 'static) {

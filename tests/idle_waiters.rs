@@ -11,34 +11,22 @@
 //! makes the fd ready once and checks that every waiter is woken and
 //! proceeds, with a bounded number of polls.
 
+mod support;
+
 use futures::io::AsyncReadExt;
 use goro::io::PollFd;
 use goro::net::{TcpListener, TcpStream, UdpSocket};
-use goro::runtime::{Builder, Runtime};
+use goro::runtime::Runtime;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+use support::process::cpu_time;
+use support::rt::workers;
 
 const WAITERS: usize = 100;
 /// Task polls allowed while the fd is idle. Each waiter is polled once or
 /// twice to park; the old code made millions.
 const IDLE_POLL_LIMIT: u64 = 1_000;
-
-fn runtime() -> Runtime {
-    Builder::new().worker_threads(2).build().unwrap()
-}
-
-/// Process CPU time (user + system), for the figures printed by each case.
-fn cpu_time() -> Duration {
-    // SAFETY: `usage` is a valid out-parameter for getrusage.
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
-        usage
-    };
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1_000);
-    tv(usage.ru_utime) + tv(usage.ru_stime)
-}
 
 /// Waits until `started` reaches `n` (every waiter has begun waiting), then
 /// a little more so each reaches its first `Pending`.
@@ -86,7 +74,7 @@ fn assert_all_woken(rt: &Runtime, done: &AtomicUsize, n: usize, polls0: u64, wha
 
 #[test]
 fn many_readable_waiters_on_one_idle_udp_socket() {
-    let rt = runtime();
+    let rt = workers(2);
     let sock = Arc::new(rt.block_on(UdpSocket::bind("127.0.0.1:0")).unwrap());
     let addr = sock.local_addr().unwrap();
     let started = Arc::new(AtomicUsize::new(0));
@@ -110,7 +98,7 @@ fn many_readable_waiters_on_one_idle_udp_socket() {
 
 #[test]
 fn many_readable_waiters_on_one_idle_poll_fd() {
-    let rt = runtime();
+    let rt = workers(2);
     let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
     let fd = Arc::new(rt.block_on(async { PollFd::new(a) }).unwrap());
     let started = Arc::new(AtomicUsize::new(0));
@@ -133,7 +121,7 @@ fn many_readable_waiters_on_one_idle_poll_fd() {
 
 #[test]
 fn many_async_readers_on_one_idle_shared_tcp_stream() {
-    let rt = runtime();
+    let rt = workers(2);
     let (client, mut server) = rt.block_on(async {
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = l.local_addr().unwrap();

@@ -1,20 +1,20 @@
 //! `incoming()` ends (yields `None`) once its listener is closed, for TCP
 //! and Unix listeners, and works with `futures::StreamExt`.
 
+mod support;
+
 use futures::StreamExt;
 use goro::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use std::sync::Arc;
 use std::time::Duration;
+use support::rt::workers;
+
+/// Runs a test body on a fresh two-worker runtime.
+fn run<F: std::future::Future<Output = ()> + Send + 'static>(f: F) {
+    workers(2).block_on(f);
+}
 
 const PROMPT: Duration = Duration::from_secs(5);
-
-fn run<F: std::future::Future<Output = ()> + Send + 'static>(f: F) {
-    let rt = goro::runtime::Runtime::builder()
-        .worker_threads(2)
-        .build()
-        .unwrap();
-    rt.block_on(f);
-}
 
 #[test]
 fn tcp_accept_loop_ends_when_listener_closes() {

@@ -1,6 +1,8 @@
 //! `JoinSet`: completion order, abort_all, abort on drop, len bookkeeping,
 //! panics, and waiting without polling in a loop.
 
+mod support;
+
 use goro::task::JoinSet;
 use std::future::Future;
 use std::pin::Pin;
@@ -8,16 +10,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
+use support::rt::workers;
+
+/// Runs a test body on a fresh two-worker runtime.
+fn run<F: std::future::Future<Output = ()> + Send + 'static>(f: F) {
+    workers(2).block_on(f);
+}
 
 const PROMPT: Duration = Duration::from_secs(5);
-
-fn run<F: Future<Output = ()> + Send + 'static>(f: F) {
-    let rt = goro::runtime::Runtime::builder()
-        .worker_threads(2)
-        .build()
-        .unwrap();
-    rt.block_on(f);
-}
 
 /// Counts its drops: observes that an aborted task's future was dropped.
 struct DropGuard(Arc<AtomicUsize>);

@@ -6,6 +6,8 @@
 //! binary opens or closes anything meanwhile; every other test takes the
 //! `shared` lock.
 
+mod support;
+
 use futures::FutureExt;
 use goro::runtime::{Builder, Handle, Runtime};
 use goro::task::JoinError;
@@ -15,6 +17,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard, mpsc};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+use support::hang::within;
+use support::process::open_fds;
+use support::rt::workers;
 
 // ----- helpers ----------------------------------------------------------------
 
@@ -30,51 +35,17 @@ fn exclusive() -> RwLockWriteGuard<'static, ()> {
     // fds (see `dropping_runtime_after_spawn_blocking_closes_fds_at_once`):
     // wait until the count is steady before taking a baseline.
     let end = Instant::now() + Duration::from_secs(5);
-    let mut last = count_fds();
+    let mut last = open_fds();
     let mut steady_since = Instant::now();
     while Instant::now() < end && steady_since.elapsed() < Duration::from_millis(150) {
         std::thread::sleep(Duration::from_millis(10));
-        let now = count_fds();
+        let now = open_fds();
         if now != last {
             last = now;
             steady_since = Instant::now();
         }
     }
     guard
-}
-
-/// Runs `f` on its own thread and fails the test if it takes longer than
-/// `limit` (so a hang fails instead of stalling the suite). A panic in `f`
-/// is re-raised here.
-fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(limit) {
-        Ok(v) => {
-            let _ = thread.join();
-            v
-        }
-        Err(mpsc::RecvTimeoutError::Disconnected) => match thread.join() {
-            Err(panic) => std::panic::resume_unwind(panic),
-            Ok(()) => unreachable!("the thread sends before finishing"),
-        },
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("test body did not finish within {limit:?}"),
-    }
-}
-
-fn runtime(workers: usize) -> Runtime {
-    Builder::new()
-        .worker_threads(workers)
-        .build()
-        .expect("build runtime")
-}
-
-fn count_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd")
-        .expect("read /proc/self/fd")
-        .count()
 }
 
 /// Threads of this process whose name (`comm`, at most 15 bytes) is `name`.
@@ -138,7 +109,7 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 #[test]
 fn block_on_returns_the_output() {
     let _g = shared();
-    let rt = runtime(2);
+    let rt = workers(2);
     assert_eq!(rt.block_on(async { 40 + 2 }), 42);
     // A future that is pending at first and woken from another thread.
     let (tx, rx) = async_channel::bounded::<u32>(1);
@@ -203,7 +174,7 @@ fn spawn_outside_runtime_uses_default_runtime() {
 #[test]
 fn runtime_and_handle_spawn_from_other_threads() {
     let _g = shared();
-    let rt = runtime(2);
+    let rt = workers(2);
     let h1 = rt.spawn(async { 1 });
     let handle = rt.handle();
     let h2 = std::thread::spawn(move || handle.spawn(async { 2 }))
@@ -219,7 +190,7 @@ fn runtime_and_handle_spawn_from_other_threads() {
 fn many_tasks_all_complete() {
     let _g = shared();
     const N: u64 = 100_000;
-    let rt = runtime(2);
+    let rt = workers(2);
     let counter = Arc::new(AtomicUsize::new(0));
     let c = counter.clone();
     let sum = within(Duration::from_secs(120), move || {
@@ -260,7 +231,7 @@ fn tasks_spawning_tasks_recursively() {
             a.await.unwrap() + b.await.unwrap()
         })
     }
-    let rt = runtime(2);
+    let rt = workers(2);
     let leaves = within(Duration::from_secs(60), move || rt.block_on(tree(12)));
     assert_eq!(leaves, 1 << 12);
 }
@@ -270,7 +241,7 @@ fn tasks_spawning_tasks_recursively() {
 #[test]
 fn join_handle_is_finished_and_output() {
     let _g = shared();
-    let rt = runtime(2);
+    let rt = workers(2);
     let (tx, rx) = async_channel::bounded::<()>(1);
     let h = rt.spawn(async move {
         rx.recv().await.unwrap();
@@ -289,7 +260,7 @@ fn join_handle_is_finished_and_output() {
 #[test]
 fn abort_cancels_a_pending_task() {
     let _g = shared();
-    let rt = runtime(2);
+    let rt = workers(2);
     let drops = Arc::new(AtomicUsize::new(0));
     let polled = Arc::new(AtomicBool::new(false));
     let (d, p) = (drops.clone(), polled.clone());
@@ -317,7 +288,7 @@ fn abort_cancels_a_pending_task() {
 #[test]
 fn awaiting_an_aborted_task_waits_until_its_future_is_dropped() {
     let _g = shared();
-    let rt = runtime(2);
+    let rt = workers(2);
     let drops = Arc::new(AtomicUsize::new(0));
     let (started_tx, started_rx) = mpsc::channel();
     let d = drops.clone();
@@ -343,7 +314,7 @@ fn awaiting_an_aborted_task_waits_until_its_future_is_dropped() {
 #[test]
 fn abort_a_sleeping_task_from_inside_the_runtime() {
     let _g = shared();
-    let rt = runtime(2);
+    let rt = workers(2);
     let drops = Arc::new(AtomicUsize::new(0));
     let d = drops.clone();
     let err = within(Duration::from_secs(30), move || {
@@ -364,7 +335,7 @@ fn abort_a_sleeping_task_from_inside_the_runtime() {
 #[test]
 fn abort_after_completion_keeps_the_output() {
     let _g = shared();
-    let rt = runtime(1);
+    let rt = workers(1);
     let h = rt.spawn(async { 99 });
     assert!(eventually(Duration::from_secs(10), || h.is_finished()));
     h.abort();
@@ -374,7 +345,7 @@ fn abort_after_completion_keeps_the_output() {
 #[test]
 fn dropping_join_handle_detaches() {
     let _g = shared();
-    let rt = runtime(2);
+    let rt = workers(2);
     let (go_tx, go_rx) = async_channel::bounded::<()>(1);
     let (done_tx, done_rx) = mpsc::channel();
     let h = rt.spawn(async move {
@@ -394,7 +365,7 @@ fn dropping_join_handle_detaches() {
 #[test]
 fn panicking_task_gives_join_error_and_worker_survives() {
     let _g = shared();
-    let rt = runtime(1);
+    let rt = workers(1);
     let err = rt
         .block_on(rt.spawn(async {
             goro::task::yield_now().await;
@@ -431,7 +402,7 @@ fn panicking_task_gives_join_error_and_worker_survives() {
 #[test]
 fn many_panics_do_not_exhaust_workers() {
     let _g = shared();
-    let rt = runtime(2);
+    let rt = workers(2);
     let panics = within(Duration::from_secs(60), move || {
         rt.block_on(async {
             let hs: Vec<_> = (0..200)
@@ -465,7 +436,7 @@ fn many_panics_do_not_exhaust_workers() {
 #[test]
 fn handle_current_inside_and_try_current_outside() {
     let _g = shared();
-    let rt = runtime(2);
+    let rt = workers(2);
     let v = rt.block_on(async {
         let h = Handle::current();
         let from_task = goro::spawn(async {
@@ -494,7 +465,7 @@ fn handle_current_inside_and_try_current_outside() {
 #[test]
 fn handle_block_on_from_another_thread() {
     let _g = shared();
-    let rt = runtime(2);
+    let rt = workers(2);
     let handle = rt.handle();
     let v = within(Duration::from_secs(30), move || {
         handle.block_on(async {
@@ -531,7 +502,7 @@ fn thread_name_is_visible_in_tasks() {
 #[test]
 fn metrics_are_sane() {
     let _g = shared();
-    let rt = runtime(3);
+    let rt = workers(3);
     let before = rt.metrics();
     assert_eq!(before.workers.len(), 3);
     assert!(before.worker_threads >= 3, "{before:?}");
@@ -572,7 +543,7 @@ fn metrics_are_sane() {
 fn yield_now_lets_other_tasks_run() {
     let _g = shared();
     // One worker: the spawned task can only run if the spinning one yields.
-    let rt = runtime(1);
+    let rt = workers(1);
     let yields = within(Duration::from_secs(30), move || {
         rt.block_on(rt.spawn(async {
             let flag = Arc::new(AtomicBool::new(false));
@@ -594,7 +565,7 @@ fn yield_now_lets_other_tasks_run() {
 #[test]
 fn yield_now_is_pending_once() {
     let _g = shared();
-    let rt = runtime(1);
+    let rt = workers(1);
     rt.block_on(async {
         let mut y = goro::task::yield_now();
         let waker = futures::task::noop_waker();
@@ -609,7 +580,7 @@ fn yield_now_is_pending_once() {
 #[test]
 fn spawn_blocking_result_and_panic() {
     let _g = shared();
-    let rt = runtime(2);
+    let rt = workers(2);
     let (v, name, err) = within(Duration::from_secs(30), move || {
         rt.block_on(async {
             let v = goro::spawn_blocking(|| {
@@ -642,7 +613,7 @@ fn spawn_blocking_result_and_panic() {
 #[test]
 fn spawn_blocking_does_not_stall_workers() {
     let _g = shared();
-    let rt = runtime(1);
+    let rt = workers(1);
     within(Duration::from_secs(30), move || {
         rt.block_on(async {
             let (tx, rx) = mpsc::channel::<()>();
@@ -705,8 +676,8 @@ fn block_in_place_outside_a_runtime_just_runs() {
 #[test]
 fn nested_block_on_on_a_worker_does_not_deadlock() {
     let _g = shared();
-    let rt = runtime(1);
-    let other = runtime(1);
+    let rt = workers(1);
+    let other = workers(1);
     let v = within(Duration::from_secs(60), move || {
         rt.block_on(rt.spawn(async move {
             // Same runtime, on its only worker: the inner future needs
@@ -736,7 +707,7 @@ fn nested_block_on_on_a_worker_does_not_deadlock() {
 #[test]
 fn dropping_runtime_drops_tasks_joins_threads_closes_fds() {
     let _g = exclusive();
-    let fds_before = count_fds();
+    let fds_before = open_fds();
     let sysmon_before = count_threads_named("goro-sysmon");
 
     let rt = Builder::new()
@@ -791,7 +762,7 @@ fn dropping_runtime_drops_tasks_joins_threads_closes_fds() {
         handles
     });
     assert_eq!(drops.load(Ordering::SeqCst), 0);
-    let fds_running = count_fds();
+    let fds_running = open_fds();
     assert!(
         fds_running >= fds_before + 5,
         "epoll, eventfd and 3 sockets should be open: before {fds_before}, running {fds_running}"
@@ -830,7 +801,7 @@ fn dropping_runtime_drops_tasks_joins_threads_closes_fds() {
         assert!(r.unwrap_err().is_cancelled());
     }
     assert_eq!(
-        count_fds(),
+        open_fds(),
         fds_before,
         "the runtime's epoll/eventfd and the tasks' sockets are closed"
     );
@@ -839,12 +810,12 @@ fn dropping_runtime_drops_tasks_joins_threads_closes_fds() {
 #[test]
 fn dropping_runtime_closes_fds_while_join_handles_live() {
     let _g = exclusive();
-    let fds_before = count_fds();
-    let rt = runtime(1);
+    let fds_before = open_fds();
+    let rt = workers(1);
     let h = rt.spawn(std::future::pending::<()>());
     rt.block_on(goro::time::sleep(Duration::from_millis(10)));
     drop(rt);
-    let after = count_fds();
+    let after = open_fds();
     drop(h);
     assert_eq!(
         after, fds_before,
@@ -855,9 +826,9 @@ fn dropping_runtime_closes_fds_while_join_handles_live() {
 #[test]
 fn dropping_runtime_after_spawn_blocking_joins_threads() {
     let _g = exclusive();
-    let fds_before = count_fds();
+    let fds_before = open_fds();
     let threads_before = count_goro_threads();
-    let rt = runtime(2);
+    let rt = workers(2);
     let v = rt.block_on(async {
         let hs: Vec<_> = (0..4)
             .map(|i| {
@@ -889,27 +860,27 @@ fn dropping_runtime_after_spawn_blocking_joins_threads() {
         count_goro_threads()
     );
     assert!(
-        eventually(Duration::from_secs(2), || count_fds() == fds_before),
+        eventually(Duration::from_secs(2), || open_fds() == fds_before),
         "fds before {fds_before}, after {}",
-        count_fds()
+        open_fds()
     );
 }
 
 #[test]
 fn dropping_runtime_after_spawn_blocking_closes_fds_at_once() {
     let _g = exclusive();
-    let fds_before = count_fds();
+    let fds_before = open_fds();
     let mut leaked = Vec::new();
     for round in 0..50 {
-        let rt = runtime(1);
+        let rt = workers(1);
         rt.block_on(rt.spawn_blocking(|| ())).unwrap();
         drop(rt);
-        let now = count_fds();
+        let now = open_fds();
         if now != fds_before {
             leaked.push((round, now));
         }
         // Let the stragglers go before the next round.
-        assert!(eventually(Duration::from_secs(2), || count_fds() == fds_before));
+        assert!(eventually(Duration::from_secs(2), || open_fds() == fds_before));
     }
     assert!(
         leaked.is_empty(),
@@ -925,7 +896,7 @@ fn runtime_drop_with_busy_queues() {
     let drops = Arc::new(AtomicUsize::new(0));
     let d = drops.clone();
     within(Duration::from_secs(60), move || {
-        let rt = runtime(2);
+        let rt = workers(2);
         for _ in 0..64 {
             let d = d.clone();
             rt.spawn(async move {
@@ -955,7 +926,7 @@ fn runtime_drop_with_busy_queues() {
 #[test]
 fn spawn_on_a_dropped_runtime_is_cancelled() {
     let _g = shared();
-    let rt = runtime(1);
+    let rt = workers(1);
     let handle = rt.handle();
     drop(rt);
     let h = handle.spawn(async { 1 });
@@ -968,7 +939,7 @@ fn spawn_on_a_dropped_runtime_is_cancelled() {
 #[test]
 fn join_handle_polled_by_a_foreign_executor() {
     let _g = shared();
-    let rt = runtime(2);
+    let rt = workers(2);
     let mut h = rt.spawn(async {
         goro::time::sleep(Duration::from_millis(50)).await;
         "x"
@@ -1000,7 +971,7 @@ fn runtime_new_uses_env_or_cpu_count() {
 #[test]
 fn a_task_may_drop_its_own_runtime() {
     let _g = shared();
-    let rt = runtime(2);
+    let rt = workers(2);
     let handle = rt.handle();
     let (tx, rx) = mpsc::channel();
     let other = handle.spawn(std::future::pending::<()>());
@@ -1026,7 +997,7 @@ fn spawning_from_a_task_dropped_at_shutdown() {
             let _ = self.1.send(self.0.spawn(async { 1 }));
         }
     }
-    let rt = runtime(2);
+    let rt = workers(2);
     let (tx, rx) = mpsc::channel();
     let guard = SpawnOnDrop(rt.handle(), tx);
     rt.spawn(async move {

@@ -7,65 +7,17 @@
 //!   several tasks at once (and mixed with the inherent methods), never
 //!   hangs or loses a wake-up: all data arrives, within an overall timeout.
 
+mod support;
+
 use futures::io::{AsyncReadExt, AsyncWriteExt};
-use goro::net::{TcpListener, TcpStream};
 use std::collections::BTreeSet;
-use std::future::Future;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// A test that takes longer than this has hung (lost wake-up).
-const HANG: Duration = Duration::from_secs(120);
-
-/// Aborts the process if the returned guard is still alive after `limit`.
-fn watchdog(limit: Duration) -> mpsc::Sender<()> {
-    let (tx, rx) = mpsc::channel::<()>();
-    let name = std::thread::current().name().unwrap_or("test").to_owned();
-    std::thread::spawn(move || {
-        if let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(limit) {
-            eprintln!("{name}: still running after {limit:?}; aborting");
-            std::process::abort();
-        }
-    });
-    tx
-}
-
-/// Runs a test body on the default runtime, failing if it hangs.
-fn run<F: Future>(f: F) -> F::Output {
-    let _dog = watchdog(HANG + Duration::from_secs(30));
-    goro::block_on(async move {
-        match goro::time::timeout(HANG, f).await {
-            Ok(v) => v,
-            Err(_) => panic!("test did not finish within {HANG:?} (lost wake-up?)"),
-        }
-    })
-}
-
-async fn pair() -> (TcpStream, TcpStream) {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
-    let (s, _) = l.accept().await.unwrap();
-    (c, s)
-}
-
-/// A small deterministic generator (xorshift), so runs are reproducible.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+use support::data::Rng;
+use support::hang::run;
+use support::net::tcp_pair;
 
 #[test]
 fn concurrent_write_all_never_interleaves() {
@@ -73,7 +25,7 @@ fn concurrent_write_all_never_interleaves() {
     const MIB: usize = 1 << 20;
     run(async {
         for round in 0..3 {
-            let (c, s) = pair().await;
+            let (c, s) = tcp_pair().await;
             let c = Arc::new(c);
             // Buffers are built here, not in the tasks (see deadlines.rs).
             let writers: Vec<_> = (0..WRITERS)
@@ -111,7 +63,7 @@ fn concurrent_write_all_of_uneven_frames_never_interleaves() {
     const WRITERS: usize = 6;
     const FRAMES: usize = 8;
     run(async {
-        let (c, s) = pair().await;
+        let (c, s) = tcp_pair().await;
         let c = Arc::new(c);
         let writers: Vec<_> = (0..WRITERS)
             .map(|i| {
@@ -171,7 +123,7 @@ fn concurrent_read_exact_gets_whole_frames() {
     const FRAMES: u32 = 4_000;
     const READERS: usize = 6;
     run(async {
-        let (c, s) = pair().await;
+        let (c, s) = tcp_pair().await;
         let c = Arc::new(c);
         let got = Arc::new(Mutex::new(Vec::new()));
         let readers: Vec<_> = (0..READERS)
@@ -255,7 +207,7 @@ fn stateless_reads_from_many_tasks_never_hang() {
     run(async {
         let mut rng = Rng(0x1234_5678_9abc_def1);
         for round in 0..ROUNDS {
-            let (c, s) = pair().await;
+            let (c, s) = tcp_pair().await;
             let c = Arc::new(c);
             let tally = Arc::new(Tally::default());
             let readers: Vec<_> = (0..READERS)
@@ -319,7 +271,7 @@ fn stateless_writes_from_many_tasks_never_hang() {
     const WRITERS: usize = 6;
     const EACH: usize = 2 << 20;
     run(async {
-        let (c, s) = pair().await;
+        let (c, s) = tcp_pair().await;
         let c = Arc::new(c);
         let writers: Vec<_> = (0..WRITERS)
             .map(|k| {
@@ -365,7 +317,7 @@ fn readers_and_writers_share_one_stream_full_duplex() {
     const FRAME: usize = 512;
     const PER_WRITER: u32 = 1_000;
     run(async {
-        let (c, s) = pair().await;
+        let (c, s) = tcp_pair().await;
         let echo = goro::spawn(async move {
             let mut buf = vec![0u8; 1 << 15];
             loop {
@@ -443,7 +395,7 @@ fn readers_and_writers_share_one_stream_full_duplex() {
 #[test]
 fn readable_returns_while_data_is_buffered() {
     run(async {
-        let (c, s) = pair().await;
+        let (c, s) = tcp_pair().await;
         s.write_all(&[7u8; 100]).await.unwrap();
         goro::time::sleep(Duration::from_millis(50)).await;
         c.readable().await.unwrap();
@@ -478,7 +430,7 @@ fn cancelled_operations_release_their_locks() {
     // lock (here: by a timeout) must release it, or every later operation
     // on the socket hangs.
     run(async {
-        let (c, s) = pair().await;
+        let (c, s) = tcp_pair().await;
         let c = Arc::new(c);
         for i in 0..200u32 {
             let mut b = [0u8; 4];

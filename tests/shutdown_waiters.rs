@@ -11,19 +11,18 @@
 //! Every wait here goes through a std channel with a timeout, so on a
 //! runtime that hangs the test fails instead of hanging.
 
+mod support;
+
 use goro::net::UdpSocket;
-use goro::runtime::{Builder, Runtime};
+use goro::runtime::Runtime;
 use std::io;
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
+use support::rt::workers;
 
 /// Generous bound for "promptly" on a loaded 2-core machine; the waits
 /// involved are 30 s or forever, so this cannot pass by accident.
 const PROMPT: Duration = Duration::from_secs(5);
-
-fn runtime() -> Runtime {
-    Builder::new().worker_threads(2).build().unwrap()
-}
 
 /// Runs `f` on a new thread; returns a receiver for its result.
 fn on_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> mpsc::Receiver<T> {
@@ -59,7 +58,7 @@ fn udp_on(rt: &Runtime) -> Arc<UdpSocket> {
 
 #[test]
 fn sleep_in_handle_block_on_returns_when_the_runtime_is_dropped() {
-    let rt = runtime();
+    let rt = workers(2);
     let handle = rt.handle();
     let rx = on_thread(move || handle.block_on(goro::time::sleep(Duration::from_secs(30))));
     drop_and_expect(rt, rx, "handle.block_on(sleep)");
@@ -67,7 +66,7 @@ fn sleep_in_handle_block_on_returns_when_the_runtime_is_dropped() {
 
 #[test]
 fn sleeps_that_never_end_and_timeouts_and_intervals_also_return() {
-    let rt = runtime();
+    let rt = workers(2);
     let (h1, h2, h3) = (rt.handle(), rt.handle(), rt.handle());
     let forever = on_thread(move || h1.block_on(goro::time::sleep(Duration::MAX)));
     let timeout = on_thread(move || {
@@ -99,7 +98,7 @@ fn sleeps_that_never_end_and_timeouts_and_intervals_also_return() {
 
 #[test]
 fn socket_read_in_handle_block_on_fails_when_the_runtime_is_dropped() {
-    let rt = runtime();
+    let rt = workers(2);
     let sock = udp_on(&rt);
     let handle = rt.handle();
     let rx = on_thread(move || {
@@ -114,7 +113,7 @@ fn socket_read_in_handle_block_on_fails_when_the_runtime_is_dropped() {
 
 #[test]
 fn socket_read_polled_by_another_executor_fails_when_the_runtime_is_dropped() {
-    let rt = runtime();
+    let rt = workers(2);
     let sock = udp_on(&rt);
     let s2 = sock.clone();
     let rx = on_thread(move || {
@@ -135,7 +134,7 @@ fn socket_read_polled_by_another_executor_fails_when_the_runtime_is_dropped() {
 
 #[test]
 fn handle_block_on_after_the_drop_does_not_wait() {
-    let rt = runtime();
+    let rt = workers(2);
     let handle = rt.handle();
     let sock = udp_on(&rt);
     drop(rt);
@@ -173,7 +172,7 @@ fn handle_block_on_after_the_drop_does_not_wait() {
 #[test]
 fn shutdown_timeout_releases_a_worker_blocked_on_a_goro_sleep() {
     for limit in [Duration::from_secs(20), Duration::MAX] {
-        let rt = runtime();
+        let rt = workers(2);
         let (tx, rx) = mpsc::channel();
         rt.spawn(async move {
             tx.send(()).unwrap();

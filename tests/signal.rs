@@ -4,18 +4,17 @@
 //! Signals are process-wide and the tests of this file run in parallel, so
 //! each test uses signals no other test raises.
 
+mod support;
+
 use goro::runtime::{Builder, Runtime};
 use goro::signal::{SignalKind, ctrl_c, signal};
 use std::future::Future;
 use std::sync::mpsc;
 use std::task::{Context, Waker};
 use std::time::Duration;
+use support::rt::workers;
 
 const LONG: Duration = Duration::from_secs(10);
-
-fn runtime() -> Runtime {
-    Builder::new().worker_threads(2).build().unwrap()
-}
 
 /// Sends `signo` to the whole process (the kernel picks the thread).
 fn kill_process(signo: i32) {
@@ -46,7 +45,7 @@ fn is_pending<F: Future + Unpin>(fut: &mut F) -> bool {
 
 #[test]
 fn kill_at_the_process_is_delivered() {
-    let rt = runtime();
+    let rt = workers(2);
     let _g = rt.enter();
     let mut usr1 = signal(SignalKind::user_defined1()).unwrap();
     for _ in 0..3 {
@@ -57,7 +56,7 @@ fn kill_at_the_process_is_delivered() {
 
 #[test]
 fn delivery_on_a_thread_goro_did_not_create() {
-    let rt = runtime();
+    let rt = workers(2);
     let mut usr2 = rt
         .block_on(async { signal(SignalKind::user_defined2()) })
         .unwrap();
@@ -85,8 +84,8 @@ fn every_listener_sees_each_delivery_across_runtimes() {
     // Two runtimes, each with its own dup of the pipe on its own epoll,
     // two listeners on the first: all four see each delivery, round after
     // round (whichever runtime drains the pipe, the others still wake).
-    let a = runtime();
-    let b = runtime();
+    let a = workers(2);
+    let b = workers(2);
     let mut listeners = Vec::new();
     for rt in [&a, &a, &b, &b] {
         let _g = rt.enter();
@@ -104,7 +103,7 @@ fn every_listener_sees_each_delivery_across_runtimes() {
 #[test]
 fn listeners_are_woken_not_just_polled() {
     // A task parked in recv() is woken by the driver (no polling loop).
-    let rt = runtime();
+    let rt = workers(2);
     let _g = rt.enter();
     let mut quit = signal(SignalKind::quit()).unwrap();
     let (parked_tx, parked_rx) = mpsc::channel();
@@ -120,7 +119,7 @@ fn listeners_are_woken_not_just_polled() {
 
 #[test]
 fn deliveries_between_polls_coalesce() {
-    let rt = runtime();
+    let rt = workers(2);
     let _g = rt.enter();
     let mut alarm = signal(SignalKind::alarm()).unwrap();
     // raise() runs the handler on this thread before it returns.
@@ -135,7 +134,7 @@ fn deliveries_between_polls_coalesce() {
 
 #[test]
 fn a_listener_sees_only_deliveries_after_it_was_created() {
-    let rt = runtime();
+    let rt = workers(2);
     let _g = rt.enter();
     let rt_min = libc::SIGRTMIN();
     let first = signal(SignalKind::from_raw(rt_min)).unwrap();
@@ -153,7 +152,7 @@ fn a_listener_sees_only_deliveries_after_it_was_created() {
 
 #[test]
 fn ctrl_c_resolves_on_sigint() {
-    let rt = runtime();
+    let rt = workers(2);
     let _g = rt.enter();
     // The listener exists from this call on (before the first poll), so
     // SIGINT no longer terminates the test process.
@@ -165,7 +164,7 @@ fn ctrl_c_resolves_on_sigint() {
 #[test]
 fn stream_impl_yields_deliveries() {
     use futures::StreamExt;
-    let rt = runtime();
+    let rt = workers(2);
     let _g = rt.enter();
     let mut winch = signal(SignalKind::window_change()).unwrap();
     kill_process(libc::SIGWINCH);
@@ -190,7 +189,7 @@ fn forbidden_signals_are_refused_with_a_clear_error() {
 
 #[test]
 fn a_listener_of_a_dropped_runtime_ends_instead_of_hanging() {
-    let rt = runtime();
+    let rt = workers(2);
     let handle = rt.handle();
     let rt_sig = libc::SIGRTMIN() + 1;
     let mut sig = {

@@ -6,24 +6,21 @@
 //!
 //! The wall time is printed (`--nocapture` to see it); it is not asserted.
 
+mod support;
+
 use goro::net::{TcpListener, TcpStream};
 use goro::runtime::Builder;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+use support::process::open_fds;
 
 const CLIENTS: u64 = 1_000;
 const ROUND_TRIPS: u64 = 1_000;
 const MSG: usize = 8;
 /// Generous: a hang must fail the test, slowness must not.
 const LIMIT: Duration = Duration::from_secs(900);
-
-fn count_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd")
-        .expect("read /proc/self/fd")
-        .count()
-}
 
 /// Makes sure ~2,000 sockets plus the runtime fit under RLIMIT_NOFILE.
 fn raise_fd_limit(want: u64) {
@@ -86,7 +83,7 @@ async fn client(addr: std::net::SocketAddr, id: u64, done: Arc<AtomicU64>) {
 #[test]
 fn thousand_clients_thousand_round_trips_two_workers() {
     raise_fd_limit(2 * CLIENTS + 256);
-    let fds_before = count_fds();
+    let fds_before = open_fds();
     let done = Arc::new(AtomicU64::new(0));
     let (tx, rx) = mpsc::channel();
     let progress = done.clone();
@@ -146,7 +143,7 @@ fn thousand_clients_thousand_round_trips_two_workers() {
     assert_eq!(connected, CLIENTS);
     assert_eq!(done.load(Ordering::Relaxed), total);
     assert_eq!(
-        count_fds(),
+        open_fds(),
         fds_before,
         "every fd the runtime and its sockets opened is closed after drop"
     );

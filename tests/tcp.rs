@@ -3,44 +3,21 @@
 //! methods, `futures-io` on `TcpStream` and `&TcpStream`, sharing through an
 //! `Arc`, std interop, and error cases.
 
+mod support;
+
 use futures::FutureExt;
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use futures::stream::StreamExt;
 use goro::net::{TcpListener, TcpStream};
-use goro::runtime::{Builder, Runtime};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::sync::Arc;
-use std::sync::mpsc;
 use std::time::Duration;
+use support::data::pattern;
+use support::hang::within;
+use support::rt::workers;
 
 const LIMIT: Duration = Duration::from_secs(60);
-
-fn runtime() -> Runtime {
-    Builder::new()
-        .worker_threads(2)
-        .build()
-        .expect("build runtime")
-}
-
-/// Runs `f` on its own thread; fails if it takes longer than `limit`.
-fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(limit) {
-        Ok(v) => {
-            let _ = thread.join();
-            v
-        }
-        Err(mpsc::RecvTimeoutError::Disconnected) => match thread.join() {
-            Err(panic) => std::panic::resume_unwind(panic),
-            Ok(()) => unreachable!("the thread sends before finishing"),
-        },
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("test body did not finish within {limit:?}"),
-    }
-}
 
 /// Runs `fut` on a fresh two-worker runtime, failing after `LIMIT`.
 fn run<F>(fut: F) -> F::Output
@@ -48,7 +25,7 @@ where
     F: std::future::Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    within(LIMIT, move || runtime().block_on(fut))
+    within(LIMIT, move || workers(2).block_on(fut))
 }
 
 async fn listener() -> (TcpListener, SocketAddr) {
@@ -63,13 +40,6 @@ async fn pair() -> (TcpStream, TcpStream) {
     let client = goro::spawn(async move { TcpStream::connect(addr).await });
     let (server, _) = l.accept().await.expect("accept");
     (client.await.unwrap().expect("connect"), server)
-}
-
-/// Deterministic test data.
-fn pattern(len: usize, seed: u8) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
-        .collect()
 }
 
 // ----- bind, accept, connect --------------------------------------------------------
@@ -770,8 +740,8 @@ fn many_connections_echo() {
 #[test]
 fn streams_work_across_runtimes_and_threads() {
     // A stream created in one runtime, used from a task of another.
-    let rt1 = runtime();
-    let rt2 = runtime();
+    let rt1 = workers(2);
+    let rt2 = workers(2);
     within(LIMIT, move || {
         let (c, s) = rt1.block_on(pair());
         let h = rt2.spawn(async move {

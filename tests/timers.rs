@@ -5,43 +5,19 @@
 //! before its deadline, and that it fires within a generous upper bound
 //! (`SLACK`): the machine is small and busy, and nothing may depend on speed.
 
+mod support;
+
 use futures::FutureExt;
 use futures::stream::{FuturesUnordered, StreamExt};
-use goro::runtime::{Builder, Runtime};
 use goro::time::{Elapsed, interval, interval_at, sleep, sleep_until, timeout, timeout_at};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
+use support::hang::within;
+use support::rt::workers;
 
 /// Upper tolerance on top of any expected duration.
 const SLACK: Duration = Duration::from_millis(500);
-
-fn runtime(workers: usize) -> Runtime {
-    Builder::new()
-        .worker_threads(workers)
-        .build()
-        .expect("build runtime")
-}
-
-/// Runs `f` on its own thread; fails if it takes longer than `limit`.
-fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(limit) {
-        Ok(v) => {
-            let _ = thread.join();
-            v
-        }
-        Err(mpsc::RecvTimeoutError::Disconnected) => match thread.join() {
-            Err(panic) => std::panic::resume_unwind(panic),
-            Ok(()) => unreachable!("the thread sends before finishing"),
-        },
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("test body did not finish within {limit:?}"),
-    }
-}
 
 #[track_caller]
 fn assert_took(elapsed: Duration, at_least: Duration) {
@@ -59,7 +35,7 @@ fn assert_took(elapsed: Duration, at_least: Duration) {
 
 #[test]
 fn sleep_waits_at_least_its_duration() {
-    let rt = runtime(2);
+    let rt = workers(2);
     for ms in [1u64, 10, 50, 120] {
         let d = Duration::from_millis(ms);
         let took = rt.block_on(async move {
@@ -94,7 +70,7 @@ fn sleep_on_the_default_runtime() {
 
 #[test]
 fn sleep_zero_and_sleep_until_past_are_immediate() {
-    let rt = runtime(1);
+    let rt = workers(1);
     rt.block_on(async {
         // Ready on the first poll: no timer, no waiting.
         assert_eq!(sleep(Duration::ZERO).now_or_never(), Some(()));
@@ -109,7 +85,7 @@ fn sleep_zero_and_sleep_until_past_are_immediate() {
 
 #[test]
 fn sleep_deadline_and_is_elapsed() {
-    let rt = runtime(1);
+    let rt = workers(1);
     rt.block_on(async {
         let at = Instant::now() + Duration::from_millis(30);
         let mut s = sleep_until(at);
@@ -127,7 +103,7 @@ fn sleep_deadline_and_is_elapsed() {
 fn many_sleeps_complete_in_deadline_order() {
     // One worker, one task, distinct deadlines: completions come in
     // deadline order even though the sleeps are created shuffled.
-    let rt = runtime(1);
+    let rt = workers(1);
     let order = within(Duration::from_secs(60), move || {
         rt.block_on(async {
             const N: u64 = 200;
@@ -159,7 +135,7 @@ fn many_sleeps_complete_in_deadline_order() {
 fn sleeps_in_many_tasks_fire_in_order_of_deadline_groups() {
     // Across tasks and two workers, a sleep whose deadline is 100 ms after
     // another's must complete after it.
-    let rt = runtime(2);
+    let rt = workers(2);
     let log = Arc::new(std::sync::Mutex::new(Vec::new()));
     let l = log.clone();
     within(Duration::from_secs(60), move || {
@@ -190,7 +166,7 @@ fn sleeps_in_many_tasks_fire_in_order_of_deadline_groups() {
 
 #[test]
 fn timeout_elapses_on_a_slow_future() {
-    let rt = runtime(2);
+    let rt = workers(2);
     let (res, took) = rt.block_on(async {
         let start = Instant::now();
         let res = timeout(Duration::from_millis(50), sleep(Duration::from_secs(10))).await;
@@ -207,7 +183,7 @@ fn timeout_elapses_on_a_slow_future() {
 
 #[test]
 fn timeout_on_a_pending_future_and_dropping_it() {
-    let rt = runtime(2);
+    let rt = workers(2);
     let drops = Arc::new(AtomicUsize::new(0));
     struct Guard(Arc<AtomicUsize>);
     impl Drop for Guard {
@@ -234,7 +210,7 @@ fn timeout_on_a_pending_future_and_dropping_it() {
 
 #[test]
 fn timeout_around_ready_futures_is_ok() {
-    let rt = runtime(1);
+    let rt = workers(1);
     rt.block_on(async {
         // Ready at once: Ok on the first poll.
         assert_eq!(
@@ -271,7 +247,7 @@ fn timeout_around_ready_futures_is_ok() {
 
 #[test]
 fn timeout_in_spawned_tasks_across_workers() {
-    let rt = runtime(2);
+    let rt = workers(2);
     let results = within(Duration::from_secs(60), move || {
         rt.block_on(async {
             let hs: Vec<_> = (0..200u64)
@@ -311,7 +287,7 @@ fn timeout_in_spawned_tasks_across_workers() {
 
 #[test]
 fn absurd_durations_do_not_panic() {
-    let rt = runtime(1);
+    let rt = workers(1);
     within(Duration::from_secs(30), move || {
         rt.block_on(async {
             let start = Instant::now();
@@ -346,7 +322,7 @@ fn absurd_durations_do_not_panic() {
 
 #[test]
 fn interval_with_absurd_period_ticks_once() {
-    let rt = runtime(1);
+    let rt = workers(1);
     within(Duration::from_secs(30), move || {
         rt.block_on(async {
             let mut iv = interval(Duration::MAX);
@@ -372,7 +348,7 @@ fn interval_with_absurd_period_ticks_once() {
 
 #[test]
 fn sleep_reset_earlier() {
-    let rt = runtime(2);
+    let rt = workers(2);
     let took = within(Duration::from_secs(30), move || {
         rt.block_on(async {
             let mut s = sleep(Duration::from_secs(10));
@@ -389,7 +365,7 @@ fn sleep_reset_earlier() {
 
 #[test]
 fn sleep_reset_later() {
-    let rt = runtime(2);
+    let rt = workers(2);
     let took = within(Duration::from_secs(30), move || {
         rt.block_on(async {
             let start = Instant::now();
@@ -406,7 +382,7 @@ fn sleep_reset_later() {
 
 #[test]
 fn sleep_reset_after_completion_and_in_a_task() {
-    let rt = runtime(2);
+    let rt = workers(2);
     let took = within(Duration::from_secs(30), move || {
         rt.block_on(rt.spawn(async {
             let mut s = sleep(Duration::from_millis(5));
@@ -432,7 +408,7 @@ fn sleep_reset_after_completion_and_in_a_task() {
 #[test]
 fn sleep_reset_repeatedly_before_firing() {
     // The per-request deadline pattern: many resets, one final deadline.
-    let rt = runtime(1);
+    let rt = workers(1);
     let took = rt.block_on(async {
         let start = Instant::now();
         let mut s = sleep(Duration::from_millis(10));
@@ -452,7 +428,7 @@ fn sleep_reset_repeatedly_before_firing() {
 
 #[test]
 fn interval_first_tick_immediate_then_period() {
-    let rt = runtime(2);
+    let rt = workers(2);
     within(Duration::from_secs(30), move || {
         rt.block_on(async {
             let period = Duration::from_millis(30);
@@ -475,7 +451,7 @@ fn interval_first_tick_immediate_then_period() {
 
 #[test]
 fn interval_is_a_stream() {
-    let rt = runtime(2);
+    let rt = workers(2);
     let ticks: Vec<Instant> = within(Duration::from_secs(30), move || {
         rt.block_on(async {
             let iv = interval(Duration::from_millis(15));
@@ -491,7 +467,7 @@ fn interval_is_a_stream() {
 
 #[test]
 fn interval_catches_up_missed_ticks() {
-    let rt = runtime(1);
+    let rt = workers(1);
     rt.block_on(async {
         let period = Duration::from_millis(20);
         let mut iv = interval(period);
@@ -513,7 +489,7 @@ fn interval_catches_up_missed_ticks() {
 
 #[test]
 fn interval_at_and_reset() {
-    let rt = runtime(1);
+    let rt = workers(1);
     rt.block_on(async {
         let start = Instant::now() + Duration::from_millis(40);
         let mut iv = interval_at(start, Duration::from_millis(10));
@@ -539,8 +515,8 @@ fn interval_at_and_reset() {
 
 /// With only a 10 s sleep pending the runtime is idle, one M blocked in
 /// `epoll_wait` for ~10 s. Arming a 20 ms timer must break that wait.
-fn new_short_timer_fires_promptly_on_idle_runtime(workers: usize, from_task: bool) {
-    let rt = runtime(workers);
+fn new_short_timer_fires_promptly_on_idle_runtime(worker_threads: usize, from_task: bool) {
+    let rt = workers(worker_threads);
     let _long = rt.spawn(async { sleep(Duration::from_secs(10)).await });
     // Let every worker go idle and one of them block in the poller.
     std::thread::sleep(Duration::from_millis(200));
@@ -578,7 +554,7 @@ fn short_timer_breaks_blocked_poller_from_block_on() {
 fn short_timer_armed_repeatedly_while_long_timer_waits() {
     // The same, many times in a row, with the new timer armed by a task
     // that was itself woken by a timer (so it runs on a worker).
-    let rt = runtime(2);
+    let rt = workers(2);
     let _long = rt.spawn(async { sleep(Duration::from_secs(60)).await });
     std::thread::sleep(Duration::from_millis(100));
     let worst = within(Duration::from_secs(60), move || {
@@ -608,7 +584,7 @@ fn short_timer_armed_repeatedly_while_long_timer_waits() {
 #[test]
 fn hundred_thousand_concurrent_sleeps() {
     const N: u64 = 100_000;
-    let rt = runtime(2);
+    let rt = workers(2);
     let fired = Arc::new(AtomicUsize::new(0));
     let early = Arc::new(AtomicUsize::new(0));
     let (f, e) = (fired.clone(), early.clone());
@@ -646,7 +622,7 @@ fn sleeps_ready_beyond_the_budget_in_one_poll_all_complete() {
     // `Sleep::poll` consumes the timer's READY state before asking the
     // budget, so those return Pending with the readiness gone and are never
     // woken again.
-    let rt = runtime(1);
+    let rt = workers(1);
     let done = within(Duration::from_secs(30), move || {
         rt.block_on(rt.spawn(async {
             let mut sleeps: Vec<_> = (0..300).map(|_| sleep(Duration::from_millis(10))).collect();
@@ -668,7 +644,7 @@ fn sleeps_ready_beyond_the_budget_in_one_poll_all_complete() {
 fn hundred_thousand_sleeps_in_one_task() {
     // The same scale through one task's FuturesUnordered (all timers on one
     // P's heap).
-    let rt = runtime(2);
+    let rt = workers(2);
     let n = within(Duration::from_secs(120), move || {
         rt.block_on(rt.spawn(async {
             let mut all: FuturesUnordered<_> = (0..100_000u64)

@@ -7,47 +7,24 @@
 //! must not fire before its instant and must fire within [`LATE`] after it.
 //! Both bounds are generous because the test machine is small and busy.
 
+mod support;
+
 use goro::net::UdpSocket;
 use goro::time::{sleep, timeout};
-use std::future::{Future, poll_fn};
+use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
+use support::assert_kind;
+use support::hang::run;
+use support::instants::past;
 
 /// Upper bound for "fails at once".
 const PROMPT: Duration = Duration::from_secs(3);
 /// Upper bound for how late a deadline may fire.
 const LATE: Duration = Duration::from_secs(5);
-/// A test that takes longer than this has hung.
-const HANG: Duration = Duration::from_secs(60);
-
-/// Aborts the process if the returned guard is still alive after `limit`
-/// (a hang inside the runtime would also stop its timers).
-fn watchdog(limit: Duration) -> mpsc::Sender<()> {
-    let (tx, rx) = mpsc::channel::<()>();
-    let name = std::thread::current().name().unwrap_or("test").to_owned();
-    std::thread::spawn(move || {
-        if let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(limit) {
-            eprintln!("{name}: still running after {limit:?}; aborting");
-            std::process::abort();
-        }
-    });
-    tx
-}
-
-/// Runs a test body on the default runtime, failing if it hangs.
-fn run<F: Future>(f: F) -> F::Output {
-    let _dog = watchdog(HANG + Duration::from_secs(30));
-    goro::block_on(async move {
-        match timeout(HANG, f).await {
-            Ok(v) => v,
-            Err(_) => panic!("test did not finish within {HANG:?}"),
-        }
-    })
-}
 
 async fn bound() -> UdpSocket {
     UdpSocket::bind("127.0.0.1:0").await.unwrap()
@@ -59,19 +36,6 @@ async fn connected_pair() -> (UdpSocket, UdpSocket) {
     a.connect(b.local_addr().unwrap()).await.unwrap();
     b.connect(a.local_addr().unwrap()).await.unwrap();
     (a, b)
-}
-
-fn past() -> Instant {
-    let now = Instant::now();
-    now.checked_sub(Duration::from_secs(1)).unwrap_or(now)
-}
-
-#[track_caller]
-fn assert_kind<T: std::fmt::Debug>(r: io::Result<T>, kind: io::ErrorKind) {
-    match r {
-        Err(e) if e.kind() == kind => {}
-        other => panic!("expected {kind:?}, got {other:?}"),
-    }
 }
 
 #[test]

@@ -12,111 +12,38 @@
 //! [`PROMPT`]; a firing deadline must not fire before its instant and must
 //! fire within [`LATE`] after it.
 
+mod support;
+
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use goro::net::{UnixDatagram, UnixListener, UnixStream};
 use goro::time::{sleep, timeout};
-use std::future::{Future, poll_fn};
+use std::future::poll_fn;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
+use support::assert_kind;
+use support::data::pattern;
+use support::hang::run;
+use support::instants::past;
+use support::net::{TempDir, unix_pair_in};
 
 /// Upper bound for "fails at once".
 const PROMPT: Duration = Duration::from_secs(3);
 /// Upper bound for how late a deadline may fire.
 const LATE: Duration = Duration::from_secs(5);
-/// A test that takes longer than this has hung.
-const HANG: Duration = Duration::from_secs(60);
 /// More than any Unix socket buffer holds.
 const BIG: usize = 16 << 20;
-
-/// Aborts the process if the returned guard is still alive after `limit`
-/// (a hang inside the runtime would also stop its timers).
-fn watchdog(limit: Duration) -> mpsc::Sender<()> {
-    let (tx, rx) = mpsc::channel::<()>();
-    let name = std::thread::current().name().unwrap_or("test").to_owned();
-    std::thread::spawn(move || {
-        if let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(limit) {
-            eprintln!("{name}: still running after {limit:?}; aborting");
-            std::process::abort();
-        }
-    });
-    tx
-}
-
-/// Runs a test body on the default runtime, failing if it hangs.
-fn run<F: Future>(f: F) -> F::Output {
-    let _dog = watchdog(HANG + Duration::from_secs(30));
-    goro::block_on(async move {
-        match timeout(HANG, f).await {
-            Ok(v) => v,
-            Err(_) => panic!("test did not finish within {HANG:?}"),
-        }
-    })
-}
-
-/// A fresh directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("goro-unix-{}-{tag}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A unique abstract-namespace address.
 fn abstract_addr(tag: &str) -> SocketAddr {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     SocketAddr::from_abstract_name(format!("goro-test-{}-{tag}-{n}", std::process::id())).unwrap()
-}
-
-/// A connected (client, server) pair through a listener at a path.
-async fn connected(dir: &TempDir) -> (UnixStream, UnixStream) {
-    let path = dir.path("pair.sock");
-    let l = UnixListener::bind(&path).unwrap();
-    let c = UnixStream::connect(&path).await.unwrap();
-    let (s, _) = l.accept().await.unwrap();
-    (c, s)
-}
-
-fn past() -> Instant {
-    let now = Instant::now();
-    now.checked_sub(Duration::from_secs(1)).unwrap_or(now)
-}
-
-fn pattern(len: usize, seed: u8) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
-        .collect()
-}
-
-#[track_caller]
-fn assert_kind<T: std::fmt::Debug>(r: io::Result<T>, kind: io::ErrorKind) {
-    match r {
-        Err(e) if e.kind() == kind => {}
-        other => panic!("expected {kind:?}, got {other:?}"),
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -433,7 +360,7 @@ fn read_exact_at_eof_is_unexpected_eof() {
 fn shutdown_gives_eof() {
     run(async {
         let dir = TempDir::new("shutdown");
-        let (c, s) = connected(&dir).await;
+        let (c, s) = unix_pair_in(&dir).await;
         c.write_all(b"last").await.unwrap();
         c.shutdown(std::net::Shutdown::Write).unwrap();
         let mut buf = Vec::new();
@@ -695,7 +622,8 @@ fn stream_from_std_and_into_std() {
 }
 
 // ---------------------------------------------------------------------------
-// Deadlines.
+// Deadlines (the cases every connection type shares are in
+// conn_conformance.rs).
 
 #[test]
 fn past_read_deadline_fails_a_pending_read() {
@@ -720,40 +648,6 @@ fn past_read_deadline_fails_a_pending_read() {
         a.write_all(b"w").await.unwrap();
         a.set_read_deadline(None).unwrap();
         assert_eq!(a.read(&mut [0; 8]).await.unwrap(), 8);
-    });
-}
-
-#[test]
-fn future_read_deadline_fires_not_before() {
-    run(async {
-        let (a, _b) = UnixStream::pair().unwrap();
-        let deadline = Instant::now() + Duration::from_millis(150);
-        a.set_read_deadline(Some(deadline)).unwrap();
-        assert_kind(a.read(&mut [0; 8]).await, io::ErrorKind::TimedOut);
-        let now = Instant::now();
-        assert!(now >= deadline, "fired {:?} early", deadline - now);
-        assert!(now - deadline < LATE, "fired {:?} late", now - deadline);
-    });
-}
-
-#[test]
-fn moving_the_deadline_later_keeps_the_read_waiting() {
-    run(async {
-        let (a, b) = UnixStream::pair().unwrap();
-        let b = Arc::new(b);
-        b.set_read_deadline(Some(Instant::now() + Duration::from_millis(150)))
-            .unwrap();
-        let waiter = goro::spawn({
-            let b = b.clone();
-            async move { b.read(&mut [0; 8]).await }
-        });
-        sleep(Duration::from_millis(20)).await;
-        b.set_read_deadline(Some(Instant::now() + Duration::from_secs(30)))
-            .unwrap();
-        sleep(Duration::from_millis(400)).await;
-        assert!(!waiter.is_finished(), "the old deadline fired");
-        a.write_all(b"kept").await.unwrap();
-        assert_eq!(waiter.await.unwrap().unwrap(), 4);
     });
 }
 

@@ -1,14 +1,12 @@
 //! Serving hyper 1.x on goro (or on anything speaking `futures-io`).
 //!
-//! hyper 1.x has its own I/O traits (`hyper::rt::Read`/`Write`) and an
-//! `Executor` trait for the tasks it spawns. [`FuturesIo`] bridges a
-//! `futures_io::AsyncRead + AsyncWrite` stream (such as
-//! `goro::net::TcpStream`) to hyper's traits, and [`GoroExecutor`] spawns
-//! with `goro::spawn`. `http1::Builder::serve_connection` needs no `Timer`
-//! as long as no timeouts are configured.
+//! hyper 1.x has its own I/O traits (`hyper::rt::Read`/`Write`).
+//! [`FuturesIo`] bridges a `futures_io::AsyncRead + AsyncWrite` stream
+//! (such as `goro::net::TcpStream` or smol's) to them.
+//! `http1::Builder::serve_connection` needs no `Timer` as long as no
+//! timeouts are configured, and no executor.
 
 use futures::io::{AsyncRead, AsyncWrite};
-use std::future::Future;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -85,20 +83,5 @@ impl<T: AsyncWrite + Unpin> hyper::rt::Write for FuturesIo<T> {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_close(cx)
-    }
-}
-
-/// hyper's `Executor` on goro: spawns with `goro::spawn` (the current goro
-/// runtime) and detaches the task.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct GoroExecutor;
-
-impl<F> hyper::rt::Executor<F> for GoroExecutor
-where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    fn execute(&self, fut: F) {
-        drop(goro::spawn(fut));
     }
 }

@@ -1,21 +1,22 @@
 //! One trait over the runtimes being compared, so every scenario is written
 //! once and monomorphised per runtime (no boxing on the measured paths).
 //!
-//! Each implementation also knows how to start the three servers the
-//! network scenarios need (echo, hyper hello-world, idle), using that
-//! runtime's own socket types.
+//! Each implementation also names its TCP types and their accept, read,
+//! write and HTTP paths; the three servers the network scenarios need
+//! (echo, hyper hello-world, idle) are written once on top of those, so
+//! every runtime runs the same server code on its own sockets.
 
-use super::hyper_goro::{FuturesIo, GoroExecutor};
+use super::hyper_goro::FuturesIo;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::rt::Executor;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use std::convert::Infallible;
 use std::fmt::Debug;
 use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -67,16 +68,104 @@ pub trait Rt: Sized + 'static {
         F: Future + Send,
         F::Output: Send;
 
+    /// The runtime's TCP listener.
+    type Listener: Send + 'static;
+
+    /// The runtime's TCP stream.
+    type Stream: Send + 'static;
+
+    /// Binds a listener to 127.0.0.1 on a port the kernel picks.
+    fn bind_loopback() -> impl Future<Output = (Self::Listener, SocketAddr)> + Send;
+
+    /// Accepts one connection.
+    fn accept(listener: &Self::Listener) -> impl Future<Output = io::Result<Self::Stream>> + Send;
+
+    /// Sets `TCP_NODELAY` (best effort).
+    fn set_nodelay(stream: &Self::Stream);
+
+    /// One read, through the runtime's own read path.
+    fn read<'a>(
+        stream: &'a mut Self::Stream,
+        buf: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<usize>> + Send + 'a;
+
+    /// Writes all of `buf`, through the runtime's own write path.
+    fn write_all<'a>(
+        stream: &'a mut Self::Stream,
+        buf: &'a [u8],
+    ) -> impl Future<Output = io::Result<()>> + Send + 'a;
+
+    /// Serves hyper's HTTP/1.1 hello world on one connection, with the I/O
+    /// adapter idiomatic for the runtime.
+    fn serve_http(stream: Self::Stream) -> impl Future<Output = ()> + Send + 'static;
+
+    /// Binds 127.0.0.1 and runs `on_conn` in a task of its own for every
+    /// accepted connection (with `TCP_NODELAY` if `nodelay`); a failed
+    /// accept is retried after 1 ms. Returns the listener's address.
+    fn serve<H, Fut>(&self, nodelay: bool, on_conn: H) -> SocketAddr
+    where
+        H: Fn(Self::Stream) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.block_on(async move {
+            let (listener, addr) = Self::bind_loopback().await;
+            Self::spawn_detached(async move {
+                loop {
+                    let stream = match Self::accept(&listener).await {
+                        Ok(s) => s,
+                        Err(_) => {
+                            Self::sleep(Duration::from_millis(1)).await;
+                            continue;
+                        }
+                    };
+                    if nodelay {
+                        Self::set_nodelay(&stream);
+                    }
+                    Self::spawn_detached(on_conn(stream));
+                }
+            });
+            addr
+        })
+    }
+
     /// Starts a TCP echo server on 127.0.0.1 and returns its address.
-    fn echo_server(&self) -> SocketAddr;
+    fn echo_server(&self) -> SocketAddr {
+        self.serve(true, |mut stream| async move {
+            let mut buf = vec![0u8; ECHO_BUF];
+            loop {
+                match Self::read(&mut stream, &mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if Self::write_all(&mut stream, &buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        })
+    }
 
     /// Starts a hyper 1.x HTTP/1.1 hello-world server on 127.0.0.1.
-    fn http_server(&self) -> SocketAddr;
+    fn http_server(&self) -> SocketAddr {
+        self.serve(true, Self::serve_http)
+    }
 
     /// Starts a server whose connections just wait for data that never
     /// comes (one task per connection, blocked in a 64-byte read); counts
     /// accepted connections in `accepted`.
-    fn idle_server(&self, accepted: Arc<AtomicUsize>) -> SocketAddr;
+    fn idle_server(&self, accepted: Arc<AtomicUsize>) -> SocketAddr {
+        self.serve(false, move |mut stream| {
+            accepted.fetch_add(1, Ordering::Relaxed);
+            async move {
+                let mut buf = [0u8; IDLE_BUF];
+                while let Ok(n) = Self::read(&mut stream, &mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                }
+            }
+        })
+    }
 }
 
 /// Turns a `JoinHandle` resolving to `Result<T, E>` into one resolving to
@@ -169,97 +258,43 @@ impl Rt for Goro {
         goro::time::timeout(d, f).await.ok()
     }
 
-    fn echo_server(&self) -> SocketAddr {
-        self.0.block_on(async {
-            let listener = goro::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            let addr = listener.local_addr().expect("local_addr");
-            Self::spawn_detached(async move {
-                loop {
-                    let stream = match listener.accept().await {
-                        Ok((s, _)) => s,
-                        Err(_) => {
-                            goro::time::sleep(Duration::from_millis(1)).await;
-                            continue;
-                        }
-                    };
-                    let _ = stream.set_nodelay(true);
-                    Self::spawn_detached(async move {
-                        let mut buf = vec![0u8; ECHO_BUF];
-                        loop {
-                            match stream.read(&mut buf).await {
-                                Ok(0) | Err(_) => break,
-                                Ok(n) => {
-                                    if stream.write_all(&buf[..n]).await.is_err() {
-                                        break;
-                                    }
-                                }
-                            }
-                        }
-                    });
-                }
-            });
-            addr
-        })
+    type Listener = goro::net::TcpListener;
+    type Stream = goro::net::TcpStream;
+
+    async fn bind_loopback() -> (Self::Listener, SocketAddr) {
+        let listener = goro::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("local_addr");
+        (listener, addr)
     }
 
-    fn http_server(&self) -> SocketAddr {
-        self.0.block_on(async {
-            let listener = goro::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            let addr = listener.local_addr().expect("local_addr");
-            Self::spawn_detached(async move {
-                let exec = GoroExecutor;
-                loop {
-                    let stream = match listener.accept().await {
-                        Ok((s, _)) => s,
-                        Err(_) => {
-                            goro::time::sleep(Duration::from_millis(1)).await;
-                            continue;
-                        }
-                    };
-                    let _ = stream.set_nodelay(true);
-                    exec.execute(async move {
-                        let _ = http1::Builder::new()
-                            .serve_connection(FuturesIo::new(stream), service_fn(hello))
-                            .await;
-                    });
-                }
-            });
-            addr
-        })
+    async fn accept(listener: &Self::Listener) -> io::Result<Self::Stream> {
+        listener.accept().await.map(|(s, _)| s)
     }
 
-    fn idle_server(&self, accepted: Arc<AtomicUsize>) -> SocketAddr {
-        self.0.block_on(async {
-            let listener = goro::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            let addr = listener.local_addr().expect("local_addr");
-            Self::spawn_detached(async move {
-                loop {
-                    let stream = match listener.accept().await {
-                        Ok((s, _)) => s,
-                        Err(_) => {
-                            goro::time::sleep(Duration::from_millis(1)).await;
-                            continue;
-                        }
-                    };
-                    accepted.fetch_add(1, Ordering::Relaxed);
-                    Self::spawn_detached(async move {
-                        let mut buf = [0u8; IDLE_BUF];
-                        while let Ok(n) = stream.read(&mut buf).await {
-                            if n == 0 {
-                                break;
-                            }
-                        }
-                    });
-                }
-            });
-            addr
-        })
+    fn set_nodelay(stream: &Self::Stream) {
+        let _ = stream.set_nodelay(true);
+    }
+
+    fn read<'a>(
+        stream: &'a mut Self::Stream,
+        buf: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<usize>> + Send + 'a {
+        stream.read(buf)
+    }
+
+    fn write_all<'a>(
+        stream: &'a mut Self::Stream,
+        buf: &'a [u8],
+    ) -> impl Future<Output = io::Result<()>> + Send + 'a {
+        stream.write_all(buf)
+    }
+
+    async fn serve_http(stream: Self::Stream) {
+        let _ = http1::Builder::new()
+            .serve_connection(FuturesIo::new(stream), service_fn(hello))
+            .await;
     }
 }
 
@@ -325,102 +360,43 @@ impl Rt for Tokio {
         tokio::time::timeout(d, f).await.ok()
     }
 
-    fn echo_server(&self) -> SocketAddr {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        self.0.block_on(async {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            let addr = listener.local_addr().expect("local_addr");
-            Self::spawn_detached(async move {
-                loop {
-                    let mut stream = match listener.accept().await {
-                        Ok((s, _)) => s,
-                        Err(_) => {
-                            tokio::time::sleep(Duration::from_millis(1)).await;
-                            continue;
-                        }
-                    };
-                    let _ = stream.set_nodelay(true);
-                    Self::spawn_detached(async move {
-                        let mut buf = vec![0u8; ECHO_BUF];
-                        loop {
-                            match stream.read(&mut buf).await {
-                                Ok(0) | Err(_) => break,
-                                Ok(n) => {
-                                    if stream.write_all(&buf[..n]).await.is_err() {
-                                        break;
-                                    }
-                                }
-                            }
-                        }
-                    });
-                }
-            });
-            addr
-        })
+    type Listener = tokio::net::TcpListener;
+    type Stream = tokio::net::TcpStream;
+
+    async fn bind_loopback() -> (Self::Listener, SocketAddr) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("local_addr");
+        (listener, addr)
     }
 
-    fn http_server(&self) -> SocketAddr {
-        self.0.block_on(async {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            let addr = listener.local_addr().expect("local_addr");
-            Self::spawn_detached(async move {
-                let exec = hyper_util::rt::TokioExecutor::new();
-                loop {
-                    let stream = match listener.accept().await {
-                        Ok((s, _)) => s,
-                        Err(_) => {
-                            tokio::time::sleep(Duration::from_millis(1)).await;
-                            continue;
-                        }
-                    };
-                    let _ = stream.set_nodelay(true);
-                    exec.execute(async move {
-                        let _ = http1::Builder::new()
-                            .serve_connection(
-                                hyper_util::rt::TokioIo::new(stream),
-                                service_fn(hello),
-                            )
-                            .await;
-                    });
-                }
-            });
-            addr
-        })
+    async fn accept(listener: &Self::Listener) -> io::Result<Self::Stream> {
+        listener.accept().await.map(|(s, _)| s)
     }
 
-    fn idle_server(&self, accepted: Arc<AtomicUsize>) -> SocketAddr {
-        use tokio::io::AsyncReadExt;
-        self.0.block_on(async {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            let addr = listener.local_addr().expect("local_addr");
-            Self::spawn_detached(async move {
-                loop {
-                    let mut stream = match listener.accept().await {
-                        Ok((s, _)) => s,
-                        Err(_) => {
-                            tokio::time::sleep(Duration::from_millis(1)).await;
-                            continue;
-                        }
-                    };
-                    accepted.fetch_add(1, Ordering::Relaxed);
-                    Self::spawn_detached(async move {
-                        let mut buf = [0u8; IDLE_BUF];
-                        while let Ok(n) = stream.read(&mut buf).await {
-                            if n == 0 {
-                                break;
-                            }
-                        }
-                    });
-                }
-            });
-            addr
-        })
+    fn set_nodelay(stream: &Self::Stream) {
+        let _ = stream.set_nodelay(true);
+    }
+
+    fn read<'a>(
+        stream: &'a mut Self::Stream,
+        buf: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<usize>> + Send + 'a {
+        tokio::io::AsyncReadExt::read(stream, buf)
+    }
+
+    fn write_all<'a>(
+        stream: &'a mut Self::Stream,
+        buf: &'a [u8],
+    ) -> impl Future<Output = io::Result<()>> + Send + 'a {
+        tokio::io::AsyncWriteExt::write_all(stream, buf)
+    }
+
+    async fn serve_http(stream: Self::Stream) {
+        let _ = http1::Builder::new()
+            .serve_connection(hyper_util::rt::TokioIo::new(stream), service_fn(hello))
+            .await;
     }
 }
 
@@ -508,97 +484,42 @@ impl Rt for Smol {
         })
     }
 
-    fn echo_server(&self) -> SocketAddr {
-        use smol::io::{AsyncReadExt, AsyncWriteExt};
-        smol::block_on(async {
-            let listener = smol::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            let addr = listener.local_addr().expect("local_addr");
-            Self::spawn_detached(async move {
-                loop {
-                    let mut stream = match listener.accept().await {
-                        Ok((s, _)) => s,
-                        Err(_) => {
-                            smol::Timer::after(Duration::from_millis(1)).await;
-                            continue;
-                        }
-                    };
-                    let _ = stream.set_nodelay(true);
-                    Self::spawn_detached(async move {
-                        let mut buf = vec![0u8; ECHO_BUF];
-                        loop {
-                            match stream.read(&mut buf).await {
-                                Ok(0) | Err(_) => break,
-                                Ok(n) => {
-                                    if stream.write_all(&buf[..n]).await.is_err() {
-                                        break;
-                                    }
-                                }
-                            }
-                        }
-                    });
-                }
-            });
-            addr
-        })
+    type Listener = smol::net::TcpListener;
+    type Stream = smol::net::TcpStream;
+
+    async fn bind_loopback() -> (Self::Listener, SocketAddr) {
+        let listener = smol::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("local_addr");
+        (listener, addr)
     }
 
-    fn http_server(&self) -> SocketAddr {
-        smol::block_on(async {
-            let listener = smol::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            let addr = listener.local_addr().expect("local_addr");
-            Self::spawn_detached(async move {
-                loop {
-                    let stream = match listener.accept().await {
-                        Ok((s, _)) => s,
-                        Err(_) => {
-                            smol::Timer::after(Duration::from_millis(1)).await;
-                            continue;
-                        }
-                    };
-                    let _ = stream.set_nodelay(true);
-                    Self::spawn_detached(async move {
-                        let _ = http1::Builder::new()
-                            .serve_connection(FuturesIo::new(stream), service_fn(hello))
-                            .await;
-                    });
-                }
-            });
-            addr
-        })
+    async fn accept(listener: &Self::Listener) -> io::Result<Self::Stream> {
+        listener.accept().await.map(|(s, _)| s)
     }
 
-    fn idle_server(&self, accepted: Arc<AtomicUsize>) -> SocketAddr {
-        use smol::io::AsyncReadExt;
-        smol::block_on(async {
-            let listener = smol::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            let addr = listener.local_addr().expect("local_addr");
-            Self::spawn_detached(async move {
-                loop {
-                    let mut stream = match listener.accept().await {
-                        Ok((s, _)) => s,
-                        Err(_) => {
-                            smol::Timer::after(Duration::from_millis(1)).await;
-                            continue;
-                        }
-                    };
-                    accepted.fetch_add(1, Ordering::Relaxed);
-                    Self::spawn_detached(async move {
-                        let mut buf = [0u8; IDLE_BUF];
-                        while let Ok(n) = stream.read(&mut buf).await {
-                            if n == 0 {
-                                break;
-                            }
-                        }
-                    });
-                }
-            });
-            addr
-        })
+    fn set_nodelay(stream: &Self::Stream) {
+        let _ = stream.set_nodelay(true);
+    }
+
+    fn read<'a>(
+        stream: &'a mut Self::Stream,
+        buf: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<usize>> + Send + 'a {
+        smol::io::AsyncReadExt::read(stream, buf)
+    }
+
+    fn write_all<'a>(
+        stream: &'a mut Self::Stream,
+        buf: &'a [u8],
+    ) -> impl Future<Output = io::Result<()>> + Send + 'a {
+        smol::io::AsyncWriteExt::write_all(stream, buf)
+    }
+
+    async fn serve_http(stream: Self::Stream) {
+        let _ = http1::Builder::new()
+            .serve_connection(FuturesIo::new(stream), service_fn(hello))
+            .await;
     }
 }

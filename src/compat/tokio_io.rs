@@ -34,7 +34,7 @@
 
 use crate::net::stream::StreamFd;
 use crate::net::{TcpStream, UnixStream};
-use std::io::{self, IoSlice};
+use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -55,89 +55,26 @@ fn poll_read_buf(
     Poll::Ready(Ok(()))
 }
 
-macro_rules! impl_tokio_io {
-    ($t:ty) => {
-        impl AsyncRead for &$t {
+/// `AsyncRead` for each stream type and for shared references to it (so one
+/// task can read while another writes); both see the stream through `&`.
+macro_rules! impl_tokio_read {
+    ($($t:ty),+) => {$(
+        impl_tokio_read!(@impl $t, $t);
+        impl_tokio_read!(@impl $t, &$t);
+    )+};
+    (@impl $stream:ty, $self_ty:ty) => {
+        impl AsyncRead for $self_ty {
             fn poll_read(
                 self: Pin<&mut Self>,
                 cx: &mut Context<'_>,
                 buf: &mut ReadBuf<'_>,
             ) -> Poll<io::Result<()>> {
-                poll_read_buf(*self, cx, buf)
-            }
-        }
-
-        impl AsyncWrite for &$t {
-            fn poll_write(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &[u8],
-            ) -> Poll<io::Result<usize>> {
-                futures_io::AsyncWrite::poll_write(self, cx, buf)
-            }
-
-            fn poll_write_vectored(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                bufs: &[IoSlice<'_>],
-            ) -> Poll<io::Result<usize>> {
-                futures_io::AsyncWrite::poll_write_vectored(self, cx, bufs)
-            }
-
-            fn is_write_vectored(&self) -> bool {
-                true
-            }
-
-            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                futures_io::AsyncWrite::poll_flush(self, cx)
-            }
-
-            fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                futures_io::AsyncWrite::poll_close(self, cx)
-            }
-        }
-
-        impl AsyncRead for $t {
-            fn poll_read(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &mut ReadBuf<'_>,
-            ) -> Poll<io::Result<()>> {
-                poll_read_buf(&*self, cx, buf)
-            }
-        }
-
-        impl AsyncWrite for $t {
-            fn poll_write(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &[u8],
-            ) -> Poll<io::Result<usize>> {
-                futures_io::AsyncWrite::poll_write(self, cx, buf)
-            }
-
-            fn poll_write_vectored(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                bufs: &[IoSlice<'_>],
-            ) -> Poll<io::Result<usize>> {
-                futures_io::AsyncWrite::poll_write_vectored(self, cx, bufs)
-            }
-
-            fn is_write_vectored(&self) -> bool {
-                true
-            }
-
-            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                futures_io::AsyncWrite::poll_flush(self, cx)
-            }
-
-            fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                futures_io::AsyncWrite::poll_close(self, cx)
+                let stream: &$stream = &self;
+                poll_read_buf(stream, cx, buf)
             }
         }
     };
 }
 
-impl_tokio_io!(TcpStream);
-impl_tokio_io!(UnixStream);
+impl_tokio_read!(TcpStream, UnixStream);
+forward_write_to_futures_io!(AsyncWrite => TcpStream, &TcpStream, UnixStream, &UnixStream);

@@ -10,6 +10,8 @@
 //! its source (`cargo test --test NAME` builds no example) it is built with
 //! the same cargo, profile and package features.
 
+// Also included by path from the ecosystem package's tests, which use
+// only part of it.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};

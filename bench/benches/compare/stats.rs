@@ -83,20 +83,6 @@ impl Row {
     }
 }
 
-pub fn median(v: &mut [f64]) -> Option<f64> {
-    let mut v: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(|a, b| a.total_cmp(b));
-    let n = v.len();
-    Some(if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    })
-}
-
 /// Every repetition's result, per runtime.
 pub struct Samples<T> {
     pub goro: Vec<T>,
@@ -124,7 +110,7 @@ impl<T> Samples<T> {
         better: Better,
         metric: impl Fn(&T) -> Option<f64>,
     ) -> Row {
-        let med = |v: &[T]| median(&mut v.iter().filter_map(&metric).collect::<Vec<_>>());
+        let med = |v: &[T]| goro_bench::stats::median(v.iter().filter_map(&metric));
         let row = Row {
             name: name.into(),
             unit,

@@ -21,21 +21,7 @@ impl Samples {
 }
 
 fn median(runs: &[Fields], key: &str) -> Option<f64> {
-    let mut v: Vec<f64> = runs
-        .iter()
-        .filter_map(|f| f.get(key).copied())
-        .filter(|x| x.is_finite())
-        .collect();
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(|a, b| a.total_cmp(b));
-    let n = v.len();
-    Some(if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    })
+    goro_bench::stats::median(runs.iter().filter_map(|f| f.get(key).copied()))
 }
 
 /// The rows of each case: field, label, unit.

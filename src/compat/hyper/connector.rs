@@ -23,22 +23,24 @@ const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Dials `http://` URIs with goro for `hyper_util`'s legacy `Client`.
 ///
-/// ```no_run
-/// use goro::compat::hyper::{Connector, Executor, Timer};
-/// use http_body_util::Empty;
-/// use hyper::body::Bytes;
-/// use hyper_util::client::legacy::Client;
-/// use std::time::Duration;
+/// `Client::builder(Executor::new()).timer(Timer::new()).build(Connector::new())`
+/// gives a client that runs entirely on goro; see
+/// `ecosystem/examples/http_client.rs` for the whole program. Used
+/// directly, as the `tower_service::Service` hyper-util calls, it dials the
+/// URI's host and port:
 ///
-/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// ```
+/// use goro::compat::hyper::Connector;
+/// use std::time::Duration;
+/// use tower_service::Service;
+///
+/// # fn main() -> std::io::Result<()> {
 /// goro::block_on(async {
-///     let connector = Connector::new().connect_timeout(Some(Duration::from_secs(5)));
-///     let client: Client<_, Empty<Bytes>> = Client::builder(Executor::new())
-///         .timer(Timer::new())
-///         .pool_timer(Timer::new())
-///         .build(connector);
-///     let response = client.get("http://127.0.0.1:8080/".parse()?).await?;
-///     println!("{}", response.status());
+///     let listener = goro::net::TcpListener::bind("127.0.0.1:0").await?;
+///     let uri = format!("http://{}/", listener.local_addr()?).parse().unwrap();
+///     let mut connector = Connector::new().connect_timeout(Some(Duration::from_secs(5)));
+///     let stream = connector.call(uri).await?;
+///     assert_eq!(stream.peer_addr()?, listener.local_addr()?);
 ///     Ok(())
 /// })
 /// # }

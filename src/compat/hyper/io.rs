@@ -12,9 +12,8 @@
 
 use crate::net::stream::StreamFd;
 use crate::net::{TcpStream, UnixStream};
-use futures_io::AsyncWrite;
 use hyper::rt::{Read, ReadBufCursor, Write};
-use std::io::{self, IoSlice};
+use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
@@ -33,92 +32,29 @@ fn poll_read_cursor(
     Poll::Ready(Ok(()))
 }
 
-macro_rules! impl_hyper_io {
-    ($t:ty) => {
-        impl Read for &$t {
+/// `Read` for each stream type and for shared references to it (so one
+/// task can read while another writes); both see the stream through `&`.
+macro_rules! impl_hyper_read {
+    ($($t:ty),+) => {$(
+        impl_hyper_read!(@impl $t, $t);
+        impl_hyper_read!(@impl $t, &$t);
+    )+};
+    (@impl $stream:ty, $self_ty:ty) => {
+        impl Read for $self_ty {
             fn poll_read(
                 self: Pin<&mut Self>,
                 cx: &mut Context<'_>,
                 buf: ReadBufCursor<'_>,
             ) -> Poll<io::Result<()>> {
-                poll_read_cursor(*self, cx, buf)
-            }
-        }
-
-        impl Write for &$t {
-            fn poll_write(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &[u8],
-            ) -> Poll<io::Result<usize>> {
-                AsyncWrite::poll_write(self, cx, buf)
-            }
-
-            fn poll_write_vectored(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                bufs: &[IoSlice<'_>],
-            ) -> Poll<io::Result<usize>> {
-                AsyncWrite::poll_write_vectored(self, cx, bufs)
-            }
-
-            fn is_write_vectored(&self) -> bool {
-                true
-            }
-
-            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                AsyncWrite::poll_flush(self, cx)
-            }
-
-            fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                AsyncWrite::poll_close(self, cx)
-            }
-        }
-
-        impl Read for $t {
-            fn poll_read(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: ReadBufCursor<'_>,
-            ) -> Poll<io::Result<()>> {
-                poll_read_cursor(&*self, cx, buf)
-            }
-        }
-
-        impl Write for $t {
-            fn poll_write(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &[u8],
-            ) -> Poll<io::Result<usize>> {
-                AsyncWrite::poll_write(self, cx, buf)
-            }
-
-            fn poll_write_vectored(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                bufs: &[IoSlice<'_>],
-            ) -> Poll<io::Result<usize>> {
-                AsyncWrite::poll_write_vectored(self, cx, bufs)
-            }
-
-            fn is_write_vectored(&self) -> bool {
-                true
-            }
-
-            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                AsyncWrite::poll_flush(self, cx)
-            }
-
-            fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                AsyncWrite::poll_close(self, cx)
+                let stream: &$stream = &self;
+                poll_read_cursor(stream, cx, buf)
             }
         }
     };
 }
 
-impl_hyper_io!(TcpStream);
-impl_hyper_io!(UnixStream);
+impl_hyper_read!(TcpStream, UnixStream);
+forward_write_to_futures_io!(Write => TcpStream, &TcpStream, UnixStream, &UnixStream);
 
 #[cfg(test)]
 mod tests {

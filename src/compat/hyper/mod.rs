@@ -14,35 +14,24 @@
 //! - [`Connector`] dials TCP connections with goro, with a connect timeout,
 //!   for `hyper_util::client::legacy::Client`.
 //!
-//! A server, the way `examples/http.rs` in the `goro-ecosystem` package
-//! serves:
+//! goro's streams go to hyper as they are, owned or shared:
 //!
-//! ```no_run
-//! use goro::compat::hyper::Timer;
-//! use goro::net::TcpListener;
-//! use hyper::server::conn::http1;
-//! use hyper::service::service_fn;
-//! use std::time::Duration;
-//!
-//! # fn main() -> std::io::Result<()> {
-//! goro::block_on(async {
-//!     let listener = TcpListener::bind("127.0.0.1:8080").await?;
-//!     loop {
-//!         let (stream, _) = listener.accept().await?;
-//!         goro::spawn(async move {
-//!             let service = service_fn(|_req| async {
-//!                 Ok::<_, std::convert::Infallible>(hyper::Response::new(String::from("hi\n")))
-//!             });
-//!             let _ = http1::Builder::new()
-//!                 .timer(Timer::new())
-//!                 .header_read_timeout(Duration::from_secs(10))
-//!                 .serve_connection(stream, service)
-//!                 .await;
-//!         });
-//!     }
-//! })
-//! # }
 //! ```
+//! fn hyper_io<T: hyper::rt::Read + hyper::rt::Write + Unpin>() {}
+//! hyper_io::<goro::net::TcpStream>();
+//! hyper_io::<&'static goro::net::UnixStream>();
+//! ```
+//!
+//! Whole programs live in the `goro-ecosystem` workspace member, where the
+//! heavier crates they need (hyper's server and client, `http-body-util`,
+//! axum) are dependencies and their tests run them:
+//! `ecosystem/examples/http.rs` serves HTTP/1.1 with a header-read timeout
+//! (`cargo run --release -p goro-ecosystem --example http`),
+//! `ecosystem/examples/http_client.rs` fetches through
+//! `hyper_util`'s `Client` with this [`Connector`], and
+//! `ecosystem/examples/axum_hello.rs` runs an axum router. This crate's
+//! own doc examples use only what the `hyper` feature brings in, so
+//! `cargo test` here needs no extra dependencies.
 
 mod connector;
 mod executor;

@@ -14,12 +14,20 @@ use std::time::{Duration, Instant};
 
 /// goro's timers for hyper.
 ///
+/// Give it to hyper's connection builders (`http1::Builder::timer`, as
+/// `ecosystem/examples/http.rs` does) and to hyper-util's `Client`. What
+/// hyper then does with it:
+///
 /// ```
 /// use goro::compat::hyper::Timer;
-/// use std::time::Duration;
+/// use hyper::rt::Timer as _;
+/// use std::time::{Duration, Instant};
 ///
-/// let mut builder = hyper::server::conn::http1::Builder::new();
-/// builder.timer(Timer::new()).header_read_timeout(Duration::from_secs(5));
+/// goro::block_on(async {
+///     let start = Instant::now();
+///     Timer::new().sleep(Duration::from_millis(20)).await;
+///     assert!(start.elapsed() >= Duration::from_millis(20));
+/// });
 /// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Timer;

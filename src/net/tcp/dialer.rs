@@ -6,6 +6,7 @@
 //! `connect` syscall, so buffer sizes take part in the TCP handshake
 //! (window scaling) and a bound local address is the one the peer sees.
 
+use super::options::SocketOptions;
 use super::stream::TcpStream;
 use crate::io::fd::Fd;
 use crate::net::addr::{ToSocketAddrs, resolve};
@@ -49,10 +50,8 @@ use std::time::{Duration, Instant};
 pub struct Dialer {
     timeout: Option<Duration>,
     deadline: Option<Instant>,
-    keep_alive: Option<Duration>,
     local_addr: Option<SocketAddr>,
-    send_buffer_size: Option<usize>,
-    recv_buffer_size: Option<usize>,
+    options: SocketOptions,
 }
 
 impl Default for Dialer {
@@ -73,10 +72,8 @@ impl Dialer {
         Dialer {
             timeout: None,
             deadline: None,
-            keep_alive: Some(sockopt::DEFAULT_KEEP_ALIVE),
             local_addr: None,
-            send_buffer_size: None,
-            recv_buffer_size: None,
+            options: SocketOptions::new(),
         }
     }
 
@@ -134,7 +131,7 @@ impl Dialer {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub fn keep_alive(mut self, period: Option<Duration>) -> Dialer {
-        self.keep_alive = period;
+        self.options.keep_alive = period;
         self
     }
 
@@ -173,7 +170,7 @@ impl Dialer {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub fn send_buffer_size(mut self, bytes: usize) -> Dialer {
-        self.send_buffer_size = Some(bytes);
+        self.options.send_buffer_size = Some(bytes);
         self
     }
 
@@ -192,7 +189,7 @@ impl Dialer {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub fn recv_buffer_size(mut self, bytes: usize) -> Dialer {
-        self.recv_buffer_size = Some(bytes);
+        self.options.recv_buffer_size = Some(bytes);
         self
     }
 
@@ -258,15 +255,10 @@ impl Dialer {
     async fn connect_one(&self, addr: &SocketAddr) -> io::Result<TcpStream> {
         let sock = socket::socket(socket::domain(addr), libc::SOCK_STREAM)?;
         let raw = sock.as_raw_fd();
-        if let Some(period) = self.keep_alive {
+        if let Some(period) = self.options.keep_alive {
             sockopt::set_keepalive(raw, Some(period))?;
         }
-        if let Some(size) = self.send_buffer_size {
-            sockopt::set_send_buffer_size(raw, size)?;
-        }
-        if let Some(size) = self.recv_buffer_size {
-            sockopt::set_recv_buffer_size(raw, size)?;
-        }
+        self.options.apply_buffer_sizes(raw)?;
         if let Some(local) = &self.local_addr {
             socket::bind(raw, &SockAddr::from(local))?;
         }

@@ -8,6 +8,7 @@
 //! sockets inherit from, so they apply from the first byte.
 
 use super::listener::TcpListener;
+use super::options::SocketOptions;
 use crate::io::fd::Fd;
 use crate::net::addr::{ToSocketAddrs, resolve};
 use crate::net::socket::{self, SockAddr};
@@ -47,9 +48,7 @@ pub struct ListenConfig {
     reuse_address: bool,
     reuse_port: bool,
     backlog: u32,
-    keep_alive: Option<Duration>,
-    send_buffer_size: Option<usize>,
-    recv_buffer_size: Option<usize>,
+    options: SocketOptions,
 }
 
 impl Default for ListenConfig {
@@ -70,9 +69,7 @@ impl ListenConfig {
             reuse_address: true,
             reuse_port: false,
             backlog: DEFAULT_BACKLOG,
-            keep_alive: Some(sockopt::DEFAULT_KEEP_ALIVE),
-            send_buffer_size: None,
-            recv_buffer_size: None,
+            options: SocketOptions::new(),
         }
     }
 
@@ -144,7 +141,7 @@ impl ListenConfig {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub fn keep_alive(mut self, period: Option<Duration>) -> ListenConfig {
-        self.keep_alive = period;
+        self.options.keep_alive = period;
         self
     }
 
@@ -162,7 +159,7 @@ impl ListenConfig {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub fn send_buffer_size(mut self, bytes: usize) -> ListenConfig {
-        self.send_buffer_size = Some(bytes);
+        self.options.send_buffer_size = Some(bytes);
         self
     }
 
@@ -179,7 +176,7 @@ impl ListenConfig {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub fn recv_buffer_size(mut self, bytes: usize) -> ListenConfig {
-        self.recv_buffer_size = Some(bytes);
+        self.options.recv_buffer_size = Some(bytes);
         self
     }
 
@@ -210,14 +207,12 @@ impl ListenConfig {
         if self.reuse_port {
             sockopt::set_reuse_port(raw, true)?;
         }
-        if let Some(size) = self.send_buffer_size {
-            sockopt::set_send_buffer_size(raw, size)?;
-        }
-        if let Some(size) = self.recv_buffer_size {
-            sockopt::set_recv_buffer_size(raw, size)?;
-        }
+        self.options.apply_buffer_sizes(raw)?;
         socket::bind(raw, &SockAddr::from(addr))?;
         socket::listen_with_backlog(raw, self.backlog)?;
-        Ok(TcpListener::from_parts(Fd::new(sock)?, self.keep_alive))
+        Ok(TcpListener::from_parts(
+            Fd::new(sock)?,
+            self.options.keep_alive,
+        ))
     }
 }

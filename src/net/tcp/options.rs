@@ -1,14 +1,52 @@
-//! TCP keep-alive and buffer-size options on an open [`TcpStream`] (the
-//! ones a [`Dialer`](crate::net::Dialer) or
-//! [`ListenConfig`](crate::net::ListenConfig) sets up front). Each runs
-//! with a reference held on the fd, so a concurrent `close` cannot
-//! release it mid-call.
+//! TCP keep-alive and buffer sizes: [`SocketOptions`], the part of a
+//! [`Dialer`](crate::net::Dialer) and a
+//! [`ListenConfig`](crate::net::ListenConfig) they share (set on a fresh
+//! socket before `connect`/`listen`), and the same options on an open
+//! [`TcpStream`]. Each stream method runs with a reference held on the fd,
+//! so a concurrent `close` cannot release it mid-call.
 
 use super::stream::TcpStream;
 use crate::net::sockopt;
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
+
+/// The options a `Dialer` and a `ListenConfig` share: keep-alive for the
+/// connections they make and the buffer sizes of their socket. A listening
+/// socket's buffer sizes are inherited by every connection it accepts.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct SocketOptions {
+    /// Keep-alive period of each connection; `None` leaves the OS default.
+    pub(super) keep_alive: Option<Duration>,
+    /// `SO_SNDBUF`, if set.
+    pub(super) send_buffer_size: Option<usize>,
+    /// `SO_RCVBUF`, if set.
+    pub(super) recv_buffer_size: Option<usize>,
+}
+
+impl SocketOptions {
+    /// Go's defaults: keep-alive every 15 s, the OS's buffer sizes.
+    pub(super) fn new() -> SocketOptions {
+        SocketOptions {
+            keep_alive: Some(sockopt::DEFAULT_KEEP_ALIVE),
+            send_buffer_size: None,
+            recv_buffer_size: None,
+        }
+    }
+
+    /// Sets the buffer sizes chosen on the fresh socket `raw`, before
+    /// `connect` or `listen` so they take part in the handshake (window
+    /// scaling).
+    pub(super) fn apply_buffer_sizes(&self, raw: RawFd) -> io::Result<()> {
+        if let Some(size) = self.send_buffer_size {
+            sockopt::set_send_buffer_size(raw, size)?;
+        }
+        if let Some(size) = self.recv_buffer_size {
+            sockopt::set_recv_buffer_size(raw, size)?;
+        }
+        Ok(())
+    }
+}
 
 impl TcpStream {
     /// Sets TCP keep-alive: `Some(period)` enables it with `period`

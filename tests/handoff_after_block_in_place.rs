@@ -1,21 +1,20 @@
-//! Regression test for a bug found in review, since fixed; the scenario
-//! as it was found:
+//! sysmon still hands a P away from a worker stuck in a long poll after an
+//! earlier task on that P gave it up mid-poll (`block_in_place`).
 //!
-//! `run_task` (src/scheduler/machine.rs) sets `p.in_poll = true`
-//! before polling and `p.in_poll = false` after, on the P it *started*
-//! with. When the task gives its P away mid-poll (`block_in_place`, or
-//! `block_on` on a worker: `hand_off_current_p`), the P is run by another M
-//! by the time the poll returns, and the final store clears the *new*
-//! owner's `in_poll`. If that new owner is itself stuck in a long poll,
-//! sysmon (`sysmon.rs` step 3: `!p.in_poll` => skip) never hands its P off,
-//! and every task queued behind it waits for the whole blocking call.
+//! What this guards: a worker used to mark "polling a task" on the P it
+//! started with, and clear the mark on that same P when the poll returned.
+//! A task that gives its P away mid-poll (`block_in_place`, or `block_on`
+//! on a worker) returns while another thread owns the P, and the late
+//! clear wiped the new owner's mark. sysmon, which only retakes a P whose
+//! owner is inside a poll, then left a P with a stuck task alone, and
+//! everything queued behind that task waited for it.
 //!
 //! Timeline (one P):
 //!   t=0     A: block_in_place(sleep 400 ms)  -> P0 released (idle)
-//!   t=100   B: std::thread::sleep(3 s)       -> a new M takes P0, in_poll = true
-//!   t=400   A's poll returns on the old M    -> P0.in_poll = false (clobbered)
-//!   t=600   C spawned                        -> sysmon sees in_poll == false: no hand-off
-//! C then runs only when B returns (~2.5 s later) instead of ~10 ms later.
+//!   t=100   B: std::thread::sleep(3 s)       -> a new M takes P0 and polls B
+//!   t=400   A's poll returns on the old M    -> (used to clear B's mark)
+//!   t=600   C spawned                        -> sysmon must hand P0 off
+//! C must run about 10 ms later, not when B returns (~2.5 s later).
 
 use goro::runtime::Builder;
 use std::sync::mpsc;

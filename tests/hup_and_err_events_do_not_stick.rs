@@ -1,44 +1,31 @@
-//! Regression test for a bug found in review, since fixed; the scenario
-//! as it was found:
+//! A hang-up or error event does not leave an fd "ready" forever: once the
+//! condition it reported is gone, an operation that finds nothing to do
+//! parks (costs no CPU) until its deadline.
 //!
-//! the slot's sticky CLOSED bit (src/poller/slot.rs) is set by any
-//! event carrying RDHUP/HUP/ERR (src/poller/epoll.rs `map_event`), and
-//! `clear_ready` never clears it. `Fd::attempt` (src/io/fd.rs) relies on
-//! `clear_ready` + `poll_wait` to stop retrying after EAGAIN; with CLOSED set,
-//! `poll_wait` keeps answering `Ready`, so an operation whose syscall keeps
-//! returning EAGAIN loops *inside one poll* forever (100% CPU on a worker,
-//! no `Pending`, so `timeout()` around it cannot fire either).
+//! - UDP: `EPOLLERR` carries a one-shot ICMP error; once `recv` has
+//!   reported it the socket is an ordinary empty socket again, for `recv`
+//!   and for `readable()`.
+//! - FIFO: the read end sees `EPOLLHUP` when its last writer closes, but a
+//!   new writer can open the FIFO later.
 //!
-//! EPOLLERR is not "end of stream": on a UDP socket it is a one-shot ICMP
-//! error; once `recv` has reported it, the socket is a normal empty socket
-//! again and `recv` returns EAGAIN.
+//! What this guards: readiness from such events used to be sticky with
+//! nothing to clear it, so an operation whose syscall kept answering
+//! `EAGAIN` retried inside one poll forever (a worker at 100% CPU, and no
+//! `Pending`, so not even a `timeout()` around it could fire). Sticky
+//! readiness now lasts until a syscall answers `EAGAIN`
+//! (src/poller/slot.rs).
 //!
-//! These tests measure process CPU time while a receive waits for a read
-//! deadline. A correct runtime parks the task (a few ms of CPU); the bug
-//! burns the whole wait. The runtime is leaked so a spinning worker cannot
-//! hang the test at drop.
+//! The tests measure process CPU time while a receive waits for a read
+//! deadline. A parked wait costs a few ms; the bug burns the whole wait.
+//! The runtime is leaked so a spinning worker cannot hang the test at drop.
+
+mod support;
 
 use goro::runtime::Builder;
 use std::io;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-
-/// These tests measure process-wide CPU time: run them one at a time.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn cpu_time() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: valid out pointer.
-    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
+use support::process::{cpu_time, one_at_a_time};
 
 const WAIT: Duration = Duration::from_millis(1500);
 /// CPU a parked wait may cost, very generously.
@@ -46,7 +33,7 @@ const CPU_BOUND: Duration = Duration::from_millis(600);
 
 #[test]
 fn udp_recv_after_icmp_error_parks_instead_of_spinning() {
-    let _serial = serial();
+    let _serial = one_at_a_time();
     let rt = Builder::new().worker_threads(2).build().unwrap();
     let dead = {
         let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -85,11 +72,11 @@ fn udp_recv_after_icmp_error_parks_instead_of_spinning() {
     );
 }
 
-/// Same root cause, through `readable()` (`Fd::wait_ready`): `poll(2)` says
-/// "not ready", `clear_ready` is a no-op, `ready_tick` is still Some: loop.
+/// The same through `readable()`, which checks with a zero-timeout `poll(2)`
+/// before parking: it must park when that says "not ready".
 #[test]
 fn udp_readable_after_icmp_error_parks_instead_of_spinning() {
-    let _serial = serial();
+    let _serial = one_at_a_time();
     let rt = Builder::new().worker_threads(2).build().unwrap();
     let dead = {
         let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -124,11 +111,10 @@ fn udp_readable_after_icmp_error_parks_instead_of_spinning() {
 
 /// A FIFO read end sees EPOLLHUP when its last writer closes, but a new
 /// writer can open the FIFO later: the read side is not closed for good.
-/// With the sticky bit, a `PollFd` read that then finds the FIFO empty
-/// (EAGAIN) spins instead of parking.
+/// A `PollFd` read that then finds the FIFO empty (`EAGAIN`) must park.
 #[test]
 fn fifo_reader_parks_after_writer_reopens() {
-    let _serial = serial();
+    let _serial = one_at_a_time();
     use std::ffi::CString;
     use std::io::Read;
     use std::os::fd::FromRawFd;

@@ -1,21 +1,16 @@
-//! Regression test for a bug found in review, since fixed; the scenario
-//! as it was found:
+//! Dropping a runtime drops every task's future, also that of a task whose
+//! poll was still running on a detached worker when shutdown finished and
+//! which woke itself during that poll (DESIGN.md: "dropping a Runtime shuts
+//! it down: tasks are dropped, threads joined, fds closed").
 //!
-//! `Shared::shutdown` (src/scheduler/mod.rs) detaches an M that is
-//! stuck inside a task's poll for longer than SHUTDOWN_GRACE, then `drain`s
-//! the queues and sets `drained`. When the stuck poll finally returns
-//! `Pending` with the task already re-woken (by itself, or by `drain`'s
-//! registry wake-up, which happened *during* the poll), async-task calls the
-//! schedule function on that worker thread: `schedule_task` ->
-//! `schedule_local`, which — unlike `schedule_remote` — does not look at
-//! `drained`, and pushes the task onto its P's run queue. Nobody will ever
-//! pop it: the M exits on the shutdown flag and the drain is over.
-//!
-//! The queued `Runnable` holds an `Arc<Shared>` (task metadata) and
-//! `Shared` owns the run queue that holds the `Runnable`: a reference cycle.
-//! The task's future — and every socket / fd / buffer it owns — is never
-//! dropped. DESIGN.md: "dropping a Runtime shuts it down: tasks are
-//! dropped, threads joined, fds closed".
+//! What this guards: shutdown detaches a worker stuck in a task's poll for
+//! longer than its grace period, then drains the run queues. When the
+//! stuck poll returned `Pending` with the task already woken again, the
+//! task used to be pushed onto its P's local run queue, which nobody would
+//! pop again. The queued task held the scheduler's shared state and that
+//! state owned the queue: a reference cycle, so the future, and every
+//! socket and buffer it owned, were never dropped. A late wake-up after
+//! the drain must drop the task instead.
 
 use goro::runtime::Builder;
 use std::sync::Arc;

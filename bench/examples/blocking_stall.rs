@@ -1,7 +1,7 @@
 //! One task blocks its worker thread; how late is everybody else?
 //!
 //! ```text
-//! cargo run --release --example blocking_stall
+//! cargo run --release -p goro-bench --example blocking_stall
 //! ```
 //!
 //! With one worker thread, a task calls `std::thread::sleep(800 ms)` — a

@@ -1,22 +1,21 @@
-//! Regression test for a bug found in review, since fixed; the scenario
-//! as it was found:
+//! A short read does not make goro forget that a stream is readable: bytes
+//! still queued behind a point where Linux ends a read early are read by
+//! the next `read`, through the inherent method and through `AsyncRead`.
 //!
-//! `src/net/stream.rs` treats a short successful read on a stream
-//! socket as proof that the kernel receive queue is empty and clears the
-//! slot's readiness (`op_drains` / `poll_io_drains` -> `Slot::clear_ready`).
-//! The next read then parks without a syscall and waits for a *new* edge.
+//! What this guards: goro treated a short successful read on a stream
+//! socket as proof that the receive queue was empty and cleared the
+//! direction's readiness, so the next read parked without a syscall and
+//! waited for a new edge. Linux stops a stream read early while data is
+//! still queued, with no later event:
+//! - TCP: a read stops at the urgent mark (`tcp_recvmsg_locked`: "Stop if
+//!   we have read anything"); the bytes after it were announced by the edge
+//!   the first reader consumed;
+//! - Unix stream: a read stops after a message that carried SCM_RIGHTS fds
+//!   (`unix_stream_read_generic`), and, with SO_PASSCRED on, where the
+//!   writer's credentials change.
 //!
-//! A short read is not such a proof. Linux stops a stream read early while
-//! data is still queued, with no later event to re-arm readiness:
-//! - TCP: a read stops at the urgent mark (`tcp_recvmsg_locked`: "Stop if we
-//!   have read anything"); the bytes after the mark were already announced
-//!   by the edge the reader consumed.
-//! - Unix stream: a read stops after an skb that carried SCM_RIGHTS fds
-//!   (`unix_stream_read_generic`: `if (scm.fp) break;`), and, with
-//!   SO_PASSCRED on, at a boundary between different writers' credentials.
-//!
-//! In both cases the second `read` parks forever although bytes are
-//! readable (Go, which always reads until EAGAIN, returns them).
+//! Without the fix the second `read` parks forever although bytes are
+//! readable (Go, which reads until `EAGAIN`, returns them).
 
 use goro::runtime::Builder;
 use std::io::{self, Write};
@@ -119,7 +118,7 @@ fn unix_read_after_fd_passing_message_sees_the_rest() {
     );
 }
 
-/// Same through `futures_io::AsyncRead` (`poll_io_drains`).
+/// The same through `futures_io::AsyncRead`.
 #[test]
 fn unix_async_read_after_fd_passing_message_sees_the_rest() {
     let rt = Builder::new().worker_threads(2).build().unwrap();

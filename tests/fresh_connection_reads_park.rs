@@ -1,54 +1,35 @@
-//! Regression test for a bug found in review, since fixed; the scenario
-//! as it was found:
+//! A read on a freshly connected stream that finds no data parks its task
+//! (costs no CPU) until data or its deadline arrives: TCP and Unix streams
+//! made by goro's own `connect`, and, as a control, TCP streams connected by
+//! std and adopted with `from_std`.
 //!
-//! `TcpStream::connect_one` (src/net/tcp/stream.rs) registers the
-//! socket with epoll (`Fd::new` -> EPOLL_CTL_ADD) *before* calling
-//! `connect()`. A fresh TCP socket is in TCP_CLOSE, and `tcp_poll` reports
-//! `EPOLLOUT | EPOLLHUP` for it; the ADD queues that event and wakes the M
-//! blocked in `epoll_wait`. If that M collects the event before `connect()`
-//! moves the socket to SYN_SENT, `map_event` turns HUP into
-//! `read_closed` + `write_closed`, and the slots get the sticky CLOSED bit
-//! (src/poller/slot.rs), which nothing but recycling clears.
+//! What this guards: goro registers a new socket with epoll before it calls
+//! `connect()`. A socket that is not connected yet polls as `EPOLLHUP`
+//! (Linux `tcp_poll`/`unix_poll` for a closed socket), and if the poller
+//! collected that event before `connect()` moved the socket on, the
+//! hang-up used to mark the read side ready for good. Every later read
+//! that found no data then retried inside one poll instead of parking,
+//! burning a worker until data came. Hang-up readiness is now "sticky" only
+//! until a syscall answers `EAGAIN` (src/poller/slot.rs).
 //!
-//! From then on every read on that *healthy, connected* stream that finds
-//! no data loops inside one poll: recv -> EAGAIN -> clear_ready (no-op,
-//! CLOSED) -> poll_wait -> Ready -> recv ... (src/io/fd.rs `attempt`),
-//! burning a worker until data arrives or a deadline fires; without a
-//! deadline, forever. (`await_connect` spins the same way during the
-//! handshake.)
-//!
-//! The test connects many times; after each connect it waits for a read
+//! Each test connects many times; after each connect it waits for a read
 //! with a short deadline and measures the process CPU time that wait cost.
-//! A parked read costs ~0; a spinning one costs the whole deadline.
+//! A parked read costs about nothing; a spinning one the whole deadline.
+
+mod support;
 
 use goro::runtime::Builder;
 use std::io;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-
-/// These tests measure process-wide CPU time: run them one at a time.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn cpu_time() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: valid out pointer.
-    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
+use support::process::{cpu_time, one_at_a_time};
 
 const ROUNDS: usize = 60;
 const READ_WAIT: Duration = Duration::from_millis(30);
 
 #[test]
 fn reads_on_fresh_connections_park() {
-    let _serial = serial();
+    let _serial = one_at_a_time();
     scenario(false);
 }
 
@@ -56,7 +37,7 @@ fn reads_on_fresh_connections_park() {
 /// after `connect()`, via `from_std`) never spin.
 #[test]
 fn control_reads_on_from_std_connections_park() {
-    let _serial = serial();
+    let _serial = one_at_a_time();
     scenario(true);
 }
 
@@ -116,14 +97,13 @@ fn scenario(std_connect: bool) {
     );
 }
 
-/// The same race in `UnixStream::connect_raw` (src/net/unix/stream.rs): an
-/// unconnected AF_UNIX stream socket polls as `EPOLLHUP` too
-/// (`unix_poll`: SOCK_STREAM in TCP_CLOSE), and it is registered before
-/// `connect()` (and stays unconnected across the back-off sleeps when the
-/// listener's backlog is full).
+/// The same race in `UnixStream::connect`: an unconnected AF_UNIX stream
+/// socket polls as `EPOLLHUP` too (`unix_poll`: SOCK_STREAM in TCP_CLOSE),
+/// and it is registered before `connect()` (and stays unconnected across
+/// the back-off sleeps when the listener's backlog is full).
 #[test]
 fn unix_reads_on_fresh_connections_park() {
-    let _serial = serial();
+    let _serial = one_at_a_time();
     let dir = std::env::temp_dir().join(format!("goro-review-hup-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
     let path = dir.join("l.sock");

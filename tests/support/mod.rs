@@ -1,0 +1,37 @@
+//! The harness every integration test shares, one module a job:
+//!
+//! - [`hang`]: a watchdog that aborts a hung test binary, and `run`/`within`
+//!   helpers that turn a hang into a test failure;
+//! - [`rt`]: runtime builders;
+//! - [`net`]: connected socket pairs (TCP, Unix, `PollFd`) and temporary
+//!   directories for socket paths;
+//! - [`instants`]: instants in the past and absurdly far in the future;
+//! - [`process`]: facts about this process (open fds, CPU time) and a lock
+//!   for tests that measure them one at a time;
+//! - [`data`]: deterministic test data and a small random generator;
+//! - [`example_process`]: running an example binary as a child process.
+//!
+//! A test file includes it with `mod support;` and uses what it needs; each
+//! test binary compiles its own copy, so the statics here (the
+//! one-at-a-time lock, counters) are per binary.
+
+#![allow(dead_code)]
+
+pub mod data;
+pub mod example_process;
+pub mod hang;
+pub mod instants;
+pub mod net;
+pub mod process;
+pub mod rt;
+
+use std::io;
+
+/// Fails the test unless `r` is an error of `kind`.
+#[track_caller]
+pub fn assert_kind<T: std::fmt::Debug>(r: io::Result<T>, kind: io::ErrorKind) {
+    match r {
+        Err(e) if e.kind() == kind => {}
+        other => panic!("expected {kind:?}, got {other:?}"),
+    }
+}
