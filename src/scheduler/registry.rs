@@ -3,9 +3,13 @@
 //! never-ready future) that would otherwise never be woken and would keep
 //! their sockets open forever.
 //!
-//! Each spawned task holds a slot in one of several shards (picked by the
-//! spawning P, to keep spawns on different workers off each other's lock)
-//! containing a clone of its waker. The slot is released when the task's
+//! Each spawned task holds a slot in one of several shards containing a
+//! clone of its waker. The shard is picked by the spawning P plus a
+//! per-thread counter that advances with every spawn: spawns on different
+//! workers start from different shards, and the tasks of one busy spawner
+//! are spread over all of them, so the workers that finish those tasks
+//! (and release their slots) rarely queue on the same lock as each other
+//! or as the spawner. The slot is released when the task's
 //! future completes or is dropped. At shutdown every waker is woken, which
 //! moves each task to the global queue where shutdown drops it.
 
@@ -34,6 +38,20 @@ impl Key {
     }
 }
 
+/// This thread's spawn count (see the module docs).
+fn next_spread() -> usize {
+    thread_local! {
+        static SPREAD: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+    SPREAD
+        .try_with(|c| {
+            let n = c.get();
+            c.set(n.wrapping_add(1));
+            n
+        })
+        .unwrap_or(0)
+}
+
 #[derive(Debug, Default)]
 struct Shard {
     slots: Vec<Option<Waker>>,
@@ -60,10 +78,11 @@ impl Registry {
         self.shards[i].lock()
     }
 
-    /// Stores a task's waker in a free slot of shard `hint % SHARDS` and
-    /// returns the slot's key (one lock per spawn).
+    /// Stores a task's waker in a free slot of a shard picked from `hint`
+    /// and this thread's spawn count, and returns the slot's key (one lock
+    /// per spawn).
     pub(crate) fn insert(&self, hint: usize, waker: Waker) -> Key {
-        let s = hint % SHARDS;
+        let s = hint.wrapping_add(next_spread()) % SHARDS;
         let mut shard = self.shard(s);
         shard.live += 1;
         let index = match shard.free.pop() {
@@ -125,12 +144,30 @@ mod tests {
         assert_eq!(r.take_all().len(), 1);
         r.release(a);
         assert_eq!(r.live(), 0);
-        assert_eq!(
-            r.insert(3, Waker::noop().clone()),
-            a,
-            "the last released slot is reused first"
-        );
         assert_eq!(Key::unpack(Key::pack(Some(a))), Some(a));
         assert_eq!(Key::unpack(Key::pack(None)), None);
+    }
+
+    #[test]
+    fn one_spawner_spreads_over_every_shard_and_reuses_slots() {
+        let r = Registry::default();
+        let keys: Vec<Key> = (0..SHARDS)
+            .map(|_| r.insert(3, Waker::noop().clone()))
+            .collect();
+        let mut shards: Vec<u32> = keys.iter().map(|k| k.0 % SHARDS as u32).collect();
+        shards.sort_unstable();
+        shards.dedup();
+        assert_eq!(shards.len(), SHARDS, "one thread's spawns use every shard");
+        for k in &keys {
+            r.release(*k);
+        }
+        assert_eq!(r.live(), 0);
+        let mut again: Vec<Key> = (0..SHARDS)
+            .map(|_| r.insert(3, Waker::noop().clone()))
+            .collect();
+        let mut keys = keys;
+        keys.sort_unstable_by_key(|k| k.0);
+        again.sort_unstable_by_key(|k| k.0);
+        assert_eq!(again, keys, "released slots are reused, not appended");
     }
 }
