@@ -231,7 +231,7 @@ fn find_work(ctx: &WorkerContext, p: &Processor) -> Option<Task> {
             let batch = netpoll_batch(ctx, p);
             shared.inject(Some(p.id), batch);
         }
-        if let Ok(t) = shared.global.pop() {
+        if let Some(t) = shared.global.pop() {
             return Some(t);
         }
     }
@@ -262,19 +262,11 @@ fn find_work(ctx: &WorkerContext, p: &Processor) -> Option<Task> {
 /// Takes one task from the global queue plus a fair share into the local
 /// queue (Go's `globrunqget`).
 fn global_batch(shared: &Shared, p: &Processor) -> Option<Task> {
-    if shared.global.is_empty() {
-        return None;
-    }
-    let first = shared.global.pop().ok()?;
-    let share = (shared.global.len() / shared.nprocs()).min(super::runqueue::CAPACITY / 2);
-    for _ in 0..share {
-        let Ok(t) = shared.global.pop() else { break };
-        if let Err(t) = p.runq.push(t) {
-            let _ = shared.global.push(t);
-            break;
-        }
-    }
-    Some(first)
+    let nprocs = shared.nprocs();
+    shared.global.pop_batch(
+        |left| (left / nprocs).min(super::runqueue::CAPACITY / 2),
+        |t| p.runq.push(t),
+    )
 }
 
 /// Polls the network without blocking; runs one ready task, queues the rest.
@@ -352,7 +344,7 @@ fn steal(ctx: &WorkerContext, p: &Processor) -> Option<Task> {
                 }
             }
             if let Some(t) = victim.runq.steal_half_into(&p.runq, |t| {
-                let _ = shared.global.push(t);
+                shared.global.push(t);
             }) {
                 PCounters::bump(&p.counters.steals);
                 return Some(t);

@@ -8,7 +8,7 @@
 //! | `sched`       | [`Shared`]: the Ps, the global queue, idle lists, the poller |
 //! | `sysmon`      | `sysmon.rs`                                                 |
 //!
-//! Files: `runqueue.rs` (local queue), `processor.rs` (P), `machine.rs` (M
+//! Files: `runqueue.rs` (local queue), `global.rs` (global queue), `processor.rs` (P), `machine.rs` (M
 //! and `findRunnable`), `idle.rs` (idle Ps/Ms and the wake-up invariants),
 //! `ownership.rs` (which M owns a P, and the hand-off protocol),
 //! `context.rs` (thread-locals), `registry.rs` (live tasks, for shutdown),
@@ -32,6 +32,7 @@
 pub(crate) mod barrier;
 pub(crate) mod blocking;
 pub(crate) mod context;
+pub(crate) mod global;
 pub(crate) mod idle;
 pub(crate) mod machine;
 pub(crate) mod ownership;
@@ -49,7 +50,6 @@ use crate::task::JoinHandle;
 use crate::time::clock::{self, NEVER};
 use crate::time::timers::TimerEntry;
 use async_task::{Runnable, ScheduleInfo, WithInfo};
-use concurrent_queue::ConcurrentQueue;
 use context::WorkerContext;
 use idle::Idle;
 use machine::Machine;
@@ -166,7 +166,7 @@ pub(crate) struct Counters {
 pub(crate) struct Shared {
     pub(crate) config: Config,
     pub(crate) ps: Box<[Processor]>,
-    pub(crate) global: ConcurrentQueue<Task>,
+    pub(crate) global: global::GlobalQueue<Task>,
     pub(crate) poller: Poller,
     pub(crate) idle: Idle,
     /// An M is blocked (or about to block) in `netpoll`.
@@ -204,7 +204,7 @@ impl Shared {
         let poller = Poller::new()?;
         let shared = Arc::new_cyclic(|me| Shared {
             ps: (0..workers).map(Processor::new).collect(),
-            global: ConcurrentQueue::unbounded(),
+            global: global::GlobalQueue::default(),
             poller,
             idle: Idle::default(),
             polling: AtomicBool::new(false),
@@ -336,7 +336,7 @@ impl Shared {
             drop(task);
             return;
         }
-        let _ = self.global.push(task);
+        self.global.push(task);
         if !self.is_shutdown() {
             self.wakep();
         }
@@ -357,15 +357,10 @@ impl Shared {
     pub(crate) fn push_local(&self, p: &Processor, task: Task) {
         if let Err(task) = p.runq.push(task) {
             processor::PCounters::bump(&p.counters.overflows);
-            for _ in 0..runqueue::CAPACITY / 2 {
-                match p.runq.pop() {
-                    Some(t) => {
-                        let _ = self.global.push(t);
-                    }
-                    None => break,
-                }
-            }
-            let _ = self.global.push(task);
+            let mut batch = Vec::with_capacity(runqueue::CAPACITY / 2 + 1);
+            batch.extend(std::iter::from_fn(|| p.runq.pop()).take(runqueue::CAPACITY / 2));
+            batch.push(task);
+            self.global.push_batch(batch);
         }
     }
 
@@ -376,14 +371,15 @@ impl Shared {
     /// overflow, this never moves tasks queued earlier behind later ones.
     pub(crate) fn inject(&self, pid: Option<usize>, tasks: Vec<Task>) {
         let n = tasks.len();
+        let mut rest = Vec::new();
         for t in tasks {
-            let rest = match pid {
-                Some(pid) => self.ps[pid].runq.push(t).err(),
-                None => Some(t),
-            };
-            if let Some(t) = rest {
-                let _ = self.global.push(t);
+            match pid {
+                Some(pid) => rest.extend(self.ps[pid].runq.push(t).err()),
+                None => rest.push(t),
             }
+        }
+        if !rest.is_empty() {
+            self.global.push_batch(rest);
         }
         if n > 0 {
             self.wakep();
@@ -637,7 +633,7 @@ impl Shared {
     /// Drops every queued task and armed timer; true if there was any.
     fn drop_queued(&self) -> bool {
         let mut dropped = false;
-        while let Ok(t) = self.global.pop() {
+        while let Some(t) = self.global.pop() {
             drop(t);
             dropped = true;
         }
