@@ -127,6 +127,7 @@ pub(crate) fn run(shared: Arc<Shared>, m: Arc<Machine>) {
         shared,
         machine: m,
         batch: RefCell::new(None),
+        batch_buf: RefCell::new(Vec::new()),
         lifo_streak: Cell::new(0),
         handed_off: Cell::new(false),
     };
@@ -228,8 +229,9 @@ fn find_work(ctx: &WorkerContext, p: &Processor) -> Option<Task> {
         // and remotely woken tasks waiting until its own queue runs dry.
         if shared.poller.has_waiters() && !shared.polling.load(Ordering::SeqCst) {
             polled = true;
-            let batch = netpoll_batch(ctx, p);
-            shared.inject(Some(p.id), batch);
+            let mut batch = netpoll_batch(ctx, p);
+            shared.inject(Some(p.id), &mut batch);
+            *ctx.batch_buf.borrow_mut() = batch;
         }
         if let Some(t) = shared.global.pop() {
             return Some(t);
@@ -273,10 +275,12 @@ fn global_batch(shared: &Shared, p: &Processor) -> Option<Task> {
 fn netpoll_now(ctx: &WorkerContext, p: &Processor) -> Option<Task> {
     let mut batch = netpoll_batch(ctx, p);
     if batch.is_empty() {
+        *ctx.batch_buf.borrow_mut() = batch;
         return None;
     }
     let first = batch.swap_remove(0);
-    ctx.shared.inject(Some(p.id), batch);
+    ctx.shared.inject(Some(p.id), &mut batch);
+    *ctx.batch_buf.borrow_mut() = batch;
     Some(first)
 }
 
@@ -300,9 +304,10 @@ fn netpoll_batch(ctx: &WorkerContext, p: &Processor) -> Vec<Task> {
     batch
 }
 
-/// Runs `f` with wakes on this thread collected into a batch.
+/// Runs `f` with wakes on this thread collected into a batch (in the
+/// buffer the last batch left, which the caller gives back once empty).
 fn collect(ctx: &WorkerContext, f: impl FnOnce()) -> Vec<Task> {
-    *ctx.batch.borrow_mut() = Some(Vec::new());
+    *ctx.batch.borrow_mut() = Some(ctx.batch_buf.take());
     f();
     ctx.batch.borrow_mut().take().unwrap_or_default()
 }
@@ -473,11 +478,13 @@ fn poll_blocking(ctx: &WorkerContext) -> bool {
     if reacquire(ctx, true) {
         let pid = ctx.p.get();
         shared.run_all_timers(clock::now());
-        shared.inject(pid, batch);
+        shared.inject(pid, &mut batch);
+        *ctx.batch_buf.borrow_mut() = batch;
         true
     } else {
         // Every P is busy: their Ms will pick these up from the global queue.
-        shared.inject(None, batch);
+        shared.inject(None, &mut batch);
+        *ctx.batch_buf.borrow_mut() = batch;
         park(ctx)
     }
 }

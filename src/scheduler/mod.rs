@@ -364,15 +364,16 @@ impl Shared {
         }
     }
 
-    /// Puts tasks made runnable together (a netpoll batch) on P `pid` if
+    /// Moves tasks made runnable together (a netpoll batch; `tasks` is left
+    /// empty, its buffer kept for the next batch) to P `pid` if
     /// there is one, else on the global queue, and wakes an M if more than
     /// one task is waiting. What P's local queue cannot hold goes to the
     /// global queue behind it (Go's `runqputbatch`): unlike `push_local`'s
     /// overflow, this never moves tasks queued earlier behind later ones.
-    pub(crate) fn inject(&self, pid: Option<usize>, tasks: Vec<Task>) {
+    pub(crate) fn inject(&self, pid: Option<usize>, tasks: &mut Vec<Task>) {
         let n = tasks.len();
         let mut rest = Vec::new();
-        for t in tasks {
+        for t in tasks.drain(..) {
             match pid {
                 Some(pid) => rest.extend(self.ps[pid].runq.push(t).err()),
                 None => rest.push(t),
