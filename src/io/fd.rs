@@ -24,10 +24,9 @@
 //! the descriptor and closes the fd. So the fd number is never closed (and
 //! reused by the kernel) while a syscall on it may still be in flight.
 
-use crate::poller::descriptor::{
-    DeadlineMode, DescPtr, Mode, PollDesc, closed_error, shut_down_error,
-};
-use crate::poller::fdmutex::{FdMutex, Side};
+use crate::poller::Direction;
+use crate::poller::descriptor::{DeadlineMode, DescPtr, PollDesc, closed_error, shut_down_error};
+use crate::poller::fdmutex::FdMutex;
 use crate::poller::slot::Registration;
 use crate::runtime::Handle;
 use crate::scheduler::Shared;
@@ -142,7 +141,7 @@ impl Fd {
         }
     }
 
-    fn unlock(&self, side: Side) {
+    fn unlock(&self, side: Direction) {
         if self.fdmu.unlock(side) {
             self.destroy();
         }
@@ -201,7 +200,7 @@ impl Fd {
 
     /// An async operation that takes `side`'s lock and retries `f` until
     /// it stops returning `WouldBlock` (see the module docs).
-    pub(crate) fn op<F, R>(&self, mode: Mode, f: F) -> Op<'_, F, fn(&R) -> bool>
+    pub(crate) fn op<F, R>(&self, mode: Direction, f: F) -> Op<'_, F, fn(&R) -> bool>
     where
         F: FnMut(RawFd) -> io::Result<R>,
     {
@@ -212,7 +211,7 @@ impl Fd {
     /// that it emptied the kernel buffer (`drained`: a short read or write on
     /// a stream socket). Readiness is then cleared, so the next operation
     /// parks at once instead of making a syscall just to get `EAGAIN`.
-    pub(crate) fn op_drains<F, R, D>(&self, mode: Mode, f: F, drained: D) -> Op<'_, F, D>
+    pub(crate) fn op_drains<F, R, D>(&self, mode: Direction, f: F, drained: D) -> Op<'_, F, D>
     where
         F: FnMut(RawFd) -> io::Result<R>,
         D: Fn(&R) -> bool,
@@ -220,7 +219,7 @@ impl Fd {
         self.make_op(mode, f, Drained(Some(drained)))
     }
 
-    fn make_op<F, D>(&self, mode: Mode, f: F, drained: Drained<D>) -> Op<'_, F, D> {
+    fn make_op<F, D>(&self, mode: Direction, f: F, drained: Drained<D>) -> Op<'_, F, D> {
         Op {
             fd: self,
             mode,
@@ -236,7 +235,7 @@ impl Fd {
     /// `SO_ERROR`; a wake-up without an error and without a peer was
     /// spurious, so wait again.
     pub(crate) async fn await_connect(&self) -> io::Result<()> {
-        self.op(Mode::Write, |raw| {
+        self.op(Direction::Write, |raw| {
             if let Some(e) = crate::net::socket::take_error(raw)? {
                 return Err(e);
             }
@@ -263,7 +262,7 @@ impl Fd {
     /// live waiters however many wait.
     pub(crate) fn poll_ready(
         &self,
-        mode: Mode,
+        mode: Direction,
         cx: &mut Context<'_>,
         reg: &mut Registration,
     ) -> Poll<io::Result<()>> {
@@ -281,7 +280,7 @@ impl Fd {
 
     /// The future behind `readable()` / `writable()` (see
     /// [`poll_ready`](Self::poll_ready)).
-    pub(crate) fn ready(&self, mode: Mode) -> Ready<'_> {
+    pub(crate) fn ready(&self, mode: Direction) -> Ready<'_> {
         Ready {
             fd: self,
             mode,
@@ -291,7 +290,7 @@ impl Fd {
 
     /// Withdraws `reg` from the `mode` slot, for a future that does not hold
     /// a reference. If the fd is closed, the close already emptied the slot.
-    fn deregister(&self, mode: Mode, reg: &mut Registration) {
+    fn deregister(&self, mode: Direction, reg: &mut Registration) {
         if reg.is_registered() && self.fdmu.incref().is_ok() {
             self.pd()
                 .deregister(mode, reg, self.shared.poller.waiters());
@@ -301,7 +300,7 @@ impl Fd {
 
     fn wait_ready(
         &self,
-        mode: Mode,
+        mode: Direction,
         cx: &mut Context<'_>,
         reg: &mut Registration,
     ) -> Poll<io::Result<()>> {
@@ -333,7 +332,7 @@ impl Fd {
     pub(crate) fn poll_io<R>(
         &self,
         cx: &mut Context<'_>,
-        mode: Mode,
+        mode: Direction,
         mut f: impl FnMut(RawFd) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
         self.poll_io_with(cx, mode, &mut f, &Drained(None::<fn(&R) -> bool>))
@@ -344,7 +343,7 @@ impl Fd {
     pub(crate) fn poll_io_drains<R>(
         &self,
         cx: &mut Context<'_>,
-        mode: Mode,
+        mode: Direction,
         mut f: impl FnMut(RawFd) -> io::Result<R>,
         drained: impl Fn(&R) -> bool,
     ) -> Poll<io::Result<R>> {
@@ -354,12 +353,12 @@ impl Fd {
     fn poll_io_with<R>(
         &self,
         cx: &mut Context<'_>,
-        mode: Mode,
+        mode: Direction,
         f: &mut impl FnMut(RawFd) -> io::Result<R>,
         drained: &Drained<impl Fn(&R) -> bool>,
     ) -> Poll<io::Result<R>> {
         ready!(budget::poll_proceed(cx));
-        let side = side_of(mode);
+        let side = mode;
         match self.fdmu.poll_lock(side, cx.waker()) {
             Poll::Pending => {
                 budget::restore();
@@ -396,7 +395,7 @@ impl Fd {
     fn attempt<R>(
         &self,
         cx: &mut Context<'_>,
-        mode: Mode,
+        mode: Direction,
         f: &mut impl FnMut(RawFd) -> io::Result<R>,
         drained: &Drained<impl Fn(&R) -> bool>,
         mut reg: Option<&mut Registration>,
@@ -467,19 +466,12 @@ impl Drop for Fd {
     }
 }
 
-fn side_of(mode: Mode) -> Side {
-    match mode {
-        Mode::Read => Side::Read,
-        Mode::Write => Side::Write,
-    }
-}
-
 /// Level-triggered check of one direction with `poll(2)` and no timeout.
 /// Hang-ups and errors count as ready: the next syscall will report them.
-fn is_ready_now(fd: RawFd, mode: Mode) -> io::Result<bool> {
+fn is_ready_now(fd: RawFd, mode: Direction) -> io::Result<bool> {
     let events = match mode {
-        Mode::Read => libc::POLLIN | libc::POLLRDHUP | libc::POLLPRI,
-        Mode::Write => libc::POLLOUT,
+        Direction::Read => libc::POLLIN | libc::POLLRDHUP | libc::POLLPRI,
+        Direction::Write => libc::POLLOUT,
     };
     let mut pfd = libc::pollfd {
         fd,
@@ -513,7 +505,7 @@ pub(crate) fn set_nonblocking(fd: RawFd) -> io::Result<()> {
 #[must_use = "futures do nothing unless awaited"]
 pub(crate) struct Op<'a, F, D> {
     fd: &'a Fd,
-    mode: Mode,
+    mode: Direction,
     f: F,
     drained: Drained<D>,
     /// The direction's lock is held (with a reference).
@@ -534,7 +526,7 @@ where
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<R>> {
         let this = &mut *self;
-        let side = side_of(this.mode);
+        let side = this.mode;
         if !this.locked {
             ready!(budget::poll_proceed(cx));
             match this.fd.fdmu.poll_lock(side, cx.waker()) {
@@ -570,7 +562,7 @@ impl<F, D> Op<'_, F, D> {
             self.locked = false;
             let waiters = self.fd.shared.poller.waiters();
             self.fd.pd().deregister(self.mode, &mut self.reg, waiters);
-            self.fd.unlock(side_of(self.mode));
+            self.fd.unlock(self.mode);
         }
     }
 }
@@ -588,7 +580,7 @@ impl<F, D> Drop for Op<'_, F, D> {
 #[derive(Debug)]
 pub(crate) struct Ready<'a> {
     fd: &'a Fd,
-    mode: Mode,
+    mode: Direction,
     reg: Registration,
 }
 

@@ -1,7 +1,8 @@
 //! [`PollFd`]: any file descriptor on the netpoller.
 
 use super::fd::Fd;
-use crate::poller::descriptor::{DeadlineMode, Mode};
+use crate::poller::Direction;
+use crate::poller::descriptor::DeadlineMode;
 use futures_io::{AsyncRead, AsyncWrite};
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -122,7 +123,7 @@ impl<T: AsRawFd> PollFd<T> {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn readable(&self) -> io::Result<()> {
-        self.fd.ready(Mode::Read).await
+        self.fd.ready(Direction::Read).await
     }
 
     /// Waits until the fd may be writable.
@@ -135,7 +136,7 @@ impl<T: AsRawFd> PollFd<T> {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn writable(&self) -> io::Result<()> {
-        self.fd.ready(Mode::Write).await
+        self.fd.ready(Direction::Write).await
     }
 
     /// Runs a non-blocking read `f` until it stops failing with
@@ -155,7 +156,7 @@ impl<T: AsRawFd> PollFd<T> {
     /// ```
     pub async fn read_with<R>(&self, mut f: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
         let inner = self.get_ref();
-        self.fd.op(Mode::Read, |_| f(inner)).await
+        self.fd.op(Direction::Read, |_| f(inner)).await
     }
 
     /// Like [`read_with`](Self::read_with), with mutable access.
@@ -175,7 +176,7 @@ impl<T: AsRawFd> PollFd<T> {
         mut f: impl FnMut(&mut T) -> io::Result<R>,
     ) -> io::Result<R> {
         let inner = &mut self.inner;
-        self.fd.op(Mode::Read, |_| f(inner)).await
+        self.fd.op(Direction::Read, |_| f(inner)).await
     }
 
     /// Runs a non-blocking write `f` until it stops failing with
@@ -193,7 +194,7 @@ impl<T: AsRawFd> PollFd<T> {
     /// ```
     pub async fn write_with<R>(&self, mut f: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
         let inner = self.get_ref();
-        self.fd.op(Mode::Write, |_| f(inner)).await
+        self.fd.op(Direction::Write, |_| f(inner)).await
     }
 
     /// Like [`write_with`](Self::write_with), with mutable access.
@@ -211,7 +212,7 @@ impl<T: AsRawFd> PollFd<T> {
         mut f: impl FnMut(&mut T) -> io::Result<R>,
     ) -> io::Result<R> {
         let inner = &mut self.inner;
-        self.fd.op(Mode::Write, |_| f(inner)).await
+        self.fd.op(Direction::Write, |_| f(inner)).await
     }
 
     /// Sets the read deadline (Go's `SetReadDeadline`): the instant after
@@ -299,7 +300,7 @@ impl<T: AsRawFd + Read + Unpin> AsyncRead for PollFd<T> {
         }
         let this = self.get_mut();
         let inner = &mut this.inner;
-        this.fd.poll_io(cx, Mode::Read, |_| inner.read(buf))
+        this.fd.poll_io(cx, Direction::Read, |_| inner.read(buf))
     }
 }
 
@@ -314,13 +315,13 @@ impl<T: AsRawFd + Write + Unpin> AsyncWrite for PollFd<T> {
         }
         let this = self.get_mut();
         let inner = &mut this.inner;
-        this.fd.poll_io(cx, Mode::Write, |_| inner.write(buf))
+        this.fd.poll_io(cx, Direction::Write, |_| inner.write(buf))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let inner = &mut this.inner;
-        this.fd.poll_io(cx, Mode::Write, |_| inner.flush())
+        this.fd.poll_io(cx, Direction::Write, |_| inner.flush())
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

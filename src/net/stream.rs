@@ -19,7 +19,7 @@
 
 use super::socket;
 use crate::io::fd::Fd;
-use crate::poller::descriptor::Mode;
+use crate::poller::Direction;
 use std::io::{self, IoSlice, IoSliceMut};
 use std::task::{Context, Poll};
 
@@ -49,7 +49,7 @@ impl Fd {
             return Ok(0);
         }
         self.op_drains(
-            Mode::Read,
+            Direction::Read,
             |fd| socket::recv(fd, buf, 0),
             self.read_drains(len),
         )
@@ -59,7 +59,7 @@ impl Fd {
     /// Fills `buf` or fails with `UnexpectedEof`, holding the read lock.
     pub(crate) async fn stream_read_exact(&self, buf: &mut [u8]) -> io::Result<()> {
         let mut filled = 0;
-        self.op(Mode::Read, |fd| {
+        self.op(Direction::Read, |fd| {
             while filled < buf.len() {
                 match socket::recv(fd, &mut buf[filled..], 0)? {
                     0 => return Err(io::ErrorKind::UnexpectedEof.into()),
@@ -76,7 +76,7 @@ impl Fd {
         if buf.is_empty() {
             return Ok(0);
         }
-        self.op(Mode::Read, |fd| socket::recv(fd, buf, libc::MSG_PEEK))
+        self.op(Direction::Read, |fd| socket::recv(fd, buf, libc::MSG_PEEK))
             .await
     }
 
@@ -86,14 +86,14 @@ impl Fd {
         if len == 0 {
             return Ok(0);
         }
-        self.op_drains(Mode::Write, |fd| socket::send(fd, buf), short(len))
+        self.op_drains(Direction::Write, |fd| socket::send(fd, buf), short(len))
             .await
     }
 
     /// Writes all of `buf`, holding the write lock.
     pub(crate) async fn stream_write_all(&self, buf: &[u8]) -> io::Result<()> {
         let mut done = 0;
-        self.op(Mode::Write, |fd| {
+        self.op(Direction::Write, |fd| {
             while done < buf.len() {
                 match socket::send(fd, &buf[done..])? {
                     0 => return Err(io::ErrorKind::WriteZero.into()),
@@ -117,7 +117,7 @@ impl Fd {
         }
         self.poll_io_drains(
             cx,
-            Mode::Read,
+            Direction::Read,
             |fd| socket::recv(fd, buf, 0),
             self.read_drains(len),
         )
@@ -138,7 +138,7 @@ impl Fd {
         }
         self.poll_io_drains(
             cx,
-            Mode::Read,
+            Direction::Read,
             |fd| socket::recv_uninit(fd, buf),
             self.read_drains(len),
         )
@@ -156,7 +156,7 @@ impl Fd {
         }
         self.poll_io_drains(
             cx,
-            Mode::Read,
+            Direction::Read,
             |fd| socket::recv_vectored(fd, bufs),
             self.read_drains(len),
         )
@@ -172,7 +172,7 @@ impl Fd {
         if len == 0 {
             return Poll::Ready(Ok(0));
         }
-        self.poll_io_drains(cx, Mode::Write, |fd| socket::send(fd, buf), short(len))
+        self.poll_io_drains(cx, Direction::Write, |fd| socket::send(fd, buf), short(len))
     }
 
     /// `AsyncWrite::poll_write_vectored`.
@@ -187,7 +187,7 @@ impl Fd {
         }
         self.poll_io_drains(
             cx,
-            Mode::Write,
+            Direction::Write,
             |fd| socket::send_vectored(fd, bufs),
             short(len),
         )

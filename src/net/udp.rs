@@ -7,7 +7,8 @@
 use crate::io::fd::Fd;
 use crate::net::addr::{ToSocketAddrs, resolve};
 use crate::net::socket::{self, SockAddr};
-use crate::poller::descriptor::{DeadlineMode, Mode};
+use crate::poller::Direction;
+use crate::poller::descriptor::DeadlineMode;
 use std::fmt;
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -123,7 +124,9 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.fd.op(Mode::Write, |fd| socket::send(fd, buf)).await
+        self.fd
+            .op(Direction::Write, |fd| socket::send(fd, buf))
+            .await
     }
 
     /// Receives one datagram from the connected peer into `buf`, returning
@@ -143,7 +146,9 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.fd.op(Mode::Read, |fd| socket::recv(fd, buf, 0)).await
+        self.fd
+            .op(Direction::Read, |fd| socket::recv(fd, buf, 0))
+            .await
     }
 
     /// Receives the next datagram from the connected peer without removing
@@ -164,7 +169,7 @@ impl UdpSocket {
     /// ```
     pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.fd
-            .op(Mode::Read, |fd| socket::recv(fd, buf, libc::MSG_PEEK))
+            .op(Direction::Read, |fd| socket::recv(fd, buf, libc::MSG_PEEK))
             .await
     }
 
@@ -192,7 +197,7 @@ impl UdpSocket {
             .unwrap_or(&addrs[0]);
         let addr = SockAddr::from(addr);
         self.fd
-            .op(Mode::Write, |fd| socket::send_to(fd, buf, &addr))
+            .op(Direction::Write, |fd| socket::send_to(fd, buf, &addr))
             .await
     }
 
@@ -212,7 +217,7 @@ impl UdpSocket {
     /// ```
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.fd
-            .op(Mode::Read, |fd| socket::recv_from(fd, buf, 0))
+            .op(Direction::Read, |fd| socket::recv_from(fd, buf, 0))
             .await
     }
 
@@ -231,7 +236,9 @@ impl UdpSocket {
     /// ```
     pub async fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.fd
-            .op(Mode::Read, |fd| socket::recv_from(fd, buf, libc::MSG_PEEK))
+            .op(Direction::Read, |fd| {
+                socket::recv_from(fd, buf, libc::MSG_PEEK)
+            })
             .await
     }
 
@@ -253,7 +260,7 @@ impl UdpSocket {
     /// ```
     pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         self.fd
-            .poll_io(cx, Mode::Read, |fd| socket::recv(fd, buf, 0))
+            .poll_io(cx, Direction::Read, |fd| socket::recv(fd, buf, 0))
     }
 
     /// Polls to send one datagram to the connected peer.
@@ -268,7 +275,8 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.fd.poll_io(cx, Mode::Write, |fd| socket::send(fd, buf))
+        self.fd
+            .poll_io(cx, Direction::Write, |fd| socket::send(fd, buf))
     }
 
     /// Polls to receive one datagram and its sender.
@@ -290,7 +298,7 @@ impl UdpSocket {
         buf: &mut [u8],
     ) -> Poll<io::Result<(usize, SocketAddr)>> {
         self.fd
-            .poll_io(cx, Mode::Read, |fd| socket::recv_from(fd, buf, 0))
+            .poll_io(cx, Direction::Read, |fd| socket::recv_from(fd, buf, 0))
     }
 
     /// Polls to send one datagram to `target` (already an address: polls
@@ -314,7 +322,7 @@ impl UdpSocket {
     ) -> Poll<io::Result<usize>> {
         let target = SockAddr::from(&target);
         self.fd
-            .poll_io(cx, Mode::Write, |fd| socket::send_to(fd, buf, &target))
+            .poll_io(cx, Direction::Write, |fd| socket::send_to(fd, buf, &target))
     }
 
     /// Waits until the socket may be readable (a datagram or an error is
@@ -330,7 +338,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn readable(&self) -> io::Result<()> {
-        self.fd.ready(Mode::Read).await
+        self.fd.ready(Direction::Read).await
     }
 
     /// Waits until the socket may be writable.
@@ -342,7 +350,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn writable(&self) -> io::Result<()> {
-        self.fd.ready(Mode::Write).await
+        self.fd.ready(Direction::Write).await
     }
 
     /// The local address.

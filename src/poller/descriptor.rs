@@ -33,6 +33,7 @@
 //! the matching `info` bit; the bit stays until a new deadline is set, so an
 //! expired deadline fails the next read even when data is buffered.
 
+use super::Direction;
 use super::slot::{Registration, Slot, Wait, Waiter, Wakers};
 use crate::sync::Mutex;
 use crate::time::clock;
@@ -49,15 +50,6 @@ const INFO_WD_EXPIRED: u64 = 1 << 2;
 const INFO_EVENT_ERR: u64 = 1 << 3;
 const INFO_SHUTDOWN: u64 = 1 << 4;
 const INFO_SEQ_SHIFT: u32 = 32;
-
-/// Which direction an operation waits on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Mode {
-    /// The read slot and read deadline.
-    Read,
-    /// The write slot and write deadline.
-    Write,
-}
 
 /// Which deadline(s) a timer serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -253,7 +245,7 @@ impl PollDesc {
 
     /// Go's `netpollcheckerr`: the error an operation in `mode` must return
     /// now, if any. One atomic load.
-    pub(crate) fn check_err(&self, mode: Mode) -> Result<(), WaitError> {
+    pub(crate) fn check_err(&self, mode: Direction) -> Result<(), WaitError> {
         // SeqCst: see the ordering note in slot.rs.
         let info = self.info.load(Ordering::SeqCst);
         if info & INFO_CLOSING != 0 {
@@ -263,8 +255,8 @@ impl PollDesc {
             return Err(WaitError::Shutdown);
         }
         let expired = match mode {
-            Mode::Read => INFO_RD_EXPIRED,
-            Mode::Write => INFO_WD_EXPIRED,
+            Direction::Read => INFO_RD_EXPIRED,
+            Direction::Write => INFO_WD_EXPIRED,
         };
         if info & expired != 0 {
             return Err(WaitError::Timeout);
@@ -272,29 +264,29 @@ impl PollDesc {
         Ok(())
     }
 
-    fn slot(&self, mode: Mode) -> &Slot {
+    fn slot(&self, mode: Direction) -> &Slot {
         match mode {
-            Mode::Read => &self.rg,
-            Mode::Write => &self.wg,
+            Direction::Read => &self.rg,
+            Direction::Write => &self.wg,
         }
     }
 
     /// The direction's event tick if it may be ready (see
     /// [`Slot::ready_tick`]).
-    pub(crate) fn ready_tick(&self, mode: Mode) -> Option<usize> {
+    pub(crate) fn ready_tick(&self, mode: Direction) -> Option<usize> {
         self.slot(mode).ready_tick()
     }
 
     /// A short transfer suggests the direction is empty (or full): clear
     /// readiness unless it is sticky or an event arrived after `tick` (see
     /// [`Slot::clear_ready`]).
-    pub(crate) fn clear_ready(&self, mode: Mode, tick: usize) {
+    pub(crate) fn clear_ready(&self, mode: Direction, tick: usize) {
         self.slot(mode).clear_ready(tick)
     }
 
     /// A syscall got `EAGAIN`: clear readiness, sticky or not, unless an
     /// event arrived after `tick` (see [`Slot::clear_on_eagain`]).
-    pub(crate) fn clear_on_eagain(&self, mode: Mode, tick: usize) {
+    pub(crate) fn clear_on_eagain(&self, mode: Direction, tick: usize) {
         self.slot(mode).clear_on_eagain(tick)
     }
 
@@ -307,7 +299,7 @@ impl PollDesc {
     /// [`deregister`](Self::deregister)); `None` for a stateless poll.
     pub(crate) fn poll_wait(
         &self,
-        mode: Mode,
+        mode: Direction,
         cx: &Context<'_>,
         reg: Option<&mut Registration>,
         waiters: &AtomicUsize,
@@ -329,7 +321,12 @@ impl PollDesc {
 
     /// Withdraws `reg`'s waker from the `mode` slot, if it is still there
     /// (a future that waited completed or was dropped).
-    pub(crate) fn deregister(&self, mode: Mode, reg: &mut Registration, waiters: &AtomicUsize) {
+    pub(crate) fn deregister(
+        &self,
+        mode: Direction,
+        reg: &mut Registration,
+        waiters: &AtomicUsize,
+    ) {
         self.slot(mode).deregister(reg, waiters);
     }
 

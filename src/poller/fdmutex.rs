@@ -25,6 +25,7 @@
 //! stateless `poll_read` calls that cannot pass a baton on drop, so waking
 //! one and relying on it to continue could strand the rest.
 
+use super::Direction;
 use crate::sync::{AtomicU64, ModelledMutex as Mutex, Ordering};
 use std::task::{Poll, Waker};
 
@@ -36,21 +37,11 @@ const WWAIT: u64 = 1 << 4;
 const REF: u64 = 1 << 5;
 const REF_MASK: u64 = !(REF - 1);
 
-/// Which lock of the pair.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Side {
-    /// The read lock.
-    Read,
-    /// The write lock.
-    Write,
-}
-
-impl Side {
-    fn bits(self) -> (u64, u64) {
-        match self {
-            Side::Read => (RLOCK, RWAIT),
-            Side::Write => (WLOCK, WWAIT),
-        }
+/// The lock and waiter bits of the `dir` lock of the pair.
+fn bits(dir: Direction) -> (u64, u64) {
+    match dir {
+        Direction::Read => (RLOCK, RWAIT),
+        Direction::Write => (WLOCK, WWAIT),
     }
 }
 
@@ -112,15 +103,15 @@ impl FdMutex {
                 Err(now) => s = now,
             }
         }
-        self.wake_waiters(Side::Read);
-        self.wake_waiters(Side::Write);
+        self.wake_waiters(Direction::Read);
+        self.wake_waiters(Direction::Write);
         Ok(())
     }
 
     /// Tries to take `side`'s lock (and a reference) without waiting.
     /// `Ok(false)` means another task holds it.
-    pub(crate) fn try_lock(&self, side: Side) -> Result<bool, Closed> {
-        let (lock_bit, _) = side.bits();
+    pub(crate) fn try_lock(&self, side: Direction) -> Result<bool, Closed> {
+        let (lock_bit, _) = bits(side);
         let mut s = self.state.load(Ordering::Relaxed);
         loop {
             if s & CLOSED != 0 {
@@ -143,13 +134,13 @@ impl FdMutex {
 
     /// Takes `side`'s lock, or queues `waker` to be woken when it is released
     /// (or the descriptor is closed).
-    pub(crate) fn poll_lock(&self, side: Side, waker: &Waker) -> Poll<Result<(), Closed>> {
+    pub(crate) fn poll_lock(&self, side: Direction, waker: &Waker) -> Poll<Result<(), Closed>> {
         match self.try_lock(side) {
             Ok(true) => return Poll::Ready(Ok(())),
             Err(e) => return Poll::Ready(Err(e)),
             Ok(false) => {}
         }
-        let (lock_bit, wait_bit) = side.bits();
+        let (lock_bit, wait_bit) = bits(side);
         let mut queue = self.queue(side).lock();
         let mut s = self.state.load(Ordering::Relaxed);
         loop {
@@ -179,8 +170,8 @@ impl FdMutex {
     /// Releases `side`'s lock and its reference, waking queued waiters.
     /// Returns true if the caller must destroy the descriptor (see `decref`).
     #[must_use]
-    pub(crate) fn unlock(&self, side: Side) -> bool {
-        let (lock_bit, wait_bit) = side.bits();
+    pub(crate) fn unlock(&self, side: Direction) -> bool {
+        let (lock_bit, wait_bit) = bits(side);
         let old = self.state.fetch_sub(lock_bit + REF, Ordering::AcqRel);
         debug_assert!(old & lock_bit != 0, "unlock of an unlocked fd mutex");
         if old & wait_bit != 0 {
@@ -189,15 +180,15 @@ impl FdMutex {
         last_ref(old - lock_bit - REF)
     }
 
-    fn queue(&self, side: Side) -> &Mutex<Vec<Waker>> {
+    fn queue(&self, side: Direction) -> &Mutex<Vec<Waker>> {
         match side {
-            Side::Read => &self.read_waiters,
-            Side::Write => &self.write_waiters,
+            Direction::Read => &self.read_waiters,
+            Direction::Write => &self.write_waiters,
         }
     }
 
-    fn wake_waiters(&self, side: Side) {
-        let (_, wait_bit) = side.bits();
+    fn wake_waiters(&self, side: Direction) {
+        let (_, wait_bit) = bits(side);
         let wakers = {
             let mut queue = self.queue(side).lock();
             self.state.fetch_and(!wait_bit, Ordering::AcqRel);
@@ -233,10 +224,10 @@ mod tests {
     fn close_waits_for_last_reference() {
         let m = FdMutex::default();
         m.incref().unwrap();
-        assert!(m.try_lock(Side::Read).unwrap());
+        assert!(m.try_lock(Direction::Read).unwrap());
         m.incref_and_close().unwrap();
         assert_eq!(m.incref(), Err(Closed));
-        assert_eq!(m.try_lock(Side::Write), Err(Closed));
+        assert_eq!(m.try_lock(Direction::Write), Err(Closed));
         assert_eq!(
             m.incref_and_close(),
             Err(Closed),
@@ -244,7 +235,7 @@ mod tests {
         );
         assert!(!m.decref(), "the closer's reference is not the last");
         assert!(!m.decref());
-        assert!(m.unlock(Side::Read), "the last release destroys");
+        assert!(m.unlock(Direction::Read), "the last release destroys");
     }
 
     #[test]
@@ -252,18 +243,21 @@ mod tests {
         let m = FdMutex::default();
         let c = Arc::new(Count(AtomicUsize::new(0)));
         let w = Waker::from(c.clone());
-        assert!(m.try_lock(Side::Read).unwrap());
+        assert!(m.try_lock(Direction::Read).unwrap());
         assert!(
-            m.try_lock(Side::Write).unwrap(),
+            m.try_lock(Direction::Write).unwrap(),
             "write lock is independent"
         );
-        assert!(m.poll_lock(Side::Read, &w).is_pending());
-        assert!(m.poll_lock(Side::Read, &w).is_pending());
-        assert!(!m.unlock(Side::Read));
+        assert!(m.poll_lock(Direction::Read, &w).is_pending());
+        assert!(m.poll_lock(Direction::Read, &w).is_pending());
+        assert!(!m.unlock(Direction::Read));
         assert_eq!(c.0.load(Ordering::SeqCst), 1, "queued once, woken once");
-        assert!(matches!(m.poll_lock(Side::Read, &w), Poll::Ready(Ok(()))));
-        assert!(!m.unlock(Side::Read));
-        assert!(!m.unlock(Side::Write));
+        assert!(matches!(
+            m.poll_lock(Direction::Read, &w),
+            Poll::Ready(Ok(()))
+        ));
+        assert!(!m.unlock(Direction::Read));
+        assert!(!m.unlock(Direction::Write));
         assert_eq!(m.state.load(Ordering::SeqCst), 0);
     }
 
@@ -272,16 +266,16 @@ mod tests {
         let m = FdMutex::default();
         let c = Arc::new(Count(AtomicUsize::new(0)));
         let w = Waker::from(c.clone());
-        assert!(m.try_lock(Side::Write).unwrap());
-        assert!(m.poll_lock(Side::Write, &w).is_pending());
+        assert!(m.try_lock(Direction::Write).unwrap());
+        assert!(m.poll_lock(Direction::Write, &w).is_pending());
         m.incref_and_close().unwrap();
         assert_eq!(c.0.load(Ordering::SeqCst), 1);
         assert!(matches!(
-            m.poll_lock(Side::Write, &w),
+            m.poll_lock(Direction::Write, &w),
             Poll::Ready(Err(Closed))
         ));
         assert!(!m.decref());
-        assert!(m.unlock(Side::Write));
+        assert!(m.unlock(Direction::Write));
     }
 
     #[test]
@@ -301,7 +295,7 @@ mod tests {
                     }
                     let w = Waker::from(Arc::new(Unpark(std::thread::current())));
                     for _ in 0..2_000 {
-                        while m.poll_lock(Side::Write, &w).is_pending() {
+                        while m.poll_lock(Direction::Write, &w).is_pending() {
                             let t = std::time::Instant::now();
                             std::thread::park_timeout(std::time::Duration::from_secs(10));
                             assert!(
@@ -311,7 +305,7 @@ mod tests {
                         }
                         assert_eq!(held.fetch_add(1, Ordering::SeqCst), 0, "two holders");
                         held.fetch_sub(1, Ordering::SeqCst);
-                        assert!(!m.unlock(Side::Write));
+                        assert!(!m.unlock(Direction::Write));
                     }
                 })
             })
@@ -346,26 +340,26 @@ mod loom_tests {
     fn loom_unlock_wakes_queued_waiter() {
         loom::model(|| {
             let m = loom::sync::Arc::new(FdMutex::default());
-            assert_eq!(m.try_lock(Side::Read), Ok(true));
+            assert_eq!(m.try_lock(Direction::Read), Ok(true));
             let holder = {
                 let m = m.clone();
                 loom::thread::spawn(move || {
-                    assert!(!m.unlock(Side::Read));
+                    assert!(!m.unlock(Direction::Read));
                 })
             };
             let count = Arc::new(Count::default());
             let waker = Waker::from(count.clone());
-            let got = m.poll_lock(Side::Read, &waker);
+            let got = m.poll_lock(Direction::Read, &waker);
             holder.join().unwrap();
             match got {
                 Poll::Ready(r) => {
                     assert_eq!(r, Ok(()));
-                    assert!(!m.unlock(Side::Read));
+                    assert!(!m.unlock(Direction::Read));
                 }
                 Poll::Pending => {
                     assert_eq!(count.0.load(Ordering::SeqCst), 1, "queued waiter not woken");
-                    assert_eq!(m.try_lock(Side::Read), Ok(true));
-                    assert!(!m.unlock(Side::Read));
+                    assert_eq!(m.try_lock(Direction::Read), Ok(true));
+                    assert!(!m.unlock(Direction::Read));
                 }
             }
         });
@@ -378,7 +372,7 @@ mod loom_tests {
     fn loom_close_wakes_queued_waiter() {
         loom::model(|| {
             let m = loom::sync::Arc::new(FdMutex::default());
-            assert_eq!(m.try_lock(Side::Write), Ok(true));
+            assert_eq!(m.try_lock(Direction::Write), Ok(true));
             let closer = {
                 let m = m.clone();
                 loom::thread::spawn(move || {
@@ -388,7 +382,7 @@ mod loom_tests {
             };
             let count = Arc::new(Count::default());
             let waker = Waker::from(count.clone());
-            let got = m.poll_lock(Side::Write, &waker);
+            let got = m.poll_lock(Direction::Write, &waker);
             let closer_was_last = closer.join().unwrap();
             assert!(!closer_was_last, "the holder still has its reference");
             match got {
@@ -397,7 +391,10 @@ mod loom_tests {
                     assert_eq!(count.0.load(Ordering::SeqCst), 1, "queued waiter not woken");
                 }
             }
-            assert!(m.unlock(Side::Write), "the holder's release is the last");
+            assert!(
+                m.unlock(Direction::Write),
+                "the holder's release is the last"
+            );
         });
     }
 }

@@ -42,6 +42,16 @@ use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
+/// Which half of a full-duplex descriptor an operation is on: the read or
+/// write slot, lock (fdmutex.rs) and deadline of a descriptor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Direction {
+    /// Reading (and accepting).
+    Read,
+    /// Writing (and connecting).
+    Write,
+}
+
 /// See the module docs.
 #[derive(Debug)]
 pub(crate) struct Poller {
@@ -231,8 +241,8 @@ mod tests {
     /// What an operation does after `EAGAIN`: clear the read readiness that
     /// every new descriptor starts with.
     fn drained(pd: &descriptor::PollDesc) {
-        let tick = pd.ready_tick(descriptor::Mode::Read).unwrap();
-        pd.clear_ready(descriptor::Mode::Read, tick);
+        let tick = pd.ready_tick(Direction::Read).unwrap();
+        pd.clear_ready(Direction::Read, tick);
     }
 
     fn pipe() -> (OwnedFd, OwnedFd) {
@@ -256,7 +266,7 @@ mod tests {
         let count = Arc::new(Count(AtomicUsize::new(0)));
         let waker = Waker::from(count.clone());
         let cx = Context::from_waker(&waker);
-        let mode = descriptor::Mode::Read;
+        let mode = Direction::Read;
         assert!(
             pd.get()
                 .poll_wait(mode, &cx, None, poller.waiters())
@@ -301,7 +311,7 @@ mod tests {
         let cx = Context::from_waker(&waker);
         assert!(
             pd2.get()
-                .poll_wait(descriptor::Mode::Read, &cx, None, poller.waiters())
+                .poll_wait(Direction::Read, &cx, None, poller.waiters())
                 .is_pending()
         );
         poller.close(pd2.get(), r2.as_raw_fd());
@@ -343,7 +353,7 @@ mod tests {
         let count = Arc::new(Count(AtomicUsize::new(0)));
         let waker = Waker::from(count.clone());
         let cx = Context::from_waker(&waker);
-        let mode = descriptor::Mode::Read;
+        let mode = Direction::Read;
         assert!(
             pd.get()
                 .poll_wait(mode, &cx, None, poller.waiters())

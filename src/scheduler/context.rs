@@ -13,6 +13,7 @@
 //! Anything that needs "the current runtime" (spawn, timers, sockets) asks
 //! [`current`], which falls back to the default runtime.
 
+use super::ids::PId;
 use super::machine::Machine;
 use super::{Shared, TaskMeta};
 use async_task::Runnable;
@@ -27,7 +28,7 @@ pub(crate) struct WorkerContext {
     /// This M.
     pub(crate) machine: Arc<Machine>,
     /// The P this M holds, if any.
-    pub(crate) p: Cell<Option<usize>>,
+    pub(crate) p: Cell<Option<PId>>,
     /// While `Some`, tasks woken on this thread are collected here instead
     /// of queued (netpoll batches).
     pub(crate) batch: RefCell<Option<Vec<Runnable<TaskMeta>>>>,
@@ -38,6 +39,15 @@ pub(crate) struct WorkerContext {
     pub(crate) lifo_streak: Cell<u32>,
     /// The running task gave the P away (`block_in_place`).
     pub(crate) handed_off: Cell<bool>,
+}
+
+impl WorkerContext {
+    /// This M takes P `pid` as its own (Go's `wirep`).
+    pub(crate) fn wire_p(&self, pid: PId) {
+        // Go throws if an M that holds a P acquires another.
+        debug_assert!(self.p.get().is_none(), "an M took a second P");
+        self.p.set(Some(pid));
+    }
 }
 
 thread_local! {

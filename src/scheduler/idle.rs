@@ -17,6 +17,7 @@
 //!   sets `in_netpoll` before re-reading `next_p` and blocking, so one of
 //!   the two sides always notices the other.
 
+use super::ids::PId;
 use super::machine::Machine;
 use crate::sync::{Mutex, MutexGuard};
 use std::sync::Arc;
@@ -25,8 +26,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// The lists guarded by the idle lock.
 #[derive(Debug, Default)]
 pub(crate) struct IdleLists {
-    /// Idle P indices.
-    pub(crate) ps: Vec<usize>,
+    /// Idle Ps.
+    pub(crate) ps: Vec<PId>,
     /// Ms without a P (parked, or blocked in the poller).
     pub(crate) ms: Vec<Arc<Machine>>,
     /// Live M threads (workers and spares).
@@ -58,17 +59,27 @@ impl Idle {
     pub(crate) fn nmspinning(&self) -> usize {
         self.nmspinning.load(Ordering::SeqCst)
     }
+
+    /// One spinning M stopped spinning (or a wake that counted one found
+    /// no P for it). Returns the count before.
+    pub(crate) fn stop_spinning(&self) -> usize {
+        let before = self.nmspinning.fetch_sub(1, Ordering::SeqCst);
+        // Go throws on a negative `nmspinning`.
+        debug_assert!(before > 0, "nmspinning went negative");
+        before
+    }
 }
 
 impl IdleLists {
     /// Pushes an idle P (caller holds the lock and updates `npidle`).
-    pub(crate) fn put_p(&mut self, idle: &Idle, p: usize) {
+    pub(crate) fn put_p(&mut self, idle: &Idle, p: PId) {
+        debug_assert!(!self.ps.contains(&p), "a P listed idle twice");
         self.ps.push(p);
         idle.npidle.fetch_add(1, Ordering::SeqCst);
     }
 
     /// Pops an idle P.
-    pub(crate) fn get_p(&mut self, idle: &Idle) -> Option<usize> {
+    pub(crate) fn get_p(&mut self, idle: &Idle) -> Option<PId> {
         let p = self.ps.pop()?;
         idle.npidle.fetch_sub(1, Ordering::SeqCst);
         Some(p)

@@ -31,6 +31,7 @@
 
 use super::barrier;
 use super::context::{self, WorkerContext};
+use super::ids::{MId, PId};
 use super::processor::{PCounters, Processor};
 use super::{Shared, Task};
 use crate::time::clock::{self, NEVER};
@@ -49,8 +50,8 @@ const GLOBAL_CHECK_INTERVAL: u64 = 61;
 /// See the module docs.
 #[derive(Debug)]
 pub(crate) struct Machine {
-    /// Unique per runtime, never 0 (0 marks an idle P).
-    pub(crate) id: u64,
+    /// Unique per runtime.
+    pub(crate) id: MId,
     thread: OnceLock<Thread>,
     /// A P handed to this M while it was idle: index + 1, or 0.
     next_p: AtomicUsize,
@@ -66,7 +67,7 @@ pub(crate) struct Machine {
 }
 
 impl Machine {
-    pub(crate) fn new(id: u64) -> Machine {
+    pub(crate) fn new(id: MId) -> Machine {
         Machine {
             id,
             thread: OnceLock::new(),
@@ -95,15 +96,20 @@ impl Machine {
     }
 
     /// Hands P `pid` to this (idle) M; `wake` must follow.
-    pub(crate) fn hand_p(&self, pid: usize, spinning: bool) {
+    pub(crate) fn hand_p(&self, pid: PId, spinning: bool) {
+        debug_assert_eq!(
+            self.next_p.load(Ordering::Relaxed),
+            0,
+            "an M handed a second P before taking the first"
+        );
         self.spinning.store(spinning, Ordering::Relaxed);
-        self.next_p.store(pid + 1, Ordering::SeqCst);
+        self.next_p.store(pid.index() + 1, Ordering::SeqCst);
     }
 
-    fn take_p(&self) -> Option<usize> {
+    fn take_p(&self) -> Option<PId> {
         match self.next_p.swap(0, Ordering::SeqCst) {
             0 => None,
-            n => Some(n - 1),
+            n => Some(PId::new(n - 1)),
         }
     }
 
@@ -171,7 +177,7 @@ fn schedule_loop(ctx: &WorkerContext) {
                 // load keeps the common case free of a locked instruction.
                 if m.spinning.load(Ordering::Relaxed)
                     && m.spinning.swap(false, Ordering::Relaxed)
-                    && shared.idle.nmspinning.fetch_sub(1, Ordering::SeqCst) == 1
+                    && shared.idle.stop_spinning() == 1
                 {
                     // The last spinner found work: there may be more, so
                     // make sure someone else keeps looking (Go's
@@ -371,14 +377,14 @@ fn release_p(ctx: &WorkerContext, p: &Processor) {
     let was_spinning = m.spinning.swap(false, Ordering::Relaxed);
     {
         let mut lists = shared.idle.lock();
-        if p.owner.transfer(m.id, 0) {
+        if p.owner.transfer(Some(m.id), None) {
             lists.put_p(&shared.idle, p.id);
         }
         lists.ms.push(m.clone());
     }
     ctx.p.set(None);
     if was_spinning {
-        shared.idle.nmspinning.fetch_sub(1, Ordering::SeqCst);
+        shared.idle.stop_spinning();
     }
     if shared.any_tasks() || shared.earliest_timer() <= clock::now() {
         reacquire(ctx, true);
@@ -391,20 +397,20 @@ fn reacquire(ctx: &WorkerContext, spin: bool) -> bool {
     let shared = &*ctx.shared;
     let m = &*ctx.machine;
     if let Some(pid) = m.take_p() {
-        ctx.p.set(Some(pid));
+        ctx.wire_p(pid);
         return true;
     }
     let mut lists = shared.idle.lock();
     // Handed a P between the check above and the lock?
     if let Some(pid) = m.take_p() {
-        ctx.p.set(Some(pid));
+        ctx.wire_p(pid);
         return true;
     }
     if lists.ps.is_empty() || !lists.unlist_m(m) {
         return false;
     }
     let pid = lists.get_p(&shared.idle).expect("checked non-empty");
-    let taken = shared.ps[pid].owner.transfer(0, m.id);
+    let taken = shared.ps[pid].owner.transfer(None, Some(m.id));
     debug_assert!(taken, "an idle-listed P has no owner");
     drop(lists);
     if spin {
@@ -412,7 +418,7 @@ fn reacquire(ctx: &WorkerContext, spin: bool) -> bool {
         shared.idle.nmspinning.fetch_add(1, Ordering::SeqCst);
     }
     shared.sysmon.wake_if_sleeping();
-    ctx.p.set(Some(pid));
+    ctx.wire_p(pid);
     true
 }
 
@@ -425,7 +431,7 @@ fn lost_p(ctx: &WorkerContext) {
         // It took the P back spinning just before sysmon handed it away:
         // give up the spinning count with the P, or wakep would believe
         // someone is still looking for work.
-        ctx.shared.idle.nmspinning.fetch_sub(1, Ordering::SeqCst);
+        ctx.shared.idle.stop_spinning();
     }
     ctx.shared.idle.lock().ms.push(ctx.machine.clone());
     reacquire(ctx, false);
@@ -437,7 +443,7 @@ fn idle_wait(ctx: &WorkerContext) -> bool {
     let shared = &*ctx.shared;
     let m = &*ctx.machine;
     if let Some(pid) = m.take_p() {
-        ctx.p.set(Some(pid));
+        ctx.wire_p(pid);
         return true;
     }
     if shared.is_shutdown() {
@@ -498,7 +504,7 @@ fn park(ctx: &WorkerContext) -> bool {
     let mut idle_since = Instant::now();
     loop {
         if let Some(pid) = m.take_p() {
-            ctx.p.set(Some(pid));
+            ctx.wire_p(pid);
             return true;
         }
         if shared.is_shutdown() {

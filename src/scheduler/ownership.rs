@@ -68,10 +68,11 @@
 //! on both sides). As a last resort sysmon also wakes an M for any idle P
 //! whose queues hold tasks (sysmon.rs).
 
+use super::ids::MId;
 use crate::sync::{AtomicU64, Ordering, dekker_point};
 
 /// Bits of the word holding the owner's M id.
-const ID_MASK: u64 = 0x7fff_ffff;
+const ID_MASK: u64 = MId::MAX as u64;
 /// sysmon has reserved the P and is deciding whether to retake it.
 const RESERVED: u64 = 1 << 31;
 
@@ -120,9 +121,9 @@ impl Ownership {
         }
     }
 
-    /// The M id in `word` (0: idle), reserved or not.
-    pub(crate) fn owner_of(word: u64) -> u64 {
-        word & ID_MASK
+    /// The M named in `word` (`None`: idle), reserved or not.
+    pub(crate) fn owner_of(word: u64) -> Option<MId> {
+        MId::from_raw((word & ID_MASK) as u32)
     }
 
     /// True if sysmon holds `word` reserved.
@@ -130,40 +131,43 @@ impl Ownership {
         word & RESERVED != 0
     }
 
-    /// The owning M's id right now (0: idle).
+    /// The owning M right now (`None`: idle).
     #[cfg(test)]
-    pub(crate) fn owner(&self) -> u64 {
+    pub(crate) fn owner(&self) -> Option<MId> {
         Self::owner_of(self.word())
     }
 
     /// True if `word` names M `m` (reserved or not).
-    pub(crate) fn names(word: u64, m: u64) -> bool {
-        Self::owner_of(word) == m & ID_MASK
+    pub(crate) fn names(word: u64, m: MId) -> bool {
+        Self::owner_of(word) == Some(m)
     }
 
     /// True if `word` says M `m` owns the P (a reserved word is owned by
     /// nobody until sysmon resolves it).
-    pub(crate) fn owned_by(word: u64, m: u64) -> bool {
+    pub(crate) fn owned_by(word: u64, m: MId) -> bool {
         Self::names(word, m) && !Self::is_reserved(word)
     }
 
     /// True if M `m` owns the P right now (false while reserved).
-    pub(crate) fn is_owned_by(&self, m: u64) -> bool {
+    pub(crate) fn is_owned_by(&self, m: MId) -> bool {
         Self::owned_by(self.word(), m)
     }
 
     /// The owner M's check that it still owns the P: waits out a pending
     /// reservation, which sysmon resolves without taking any lock.
-    pub(crate) fn holds(&self, m: u64) -> bool {
+    pub(crate) fn holds(&self, m: MId) -> bool {
         Self::owned_by(self.settled(), m)
     }
 
-    /// Moves the P from M `from` (0: idle) to M `to` (0: idle), if `from`
-    /// owns it (waiting out a reservation). Returns false if it does not.
-    pub(crate) fn transfer(&self, from: u64, to: u64) -> bool {
+    /// Moves the P from M `from` (`None`: idle) to M `to` (`None`: idle),
+    /// if `from` owns it (waiting out a reservation). Returns false if it
+    /// does not.
+    pub(crate) fn transfer(&self, from: Option<MId>, to: Option<MId>) -> bool {
+        // Go throws on a P changing from a status to itself.
+        debug_assert!(from != to, "a P transferred to its own owner");
         let mut cur = self.word();
         let mut spins = 0u32;
-        while Self::names(cur, from) {
+        while Self::owner_of(cur) == from {
             if Self::is_reserved(cur) {
                 backoff(&mut spins);
                 cur = self.word();
@@ -184,13 +188,13 @@ impl Ownership {
 
     /// Moves the P to M `to` if its word is still `seen` (nobody released,
     /// took, reserved or handed it off since).
-    pub(crate) fn transfer_exact(&self, seen: u64, to: u64) -> bool {
+    pub(crate) fn transfer_exact(&self, seen: u64, to: MId) -> bool {
         !Self::is_reserved(seen)
             && self
                 .word
                 .compare_exchange(
                     seen,
-                    Self::next(seen, to),
+                    Self::next(seen, Some(to)),
                     Ordering::SeqCst,
                     Ordering::SeqCst,
                 )
@@ -201,10 +205,11 @@ impl Ownership {
     /// reserved word for [`resolve`](Self::resolve), which must follow
     /// without waiting for any lock (the owner may wait for it holding one).
     pub(crate) fn reserve(&self, seen: u64) -> Option<u64> {
-        if Self::is_reserved(seen) || Self::owner_of(seen) == 0 {
+        if Self::is_reserved(seen) {
             return None;
         }
-        let reserved = Self::next(seen, seen) | RESERVED;
+        let owner = Self::owner_of(seen)?;
+        let reserved = Self::next(seen, Some(owner)) | RESERVED;
         self.word
             .compare_exchange(seen, reserved, Ordering::SeqCst, Ordering::SeqCst)
             .is_ok()
@@ -213,13 +218,14 @@ impl Ownership {
 
     /// sysmon: ends the reservation `reserved`, giving the P to M `to` —
     /// the new M, or the old owner when the hand-off is called off.
-    pub(crate) fn resolve(&self, reserved: u64, to: u64) {
+    pub(crate) fn resolve(&self, reserved: u64, to: MId) {
+        debug_assert!(Self::is_reserved(reserved), "resolving an unreserved word");
         // Nobody else changes a reserved word.
         let ok = self
             .word
             .compare_exchange(
                 reserved,
-                Self::next(reserved, to),
+                Self::next(reserved, Some(to)),
                 Ordering::SeqCst,
                 Ordering::SeqCst,
             )
@@ -229,7 +235,7 @@ impl Ownership {
 
     /// Runs `publish` (putting work on this P) only if M `m` owns the P,
     /// then checks it still does; see the module docs.
-    pub(crate) fn publish_as(&self, m: u64, publish: impl FnOnce()) -> Published {
+    pub(crate) fn publish_as(&self, m: MId, publish: impl FnOnce()) -> Published {
         if !self.is_owned_by(m) {
             return Published::NotOwner;
         }
@@ -243,8 +249,8 @@ impl Ownership {
     }
 
     /// `cur` with the next generation, owned by `to`, not reserved.
-    fn next(cur: u64, to: u64) -> u64 {
-        ((cur >> 32).wrapping_add(1) << 32) | (to & ID_MASK)
+    fn next(cur: u64, to: Option<MId>) -> u64 {
+        ((cur >> 32).wrapping_add(1) << 32) | u64::from(to.map_or(0, MId::raw))
     }
 }
 
@@ -266,34 +272,47 @@ fn backoff(spins: &mut u32) {
 mod tests {
     use super::*;
 
+    fn m(n: u32) -> MId {
+        MId::from_raw(n).unwrap()
+    }
+
     #[test]
     fn transfers_need_the_expected_owner_and_bump_the_generation() {
         let o = Ownership::new();
-        assert_eq!(o.owner(), 0);
-        assert!(!o.transfer(1, 2), "idle P: M1 cannot give it away");
-        assert!(o.transfer(0, 1));
-        assert!(o.is_owned_by(1));
-        assert!(!o.transfer(0, 2), "owned P: not takeable as idle");
+        assert_eq!(o.owner(), None);
+        assert!(
+            !o.transfer(Some(m(1)), Some(m(2))),
+            "idle P: M1 cannot give it away"
+        );
+        assert!(o.transfer(None, Some(m(1))));
+        assert!(o.is_owned_by(m(1)));
+        assert!(
+            !o.transfer(None, Some(m(2))),
+            "owned P: not takeable as idle"
+        );
         let seen = o.word();
-        assert!(o.transfer(1, 0));
-        assert!(o.transfer(0, 1));
-        assert!(o.is_owned_by(1));
+        assert!(o.transfer(Some(m(1)), None));
+        assert!(o.transfer(None, Some(m(1))));
+        assert!(o.is_owned_by(m(1)));
         assert_ne!(o.word(), seen, "release + retake changes the word");
-        assert!(!o.transfer_exact(seen, 2), "a stale word cannot hand off");
-        assert!(o.transfer_exact(o.word(), 2));
-        assert!(o.is_owned_by(2));
+        assert!(
+            !o.transfer_exact(seen, m(2)),
+            "a stale word cannot hand off"
+        );
+        assert!(o.transfer_exact(o.word(), m(2)));
+        assert!(o.is_owned_by(m(2)));
     }
 
     #[test]
     fn publish_as_only_publishes_for_the_owner() {
         let o = Ownership::new();
-        assert!(o.transfer(0, 7));
+        assert!(o.transfer(None, Some(m(7))));
         let mut n = 0;
-        assert_eq!(o.publish_as(8, || n += 1), Published::NotOwner);
+        assert_eq!(o.publish_as(m(8), || n += 1), Published::NotOwner);
         assert_eq!(n, 0);
-        assert_eq!(o.publish_as(7, || n += 1), Published::Owned);
+        assert_eq!(o.publish_as(m(7), || n += 1), Published::Owned);
         assert_eq!(
-            o.publish_as(7, || assert!(o.transfer(7, 9))),
+            o.publish_as(m(7), || assert!(o.transfer(Some(m(7)), Some(m(9))))),
             Published::LostMeanwhile
         );
     }
@@ -311,8 +330,12 @@ mod loom_tests {
     use crate::sync::{AtomicUsize, dekker_point};
     use loom::sync::Arc;
 
-    const M0: u64 = 1;
-    const M1: u64 = 2;
+    fn m0() -> MId {
+        MId::nth(1)
+    }
+    fn m1() -> MId {
+        MId::nth(2)
+    }
 
     /// The stuck M's side: its poll count (odd inside a poll).
     struct StuckM {
@@ -338,17 +361,17 @@ mod loom_tests {
             let seq = self.seq.load(Ordering::Relaxed) + 1;
             self.seq.store(seq, Ordering::Release);
             barrier::light();
-            p.holds(M0)
+            p.holds(m0())
         }
     }
 
     /// sysmon.rs `retake` (the `claim`), judged from word `seen` and poll 1.
-    fn retake(p: &Ownership, m: &StuckM, seen: u64, to: u64) -> bool {
+    fn retake(p: &Ownership, m: &StuckM, seen: u64, to: MId) -> bool {
         let Some(reserved) = p.reserve(seen) else {
             return false;
         };
         let still_inside = barrier::heavy() && m.seq.load(Ordering::Acquire) == 1;
-        p.resolve(reserved, if still_inside { to } else { M0 });
+        p.resolve(reserved, if still_inside { to } else { m0() });
         still_inside
     }
 
@@ -416,14 +439,14 @@ mod loom_tests {
                 woken: AtomicUsize::new(0),
                 ran: AtomicUsize::new(0),
             });
-            assert!(w.p.transfer(0, M0));
+            assert!(w.p.transfer(None, Some(m0())));
             let seen = w.p.word();
 
             let stuck = {
                 let w = w.clone();
                 loom::thread::spawn(move || {
                     // schedule_local on the stuck M.
-                    match w.p.publish_as(M0, || {
+                    match w.p.publish_as(m0(), || {
                         w.runnext.swap(1, Ordering::SeqCst);
                     }) {
                         Published::NotOwner => {
@@ -441,14 +464,14 @@ mod loom_tests {
             };
 
             // sysmon retakes P0 for M1, which runs it.
-            if retake(&w.p, &w.m, seen, M1) && !w.run_one() {
+            if retake(&w.p, &w.m, seen, m1()) && !w.run_one() {
                 // release_p: release, publish the idle P, re-check.
-                assert!(w.p.transfer(M1, 0));
+                assert!(w.p.transfer(Some(m1()), None));
                 w.npidle.store(1, Ordering::SeqCst);
                 dekker_point();
                 let work =
                     w.runnext.load(Ordering::SeqCst) == 1 || w.global.load(Ordering::SeqCst) > 0;
-                if work && w.p.transfer(0, M1) {
+                if work && w.p.transfer(None, Some(m1())) {
                     w.npidle.store(0, Ordering::SeqCst);
                     assert!(w.run_one(), "the re-check saw work");
                 }
@@ -464,7 +487,7 @@ mod loom_tests {
                     1,
                     "a queued task with P0 idle needs a woken M"
                 );
-                assert_eq!(w.p.owner(), 0, "P0 idle while its work waits");
+                assert_eq!(w.p.owner(), None, "P0 idle while its work waits");
             }
         });
     }
@@ -483,10 +506,10 @@ mod loom_tests {
             let m = Arc::new(StuckM::in_first_poll());
             // Ms using P0 (between an ownership check and the next poll).
             let inside = Arc::new(AtomicUsize::new(0));
-            assert!(p.transfer(0, M0));
+            assert!(p.transfer(None, Some(m0())));
             let seen = p.word();
 
-            let m0 = {
+            let stuck_thread = {
                 let (p, m, inside) = (p.clone(), m.clone(), inside.clone());
                 loom::thread::spawn(move || {
                     for poll in 1..=2 {
@@ -501,19 +524,19 @@ mod loom_tests {
                 })
             };
 
-            let handed = retake(&p, &m, seen, M1);
+            let handed = retake(&p, &m, seen, m1());
             if handed {
                 assert_eq!(inside.fetch_add(1, Ordering::SeqCst), 0, "two Ms on P0");
                 inside.fetch_sub(1, Ordering::SeqCst);
             }
-            let lost_in = m0.join().unwrap();
+            let lost_in = stuck_thread.join().unwrap();
 
             assert_eq!(
                 lost_in,
                 handed.then_some(1),
                 "taken only in the judged poll"
             );
-            assert_eq!(p.owner(), if handed { M1 } else { M0 });
+            assert_eq!(p.owner(), Some(if handed { m1() } else { m0() }));
             assert!(!Ownership::is_reserved(p.word()));
         });
     }
@@ -528,24 +551,24 @@ mod loom_tests {
         loom::model(|| {
             let p = Arc::new(Ownership::new());
             let m = Arc::new(StuckM::in_first_poll());
-            assert!(p.transfer(0, M0));
+            assert!(p.transfer(None, Some(m0())));
             let seen = p.word();
             let owner = {
                 let (p, m) = (p.clone(), m.clone());
                 loom::thread::spawn(move || {
                     let kept = m.leave(&p);
-                    let released = p.transfer(M0, 0);
-                    let retaken = p.transfer(0, M0);
+                    let released = p.transfer(Some(m0()), None);
+                    let retaken = p.transfer(None, Some(m0()));
                     (kept, released, retaken)
                 })
             };
-            let handed = retake(&p, &m, seen, M1);
+            let handed = retake(&p, &m, seen, m1());
             let (kept, released, retaken) = owner.join().unwrap();
             if handed {
                 // Taken inside the poll: the owner knew before releasing.
-                assert!(!kept && !released && p.owner() == M1);
+                assert!(!kept && !released && p.owner() == Some(m1()));
             } else {
-                assert!(kept && released && retaken && p.owner() == M0);
+                assert!(kept && released && retaken && p.owner() == Some(m0()));
             }
             assert!(!Ownership::is_reserved(p.word()));
         });

@@ -17,6 +17,7 @@
 //! step (sysmon handing off a P whose poll has just returned) can at
 //! worst take one task from it, as a thief would.
 
+use super::ids::PId;
 use super::ownership::Ownership;
 use super::runqueue::RunQueue;
 use crate::sync::{AtomicPtr, Ordering};
@@ -47,7 +48,7 @@ impl PCounters {
 #[derive(Debug)]
 pub(crate) struct Processor {
     /// Index in the runtime's P array.
-    pub(crate) id: usize,
+    pub(crate) id: PId,
     /// Local run queue.
     pub(crate) runq: RunQueue<Runnable<TaskMeta>>,
     /// LIFO slot: the task most recently woken by this P's running task.
@@ -65,7 +66,7 @@ pub(crate) struct Processor {
 }
 
 impl Processor {
-    pub(crate) fn new(id: usize) -> Processor {
+    pub(crate) fn new(id: PId) -> Processor {
         Processor {
             id,
             runq: RunQueue::new(),

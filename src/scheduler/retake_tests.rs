@@ -151,13 +151,13 @@ fn sysmon_wakes_an_m_for_tasks_left_on_an_idle_p() {
     let ran = Arc::new(AtomicBool::new(false));
     let meta = super::TaskMeta {
         shared: shared.clone(),
-        key: std::sync::atomic::AtomicU32::new(super::Key::pack(None)),
+        key: std::sync::atomic::AtomicU32::new(super::registry::Key::pack(None)),
     };
     let (runnable, task) = {
         let ran = ran.clone();
         async_task::Builder::new().metadata(meta).spawn(
             move |_| async move { ran.store(true, Ordering::SeqCst) },
-            async_task::WithInfo(super::schedule_task),
+            async_task::WithInfo(super::ready::schedule_task),
         )
     };
     task.detach();

@@ -28,6 +28,7 @@
 
 use super::Shared;
 use super::barrier;
+use super::handoff::{self, IoWaiters, has_work};
 use super::machine::Machine;
 use super::ownership::Ownership;
 use super::processor::{PCounters, Processor};
@@ -206,8 +207,8 @@ fn run(shared: &Shared) {
         for p in shared.ps.iter() {
             let word = p.owner.word();
             let tick = p.schedtick.load(Ordering::Relaxed);
-            let s = &mut seen[p.id];
-            let idle = Ownership::owner_of(word) == 0;
+            let s = &mut seen[p.id.index()];
+            let idle = Ownership::owner_of(word).is_none();
             if idle && p.has_tasks() {
                 shared.wakep();
             }
@@ -223,7 +224,9 @@ fn run(shared: &Shared) {
                 };
                 continue;
             }
-            if now.saturating_sub(s.since) < threshold || !has_work(shared, p) {
+            if now.saturating_sub(s.since) < threshold
+                || !has_work(shared, p, IoWaiters::CountUnlessAPIsIdle)
+            {
                 continue;
             }
             // Owned by the same M, and no poll started, for the threshold:
@@ -248,14 +251,6 @@ fn run(shared: &Shared) {
         }
         idle_rounds = if did { 0 } else { idle_rounds + 1 };
     }
-}
-
-/// Is anything waiting that P `p`'s stuck M would otherwise have run?
-fn has_work(shared: &Shared, p: &Processor) -> bool {
-    p.has_tasks()
-        || p.timers.next_when() != NEVER
-        || !shared.global.is_empty()
-        || (shared.poller.has_waiters() && shared.idle.npidle() == 0)
 }
 
 /// The M named in `word`, if it is inside a task's poll, with its poll
@@ -284,83 +279,18 @@ pub(super) fn retake(
     stuck: &Machine,
     poll: u64,
 ) -> bool {
-    give_p(shared, p, |to| {
+    // (A word that names no M cannot be reserved.)
+    let Some(owner) = Ownership::owner_of(seen) else {
+        return false;
+    };
+    handoff::give_p(shared, p, |to| {
         let Some(reserved) = p.owner.reserve(seen) else {
             return false;
         };
         let still_inside = barrier::heavy() && stuck.poll_seq() == poll;
         // Back to `stuck` if its poll returned: it goes on with its P.
-        let to = if still_inside {
-            to
-        } else {
-            Ownership::owner_of(seen)
-        };
+        let to = if still_inside { to } else { owner };
         p.owner.resolve(reserved, to);
         still_inside
     })
-}
-
-/// Hands the current M's own P `p` to another M (`block_in_place`), if its
-/// owner word is still `seen`. Returns false if the word changed or no M
-/// is available.
-pub(crate) fn handoff(shared: &Shared, p: &Processor, seen: u64) -> bool {
-    give_p(shared, p, |to| p.owner.transfer_exact(seen, to))
-}
-
-/// The M that a P given away goes to.
-enum Taker {
-    /// An idle M, taken off the idle list.
-    Idle(Arc<Machine>),
-    /// A spare to start (within `max_spare_threads`).
-    Spare(Arc<Machine>),
-}
-
-/// Finds an M for P `p` — an idle one, or a spare to start — and lets
-/// `claim` move the P's owner word to it; if that succeeds, starts the M
-/// on the P and counts a hand-off. `claim` runs with no lock held (a
-/// reservation in it must not wait for one: the P's owner may wait for the
-/// reservation holding the idle lock, in `release_p`).
-fn give_p(shared: &Shared, p: &Processor, claim: impl FnOnce(u64) -> bool) -> bool {
-    let taker = {
-        let mut lists = shared.idle.lock();
-        match lists.get_m() {
-            Some(m) => Taker::Idle(m),
-            None if lists.threads < shared.nprocs() + shared.config.max_spare_threads
-                && !shared.is_shutdown() =>
-            {
-                Taker::Spare(shared.new_machine())
-            }
-            None => return false,
-        }
-    };
-    let (Taker::Idle(m) | Taker::Spare(m)) = &taker;
-    if !claim(m.id) {
-        if let Taker::Idle(m) = taker {
-            shared.idle.lock().ms.push(m);
-        }
-        return false;
-    }
-    match taker {
-        Taker::Idle(m) => {
-            m.hand_p(p.id, false);
-            m.wake(&shared.poller);
-        }
-        Taker::Spare(m) => {
-            let id = m.id;
-            if shared.spawn_m(m, p.id, false).is_err() {
-                // No thread. The old owner may already have seen that it
-                // lost the P, so it cannot be given back: it goes on the
-                // idle list, where that M (or any other) takes it.
-                let mut lists = shared.idle.lock();
-                if p.owner.transfer(id, 0) {
-                    lists.put_p(&shared.idle, p.id);
-                }
-                drop(lists);
-                shared.wakep();
-                return false;
-            }
-        }
-    }
-    shared.counters.handoffs.fetch_add(1, Ordering::Relaxed);
-    true
 }

@@ -6,7 +6,8 @@ use crate::net::addr::{ToSocketAddrs, resolve};
 use crate::net::backoff::AcceptBackoff;
 use crate::net::socket::{self, SockAddr};
 use crate::net::sockopt;
-use crate::poller::descriptor::{DeadlineMode, Mode};
+use crate::poller::Direction;
+use crate::poller::descriptor::DeadlineMode;
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
@@ -124,7 +125,7 @@ impl TcpListener {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let (fd, addr) = self.fd.op(Mode::Read, accept_retrying).await?;
+        let (fd, addr) = self.fd.op(Direction::Read, accept_retrying).await?;
         Ok((self.accepted(fd)?, addr))
     }
 
@@ -138,7 +139,7 @@ impl TcpListener {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
-        let (fd, addr) = ready!(self.fd.poll_io(cx, Mode::Read, accept_retrying))?;
+        let (fd, addr) = ready!(self.fd.poll_io(cx, Direction::Read, accept_retrying))?;
         Poll::Ready(self.accepted(fd).map(|stream| (stream, addr)))
     }
 

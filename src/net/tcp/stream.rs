@@ -3,7 +3,8 @@
 use crate::io::fd::Fd;
 use crate::net::addr::{ToSocketAddrs, resolve};
 use crate::net::socket::{self, SockAddr};
-use crate::poller::descriptor::{DeadlineMode, Mode};
+use crate::poller::Direction;
+use crate::poller::descriptor::DeadlineMode;
 use crate::sys::cvt;
 use std::fmt;
 use std::io;
@@ -230,7 +231,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn readable(&self) -> io::Result<()> {
-        self.fd.ready(Mode::Read).await
+        self.fd.ready(Direction::Read).await
     }
 
     /// Waits until the stream may be writable.
@@ -247,7 +248,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn writable(&self) -> io::Result<()> {
-        self.fd.ready(Mode::Write).await
+        self.fd.ready(Direction::Write).await
     }
 
     /// Shuts down the read half, the write half, or both.

@@ -2,7 +2,8 @@
 
 use crate::io::fd::Fd;
 use crate::net::socket::{self, SockAddr};
-use crate::poller::descriptor::{DeadlineMode, Mode};
+use crate::poller::Direction;
+use crate::poller::descriptor::DeadlineMode;
 use std::fmt;
 use std::io;
 use std::net::Shutdown;
@@ -178,7 +179,9 @@ impl UnixDatagram {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.fd.op(Mode::Write, |fd| socket::send(fd, buf)).await
+        self.fd
+            .op(Direction::Write, |fd| socket::send(fd, buf))
+            .await
     }
 
     /// Receives one datagram from the connected peer, returning its length
@@ -192,7 +195,9 @@ impl UnixDatagram {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.fd.op(Mode::Read, |fd| socket::recv(fd, buf, 0)).await
+        self.fd
+            .op(Direction::Read, |fd| socket::recv(fd, buf, 0))
+            .await
     }
 
     /// Receives the next datagram without removing it from the queue.
@@ -208,7 +213,7 @@ impl UnixDatagram {
     /// ```
     pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.fd
-            .op(Mode::Read, |fd| socket::recv(fd, buf, libc::MSG_PEEK))
+            .op(Direction::Read, |fd| socket::recv(fd, buf, libc::MSG_PEEK))
             .await
     }
 
@@ -226,7 +231,7 @@ impl UnixDatagram {
     pub async fn send_to<P: AsRef<Path>>(&self, buf: &[u8], path: P) -> io::Result<usize> {
         let addr = SockAddr::from_path(path.as_ref())?;
         self.fd
-            .op(Mode::Write, |fd| socket::send_to(fd, buf, &addr))
+            .op(Direction::Write, |fd| socket::send_to(fd, buf, &addr))
             .await
     }
 
@@ -252,7 +257,7 @@ impl UnixDatagram {
     pub async fn send_to_addr(&self, buf: &[u8], addr: &SocketAddr) -> io::Result<usize> {
         let addr = SockAddr::from_unix(addr)?;
         self.fd
-            .op(Mode::Write, |fd| socket::send_to(fd, buf, &addr))
+            .op(Direction::Write, |fd| socket::send_to(fd, buf, &addr))
             .await
     }
 
@@ -270,7 +275,7 @@ impl UnixDatagram {
     /// ```
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.fd
-            .op(Mode::Read, |fd| socket::recv_from(fd, buf, 0))
+            .op(Direction::Read, |fd| socket::recv_from(fd, buf, 0))
             .await
     }
 
@@ -287,7 +292,9 @@ impl UnixDatagram {
     /// ```
     pub async fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.fd
-            .op(Mode::Read, |fd| socket::recv_from(fd, buf, libc::MSG_PEEK))
+            .op(Direction::Read, |fd| {
+                socket::recv_from(fd, buf, libc::MSG_PEEK)
+            })
             .await
     }
 
@@ -304,7 +311,7 @@ impl UnixDatagram {
     /// ```
     pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         self.fd
-            .poll_io(cx, Mode::Read, |fd| socket::recv(fd, buf, 0))
+            .poll_io(cx, Direction::Read, |fd| socket::recv(fd, buf, 0))
     }
 
     /// Polls to send one datagram to the connected peer.
@@ -316,7 +323,8 @@ impl UnixDatagram {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.fd.poll_io(cx, Mode::Write, |fd| socket::send(fd, buf))
+        self.fd
+            .poll_io(cx, Direction::Write, |fd| socket::send(fd, buf))
     }
 
     /// Polls to receive one datagram and its sender.
@@ -336,7 +344,7 @@ impl UnixDatagram {
         buf: &mut [u8],
     ) -> Poll<io::Result<(usize, SocketAddr)>> {
         self.fd
-            .poll_io(cx, Mode::Read, |fd| socket::recv_from(fd, buf, 0))
+            .poll_io(cx, Direction::Read, |fd| socket::recv_from(fd, buf, 0))
     }
 
     /// Polls to send one datagram to the socket bound at `path`.
@@ -363,7 +371,7 @@ impl UnixDatagram {
             Err(e) => return Poll::Ready(Err(e)),
         };
         self.fd
-            .poll_io(cx, Mode::Write, |fd| socket::send_to(fd, buf, &addr))
+            .poll_io(cx, Direction::Write, |fd| socket::send_to(fd, buf, &addr))
     }
 
     /// Waits until the socket may be readable.
@@ -376,7 +384,7 @@ impl UnixDatagram {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn readable(&self) -> io::Result<()> {
-        self.fd.ready(Mode::Read).await
+        self.fd.ready(Direction::Read).await
     }
 
     /// Waits until the socket may be writable.
@@ -388,7 +396,7 @@ impl UnixDatagram {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn writable(&self) -> io::Result<()> {
-        self.fd.ready(Mode::Write).await
+        self.fd.ready(Direction::Write).await
     }
 
     /// The local address.

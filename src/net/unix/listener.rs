@@ -4,7 +4,8 @@ use super::stream::UnixStream;
 use crate::io::fd::Fd;
 use crate::net::backoff::AcceptBackoff;
 use crate::net::socket::{self, SockAddr};
-use crate::poller::descriptor::{DeadlineMode, Mode};
+use crate::poller::Direction;
+use crate::poller::descriptor::DeadlineMode;
 use std::fmt;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -155,7 +156,7 @@ impl UnixListener {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
-        let (fd, addr) = self.fd.op(Mode::Read, socket::accept).await?;
+        let (fd, addr) = self.fd.op(Direction::Read, socket::accept).await?;
         Ok((UnixStream::from_fd(Fd::new(fd)?), addr))
     }
 
@@ -172,7 +173,7 @@ impl UnixListener {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, SocketAddr)>> {
-        let (fd, addr) = ready!(self.fd.poll_io(cx, Mode::Read, socket::accept))?;
+        let (fd, addr) = ready!(self.fd.poll_io(cx, Direction::Read, socket::accept))?;
         Poll::Ready(Fd::new(fd).map(|fd| (UnixStream::from_fd(fd), addr)))
     }
 

@@ -2,7 +2,8 @@
 
 use crate::io::fd::Fd;
 use crate::net::socket::{self, SockAddr};
-use crate::poller::descriptor::{DeadlineMode, Mode};
+use crate::poller::Direction;
+use crate::poller::descriptor::DeadlineMode;
 use crate::time::sleep;
 use std::fmt;
 use std::io;
@@ -225,7 +226,7 @@ impl UnixStream {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn readable(&self) -> io::Result<()> {
-        self.fd.ready(Mode::Read).await
+        self.fd.ready(Direction::Read).await
     }
 
     /// Waits until the stream may be writable.
@@ -237,7 +238,7 @@ impl UnixStream {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn writable(&self) -> io::Result<()> {
-        self.fd.ready(Mode::Write).await
+        self.fd.ready(Direction::Write).await
     }
 
     /// Shuts down the read half, the write half, or both.
