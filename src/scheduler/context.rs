@@ -32,6 +32,9 @@ pub(crate) struct WorkerContext {
     /// While `Some`, tasks woken on this thread are collected here instead
     /// of queued (netpoll batches).
     pub(crate) batch: RefCell<Option<Vec<Runnable<TaskMeta>>>>,
+    /// The emptied buffer of the last batch, reused by the next one, so
+    /// netpolls allocate nothing once it has grown.
+    pub(crate) batch_buf: RefCell<Vec<Runnable<TaskMeta>>>,
     /// Consecutive tasks taken from `runnext`, to bound LIFO starvation.
     pub(crate) lifo_streak: Cell<u32>,
     /// The running task gave the P away (`block_in_place`).

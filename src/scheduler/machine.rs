@@ -163,6 +163,7 @@ pub(crate) fn run(shared: Arc<Shared>, m: Arc<Machine>) {
         shared,
         machine: m,
         batch: RefCell::new(None),
+        batch_buf: RefCell::new(Vec::new()),
         lifo_streak: Cell::new(0),
         handed_off: Cell::new(false),
     };
@@ -268,10 +269,11 @@ fn find_work(ctx: &WorkerContext, p: &Processor) -> Option<Task> {
         // and remotely woken tasks waiting until its own queue runs dry.
         if shared.poller.has_waiters() && !shared.polling.load(Ordering::SeqCst) {
             polled = true;
-            let batch = netpoll_batch(ctx, p);
-            shared.inject(Some(p.id), batch);
+            let mut batch = netpoll_batch(ctx, p);
+            shared.inject(Some(p.id), &mut batch);
+            *ctx.batch_buf.borrow_mut() = batch;
         }
-        if let Ok(t) = shared.global.pop() {
+        if let Some(t) = shared.global.pop() {
             return Some(t);
         }
     }
@@ -302,29 +304,23 @@ fn find_work(ctx: &WorkerContext, p: &Processor) -> Option<Task> {
 /// Takes one task from the global queue plus a fair share into the local
 /// queue (Go's `globrunqget`).
 fn global_batch(shared: &Shared, p: &Processor) -> Option<Task> {
-    if shared.global.is_empty() {
-        return None;
-    }
-    let first = shared.global.pop().ok()?;
-    let share = (shared.global.len() / shared.nprocs()).min(super::runqueue::CAPACITY / 2);
-    for _ in 0..share {
-        let Ok(t) = shared.global.pop() else { break };
-        if let Err(t) = p.runq.push(t) {
-            let _ = shared.global.push(t);
-            break;
-        }
-    }
-    Some(first)
+    let nprocs = shared.nprocs();
+    shared.global.pop_batch(
+        |left| (left / nprocs).min(super::runqueue::CAPACITY / 2),
+        |t| p.runq.push(t),
+    )
 }
 
 /// Polls the network without blocking; runs one ready task, queues the rest.
 fn netpoll_now(ctx: &WorkerContext, p: &Processor) -> Option<Task> {
     let mut batch = netpoll_batch(ctx, p);
     if batch.is_empty() {
+        *ctx.batch_buf.borrow_mut() = batch;
         return None;
     }
     let first = batch.swap_remove(0);
-    ctx.shared.inject(Some(p.id), batch);
+    ctx.shared.inject(Some(p.id), &mut batch);
+    *ctx.batch_buf.borrow_mut() = batch;
     Some(first)
 }
 
@@ -348,9 +344,10 @@ fn netpoll_batch(ctx: &WorkerContext, p: &Processor) -> Vec<Task> {
     batch
 }
 
-/// Runs `f` with wakes on this thread collected into a batch.
+/// Runs `f` with wakes on this thread collected into a batch (in the
+/// buffer the last batch left, which the caller gives back once empty).
 fn collect(ctx: &WorkerContext, f: impl FnOnce()) -> Vec<Task> {
-    *ctx.batch.borrow_mut() = Some(Vec::new());
+    *ctx.batch.borrow_mut() = Some(ctx.batch_buf.take());
     f();
     ctx.batch.borrow_mut().take().unwrap_or_default()
 }
@@ -392,7 +389,7 @@ fn steal(ctx: &WorkerContext, p: &Processor) -> Option<Task> {
                 }
             }
             if let Some(t) = victim.runq.steal_half_into(&p.runq, |t| {
-                let _ = shared.global.push(t);
+                shared.global.push(t);
             }) {
                 PCounters::bump(&p.counters.steals);
                 return Some(t);
@@ -521,11 +518,13 @@ fn poll_blocking(ctx: &WorkerContext) -> bool {
     if reacquire(ctx, true) {
         let pid = ctx.p.get();
         shared.run_all_timers(clock::now());
-        shared.inject(pid, batch);
+        shared.inject(pid, &mut batch);
+        *ctx.batch_buf.borrow_mut() = batch;
         true
     } else {
         // Every P is busy: their Ms will pick these up from the global queue.
-        shared.inject(None, batch);
+        shared.inject(None, &mut batch);
+        *ctx.batch_buf.borrow_mut() = batch;
         park(ctx)
     }
 }

@@ -24,6 +24,7 @@
 //! | `machine.rs`      | an M and its loop (`schedule`, `findRunnable`)         |
 //! | `processor.rs`    | a P: run queue, `runnext`, timers                      |
 //! | `runqueue.rs`     | the bounded local run queue (`runq`)                   |
+//! | `global.rs`       | the global run queue (`sched.runq`), used in batches   |
 //! | `idle.rs`         | idle Ps and Ms (`pidle`, `midle`), wake-up invariants  |
 //! | `ownership.rs`    | which M owns a P; the retake protocol with sysmon      |
 //! | `barrier.rs`      | the fences that protocol needs (`membarrier`)          |
@@ -34,11 +35,14 @@
 //! | `budget.rs`       | the cooperative budget (Go's preemption, done by hand) |
 //! | `metrics.rs`      | `runtime::Metrics`, a snapshot of the counters         |
 //! | `trace.rs`        | `GORO_SCHEDTRACE` lines (`GODEBUG=schedtrace`), printed by sysmon |
+//! | `stall.rs`        | sysmon's stall watch: naming a task that blocks its worker |
+//! | `dump.rs`         | `Handle::dump`: every live task's record and state     |
 //!
 //! # Dependencies
 //!
 //! The scheduler sits on the poller, `time/`'s clock and timer heap, and
-//! `sync`; it imports neither `task/` nor `runtime/`, which are built on it
+//! `sync`; it imports neither `task/` nor `runtime/` (only `taskinfo/`, the
+//! per-task records below everything), which are built on it
 //! ([`Shared::spawn`] returns the raw `async_task` half that
 //! `task::JoinHandle` wraps). Inside it, the one cycle is `context.rs` ↔
 //! `machine.rs`.
@@ -48,6 +52,7 @@ pub(crate) mod blocking;
 pub(crate) mod budget;
 pub(crate) mod context;
 mod dump;
+pub(crate) mod global;
 mod handoff;
 pub(crate) mod idle;
 pub(crate) mod ids;
@@ -76,7 +81,6 @@ pub(crate) use spawn::{SpawnedTask, Task, TaskMeta};
 use crate::poller::Poller;
 use crate::sync::Mutex;
 use crate::time::clock;
-use concurrent_queue::ConcurrentQueue;
 use idle::Idle;
 use ids::PId;
 use machine::Machine;
@@ -132,7 +136,7 @@ pub(crate) struct Counters {
 pub(crate) struct Shared {
     pub(crate) config: Config,
     pub(crate) ps: Box<[Processor]>,
-    pub(crate) global: ConcurrentQueue<Task>,
+    pub(crate) global: global::GlobalQueue<Task>,
     pub(crate) poller: Poller,
     pub(crate) idle: Idle,
     /// An M is blocked (or about to block) in `netpoll`.
@@ -170,7 +174,7 @@ impl Shared {
         let poller = Poller::new()?;
         let shared = Arc::new_cyclic(|me| Shared {
             ps: (0..workers).map(|i| Processor::new(PId::new(i))).collect(),
-            global: ConcurrentQueue::unbounded(),
+            global: global::GlobalQueue::default(),
             poller,
             idle: Idle::default(),
             polling: AtomicBool::new(false),

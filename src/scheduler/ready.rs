@@ -77,7 +77,7 @@ impl Shared {
             drop(task);
             return;
         }
-        let _ = self.global.push(task);
+        self.global.push(task);
         if !self.is_shutdown() {
             self.wakep();
         }
@@ -98,33 +98,30 @@ impl Shared {
     pub(crate) fn push_local(&self, p: &Processor, task: Task) {
         if let Err(task) = p.runq.push(task) {
             processor::PCounters::bump(&p.counters.overflows);
-            for _ in 0..runqueue::CAPACITY / 2 {
-                match p.runq.pop() {
-                    Some(t) => {
-                        let _ = self.global.push(t);
-                    }
-                    None => break,
-                }
-            }
-            let _ = self.global.push(task);
+            let mut batch = Vec::with_capacity(runqueue::CAPACITY / 2 + 1);
+            batch.extend(std::iter::from_fn(|| p.runq.pop()).take(runqueue::CAPACITY / 2));
+            batch.push(task);
+            self.global.push_batch(batch);
         }
     }
 
-    /// Puts tasks made runnable together (a netpoll batch) on P `pid` if
-    /// there is one, else on the global queue, and wakes an M if more than
-    /// one task is waiting. What P's local queue cannot hold goes to the
-    /// global queue behind it (Go's `runqputbatch`): unlike `push_local`'s
+    /// Moves tasks made runnable together (a netpoll batch; `tasks` is left
+    /// empty, its buffer kept for the next batch) to P `pid` if there is
+    /// one, else to the global queue, and wakes an M if more than one task
+    /// is waiting. What P's local queue cannot hold goes to the global
+    /// queue behind it (Go's `runqputbatch`): unlike `push_local`'s
     /// overflow, this never moves tasks queued earlier behind later ones.
-    pub(crate) fn inject(&self, pid: Option<PId>, tasks: Vec<Task>) {
+    pub(crate) fn inject(&self, pid: Option<PId>, tasks: &mut Vec<Task>) {
         let n = tasks.len();
-        for t in tasks {
-            let rest = match pid {
-                Some(pid) => self.ps[pid].runq.push(t).err(),
-                None => Some(t),
-            };
-            if let Some(t) = rest {
-                let _ = self.global.push(t);
+        let mut rest = Vec::new();
+        for t in tasks.drain(..) {
+            match pid {
+                Some(pid) => rest.extend(self.ps[pid].runq.push(t).err()),
+                None => rest.push(t),
             }
+        }
+        if !rest.is_empty() {
+            self.global.push_batch(rest);
         }
         if n > 0 {
             self.wakep();

@@ -3,9 +3,13 @@
 //! never-ready future) that would otherwise never be woken and would keep
 //! their sockets open forever.
 //!
-//! Each spawned task holds a slot in one of several shards (picked by the
-//! spawning P, to keep spawns on different workers off each other's lock)
-//! containing a clone of its waker. The slot is released when the task's
+//! Each spawned task holds a slot in one of several shards containing a
+//! clone of its waker. The shard is picked by the spawning P plus a
+//! per-thread counter that advances with every spawn: spawns on different
+//! workers start from different shards, and the tasks of one busy spawner
+//! are spread over all of them, so the workers that finish those tasks
+//! (and release their slots) rarely queue on the same lock as each other
+//! or as the spawner. The slot is released when the task's
 //! future completes or is dropped. At shutdown every waker is woken, which
 //! moves each task to the global queue where shutdown drops it.
 //!
@@ -61,6 +65,20 @@ impl Entry {
     }
 }
 
+/// This thread's spawn count (see the module docs).
+fn next_spread() -> usize {
+    thread_local! {
+        static SPREAD: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+    SPREAD
+        .try_with(|c| {
+            let n = c.get();
+            c.set(n.wrapping_add(1));
+            n
+        })
+        .unwrap_or(0)
+}
+
 #[derive(Debug, Default)]
 struct Shard {
     slots: Vec<Option<Entry>>,
@@ -87,15 +105,15 @@ impl Registry {
         self.shards[i].lock()
     }
 
-    /// Stores a task's waker and metadata in a free slot of shard
-    /// `hint % SHARDS` and returns the slot's key (one lock per spawn).
+    /// Stores a task's waker and metadata in a free slot of a shard
+    /// picked from `hint` and this thread's spawn count, and returns the slot's key (one lock per spawn).
     ///
     /// # Safety
     ///
     /// `meta` must stay valid for as long as `waker` keeps its task's
     /// allocation alive (it points into that task's header).
     pub(crate) unsafe fn insert(&self, hint: usize, waker: Waker, meta: *const TaskMeta) -> Key {
-        let s = hint % SHARDS;
+        let s = hint.wrapping_add(next_spread()) % SHARDS;
         let entry = Entry { waker, meta };
         let mut shard = self.shard(s);
         shard.live += 1;
@@ -192,8 +210,26 @@ mod tests {
         assert_eq!(r.take_all().len(), 1);
         r.release(a);
         assert_eq!(r.live(), 0);
-        assert_eq!(ins(&r), a, "the last released slot is reused first");
         assert_eq!(Key::unpack(Key::pack(Some(a))), Some(a));
         assert_eq!(Key::unpack(Key::pack(None)), None);
+    }
+
+    #[test]
+    fn one_spawner_spreads_over_every_shard_and_reuses_slots() {
+        let r = Registry::default();
+        let keys: Vec<Key> = (0..SHARDS).map(|_| ins(&r)).collect();
+        let mut shards: Vec<u32> = keys.iter().map(|k| k.0 % SHARDS as u32).collect();
+        shards.sort_unstable();
+        shards.dedup();
+        assert_eq!(shards.len(), SHARDS, "one thread's spawns use every shard");
+        for k in &keys {
+            r.release(*k);
+        }
+        assert_eq!(r.live(), 0);
+        let mut again: Vec<Key> = (0..SHARDS).map(|_| ins(&r)).collect();
+        let mut keys = keys;
+        keys.sort_unstable_by_key(|k| k.0);
+        again.sort_unstable_by_key(|k| k.0);
+        assert_eq!(again, keys, "released slots are reused, not appended");
     }
 }

@@ -151,7 +151,7 @@ impl Shared {
     /// Drops every queued task and armed timer; true if there was any.
     pub(super) fn drop_queued(&self) -> bool {
         let mut dropped = false;
-        while let Ok(t) = self.global.pop() {
+        while let Some(t) = self.global.pop() {
             drop(t);
             dropped = true;
         }

@@ -9,6 +9,11 @@
 //! ```
 //!
 //! With `MALLOC_STATS` set it ends with glibc's per-arena statistics.
+//!
+//! "In fastbins" is freed memory glibc keeps in its fastbins (chunks of
+//! up to 128 bytes): those are not merged with their neighbours, so an arena
+//! whose top is covered by them cannot shrink until something consolidates
+//! it (a free of 64 KiB or more in that arena, or `malloc_trim`).
 
 use goro_bench::rt::{Goro, Rt, Tokio};
 use goro_bench::sys::vmrss_kib;
@@ -18,10 +23,12 @@ fn report(step: &str) {
     // SAFETY: mallinfo2 only reads the allocator's statistics.
     let mi = unsafe { libc::mallinfo2() };
     println!(
-        "{step:<28} RSS {:>8.1} MiB | malloc in use {:>8.1} MiB, free in arenas {:>8.1} MiB, mmapped {:>6.1} MiB",
+        "{step:<28} RSS {:>8.1} MiB | malloc in use {:>8.1} MiB, free in arenas {:>8.1} MiB \
+         (in fastbins {:>6.1} MiB), mmapped {:>6.1} MiB",
         vmrss_kib() as f64 / 1024.0,
         mi.uordblks as f64 / 1048576.0,
         mi.fordblks as f64 / 1048576.0,
+        mi.fsmblks as f64 / 1048576.0,
         mi.hblkhd as f64 / 1048576.0,
     );
 }
