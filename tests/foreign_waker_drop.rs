@@ -2,9 +2,12 @@
 //! polled again with a new waker, the slot drops the old one; it must do so
 //! after leaving `WAIT` (owning the waker list), or a drop that withdraws
 //! another waiter of the same slot spins on its own thread's `WAIT` forever,
-//! and a drop that panics leaves the slot wedged in `WAIT`.
+//! and a drop that panics leaves the slot wedged in `WAIT`. It must also
+//! do so after the runtime has counted the slot's change of parking, or a
+//! drop that panics leaves the slot counted as a waiter for good.
 
 use goro::io::PollFd;
+use goro::runtime::Builder;
 use std::future::Future;
 use std::io;
 use std::os::unix::net::UnixStream;
@@ -104,4 +107,42 @@ fn a_replaced_waker_panicking_on_drop_does_not_wedge_the_slot() {
         Err(_) => panic!("a new readable() on the slot spins forever: slot left in WAIT"),
     }
     std::mem::forget(fa);
+}
+
+#[test]
+fn a_withdrawn_waker_panicking_on_drop_leaves_no_phantom_io_waiter() {
+    let rt = Builder::new().worker_threads(1).build().unwrap();
+    let (a, _b) = UnixStream::pair().unwrap();
+    a.set_nonblocking(true).unwrap();
+    let pfd = {
+        let _g = rt.enter();
+        Arc::new(PollFd::new(a).unwrap())
+    };
+    // A future from another executor waits, with a waker whose drop
+    // panics, then is dropped: withdrawing its entry drops that waker.
+    let mut fa = readable(&pfd);
+    let w = Waker::from(Arc::new(PanicOnDrop));
+    assert!(fa.as_mut().poll(&mut Context::from_waker(&w)).is_pending());
+    drop(w);
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(fa)));
+    assert!(dropped.is_err(), "the waker's drop panicked through");
+
+    // Nothing waits on I/O now, so a worker that blocks in place has no
+    // reason to hand its P to another thread. A phantom waiter made every
+    // `block_in_place` hand it off (and idle workers poll for it).
+    let before = rt.metrics().handoffs;
+    let (tx, rx) = mpsc::channel();
+    rt.spawn(async move {
+        for _ in 0..5 {
+            goro::task::block_in_place(|| {});
+        }
+        tx.send(()).unwrap();
+    });
+    rx.recv_timeout(Duration::from_secs(10))
+        .expect("the task never ran");
+    let handoffs = rt.metrics().handoffs - before;
+    assert_eq!(
+        handoffs, 0,
+        "block_in_place handed the P off for an I/O waiter that is gone"
+    );
 }

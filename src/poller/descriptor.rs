@@ -12,7 +12,9 @@
 //!   `rseq`/`wseq` and where each armed timer lives;
 //! - a share of the poller's count of parked slots (Go's `netpollWaiters`):
 //!   the slot transitions report whether a slot became or stopped being
-//!   parked, and the descriptor, their only caller besides sleeps, counts;
+//!   parked, and the descriptor, their only caller besides sleeps, counts
+//!   — before it drops any waker a transition took out (see
+//!   [`Transition`](super::slot::Transition));
 //! - `info`, a lock-free summary word (closing, read deadline expired, write
 //!   deadline expired, event error, runtime shut down, and the low bits of
 //!   `fdseq`) so the hot path checks for errors with one atomic load.
@@ -203,22 +205,28 @@ impl PollDesc {
     }
 
     /// Empties both slots, dropping their wakers (the descriptor is being
-    /// recycled: nobody may wait on it).
+    /// recycled: nobody may wait on it). Both slots are counted before any
+    /// waker is dropped, and the drops' panics are contained: these wakers
+    /// belong to nobody the closing (or opening) thread serves.
     pub(crate) fn reset_slots(&self) {
-        self.rg.reset().apply(&self.waiters);
-        self.wg.reset().apply(&self.waiters);
+        let (r, w) = (self.rg.reset(), self.wg.reset());
+        r.apply_contained(&self.waiters);
+        w.apply_contained(&self.waiters);
     }
 
     /// Prepares a recycled descriptor for `fd` (Go's `poll_runtime_pollOpen`).
     /// Called before the fd is registered with epoll.
     pub(crate) fn open(&self, fd: i32) {
+        // Before taking the lock: dropping leftover wakers may run any code.
+        // (Nobody else uses a descriptor being opened; a stale timer's
+        // sequence number no longer matches, so it leaves the slots alone.)
+        self.reset_slots();
         let mut d = self.deadlines.lock();
         d.closing = false;
         d.rd = 0;
         d.wd = 0;
         d.rtimer = None;
         d.wtimer = None;
-        self.reset_slots();
         // The previous fd's pending-error report does not carry over.
         self.set_event_err(false);
         // A new fd may already be readable or writable: the first operation
@@ -335,10 +343,12 @@ impl PollDesc {
             Some(reg) => Waiter::Owned(cx.waker(), reg),
             None => Waiter::Task(cx.waker()),
         };
-        let (wait, parking) = self
+        let (wait, transition) = self
             .slot(mode)
             .poll_wait_as(waiter, || self.check_err(mode).is_err());
-        parking.apply(&self.waiters);
+        // Counts, then drops any waker the poll replaced or withdrew (a
+        // panic in that drop reaches the caller with the count right).
+        transition.apply(&self.waiters);
         match wait {
             Wait::Ready => Poll::Ready(Ok(())),
             Wait::Parked => {
@@ -351,7 +361,8 @@ impl PollDesc {
     }
 
     /// Withdraws `reg`'s waker from the `mode` slot, if it is still there
-    /// (a future that waited completed or was dropped).
+    /// (a future that waited completed or was dropped). The count is
+    /// updated before the withdrawn waker is dropped.
     pub(crate) fn deregister(&self, mode: Direction, reg: &mut Registration) {
         self.slot(mode).deregister(reg).apply(&self.waiters);
     }

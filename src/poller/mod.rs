@@ -23,6 +23,10 @@
 //! cache; slot transitions only *report* whether a slot became or stopped
 //! being parked ([`slot::Parking`]), and the descriptor that made the
 //! transition adds it to the count. Sleeps use slots too, and ignore it.
+//! A transition never drops a waker it takes out without waking: it hands
+//! it over ([`slot::Transition`]), and the descriptor drops it only after
+//! counting, so a foreign waker whose drop panics cannot leave a phantom
+//! waiter behind.
 //!
 //! # Waking a blocked poller
 //!
@@ -45,6 +49,8 @@ pub(crate) mod epoll;
 pub(crate) mod fdmutex;
 pub(crate) mod slot;
 pub(crate) mod wake;
+#[cfg(all(test, not(loom)))]
+mod waker_drop_tests;
 
 use crate::sync::Mutex;
 use cache::DescCache;
@@ -111,6 +117,12 @@ impl Poller {
     /// True if any task is parked on a descriptor.
     pub(crate) fn has_waiters(&self) -> bool {
         self.waiters.load(Ordering::SeqCst) > 0
+    }
+
+    /// The number of parked slots (tests).
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn waiters(&self) -> usize {
+        self.waiters.load(Ordering::SeqCst)
     }
 
     /// Events delivered so far (metrics).

@@ -97,7 +97,7 @@
 //! *epoch*; a token is `(epoch, index)`, so a token minted before the last
 //! unblock is recognised as stale and never touches another waiter's entry.
 
-use super::wake::wake;
+use super::wake::{discard, wake};
 use crate::sync::{AtomicUsize as StateWord, Ordering, UnsafeCell, fence};
 // The count of parked slots is a plain statistic shared with the scheduler;
 // it is not part of the slot's protocol, so it stays a std atomic even
@@ -139,9 +139,10 @@ pub(crate) enum Wait {
 /// `netpollWaiters`), which idle workers read to decide whether to poll; a
 /// sleep's slot ignores it.
 #[must_use = "the slot's owner keeps the count of parked slots"]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Parking {
     /// The slot was and is `PARKED`, or was and is not.
+    #[default]
     Unchanged,
     /// The slot became `PARKED`.
     Parked,
@@ -171,6 +172,58 @@ impl Parking {
             (true, false) => Parking::Unparked,
             _ => Parking::Unchanged,
         }
+    }
+}
+
+/// What a transition that may take wakers out of the slot without waking
+/// them (a withdrawn or replaced registration, a recycled slot's list)
+/// leaves to its caller: a [`Parking`] to count, and those wakers to drop.
+///
+/// Dropping a foreign waker may run any code, even panic, so the slot never
+/// drops one inside a transition: a panic there would skip the count and
+/// leave the slot counted as parked for good (idle workers would then poll
+/// for I/O nobody waits for, and every `block_in_place` would hand its P
+/// away). [`apply`](Self::apply) counts first and drops after.
+#[must_use = "the slot's owner keeps the count of parked slots"]
+#[derive(Debug, Default)]
+pub(crate) struct Transition {
+    parking: Parking,
+    /// Wakers taken out of the slot, not woken: dropped last.
+    released: Wakers,
+}
+
+impl Transition {
+    fn new(parking: Parking) -> Transition {
+        Transition {
+            parking,
+            released: Wakers::default(),
+        }
+    }
+
+    /// Adds `waker` to the wakers to drop after counting.
+    fn releasing(mut self, waker: Option<Waker>) -> Transition {
+        if let Some(w) = waker {
+            self.released.insert(Entry::Task(w));
+        }
+        self
+    }
+
+    /// Adds the change to `count` (see [`Parking::apply`]), then drops the
+    /// released wakers. A panic in a drop reaches the caller with the count
+    /// already right.
+    pub(crate) fn apply(self, count: &AtomicUsize) {
+        let Transition { parking, released } = self;
+        parking.apply(count);
+        drop(released);
+    }
+
+    /// [`apply`](Self::apply), containing panics in the drops (see
+    /// `poller/wake.rs`): for wakers that belong to nobody the caller
+    /// serves, such as those of a descriptor being recycled.
+    pub(crate) fn apply_contained(self, count: &AtomicUsize) {
+        let Transition { parking, released } = self;
+        parking.apply(count);
+        released.discard_all();
     }
 }
 
@@ -214,7 +267,7 @@ enum Entry {
 }
 
 /// The wakers of a slot (a slab, see the module docs), or a batch of wakers
-/// taken out of one to be woken.
+/// taken out of one to be woken (or, in a [`Transition`], dropped).
 #[derive(Debug)]
 pub(crate) struct Wakers {
     /// Entry 0, inline.
@@ -269,8 +322,8 @@ impl Wakers {
         self.rest.len() as u32
     }
 
-    /// Frees entry `index`, returning its waker (dropped by the caller once
-    /// it has left `WAIT`: dropping a foreign waker may run any code).
+    /// Frees entry `index`, returning its waker (handed to the caller in a
+    /// [`Transition`]: dropping a foreign waker may run any code).
     fn vacate(&mut self, index: u32) -> Option<Waker> {
         let free = self.free;
         let slot = self.entry(index)?;
@@ -294,7 +347,8 @@ impl Wakers {
     }
 
     /// Adds `waiter`. Returns whether an entry was added, and the waker an
-    /// owned entry held before, if it was replaced (dropped by the caller).
+    /// owned entry held before, if it was replaced (for the caller's
+    /// [`Transition`]).
     fn register(&mut self, waiter: &mut Waiter<'_>) -> (bool, Option<Waker>) {
         match waiter {
             Waiter::Owned(waker, reg) => {
@@ -389,6 +443,17 @@ impl Wakers {
             }
         }
     }
+
+    /// Drops every stored waker, each with its panics contained (see
+    /// `poller/wake.rs`).
+    fn discard_all(self) {
+        let Wakers { first, rest, .. } = self;
+        for e in std::iter::once(first).chain(rest) {
+            if let Entry::Owned(w) | Entry::Task(w) = e {
+                discard(w);
+            }
+        }
+    }
 }
 
 /// One direction's wait slot. See the module docs for the state machine.
@@ -467,9 +532,14 @@ impl Slot {
     /// task; see the module docs).
     ///
     /// `has_error` is evaluated after the waiter is published (the race with
-    /// close and deadlines). The [`Parking`] says whether the slot became
-    /// (or stopped being) `PARKED`, for the caller's count of waiters.
-    pub(crate) fn poll_wait(&self, waker: &Waker, has_error: impl Fn() -> bool) -> (Wait, Parking) {
+    /// close and deadlines). The [`Transition`] says whether the slot became
+    /// (or stopped being) `PARKED`, for the caller's count of waiters, and
+    /// holds any waker this poll took out of the list.
+    pub(crate) fn poll_wait(
+        &self,
+        waker: &Waker,
+        has_error: impl Fn() -> bool,
+    ) -> (Wait, Transition) {
         self.poll_wait_as(Waiter::Task(waker), has_error)
     }
 
@@ -483,7 +553,7 @@ impl Slot {
         waker: &Waker,
         reg: &mut Registration,
         has_error: impl Fn() -> bool,
-    ) -> (Wait, Parking) {
+    ) -> (Wait, Transition) {
         self.poll_wait_as(Waiter::Owned(waker, reg), has_error)
     }
 
@@ -492,12 +562,12 @@ impl Slot {
         &self,
         mut waiter: Waiter<'_>,
         has_error: impl Fn() -> bool,
-    ) -> (Wait, Parking) {
+    ) -> (Wait, Transition) {
         let mut spins = 0u32;
         loop {
             let from = self.state.load(Ordering::SeqCst);
             match from & STATE {
-                READY => return (Wait::Ready, Parking::Unchanged),
+                READY => return (Wait::Ready, Transition::default()),
                 NIL | PARKED => {
                     let to = (from & !STATE) | WAIT;
                     if self
@@ -525,7 +595,7 @@ impl Slot {
         from: usize,
         waiter: &mut Waiter<'_>,
         has_error: impl Fn() -> bool,
-    ) -> (Wait, Parking) {
+    ) -> (Wait, Transition) {
         let base = from & !STATE;
         let was_parked = from & STATE == PARKED;
         // SAFETY: we moved the state to WAIT (all three list calls below
@@ -533,7 +603,7 @@ impl Slot {
         let (added, replaced) = unsafe { self.list(|w| w.register(waiter)) };
         // Publish WAIT before reading the error bits (see the module docs).
         fence(Ordering::SeqCst);
-        let r = if has_error() {
+        let (wait, parking, removed) = if has_error() {
             // Withdraw this waiter; leave any others parked.
             // SAFETY: still in WAIT.
             let (removed, empty) = unsafe {
@@ -543,7 +613,7 @@ impl Slot {
                 })
             };
             let back = base | if empty { NIL } else { PARKED };
-            let r = if self
+            let (wait, parking) = if self
                 .state
                 .compare_exchange(base | WAIT, back, Ordering::SeqCst, Ordering::SeqCst)
                 .is_ok()
@@ -552,8 +622,7 @@ impl Slot {
             } else {
                 self.settle(was_parked)
             };
-            drop(removed);
-            r
+            (wait, parking, removed)
         } else if self
             .state
             .compare_exchange(
@@ -564,27 +633,30 @@ impl Slot {
             )
             .is_ok()
         {
-            (Wait::Parked, Parking::between(was_parked, true))
+            (Wait::Parked, Parking::between(was_parked, true), None)
         } else {
             // SAFETY: still in WAIT (the failed commit left it there).
             let removed = unsafe { self.list(|w| w.withdraw(waiter, added)) };
-            let r = self.settle(was_parked);
-            drop(removed);
-            r
+            let (wait, parking) = self.settle(was_parked);
+            (wait, parking, removed)
         };
-        // A waker this registration replaced is dropped only now, out of
-        // WAIT: a foreign waker's drop may run arbitrary code (drop another
-        // future waiting on this very slot, or panic), which must not happen
-        // while this thread owns the list.
-        drop(replaced);
-        r
+        // The withdrawn and replaced wakers go to the caller, to be dropped
+        // after it has counted the change (see `Transition`), and in any
+        // case out of WAIT: a foreign waker's drop may run arbitrary code
+        // (drop another future waiting on this very slot, or panic), which
+        // must not happen while this thread owns the list.
+        let t = Transition::new(parking)
+            .releasing(removed)
+            .releasing(replaced);
+        (wait, t)
     }
 
     /// A future that owned a registration completed or was dropped: remove
-    /// its entry, if the list still holds it, and clear `reg`. O(1).
-    pub(crate) fn deregister(&self, reg: &mut Registration) -> Parking {
+    /// its entry, if the list still holds it, and clear `reg`. O(1). The
+    /// withdrawn waker is in the returned [`Transition`].
+    pub(crate) fn deregister(&self, reg: &mut Registration) -> Transition {
         if !reg.is_registered() {
-            return Parking::Unchanged;
+            return Transition::default();
         }
         let mut spins = 0u32;
         let from = loop {
@@ -608,7 +680,7 @@ impl Slot {
                     // READY or NIL: the list is empty, so an unblock took
                     // the entry (and bumped the epoch) since it was made.
                     reg.0 = None;
-                    return Parking::Unchanged;
+                    return Transition::default();
                 }
             }
         };
@@ -630,8 +702,7 @@ impl Slot {
         } else {
             self.settle(true).1
         };
-        drop(removed);
-        parking
+        Transition::new(parking).releasing(removed)
     }
 
     /// Leaving `WAIT` failed because an unblock marked it pending. We still
@@ -719,12 +790,12 @@ impl Slot {
         }
     }
 
-    /// Returns the slot to `NIL`, dropping any wakers and the sticky bit.
-    /// Used when a descriptor is recycled; nobody may be registering
-    /// concurrently.
-    /// Returns whether the slot left `PARKED` (its wakers are dropped).
-    pub(crate) fn reset(&self) -> Parking {
-        let unparked = self.unblock(false).is_some();
+    /// Returns the slot to `NIL`, clearing the sticky bit and taking out any
+    /// wakers without waking them (they are in the returned
+    /// [`Transition`]). Used when a descriptor is recycled; nobody may be
+    /// registering concurrently.
+    pub(crate) fn reset(&self) -> Transition {
+        let taken = self.unblock(false);
         let mut from = self.state.load(Ordering::SeqCst);
         while let Err(now) = self.state.compare_exchange(
             from,
@@ -734,7 +805,10 @@ impl Slot {
         ) {
             from = now;
         }
-        Parking::between(unparked, false)
+        Transition {
+            parking: Parking::between(taken.is_some(), false),
+            released: taken.unwrap_or_default(),
+        }
     }
 
     /// True if the slot is `READY` (tests).
@@ -774,8 +848,9 @@ fn backoff(spins: u32) {
     }
 }
 
-/// Test adapters: each transition with its [`Parking`] added to `count`,
-/// as a descriptor adds it to the poller's count.
+/// Test adapters: each transition with its [`Parking`] added to `count`
+/// (then its released wakers dropped), as a descriptor applies it to the
+/// poller's count.
 #[cfg(test)]
 impl Slot {
     pub(crate) fn poll_wait_counted(
@@ -784,8 +859,8 @@ impl Slot {
         count: &AtomicUsize,
         has_error: impl Fn() -> bool,
     ) -> Wait {
-        let (wait, parking) = self.poll_wait(waker, has_error);
-        parking.apply(count);
+        let (wait, transition) = self.poll_wait(waker, has_error);
+        transition.apply(count);
         wait
     }
 
@@ -796,8 +871,8 @@ impl Slot {
         count: &AtomicUsize,
         has_error: impl Fn() -> bool,
     ) -> Wait {
-        let (wait, parking) = self.poll_wait_owned(waker, reg, has_error);
-        parking.apply(count);
+        let (wait, transition) = self.poll_wait_owned(waker, reg, has_error);
+        transition.apply(count);
         wait
     }
 

@@ -1,4 +1,4 @@
-//! Waking wakers without letting their panics escape.
+//! Waking (and discarding) wakers without letting their panics escape.
 //!
 //! goro calls `Waker::wake` on its own threads — the M blocked in netpoll,
 //! sysmon, a worker firing timers, the thread that closes a socket or drops
@@ -8,10 +8,14 @@
 //! would leave the "an M is polling" flag set forever, out of a slot it
 //! would drop the rest of the waiters it was waking. [`wake`] runs the wake
 //! under `catch_unwind`, reports the first such panic on stderr (the panic
-//! hook has already printed its message) and carries on.
+//! hook has already printed its message) and carries on. [`discard`] does
+//! the same for dropping a waker nobody will wake, on a thread that does not
+//! serve its task (a recycled descriptor's leftovers).
 //!
 //! Invariant: every wake goro performs on behalf of a slot, a timer or a
-//! lock queue goes through [`wake`].
+//! lock queue goes through [`wake`]. (A waker a future's own poll or drop
+//! releases — replaced or withdrawn — is dropped uncontained, on that
+//! future's thread, after the slot's transition is fully accounted for.)
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,13 +31,22 @@ pub(crate) fn wake(waker: Waker) {
     }
 }
 
+/// Drops `waker`, containing a panic in its drop (see the module docs).
+pub(crate) fn discard(waker: Waker) {
+    // AssertUnwindSafe: as in `wake`, the caller has already released the
+    // waker from its data structures.
+    if catch_unwind(AssertUnwindSafe(move || drop(waker))).is_err() {
+        report();
+    }
+}
+
 /// Notes a contained panic on stderr, once per process.
 fn report() {
     static REPORTED: AtomicBool = AtomicBool::new(false);
     if !REPORTED.swap(true, Ordering::Relaxed) {
         eprintln!(
-            "goro: a Waker::wake panicked (a waker from another executor?); \
-             goro contained the panic and carries on (reported once)"
+            "goro: a Waker panicked in wake or drop (a waker from another \
+             executor?); goro contained the panic and carries on (reported once)"
         );
     }
 }
