@@ -216,8 +216,14 @@ impl Builder {
         self
     }
 
-    /// Sends stall reports to `f` (called on the sysmon thread; keep it
-    /// short) instead of printing them to stderr. A panic in `f` is caught.
+    /// Sends stall reports to `f` instead of printing them to stderr. The
+    /// "stalled" report is delivered on the sysmon thread, the "returned"
+    /// one on the worker whose poll returned (or on sysmon, if the poll
+    /// returned while sysmon was still delivering the first); `f` runs
+    /// holding no lock of the runtime, so a slow `f` delays sysmon's next
+    /// round (and that worker's next poll) but never the stalled worker's
+    /// queue, and `f` may spawn tasks and wait for them. A panic in `f` is
+    /// caught.
     ///
     /// ```
     /// let rt = goro::runtime::Builder::new()

@@ -91,7 +91,7 @@ impl Machine {
 
     /// Id (as a number) of the task this M polls, or last polled.
     pub(crate) fn running_task(&self) -> u64 {
-        self.running.load(Ordering::Relaxed)
+        self.running.load(Ordering::Acquire)
     }
 
     /// This M's thread name, once its thread runs.
@@ -232,8 +232,10 @@ fn run_task(m: &Machine, p: &Processor, task: Task) -> bool {
     PCounters::bump(&p.schedtick);
     // Only this M writes its count: load and store, no locked instruction.
     let seq = m.poll_seq.load(Ordering::Relaxed) + 1;
+    // Release, paired with `running_task`: a sysmon that reads this id then
+    // re-reads the count sees it move past `seq - 1`'s end (stall.rs).
     m.running
-        .store(task.metadata().record.id.as_u64(), Ordering::Relaxed);
+        .store(task.metadata().record.id.as_u64(), Ordering::Release);
     // Release: sysmon, reading the odd count, sees the tick bumped above.
     m.poll_seq.store(seq, Ordering::Release);
     crate::scheduler::budget::reset();
@@ -318,7 +320,8 @@ fn netpoll_now(ctx: &WorkerContext, p: &Processor) -> Option<Task> {
         *ctx.batch_buf.borrow_mut() = batch;
         return None;
     }
-    let first = batch.swap_remove(0);
+    // `remove`, not `swap_remove`: the rest keep their readiness order.
+    let first = batch.remove(0);
     ctx.shared.inject(Some(p.id), &mut batch);
     *ctx.batch_buf.borrow_mut() = batch;
     Some(first)

@@ -43,6 +43,11 @@ struct Pending {
     since: u64,
     report: StallReport,
     config: StallConfig,
+    /// sysmon has delivered the "stalled" report (outside the lock).
+    delivered: bool,
+    /// The poll returned before that: `(kept_p, clock)`, for sysmon to
+    /// deliver the "returned" report after its own.
+    returned: Option<(bool, u64)>,
 }
 
 /// Per-M: the stall reported for its running poll, if any.
@@ -75,16 +80,27 @@ impl StallSlot {
     fn finish(&self, seq: u64, kept_p: bool) {
         let mut pending = self.pending.lock();
         self.flag.store(false, Ordering::Relaxed);
-        if let Some(p) = pending.take_if(|p| p.seq == seq) {
-            let Pending {
-                since,
-                mut report,
-                config,
-                ..
-            } = p;
-            report.handed_off |= !kept_p;
-            config.deliver(&ended(report, since, clock::now()));
+        let Some(p) = pending.as_mut().filter(|p| p.seq == seq) else {
+            return;
+        };
+        if !p.delivered {
+            // sysmon is still delivering the "stalled" report: it delivers
+            // this one after it.
+            p.returned = Some((kept_p, clock::now()));
+            return;
         }
+        let Some(Pending {
+            since,
+            mut report,
+            config,
+            ..
+        }) = pending.take()
+        else {
+            return;
+        };
+        drop(pending);
+        report.handed_off |= !kept_p;
+        config.deliver(&ended(report, since, clock::now()));
     }
 }
 
@@ -160,6 +176,12 @@ impl StallWatch {
                     continue;
                 }
                 let id = m.running_task();
+                if m.poll_seq() != seq {
+                    // The poll returned and the next may have begun: `id`
+                    // could name the next task. The next round sees the
+                    // count move on.
+                    continue;
+                }
                 // (None: the task finished meanwhile; the next round sees
                 // the count move on.)
                 let Some((name, location)) = shared.registry.find(|meta| {
@@ -213,21 +235,46 @@ fn report(shared: &Shared, f: Found) {
         since: f.since,
         report: f.report.clone(),
         config: config.clone(),
+        delivered: false,
+        returned: None,
     });
     slot.flag.store(true, Ordering::Relaxed);
     let fenced = barrier::heavy();
-    config.deliver(&f.report);
     if !fenced {
         // Without the barrier sysmon cannot tell whether the M will see the
         // flag: withdraw it (this stall gets no "returned" report).
         slot.flag.store(false, Ordering::Relaxed);
         *pending = None;
-    } else if f.m.poll_seq() != f.seq {
-        // The poll returned, and the M may have missed the flag: end it here.
+        drop(pending);
+        config.deliver(&f.report);
+        return;
+    }
+    // Past the barrier: if the poll is still running, the M will see the
+    // flag when it returns.
+    let poll_over = f.m.poll_seq() != f.seq;
+    drop(pending);
+    // The user's callback runs without the lock: the M must not wait for it.
+    config.deliver(&f.report);
+    let mut pending = slot.pending.lock();
+    let Some(p) = pending.as_mut().filter(|p| p.seq == f.seq) else {
+        return;
+    };
+    let end = if let Some((kept_p, at)) = p.returned {
+        let mut r = p.report.clone();
+        r.handed_off |= !kept_p;
+        Some(ended(r, p.since, at))
+    } else if poll_over {
+        // The M may have missed the flag: end it here.
         slot.flag.store(false, Ordering::Relaxed);
-        if pending.take().is_some() {
-            config.deliver(&ended(f.report, f.since, clock::now()));
-        }
+        Some(ended(p.report.clone(), p.since, clock::now()))
+    } else {
+        p.delivered = true;
+        None
+    };
+    if let Some(end) = end {
+        *pending = None;
+        drop(pending);
+        config.deliver(&end);
     }
 }
 
