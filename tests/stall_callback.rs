@@ -10,6 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 #[test]
+// The stuck task returns the handle of the task it spawned, to await here.
+#[allow(clippy::async_yields_async)]
 fn worker_does_not_wait_for_a_slow_stall_callback() {
     let rt = Runtime::builder()
         .worker_threads(1)
