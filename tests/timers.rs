@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 use support::hang::within;
 use support::rt::workers;
 
-/// Upper tolerance on top of any expected duration.
-const SLACK: Duration = Duration::from_millis(500);
+/// Upper tolerance on top of any expected duration: generous, since a
+/// loaded 2-core machine can deschedule a worker for most of a second.
+const SLACK: Duration = Duration::from_secs(2);
 
 #[track_caller]
 fn assert_took(elapsed: Duration, at_least: Duration) {
@@ -132,23 +133,28 @@ fn many_sleeps_complete_in_deadline_order() {
 }
 
 #[test]
-fn sleeps_in_many_tasks_fire_in_order_of_deadline_groups() {
-    // Across tasks and two workers, a sleep whose deadline is 100 ms after
-    // another's must complete after it.
+fn sleeps_in_many_tasks_fire_not_before_their_deadline_groups() {
+    // Across tasks and two workers, every sleep completes, none before its
+    // deadline. Completion *order* across groups is not asserted: when a
+    // worker is descheduled past the next group's deadline, both groups'
+    // timers fire in one batch, and a task woken on a worker goes to its
+    // P's `runnext` (Go's `ready`), so the last one woken runs first; with
+    // two workers, one may also simply run later than the other. Order
+    // within one task is covered by `many_sleeps_complete_in_deadline_order`.
     let rt = workers(2);
     let log = Arc::new(std::sync::Mutex::new(Vec::new()));
     let l = log.clone();
+    let base = Instant::now() + Duration::from_millis(20);
     within(Duration::from_secs(60), move || {
         rt.block_on(async move {
-            let base = Instant::now() + Duration::from_millis(20);
             let hs: Vec<_> = (0..30u64)
                 .rev()
                 .map(|i| {
                     let l = l.clone();
                     goro::spawn(async move {
-                        let group = i % 3;
-                        sleep_until(base + Duration::from_millis(100 * group)).await;
-                        l.lock().unwrap().push(group);
+                        let at = base + Duration::from_millis(100 * (i % 3));
+                        sleep_until(at).await;
+                        l.lock().unwrap().push((i, at, Instant::now()));
                     })
                 })
                 .collect();
@@ -158,8 +164,20 @@ fn sleeps_in_many_tasks_fire_in_order_of_deadline_groups() {
         })
     });
     let log = log.lock().unwrap();
-    assert_eq!(log.len(), 30);
-    assert!(log.windows(2).all(|w| w[0] <= w[1]), "{log:?}");
+    let mut tasks: Vec<u64> = log.iter().map(|&(i, _, _)| i).collect();
+    tasks.sort_unstable();
+    assert_eq!(
+        tasks,
+        (0..30).collect::<Vec<_>>(),
+        "every task completes once"
+    );
+    for &(i, at, woke) in log.iter() {
+        assert!(
+            woke >= at,
+            "task {i} woke {:?} before its deadline",
+            at - woke
+        );
+    }
 }
 
 // ----- timeout ----------------------------------------------------------------------
