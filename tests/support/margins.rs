@@ -25,8 +25,8 @@ pub enum Setup {
     Missed,
 }
 
-/// Attempts with scale 1, 2, 4, 8.
-pub const ATTEMPTS: u32 = 4;
+/// Attempts with scale 1, 2, 4, 8, 16.
+pub const ATTEMPTS: u32 = 5;
 
 /// [`Setup::Met`] if the step just taken finished before `deadline`.
 pub fn before(deadline: Instant) -> Setup {
@@ -37,7 +37,7 @@ pub fn before(deadline: Instant) -> Setup {
     }
 }
 
-/// Runs `scenario(scale)` for scale 1, 2, 4, 8 until one attempt reports
+/// Runs `scenario(scale)` for scale 1, 2, 4, 8, 16 until one attempt reports
 /// [`Setup::Met`]; the scenario multiplies its margins by `scale`. Panics
 /// (naming `what`) if every attempt missed its setup.
 pub async fn with_margins<F, Fut>(what: &str, mut scenario: F)
