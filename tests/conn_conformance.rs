@@ -30,7 +30,7 @@ mod support;
 
 use goro::io::PollFd;
 use goro::net::{TcpStream, UnixStream};
-use goro::time::sleep;
+use goro::time::{sleep, sleep_until};
 use std::future::Future;
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
@@ -41,6 +41,7 @@ use support::assert_kind;
 use support::data::pattern;
 use support::hang::run;
 use support::instants::past;
+use support::margins::{Setup, before, with_margins};
 
 /// Upper bound for "fails at once".
 const PROMPT: Duration = Duration::from_secs(3);
@@ -48,6 +49,8 @@ const PROMPT: Duration = Duration::from_secs(3);
 const LATE: Duration = Duration::from_secs(5);
 /// The deadline the timing cases wait for.
 const WAIT: Duration = Duration::from_millis(300);
+/// How long a spawned task is given to park in its operation.
+const PARK: Duration = Duration::from_millis(100);
 
 /// A connection under test: a goro socket (or `PollFd`) with Go's deadline
 /// methods, connected to a blocking std socket.
@@ -207,7 +210,7 @@ fn spawn_reader<C: Conn>(c: &Arc<C>) -> goro::JoinHandle<io::Result<usize>> {
 
 /// Gives a spawned task time to park, and checks it did.
 async fn let_it_park<T>(task: &goro::JoinHandle<T>) {
-    sleep(Duration::from_millis(100)).await;
+    sleep(PARK).await;
     assert!(!task.is_finished(), "the operation did not block");
 }
 
@@ -282,31 +285,50 @@ async fn future_write_deadline_fires_with_a_full_buffer<C: Conn>() {
 }
 
 /// A deadline moved later while the read waits moves its timeout too.
+/// Retried with larger margins if the test task was too slow to move the
+/// deadline before the first one passed.
 async fn deadline_extended_while_blocked<C: Conn>() {
-    let (c, _peer) = C::pair();
-    let c = Arc::new(c);
-    c.set_read_deadline(Some(Instant::now() + WAIT)).unwrap();
-    let reader = spawn_reader(&c);
-    let_it_park(&reader).await;
-    let at = Instant::now() + 2 * WAIT;
-    c.set_read_deadline(Some(at)).unwrap();
-    assert_timed_out(reader.await.unwrap());
-    assert_fired_at(at);
+    with_margins("deadline extended while blocked", |k| async move {
+        let (c, _peer) = C::pair();
+        let c = Arc::new(c);
+        let first = Instant::now() + WAIT * k;
+        c.set_read_deadline(Some(first)).unwrap();
+        let reader = spawn_reader(&c);
+        sleep(PARK).await;
+        let at = Instant::now() + 2 * WAIT * k;
+        c.set_read_deadline(Some(at)).unwrap();
+        if before(first) == Setup::Missed {
+            return Setup::Missed;
+        }
+        assert_timed_out(reader.await.unwrap());
+        assert_fired_at(at);
+        Setup::Met
+    })
+    .await;
 }
 
 /// A deadline cleared while the read waits removes its timeout: the read
 /// waits on and returns the data that comes later.
+/// Retried like [`deadline_extended_while_blocked`].
 async fn deadline_cleared_while_blocked<C: Conn>() {
-    let (c, mut peer) = C::pair();
-    let c = Arc::new(c);
-    c.set_read_deadline(Some(Instant::now() + WAIT)).unwrap();
-    let reader = spawn_reader(&c);
-    let_it_park(&reader).await;
-    c.set_read_deadline(None).unwrap();
-    sleep(2 * WAIT).await;
-    assert!(!reader.is_finished(), "the cleared deadline fired");
-    peer.write_all(b"late").unwrap();
-    assert_eq!(reader.await.unwrap().unwrap(), 4);
+    with_margins("deadline cleared while blocked", |k| async move {
+        let (c, mut peer) = C::pair();
+        let c = Arc::new(c);
+        let first = Instant::now() + WAIT * k;
+        c.set_read_deadline(Some(first)).unwrap();
+        let reader = spawn_reader(&c);
+        sleep(PARK).await;
+        c.set_read_deadline(None).unwrap();
+        if before(first) == Setup::Missed {
+            return Setup::Missed;
+        }
+        sleep_until(first + WAIT).await;
+        assert!(!reader.is_finished(), "the cleared deadline fired");
+        peer.write_all(b"late").unwrap();
+        assert_eq!(reader.await.unwrap().unwrap(), 4);
+        Setup::Met
+    })
+    .await;
 }
 
 /// An expired read deadline does not touch writes, and an expired write

@@ -35,6 +35,7 @@ use std::sync::mpsc::{self};
 use std::time::{Duration, Instant};
 use support::hang::{HANG, run, watchdog};
 use support::instants::{far_future, past};
+use support::margins::{Setup, before, with_margins};
 use support::net::{poll_fd_pair, tcp_pair};
 use support::rt::workers;
 
@@ -89,6 +90,11 @@ fn assert_fired<T: std::fmt::Debug>(r: io::Result<T>, at: Instant, deadline: Ins
     );
     let late = at.duration_since(deadline);
     assert!(late < LATE, "deadline fired {late:?} late");
+}
+
+/// `n` milliseconds.
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
 }
 
 /// Runs `fut` and returns its output with the instant it completed.
@@ -471,37 +477,53 @@ fn pollfd_on_a_pipe_obeys_deadlines() {
 #[test]
 fn moving_read_deadline_later_keeps_the_read_waiting() {
     run(async {
-        let (c, s) = tcp_pair().await;
-        let c = Arc::new(c);
-        let t0 = Instant::now();
-        c.set_read_deadline(Some(t0 + Duration::from_millis(150)))
-            .unwrap();
-        let c2 = c.clone();
-        let reader = goro::spawn(async move {
-            let mut b = [0u8; 8];
-            c2.read(&mut b).await.map(|n| b[..n].to_vec())
-        });
-        sleep(Duration::from_millis(50)).await;
-        c.set_read_deadline(Some(t0 + Duration::from_secs(10)))
-            .unwrap();
-        goro::time::sleep_until(t0 + Duration::from_millis(400)).await;
-        assert!(!reader.is_finished(), "the old deadline fired");
-        s.write_all(b"late").await.unwrap();
-        assert_eq!(reader.await.unwrap().unwrap(), b"late");
+        with_margins("read deadline moved later", |k| async move {
+            let (c, s) = tcp_pair().await;
+            let c = Arc::new(c);
+            let t0 = Instant::now();
+            let old = t0 + ms(150) * k;
+            c.set_read_deadline(Some(old)).unwrap();
+            let c2 = c.clone();
+            let reader = goro::spawn(async move {
+                let mut b = [0u8; 8];
+                c2.read(&mut b).await.map(|n| b[..n].to_vec())
+            });
+            sleep(ms(50) * k).await;
+            c.set_read_deadline(Some(t0 + Duration::from_secs(30)))
+                .unwrap();
+            if before(old) == Setup::Missed {
+                return Setup::Missed;
+            }
+            goro::time::sleep_until(t0 + ms(400) * k).await;
+            assert!(!reader.is_finished(), "the old deadline fired");
+            s.write_all(b"late").await.unwrap();
+            assert_eq!(reader.await.unwrap().unwrap(), b"late");
+            Setup::Met
+        })
+        .await;
 
         // Moved later, then left to fire: it fires at the new time.
-        let first = Instant::now() + Duration::from_millis(100);
-        c.set_read_deadline(Some(first)).unwrap();
-        let c2 = c.clone();
-        let reader = goro::spawn(async move {
-            let mut b = [0u8; 8];
-            timed(c2.read(&mut b)).await
-        });
-        sleep(Duration::from_millis(30)).await;
-        let moved = Instant::now() + Duration::from_millis(500);
-        c.set_read_deadline(Some(moved)).unwrap();
-        let (r, at) = reader.await.unwrap();
-        assert_fired(r, at, moved);
+        with_margins("read deadline moved later, then fired", |k| async move {
+            let (c, _s) = tcp_pair().await;
+            let c = Arc::new(c);
+            let first = Instant::now() + ms(100) * k;
+            c.set_read_deadline(Some(first)).unwrap();
+            let c2 = c.clone();
+            let reader = goro::spawn(async move {
+                let mut b = [0u8; 8];
+                timed(c2.read(&mut b)).await
+            });
+            sleep(ms(30) * k).await;
+            let moved = Instant::now() + ms(500) * k;
+            c.set_read_deadline(Some(moved)).unwrap();
+            if before(first) == Setup::Missed {
+                return Setup::Missed;
+            }
+            let (r, at) = reader.await.unwrap();
+            assert_fired(r, at, moved);
+            Setup::Met
+        })
+        .await;
     });
 }
 
@@ -528,51 +550,65 @@ fn moving_read_deadline_earlier_fires_earlier() {
 #[test]
 fn moving_write_deadline_later_keeps_the_write_waiting() {
     run(async {
-        let (c, s) = tcp_pair().await;
-        let c = Arc::new(c);
-        let t0 = Instant::now();
-        c.set_write_deadline(Some(t0 + Duration::from_millis(200)))
-            .unwrap();
-        let c2 = c.clone();
-        let data = vec![3u8; 8 << 20];
-        let writer = goro::spawn(async move { c2.write_all(&data).await });
-        sleep(Duration::from_millis(50)).await;
-        c.set_write_deadline(Some(t0 + Duration::from_secs(20)))
-            .unwrap();
-        goro::time::sleep_until(t0 + Duration::from_millis(500)).await;
-        assert!(
-            !writer.is_finished(),
-            "the old deadline fired (or 8 MiB fit)"
-        );
-        // Drain: the write completes.
-        let mut got = 0;
-        let mut buf = vec![0u8; 1 << 16];
-        while got < 8 << 20 {
-            let n = s.read(&mut buf).await.unwrap();
-            assert!(n > 0);
-            assert!(buf[..n].iter().all(|&x| x == 3));
-            got += n;
-        }
-        writer.await.unwrap().unwrap();
+        with_margins("write deadline moved later", |k| async move {
+            let (c, s) = tcp_pair().await;
+            let c = Arc::new(c);
+            let t0 = Instant::now();
+            let old = t0 + ms(200) * k;
+            c.set_write_deadline(Some(old)).unwrap();
+            let c2 = c.clone();
+            let data = vec![3u8; 8 << 20];
+            let writer = goro::spawn(async move { c2.write_all(&data).await });
+            sleep(ms(50) * k).await;
+            c.set_write_deadline(Some(t0 + Duration::from_secs(30)))
+                .unwrap();
+            if before(old) == Setup::Missed {
+                return Setup::Missed;
+            }
+            goro::time::sleep_until(t0 + ms(500) * k).await;
+            assert!(
+                !writer.is_finished(),
+                "the old deadline fired (or 8 MiB fit)"
+            );
+            // Drain: the write completes.
+            let mut got = 0;
+            let mut buf = vec![0u8; 1 << 16];
+            while got < 8 << 20 {
+                let n = s.read(&mut buf).await.unwrap();
+                assert!(n > 0);
+                assert!(buf[..n].iter().all(|&x| x == 3));
+                got += n;
+            }
+            writer.await.unwrap().unwrap();
+            Setup::Met
+        })
+        .await;
     });
 }
 
 #[test]
 fn moving_accept_deadline_later_keeps_accept_waiting() {
     run(async {
-        let l = Arc::new(TcpListener::bind("127.0.0.1:0").await.unwrap());
-        let addr = l.local_addr().unwrap();
-        let t0 = Instant::now();
-        l.set_deadline(Some(t0 + Duration::from_millis(150)))
-            .unwrap();
-        let l2 = l.clone();
-        let acceptor = goro::spawn(async move { l2.accept().await.map(|(_, a)| a) });
-        sleep(Duration::from_millis(50)).await;
-        l.set_deadline(Some(t0 + Duration::from_secs(10))).unwrap();
-        goro::time::sleep_until(t0 + Duration::from_millis(400)).await;
-        assert!(!acceptor.is_finished(), "the old deadline fired");
-        let c = TcpStream::connect(addr).await.unwrap();
-        assert_eq!(acceptor.await.unwrap().unwrap(), c.local_addr().unwrap());
+        with_margins("accept deadline moved later", |k| async move {
+            let l = Arc::new(TcpListener::bind("127.0.0.1:0").await.unwrap());
+            let addr = l.local_addr().unwrap();
+            let t0 = Instant::now();
+            let old = t0 + ms(150) * k;
+            l.set_deadline(Some(old)).unwrap();
+            let l2 = l.clone();
+            let acceptor = goro::spawn(async move { l2.accept().await.map(|(_, a)| a) });
+            sleep(ms(50) * k).await;
+            l.set_deadline(Some(t0 + Duration::from_secs(30))).unwrap();
+            if before(old) == Setup::Missed {
+                return Setup::Missed;
+            }
+            goro::time::sleep_until(t0 + ms(400) * k).await;
+            assert!(!acceptor.is_finished(), "the old deadline fired");
+            let c = TcpStream::connect(addr).await.unwrap();
+            assert_eq!(acceptor.await.unwrap().unwrap(), c.local_addr().unwrap());
+            Setup::Met
+        })
+        .await;
     });
 }
 
@@ -583,68 +619,80 @@ fn moving_accept_deadline_later_keeps_accept_waiting() {
 #[test]
 fn clearing_deadlines_removes_the_timeout() {
     run(async {
-        let (c, s) = tcp_pair().await;
-        let c = Arc::new(c);
-        let t0 = Instant::now();
-        c.set_read_deadline(Some(t0 + Duration::from_millis(150)))
-            .unwrap();
-        c.set_write_deadline(Some(t0 + Duration::from_millis(150)))
-            .unwrap();
-        let c2 = c.clone();
-        let reader = goro::spawn(async move {
-            let mut b = [0u8; 8];
-            c2.read(&mut b).await.map(|n| b[..n].to_vec())
-        });
-        let c3 = c.clone();
-        let data = vec![9u8; 8 << 20];
-        let writer = goro::spawn(async move { c3.write_all(&data).await });
-        sleep(Duration::from_millis(50)).await;
-        c.set_read_deadline(None).unwrap();
-        c.set_write_deadline(None).unwrap();
-        goro::time::sleep_until(t0 + Duration::from_millis(500)).await;
-        assert!(!reader.is_finished(), "cleared read deadline fired");
-        assert!(!writer.is_finished(), "cleared write deadline fired");
-        // Both complete normally.
-        let mut got = 0;
-        let mut buf = vec![0u8; 1 << 16];
-        while got < 8 << 20 {
-            got += s.read(&mut buf).await.unwrap();
-        }
-        writer.await.unwrap().unwrap();
-        s.write_all(b"done").await.unwrap();
-        assert_eq!(reader.await.unwrap().unwrap(), b"done");
+        with_margins("read and write deadlines cleared", |k| async move {
+            let (c, s) = tcp_pair().await;
+            let c = Arc::new(c);
+            let t0 = Instant::now();
+            let old = t0 + ms(150) * k;
+            c.set_read_deadline(Some(old)).unwrap();
+            c.set_write_deadline(Some(old)).unwrap();
+            let c2 = c.clone();
+            let reader = goro::spawn(async move {
+                let mut b = [0u8; 8];
+                c2.read(&mut b).await.map(|n| b[..n].to_vec())
+            });
+            let c3 = c.clone();
+            let data = vec![9u8; 8 << 20];
+            let writer = goro::spawn(async move { c3.write_all(&data).await });
+            sleep(ms(50) * k).await;
+            c.set_read_deadline(None).unwrap();
+            c.set_write_deadline(None).unwrap();
+            if before(old) == Setup::Missed {
+                return Setup::Missed;
+            }
+            goro::time::sleep_until(t0 + ms(500) * k).await;
+            assert!(!reader.is_finished(), "cleared read deadline fired");
+            assert!(!writer.is_finished(), "cleared write deadline fired");
+            // Both complete normally.
+            let mut got = 0;
+            let mut buf = vec![0u8; 1 << 16];
+            while got < 8 << 20 {
+                got += s.read(&mut buf).await.unwrap();
+            }
+            writer.await.unwrap().unwrap();
+            s.write_all(b"done").await.unwrap();
+            assert_eq!(reader.await.unwrap().unwrap(), b"done");
+            Setup::Met
+        })
+        .await;
     });
 }
 
 #[test]
 fn clearing_accept_and_pollfd_deadlines() {
     run(async {
-        let l = Arc::new(TcpListener::bind("127.0.0.1:0").await.unwrap());
-        let addr = l.local_addr().unwrap();
-        let (a, mut b) = poll_fd_pair();
-        let a = Arc::new(a);
-        let t0 = Instant::now();
-        l.set_deadline(Some(t0 + Duration::from_millis(150)))
-            .unwrap();
-        a.set_deadline(Some(t0 + Duration::from_millis(150)))
-            .unwrap();
-        let l2 = l.clone();
-        let acceptor = goro::spawn(async move { l2.accept().await.map(|_| ()) });
-        let a2 = a.clone();
-        let reader = goro::spawn(async move {
-            let mut buf = [0u8; 4];
-            pfd_read(&a2, &mut buf).await
-        });
-        sleep(Duration::from_millis(50)).await;
-        l.set_deadline(None).unwrap();
-        a.set_deadline(None).unwrap();
-        goro::time::sleep_until(t0 + Duration::from_millis(500)).await;
-        assert!(!acceptor.is_finished(), "cleared accept deadline fired");
-        assert!(!reader.is_finished(), "cleared PollFd deadline fired");
-        let _c = TcpStream::connect(addr).await.unwrap();
-        acceptor.await.unwrap().unwrap();
-        b.write_all(b"z").unwrap();
-        assert_eq!(reader.await.unwrap().unwrap(), 1);
+        with_margins("accept and PollFd deadlines cleared", |k| async move {
+            let l = Arc::new(TcpListener::bind("127.0.0.1:0").await.unwrap());
+            let addr = l.local_addr().unwrap();
+            let (a, mut b) = poll_fd_pair();
+            let a = Arc::new(a);
+            let t0 = Instant::now();
+            let old = t0 + ms(150) * k;
+            l.set_deadline(Some(old)).unwrap();
+            a.set_deadline(Some(old)).unwrap();
+            let l2 = l.clone();
+            let acceptor = goro::spawn(async move { l2.accept().await.map(|_| ()) });
+            let a2 = a.clone();
+            let reader = goro::spawn(async move {
+                let mut buf = [0u8; 4];
+                pfd_read(&a2, &mut buf).await
+            });
+            sleep(ms(50) * k).await;
+            l.set_deadline(None).unwrap();
+            a.set_deadline(None).unwrap();
+            if before(old) == Setup::Missed {
+                return Setup::Missed;
+            }
+            goro::time::sleep_until(t0 + ms(500) * k).await;
+            assert!(!acceptor.is_finished(), "cleared accept deadline fired");
+            assert!(!reader.is_finished(), "cleared PollFd deadline fired");
+            let _c = TcpStream::connect(addr).await.unwrap();
+            acceptor.await.unwrap().unwrap();
+            b.write_all(b"z").unwrap();
+            assert_eq!(reader.await.unwrap().unwrap(), 1);
+            Setup::Met
+        })
+        .await;
     });
 }
 
@@ -766,68 +814,89 @@ fn set_deadline_covers_reads_and_writes() {
 #[test]
 fn combined_deadline_then_clearing_only_the_write_one() {
     run(async {
-        let (c, _s) = tcp_pair().await;
-        let c = Arc::new(c);
-        let dl = Instant::now() + Duration::from_millis(200);
-        c.set_deadline(Some(dl)).unwrap();
-        c.set_write_deadline(None).unwrap();
-        let c2 = c.clone();
-        let data = vec![5u8; BIG];
-        let writer = goro::spawn(async move { c2.write_all(&data).await });
-        let mut b = [0u8; 8];
-        let (r, at) = timed(c.read(&mut b)).await;
-        assert_fired(r, at, dl);
-        sleep(Duration::from_millis(300)).await;
-        assert!(!writer.is_finished(), "the cleared write deadline fired");
-        // The write slot is still tracked: a past write deadline wakes it.
-        c.set_write_deadline(Some(past())).unwrap();
-        assert_timed_out(writer.await.unwrap());
+        with_margins("combined deadline, write one cleared", |k| async move {
+            let (c, _s) = tcp_pair().await;
+            let c = Arc::new(c);
+            let dl = Instant::now() + ms(200) * k;
+            c.set_deadline(Some(dl)).unwrap();
+            c.set_write_deadline(None).unwrap();
+            if before(dl) == Setup::Missed {
+                return Setup::Missed;
+            }
+            let c2 = c.clone();
+            let data = vec![5u8; BIG];
+            let writer = goro::spawn(async move { c2.write_all(&data).await });
+            let mut b = [0u8; 8];
+            let (r, at) = timed(c.read(&mut b)).await;
+            assert_fired(r, at, dl);
+            sleep(ms(300)).await;
+            assert!(!writer.is_finished(), "the cleared write deadline fired");
+            // The write slot is still tracked: a past write deadline wakes it.
+            c.set_write_deadline(Some(past())).unwrap();
+            assert_timed_out(writer.await.unwrap());
+            Setup::Met
+        })
+        .await;
     });
 }
 
 #[test]
 fn combined_deadline_then_moving_only_the_read_one() {
     run(async {
-        let (c, _s) = tcp_pair().await;
-        let c = Arc::new(c);
-        let dl = Instant::now() + Duration::from_millis(200);
-        c.set_deadline(Some(dl)).unwrap();
-        let rdl = Instant::now() + Duration::from_millis(900);
-        c.set_read_deadline(Some(rdl)).unwrap();
-        let c2 = c.clone();
-        let reader = goro::spawn(async move {
-            let mut b = [0u8; 8];
-            timed(c2.read(&mut b)).await
-        });
-        let (w, at) = timed(c.write_all(&vec![5u8; BIG])).await;
-        assert_fired(w, at, dl);
-        let (r, at) = reader.await.unwrap();
-        assert_fired(r, at, rdl);
+        with_margins("combined deadline, read one moved", |k| async move {
+            let (c, _s) = tcp_pair().await;
+            let c = Arc::new(c);
+            let dl = Instant::now() + ms(200) * k;
+            c.set_deadline(Some(dl)).unwrap();
+            let rdl = Instant::now() + ms(900) * k;
+            c.set_read_deadline(Some(rdl)).unwrap();
+            if before(dl) == Setup::Missed {
+                return Setup::Missed;
+            }
+            let c2 = c.clone();
+            let reader = goro::spawn(async move {
+                let mut b = [0u8; 8];
+                timed(c2.read(&mut b)).await
+            });
+            let (w, at) = timed(c.write_all(&vec![5u8; BIG])).await;
+            assert_fired(w, at, dl);
+            let (r, at) = reader.await.unwrap();
+            assert_fired(r, at, rdl);
+            Setup::Met
+        })
+        .await;
     });
 }
 
 #[test]
 fn equal_deadlines_set_separately_then_changing_one() {
     run(async {
-        let (c, s) = tcp_pair().await;
-        let c = Arc::new(c);
-        // Equal deadlines set one at a time share one timer...
-        let dl = Instant::now() + Duration::from_millis(250);
-        c.set_read_deadline(Some(dl)).unwrap();
-        c.set_write_deadline(Some(dl)).unwrap();
-        // ...until the read one is cleared: only the write one fires.
-        c.set_read_deadline(None).unwrap();
-        let c2 = c.clone();
-        let reader = goro::spawn(async move {
-            let mut b = [0u8; 8];
-            c2.read(&mut b).await.map(|n| b[..n].to_vec())
-        });
-        let (w, at) = timed(c.write_all(&vec![5u8; BIG])).await;
-        assert_fired(w, at, dl);
-        sleep(Duration::from_millis(200)).await;
-        assert!(!reader.is_finished(), "the cleared read deadline fired");
-        s.write_all(b"fine").await.unwrap();
-        assert_eq!(reader.await.unwrap().unwrap(), b"fine");
+        with_margins("equal deadlines, read one cleared", |k| async move {
+            let (c, s) = tcp_pair().await;
+            let c = Arc::new(c);
+            // Equal deadlines set one at a time share one timer...
+            let dl = Instant::now() + ms(250) * k;
+            c.set_read_deadline(Some(dl)).unwrap();
+            c.set_write_deadline(Some(dl)).unwrap();
+            // ...until the read one is cleared: only the write one fires.
+            c.set_read_deadline(None).unwrap();
+            if before(dl) == Setup::Missed {
+                return Setup::Missed;
+            }
+            let c2 = c.clone();
+            let reader = goro::spawn(async move {
+                let mut b = [0u8; 8];
+                c2.read(&mut b).await.map(|n| b[..n].to_vec())
+            });
+            let (w, at) = timed(c.write_all(&vec![5u8; BIG])).await;
+            assert_fired(w, at, dl);
+            sleep(ms(200)).await;
+            assert!(!reader.is_finished(), "the cleared read deadline fired");
+            s.write_all(b"fine").await.unwrap();
+            assert_eq!(reader.await.unwrap().unwrap(), b"fine");
+            Setup::Met
+        })
+        .await;
 
         // Equal again, then the write one moved into the past: the write
         // fails at once, the read still waits for its own deadline.

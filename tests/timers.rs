@@ -14,10 +14,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use support::hang::within;
+use support::margins::{Setup, before, with_margins};
 use support::rt::workers;
 
-/// Upper tolerance on top of any expected duration.
-const SLACK: Duration = Duration::from_millis(500);
+/// Upper tolerance on top of any expected duration: generous, since a
+/// loaded 2-core machine can deschedule a worker for most of a second.
+const SLACK: Duration = Duration::from_secs(2);
 
 #[track_caller]
 fn assert_took(elapsed: Duration, at_least: Duration) {
@@ -102,53 +104,76 @@ fn sleep_deadline_and_is_elapsed() {
 #[test]
 fn many_sleeps_complete_in_deadline_order() {
     // One worker, one task, distinct deadlines: completions come in
-    // deadline order even though the sleeps are created shuffled.
+    // deadline order even though the sleeps are created shuffled. That
+    // needs every sleep armed before the first deadline (a sleep first
+    // polled after its deadline is ready at once, in polling order), so the
+    // scenario is retried with a later start if arming them took longer.
+    const N: u64 = 200;
     let rt = workers(1);
-    let order = within(Duration::from_secs(60), move || {
-        rt.block_on(async {
-            const N: u64 = 200;
-            let base = Instant::now() + Duration::from_millis(20);
-            // A fixed permutation of 0..N.
-            let perm: Vec<u64> = (0..N).map(|i| (i * 73) % N).collect();
-            let mut all: FuturesUnordered<_> = perm
-                .iter()
-                .map(|&k| {
-                    let at = base + Duration::from_millis(2 * k);
-                    sleep_until(at).map(move |()| {
-                        assert!(Instant::now() >= at, "sleep {k} fired before its deadline");
-                        k
+    within(Duration::from_secs(60), move || {
+        rt.block_on(with_margins(
+            "200 sleeps armed in time",
+            |scale| async move {
+                let base = Instant::now() + Duration::from_millis(20) * scale;
+                // A fixed permutation of 0..N.
+                let perm: Vec<u64> = (0..N).map(|i| (i * 73) % N).collect();
+                let mut sleeps: Vec<_> = perm
+                    .iter()
+                    .map(|&k| {
+                        let at = base + Duration::from_millis(2 * k);
+                        (k, at, sleep_until(at))
                     })
-                })
-                .collect();
-            let mut order = Vec::new();
-            while let Some(k) = all.next().await {
-                order.push(k);
-            }
-            order
-        })
+                    .collect();
+                // Arm them all.
+                for (_, _, s) in sleeps.iter_mut() {
+                    let _ = futures::poll!(s);
+                }
+                if before(base) == Setup::Missed {
+                    return Setup::Missed;
+                }
+                let mut all: FuturesUnordered<_> = sleeps
+                    .into_iter()
+                    .map(|(k, at, s)| {
+                        s.map(move |()| {
+                            assert!(Instant::now() >= at, "sleep {k} fired before its deadline");
+                            k
+                        })
+                    })
+                    .collect();
+                let mut order = Vec::new();
+                while let Some(k) = all.next().await {
+                    order.push(k);
+                }
+                assert_eq!(order, (0..N).collect::<Vec<_>>());
+                Setup::Met
+            },
+        ))
     });
-    let sorted: Vec<u64> = (0..200).collect();
-    assert_eq!(order, sorted);
 }
 
 #[test]
-fn sleeps_in_many_tasks_fire_in_order_of_deadline_groups() {
-    // Across tasks and two workers, a sleep whose deadline is 100 ms after
-    // another's must complete after it.
+fn sleeps_in_many_tasks_fire_not_before_their_deadline_groups() {
+    // Across tasks and two workers, every sleep completes, none before its
+    // deadline. Completion *order* across groups is not asserted: when a
+    // worker is descheduled past the next group's deadline, both groups'
+    // timers fire in one batch, and a task woken on a worker goes to its
+    // P's `runnext` (Go's `ready`), so the last one woken runs first; with
+    // two workers, one may also simply run later than the other. Order
+    // within one task is covered by `many_sleeps_complete_in_deadline_order`.
     let rt = workers(2);
     let log = Arc::new(std::sync::Mutex::new(Vec::new()));
     let l = log.clone();
+    let base = Instant::now() + Duration::from_millis(20);
     within(Duration::from_secs(60), move || {
         rt.block_on(async move {
-            let base = Instant::now() + Duration::from_millis(20);
             let hs: Vec<_> = (0..30u64)
                 .rev()
                 .map(|i| {
                     let l = l.clone();
                     goro::spawn(async move {
-                        let group = i % 3;
-                        sleep_until(base + Duration::from_millis(100 * group)).await;
-                        l.lock().unwrap().push(group);
+                        let at = base + Duration::from_millis(100 * (i % 3));
+                        sleep_until(at).await;
+                        l.lock().unwrap().push((i, at, Instant::now()));
                     })
                 })
                 .collect();
@@ -158,8 +183,20 @@ fn sleeps_in_many_tasks_fire_in_order_of_deadline_groups() {
         })
     });
     let log = log.lock().unwrap();
-    assert_eq!(log.len(), 30);
-    assert!(log.windows(2).all(|w| w[0] <= w[1]), "{log:?}");
+    let mut tasks: Vec<u64> = log.iter().map(|&(i, _, _)| i).collect();
+    tasks.sort_unstable();
+    assert_eq!(
+        tasks,
+        (0..30).collect::<Vec<_>>(),
+        "every task completes once"
+    );
+    for &(i, at, woke) in log.iter() {
+        assert!(
+            woke >= at,
+            "task {i} woke {:?} before its deadline",
+            at - woke
+        );
+    }
 }
 
 // ----- timeout ----------------------------------------------------------------------

@@ -10,7 +10,7 @@
 mod support;
 
 use goro::net::UdpSocket;
-use goro::time::{sleep, timeout};
+use goro::time::{sleep, sleep_until, timeout};
 use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use support::assert_kind;
 use support::hang::run;
 use support::instants::past;
+use support::margins::{Setup, before, with_margins};
 
 /// Upper bound for "fails at once".
 const PROMPT: Duration = Duration::from_secs(3);
@@ -403,43 +404,57 @@ fn future_read_deadline_fires_not_before() {
 #[test]
 fn moving_the_deadline_later_keeps_the_recv_waiting() {
     run(async {
-        let (a, b) = (bound().await, Arc::new(bound().await));
-        let to = b.local_addr().unwrap();
-        b.set_read_deadline(Some(Instant::now() + Duration::from_millis(150)))
-            .unwrap();
-        let waiter = goro::spawn({
-            let b = b.clone();
-            async move { b.recv(&mut [0; 8]).await }
-        });
-        sleep(Duration::from_millis(20)).await;
-        b.set_read_deadline(Some(Instant::now() + Duration::from_secs(30)))
-            .unwrap();
-        // Well past the first deadline the recv is still waiting...
-        sleep(Duration::from_millis(400)).await;
-        assert!(!waiter.is_finished(), "the old deadline fired");
-        // ...and gets the datagram.
-        a.send_to(b"kept", to).await.unwrap();
-        assert_eq!(waiter.await.unwrap().unwrap(), 4);
+        with_margins("recv deadline moved later", |k| async move {
+            let (a, b) = (bound().await, Arc::new(bound().await));
+            let to = b.local_addr().unwrap();
+            let first = Instant::now() + Duration::from_millis(150) * k;
+            b.set_read_deadline(Some(first)).unwrap();
+            let waiter = goro::spawn({
+                let b = b.clone();
+                async move { b.recv(&mut [0; 8]).await }
+            });
+            sleep(Duration::from_millis(20) * k).await;
+            b.set_read_deadline(Some(Instant::now() + Duration::from_secs(30)))
+                .unwrap();
+            if before(first) == Setup::Missed {
+                return Setup::Missed;
+            }
+            // Well past the first deadline the recv is still waiting...
+            sleep_until(first + Duration::from_millis(250) * k).await;
+            assert!(!waiter.is_finished(), "the old deadline fired");
+            // ...and gets the datagram.
+            a.send_to(b"kept", to).await.unwrap();
+            assert_eq!(waiter.await.unwrap().unwrap(), 4);
+            Setup::Met
+        })
+        .await;
     });
 }
 
 #[test]
 fn clearing_the_deadline_removes_the_timeout() {
     run(async {
-        let (a, b) = (bound().await, Arc::new(bound().await));
-        let to = b.local_addr().unwrap();
-        b.set_read_deadline(Some(Instant::now() + Duration::from_millis(100)))
-            .unwrap();
-        let waiter = goro::spawn({
-            let b = b.clone();
-            async move { b.recv(&mut [0; 8]).await }
-        });
-        sleep(Duration::from_millis(10)).await;
-        b.set_read_deadline(None).unwrap();
-        sleep(Duration::from_millis(300)).await;
-        assert!(!waiter.is_finished(), "the cleared deadline fired");
-        a.send_to(b"ok", to).await.unwrap();
-        assert_eq!(waiter.await.unwrap().unwrap(), 2);
+        with_margins("recv deadline cleared", |k| async move {
+            let (a, b) = (bound().await, Arc::new(bound().await));
+            let to = b.local_addr().unwrap();
+            let first = Instant::now() + Duration::from_millis(100) * k;
+            b.set_read_deadline(Some(first)).unwrap();
+            let waiter = goro::spawn({
+                let b = b.clone();
+                async move { b.recv(&mut [0; 8]).await }
+            });
+            sleep(Duration::from_millis(10) * k).await;
+            b.set_read_deadline(None).unwrap();
+            if before(first) == Setup::Missed {
+                return Setup::Missed;
+            }
+            sleep_until(first + Duration::from_millis(200) * k).await;
+            assert!(!waiter.is_finished(), "the cleared deadline fired");
+            a.send_to(b"ok", to).await.unwrap();
+            assert_eq!(waiter.await.unwrap().unwrap(), 2);
+            Setup::Met
+        })
+        .await;
     });
 }
 

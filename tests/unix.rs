@@ -16,7 +16,7 @@ mod support;
 
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use goro::net::{UnixDatagram, UnixListener, UnixStream};
-use goro::time::{sleep, timeout};
+use goro::time::{sleep, sleep_until, timeout};
 use std::future::poll_fn;
 use std::io;
 use std::os::fd::AsRawFd;
@@ -30,6 +30,7 @@ use support::assert_kind;
 use support::data::pattern;
 use support::hang::run;
 use support::instants::past;
+use support::margins::{Setup, before, with_margins};
 use support::net::{TempDir, unix_pair_in};
 
 /// Upper bound for "fails at once".
@@ -654,20 +655,27 @@ fn past_read_deadline_fails_a_pending_read() {
 #[test]
 fn clearing_the_deadline_removes_the_timeout() {
     run(async {
-        let (a, b) = UnixStream::pair().unwrap();
-        let b = Arc::new(b);
-        b.set_deadline(Some(Instant::now() + Duration::from_millis(100)))
-            .unwrap();
-        let waiter = goro::spawn({
-            let b = b.clone();
-            async move { b.read(&mut [0; 8]).await }
-        });
-        sleep(Duration::from_millis(10)).await;
-        b.set_deadline(None).unwrap();
-        sleep(Duration::from_millis(300)).await;
-        assert!(!waiter.is_finished(), "the cleared deadline fired");
-        a.write_all(b"ok").await.unwrap();
-        assert_eq!(waiter.await.unwrap().unwrap(), 2);
+        with_margins("stream deadline cleared", |k| async move {
+            let (a, b) = UnixStream::pair().unwrap();
+            let b = Arc::new(b);
+            let first = Instant::now() + Duration::from_millis(100) * k;
+            b.set_deadline(Some(first)).unwrap();
+            let waiter = goro::spawn({
+                let b = b.clone();
+                async move { b.read(&mut [0; 8]).await }
+            });
+            sleep(Duration::from_millis(10) * k).await;
+            b.set_deadline(None).unwrap();
+            if before(first) == Setup::Missed {
+                return Setup::Missed;
+            }
+            sleep_until(first + Duration::from_millis(200) * k).await;
+            assert!(!waiter.is_finished(), "the cleared deadline fired");
+            a.write_all(b"ok").await.unwrap();
+            assert_eq!(waiter.await.unwrap().unwrap(), 2);
+            Setup::Met
+        })
+        .await;
     });
 }
 
@@ -940,16 +948,29 @@ fn datagram_deadlines() {
         a.set_read_deadline(Some(Instant::now() + Duration::from_millis(100)))
             .unwrap();
         assert_eq!(a.recv(&mut [0; 8]).await.unwrap(), 6);
-        let waiter = goro::spawn({
-            let a = a.clone();
-            async move { a.recv(&mut [0; 8]).await }
-        });
-        sleep(Duration::from_millis(10)).await;
-        a.set_read_deadline(None).unwrap();
-        sleep(Duration::from_millis(300)).await;
-        assert!(!waiter.is_finished(), "the cleared deadline fired");
-        b.send(b"late").await.unwrap();
-        assert_eq!(waiter.await.unwrap().unwrap(), 4);
+        // Clearing it while a recv waits removes the timeout (on a fresh
+        // pair per attempt, retried if the clear came too late).
+        with_margins("datagram deadline cleared", |k| async move {
+            let (a, b) = UnixDatagram::pair().unwrap();
+            let a = Arc::new(a);
+            let first = Instant::now() + Duration::from_millis(100) * k;
+            a.set_read_deadline(Some(first)).unwrap();
+            let waiter = goro::spawn({
+                let a = a.clone();
+                async move { a.recv(&mut [0; 8]).await }
+            });
+            sleep(Duration::from_millis(10) * k).await;
+            a.set_read_deadline(None).unwrap();
+            if before(first) == Setup::Missed {
+                return Setup::Missed;
+            }
+            sleep_until(first + Duration::from_millis(200) * k).await;
+            assert!(!waiter.is_finished(), "the cleared deadline fired");
+            b.send(b"late").await.unwrap();
+            assert_eq!(waiter.await.unwrap().unwrap(), 4);
+            Setup::Met
+        })
+        .await;
 
         // A future deadline fires, not before.
         let deadline = Instant::now() + Duration::from_millis(100);

@@ -6,6 +6,8 @@
 //! - [`net`]: connected socket pairs (TCP, Unix, `PollFd`) and temporary
 //!   directories for socket paths;
 //! - [`instants`]: instants in the past and absurdly far in the future;
+//! - [`margins`]: retrying a timing scenario whose setup must beat a
+//!   deadline, with growing margins;
 //! - [`process`]: facts about this process (open fds, CPU time) and a lock
 //!   for tests that measure them one at a time;
 //! - [`data`]: deterministic test data and a small random generator;
@@ -21,6 +23,7 @@ pub mod data;
 pub mod example_process;
 pub mod hang;
 pub mod instants;
+pub mod margins;
 pub mod net;
 pub mod process;
 pub mod rt;
