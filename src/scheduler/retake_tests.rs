@@ -71,19 +71,33 @@ fn retake_judged_during_a_poll_fails_once_the_poll_returned() {
     });
     let in_poll = Arc::new(AtomicBool::new(false));
     let poll_may_return = Arc::new(AtomicBool::new(false));
+    let due = Arc::new(std::sync::Mutex::new(None::<Instant>));
     let task = {
-        let (waker, in_poll, poll_may_return) =
-            (waker.clone(), in_poll.clone(), poll_may_return.clone());
+        let (waker, in_poll, poll_may_return, due) = (
+            waker.clone(),
+            in_poll.clone(),
+            poll_may_return.clone(),
+            due.clone(),
+        );
         rt.spawn(async move {
             // A timer on P0 with a foreign waker, due while this poll runs.
-            let mut sleep = Box::pin(crate::time::sleep(Duration::from_millis(1)));
+            // It must be pending when armed: on a slow machine (valgrind)
+            // 1 ms may pass before the first poll, so lengthen it until so.
             let w = Waker::from(waker);
-            assert!(
-                sleep
+            let mut d = Duration::from_millis(1);
+            let sleep = loop {
+                let at = Instant::now() + d;
+                let mut sleep = Box::pin(crate::time::sleep_until(at));
+                if sleep
                     .as_mut()
                     .poll(&mut Context::from_waker(&w))
                     .is_pending()
-            );
+                {
+                    *due.lock().unwrap() = Some(at);
+                    break sleep;
+                }
+                d *= 10;
+            };
             in_poll.store(true, Ordering::SeqCst);
             wait_for(&poll_may_return, "the test to end the poll");
             Some(sleep) // kept alive until M0 fires it
@@ -91,7 +105,11 @@ fn retake_judged_during_a_poll_fails_once_the_poll_returned() {
     };
     wait_for(&in_poll, "the task's poll");
     let seen = judge(&shared);
-    std::thread::sleep(Duration::from_millis(2)); // the timer is now due
+    // Let the timer become due.
+    let at = due.lock().unwrap().expect("the task armed its timer");
+    while Instant::now() <= at {
+        std::thread::sleep(Duration::from_millis(1));
+    }
     poll_may_return.store(true, Ordering::SeqCst);
     // M0's poll returned, it checked its ownership and is firing P0's timers.
     wait_for(&waker.entered, "M0 to fire the timer");
