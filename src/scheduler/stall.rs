@@ -146,24 +146,21 @@ impl StallWatch {
                 .retain(|w| threads.iter().any(|(_, m)| m.id == w.m));
             for (_, m) in threads.iter() {
                 let seq = m.poll_seq();
+                // A new M, or a new poll (or none) since the last round:
+                // start watching it from now.
+                let fresh = || Watched {
+                    m: m.id,
+                    seq,
+                    since: now,
+                    p_at_start: p_of(shared, m.id),
+                    reported: false,
+                };
                 let Some(w) = self.watched.iter_mut().find(|w| w.m == m.id) else {
-                    self.watched.push(Watched {
-                        m: m.id,
-                        seq,
-                        since: now,
-                        p_at_start: p_of(shared, m.id),
-                        reported: false,
-                    });
+                    self.watched.push(fresh());
                     continue;
                 };
                 if seq != w.seq {
-                    *w = Watched {
-                        m: m.id,
-                        seq,
-                        since: now,
-                        p_at_start: p_of(shared, m.id),
-                        reported: false,
-                    };
+                    *w = fresh();
                     continue;
                 }
                 // Not inside a poll, or inside one that gave its P away to
