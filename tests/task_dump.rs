@@ -44,11 +44,18 @@ async fn read_once(s: goro::net::UnixStream) {
     let _ = s.read(&mut buf).await;
 }
 
-/// A task whose single poll blocks its worker until `flag` is set.
-async fn spin_until(flag: Arc<AtomicBool>) {
-    while !flag.load(Ordering::Acquire) {
+/// Blocks the calling thread until `flag` is set, or for a minute at most
+/// (so a failed test still ends: dropping its runtime waits for this).
+fn block_until(flag: &AtomicBool) {
+    let give_up = Instant::now() + Duration::from_secs(60);
+    while !flag.load(Ordering::Acquire) && Instant::now() < give_up {
         std::thread::sleep(Duration::from_millis(1));
     }
+}
+
+/// A task whose single poll blocks its worker until `flag` is set.
+async fn spin_until(flag: Arc<AtomicBool>) {
+    block_until(&flag);
 }
 
 #[test]
@@ -362,11 +369,7 @@ fn join_set_blocking_call_and_signal_waiters() {
     let (id_tx, id_rx) = std::sync::mpsc::channel();
     let r2 = release.clone();
     let on_blocking = rt.spawn(async move {
-        let h = goro::task::spawn_blocking(move || {
-            while !r2.load(Ordering::Acquire) {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-        });
+        let h = goro::task::spawn_blocking(move || block_until(&r2));
         id_tx.send(h.id()).unwrap();
         h.await.unwrap();
     });
