@@ -4,6 +4,8 @@
 //! known task populations; and `dump_on_signal`, which prints a dump on a
 //! signal and keeps the program running.
 
+mod support;
+
 use goro::runtime::{Handle, Runtime};
 use goro::task::{TaskDump, TaskState, WaitingOn};
 use std::collections::HashMap;
@@ -554,4 +556,33 @@ fn dump_on_signal_prints_and_keeps_running() {
     let status = child.wait().unwrap();
     assert!(status.success(), "{status:?}\n{err}");
     assert!(rest.contains("still running"), "{rest}");
+}
+
+/// `examples/stuck_service.rs` prints what the README says it does: the
+/// stall report, then a dump naming what each kind of task waits on.
+#[test]
+fn stuck_service_example_reports_its_stall_and_dumps_its_tasks() {
+    let out = support::example_process::run_example("stuck_service", &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}\n{err}", out.status);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("still serving after SIGQUIT"),
+        "{err}"
+    );
+    for want in [
+        "\"nightly-report\" (spawned at examples/stuck_service.rs:",
+        "in one poll; it has returned",
+        "goro task dump: ",
+        "[20 waiting on fd read]",
+        // The connections' five-minute idle deadline.
+        "\"conn\": waiting on fd ",
+        "(read, deadline in 29",
+        "\"accept-loop\": waiting on fd ",
+        "\"metrics-flush\": waiting on a timer due in ",
+        "\"supervisor\": waiting on a join set of 3 tasks",
+        "[3 waiting on a timer]",
+        "\"reload-config\": waiting on signal SIGHUP",
+    ] {
+        assert!(err.contains(want), "no {want:?} in:\n{err}");
+    }
 }
