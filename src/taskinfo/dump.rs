@@ -83,15 +83,16 @@ pub enum WaitingOn {
         fd: RawFd,
         /// The fd's read deadline
         /// ([`set_read_deadline`](crate::net::TcpStream::set_read_deadline)),
-        /// if one is set and has not passed. Looked up when the dump is
-        /// taken, only among the fds of the dumped runtime's poller.
+        /// if one is set and has not fired (one due whose timer is late
+        /// prints as passed). Looked up when the dump is taken, only among
+        /// the fds of the dumped runtime's poller.
         deadline: Option<Instant>,
     },
     /// An fd becoming writable (a write, connect…), or the fd's write lock.
     Write {
         /// The fd number.
         fd: RawFd,
-        /// The fd's write deadline, if one is set and has not passed (see
+        /// The fd's write deadline, if one is set and has not fired (see
         /// `Read`).
         deadline: Option<Instant>,
     },
