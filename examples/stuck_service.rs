@@ -16,15 +16,22 @@
 
 use goro::net::{TcpListener, TcpStream};
 use goro::signal::SignalKind;
-use goro::task::Builder;
+use goro::task::{Builder, JoinSet};
 use std::io;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+/// Echoes until the peer hangs up or stays idle for five minutes (the
+/// read deadline, which a task dump shows).
 async fn echo(conn: TcpStream) {
     let mut buf = [0u8; 1024];
-    while let Ok(n) = conn.read(&mut buf).await {
-        if n == 0 || conn.write_all(&buf[..n]).await.is_err() {
+    loop {
+        let idle_limit = Instant::now() + Duration::from_secs(300);
+        if conn.set_read_deadline(Some(idle_limit)).is_err() {
             return;
+        }
+        match conn.read(&mut buf).await {
+            Ok(n) if n > 0 && conn.write_all(&buf[..n]).await.is_ok() => {}
+            _ => return,
         }
     }
 }
@@ -53,13 +60,19 @@ fn main() -> io::Result<()> {
                 tick.tick().await;
             }
         });
-        // A supervisor waiting for a job.
+        // A supervisor waiting for its jobs.
         Builder::new().name("supervisor").spawn(async {
-            let job = Builder::new()
-                .name("job")
-                .spawn(goro::time::sleep(Duration::from_secs(30)));
-            let _ = job.await;
+            let mut jobs = JoinSet::new();
+            for _ in 0..3 {
+                jobs.spawn(goro::time::sleep(Duration::from_secs(30)));
+            }
+            while jobs.join_next().await.is_some() {}
         });
+        // Configuration reloads on SIGHUP.
+        let mut hangups = goro::signal::signal(SignalKind::hangup())?;
+        Builder::new()
+            .name("reload-config")
+            .spawn(async move { while hangups.recv().await.is_some() {} });
         // The bug: a blocking call inside async code.
         let report = Builder::new().name("nightly-report").spawn(async {
             std::thread::sleep(Duration::from_millis(350));

@@ -1,7 +1,10 @@
 //! `Handle::dump()`: every live task with its state — running on a worker,
-//! queued, or waiting, and on what (fd + direction, timer, join, other) —
-//! checked against known task populations; and `dump_on_signal`, which
-//! prints a dump on a signal and keeps the program running.
+//! queued, or waiting, and on what (fd + direction and the fd's deadline,
+//! timer, join, join set, blocking call, signal, other) — checked against
+//! known task populations; and `dump_on_signal`, which prints a dump on a
+//! signal and keeps the program running.
+
+mod support;
 
 use goro::runtime::{Handle, Runtime};
 use goro::task::{TaskDump, TaskState, WaitingOn};
@@ -43,18 +46,28 @@ async fn read_once(s: goro::net::UnixStream) {
     let _ = s.read(&mut buf).await;
 }
 
-/// A task whose single poll blocks its worker until `flag` is set.
-async fn spin_until(flag: Arc<AtomicBool>) {
-    while !flag.load(Ordering::Acquire) {
+/// Blocks the calling thread until `flag` is set, or for a minute at most
+/// (so a failed test still ends: dropping its runtime waits for this).
+fn block_until(flag: &AtomicBool) {
+    let give_up = Instant::now() + Duration::from_secs(60);
+    while !flag.load(Ordering::Acquire) && Instant::now() < give_up {
         std::thread::sleep(Duration::from_millis(1));
     }
 }
 
+/// A task whose single poll blocks its worker until `flag` is set.
+async fn spin_until(flag: Arc<AtomicBool>) {
+    block_until(&flag);
+}
+
 #[test]
 fn known_population_1000_on_sockets_10_on_timers_1_running() {
-    // (The running task blocks a worker on purpose: no stall reports.)
+    // (The running task blocks a worker on purpose: no stall reports, and
+    // no hand-off of its P, or a loaded machine may see it running on a
+    // thread that gave its worker away.)
     let rt = Runtime::builder()
         .worker_threads(2)
+        .handoff_after(Duration::from_secs(3600))
         .stall_threshold(Duration::ZERO)
         .build()
         .unwrap();
@@ -99,8 +112,9 @@ fn known_population_1000_on_sockets_10_on_timers_1_running() {
         let l = t.location();
         assert!(l.file().ends_with("task_dump.rs"), "{l}");
         match t.state() {
-            TaskState::Waiting(WaitingOn::Read { fd }) => {
+            TaskState::Waiting(WaitingOn::Read { fd, deadline }) => {
                 assert_eq!(l.line(), sockets_line);
+                assert_eq!(deadline, None, "no deadline was set");
                 assert_eq!(
                     Some(&fd),
                     fd_of.get(&t.id()),
@@ -199,6 +213,270 @@ fn join_other_and_queued_states() {
     rt.block_on(on_channel).unwrap();
 }
 
+/// A goro Unix socket (in `rt`'s context) and its silent std peer.
+fn socket_pair(rt: &Runtime) -> (Arc<goro::net::UnixStream>, std::os::unix::net::UnixStream) {
+    let _enter = rt.enter();
+    let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+    a.set_nonblocking(true).unwrap();
+    (Arc::new(goro::net::UnixStream::from_std(a).unwrap()), b)
+}
+
+async fn read_shared(s: Arc<goro::net::UnixStream>) {
+    let mut buf = [0u8; 8];
+    let _ = s.read(&mut buf).await;
+}
+
+fn state_of(dump: &TaskDump, id: goro::task::Id) -> Option<TaskState> {
+    dump.tasks()
+        .iter()
+        .find(|t| t.id() == id)
+        .map(|t| t.state())
+}
+
+/// `got` is within clock rounding of `want`.
+fn near(got: Option<Instant>, want: Instant) -> bool {
+    got.is_some_and(|g| g.max(want) - g.min(want) < Duration::from_millis(50))
+}
+
+#[test]
+fn fd_deadlines_show_with_their_fds() {
+    let rt = Runtime::builder().worker_threads(2).build().unwrap();
+    let handle = rt.handle();
+    let hour = Instant::now() + Duration::from_secs(3600);
+    // 20 readers whose sockets have a read deadline in an hour, 10 without.
+    let (mut peers, mut readers) = (Vec::new(), Vec::new());
+    for i in 0..30 {
+        let (s, peer) = socket_pair(&rt);
+        if i < 20 {
+            s.set_read_deadline(Some(hour)).unwrap();
+        }
+        // A write deadline is not a read deadline.
+        s.set_write_deadline(Some(hour + Duration::from_secs(7)))
+            .unwrap();
+        let h = rt.spawn(read_shared(s.clone()));
+        readers.push((h, s));
+        peers.push(peer);
+    }
+    // A writer stuck on a full socket, with a write deadline 61 min away.
+    let (w, w_peer) = socket_pair(&rt);
+    let w_deadline = hour + Duration::from_secs(60);
+    w.set_write_deadline(Some(w_deadline)).unwrap();
+    let w2 = w.clone();
+    let writer = rt.spawn(async move {
+        let _ = w2.write_all(&vec![0u8; 64 << 20]).await;
+    });
+    let read_fd = |t: &goro::task::TaskInfo| match t.state() {
+        TaskState::Waiting(WaitingOn::Read { fd, deadline }) => Some((fd, deadline)),
+        _ => None,
+    };
+    let dump = dump_until(&handle, |d| {
+        d.count(is_read) == 30
+            && matches!(
+                state_of(d, writer.id()),
+                Some(TaskState::Waiting(WaitingOn::Write { .. }))
+            )
+    });
+    for (i, (h, s)) in readers.iter().enumerate() {
+        let t = dump.tasks().iter().find(|t| t.id() == h.id()).unwrap();
+        let (fd, deadline) = read_fd(t).unwrap();
+        assert_eq!(fd, s.as_raw_fd(), "{dump:#}");
+        if i < 20 {
+            assert!(near(deadline, hour), "reader {i}: {deadline:?}");
+        } else {
+            assert_eq!(deadline, None, "reader {i}");
+        }
+    }
+    let TaskState::Waiting(WaitingOn::Write { fd, deadline }) =
+        state_of(&dump, writer.id()).unwrap()
+    else {
+        unreachable!()
+    };
+    assert_eq!(fd, w.as_raw_fd());
+    assert!(near(deadline, w_deadline), "{deadline:?}");
+    let full = format!("{dump:#}");
+    // An hour away: "3599.9s" (or "3600.0s" right after it was set).
+    assert_eq!(full.matches("(read, deadline in 3").count(), 20, "{full}");
+    assert_eq!(full.matches(" (read), age").count(), 10, "{full}");
+    assert_eq!(full.matches("(write, deadline in 36").count(), 1, "{full}");
+
+    // Deadlines are looked up when the dump is taken: moving one while
+    // its reader stays parked shows in the next dump.
+    readers[0].1.set_read_deadline(None).unwrap();
+    readers[1]
+        .1
+        .set_read_deadline(Some(hour + Duration::from_secs(3600)))
+        .unwrap();
+    readers[29].1.set_read_deadline(Some(hour)).unwrap();
+    let dump = dump_until(&handle, |d| d.count(is_read) == 30);
+    let deadline_of = |i: usize| {
+        let t = dump.tasks().iter().find(|t| t.id() == readers[i].0.id());
+        read_fd(t.unwrap()).unwrap().1
+    };
+    assert_eq!(deadline_of(0), None);
+    assert!(near(deadline_of(1), hour + Duration::from_secs(3600)));
+    assert!(near(deadline_of(29), hour));
+    let full = format!("{dump:#}");
+    assert_eq!(full.matches("(read, deadline in 7").count(), 1, "{full}");
+    assert_eq!(full.matches(" (read), age").count(), 10, "{full}");
+
+    drop(peers); // EOF: every reader returns
+    drop(w_peer); // EPIPE: the writer returns
+    for (h, _) in readers {
+        rt.block_on(h).unwrap();
+    }
+    rt.block_on(writer).unwrap();
+}
+
+#[test]
+fn join_set_blocking_call_and_signal_waiters() {
+    let rt = Runtime::builder().worker_threads(2).build().unwrap();
+    let handle = rt.handle();
+    // A task waiting on a JoinSet of 3 tasks that never finish by
+    // themselves.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let set_waiter = rt.spawn(async move {
+        let mut set = goro::task::JoinSet::new();
+        for _ in 0..3 {
+            tx.send(set.spawn(std::future::pending::<()>())).unwrap();
+        }
+        let mut cancelled = 0;
+        while let Some(r) = set.join_next().await {
+            assert!(r.unwrap_err().is_cancelled());
+            cancelled += 1;
+        }
+        cancelled
+    });
+    let aborts: Vec<goro::task::AbortHandle> = rx.iter().take(3).collect();
+    let in_set = |n| Some(TaskState::Waiting(WaitingOn::JoinSet { tasks: n }));
+    dump_until(&handle, |d| state_of(d, set_waiter.id()) == in_set(3));
+    aborts[0].abort();
+    let dump = dump_until(&handle, |d| state_of(d, set_waiter.id()) == in_set(2));
+    assert!(
+        dump.to_string()
+            .contains("waiting on a join set of 2 tasks"),
+        "{dump}"
+    );
+    // `try_join_next` does not park: a task that used it and then waits
+    // on a channel waits on "another waker", not on its set.
+    let (ch_tx, ch_rx) = async_channel::bounded::<()>(1);
+    let tried = rt.spawn(async move {
+        let mut set = goro::task::JoinSet::new();
+        set.spawn(std::future::pending::<()>());
+        assert!(set.try_join_next().is_none());
+        let _ = ch_rx.recv().await;
+    });
+
+    // A task awaiting a `spawn_blocking` call.
+    let release = Arc::new(AtomicBool::new(false));
+    let (id_tx, id_rx) = std::sync::mpsc::channel();
+    let r2 = release.clone();
+    let on_blocking = rt.spawn(async move {
+        let h = goro::task::spawn_blocking(move || block_until(&r2));
+        id_tx.send(h.id()).unwrap();
+        h.await.unwrap();
+    });
+    let blocking_id = id_rx.recv().unwrap();
+
+    // A task waiting for a signal.
+    let usr2 = goro::signal::SignalKind::user_defined2();
+    let on_signal = rt.spawn(async move {
+        let mut s = goro::signal::signal(usr2).unwrap();
+        s.recv().await
+    });
+
+    let dump = dump_until(&handle, |d| {
+        state_of(d, tried.id()) == Some(TaskState::Waiting(WaitingOn::Other))
+            && state_of(d, on_blocking.id())
+                == Some(TaskState::Waiting(WaitingOn::Blocking {
+                    task: blocking_id,
+                }))
+            && state_of(d, on_signal.id())
+                == Some(TaskState::Waiting(WaitingOn::Signal { kind: usr2 }))
+    });
+    // Blocking-pool tasks are not listed.
+    assert_eq!(state_of(&dump, blocking_id), None);
+    let text = format!("{dump:#}");
+    assert!(
+        text.contains(&format!("waiting on blocking-pool task {blocking_id}")),
+        "{text}"
+    );
+    assert!(text.contains("waiting on signal SIGUSR2"), "{text}");
+
+    for a in &aborts {
+        a.abort();
+    }
+    assert_eq!(rt.block_on(set_waiter).unwrap(), 3);
+    drop(ch_tx);
+    rt.block_on(tried).unwrap();
+    release.store(true, Ordering::Release);
+    rt.block_on(on_blocking).unwrap();
+    // SAFETY: raise(3) of a signal goro now handles.
+    unsafe { libc::raise(libc::SIGUSR2) };
+    assert_eq!(rt.block_on(on_signal).unwrap(), Some(()));
+}
+
+#[test]
+fn shared_fds_timeouts_and_selects_show_what_goro_tracks() {
+    use futures::future::{Either, select};
+    let rt = Runtime::builder().worker_threads(2).build().unwrap();
+    let handle = rt.handle();
+    let hour = Duration::from_secs(3600);
+    // Two tasks reading one socket: one parks on the fd, the other on its
+    // read lock. Both wait to read that fd.
+    let (shared, _peer) = socket_pair(&rt);
+    let readers = [
+        rt.spawn(read_shared(shared.clone())),
+        rt.spawn(read_shared(shared.clone())),
+    ];
+    // A timeout around a read: the read (polled first).
+    let (timed, _timed_peer) = socket_pair(&rt);
+    let t2 = timed.clone();
+    let timed_read = rt.spawn(async move {
+        let mut buf = [0u8; 8];
+        let _ = goro::time::timeout(hour, t2.read(&mut buf)).await;
+    });
+    // A timeout around a channel goro does not track: the timeout's timer.
+    let (_tx, rx) = async_channel::bounded::<()>(1);
+    let rx2 = rx.clone();
+    let due = Instant::now() + hour - Duration::from_millis(50);
+    let timed_channel = rt.spawn(async move {
+        let _ = goro::time::timeout(hour, rx2.recv()).await;
+    });
+    // A select of a channel (untracked) and a read: the read.
+    let (sel, _sel_peer) = socket_pair(&rt);
+    let s2 = sel.clone();
+    let selecting = rt.spawn(async move {
+        let mut buf = [0u8; 8];
+        let (recv, read) = (std::pin::pin!(rx.recv()), std::pin::pin!(s2.read(&mut buf)));
+        let r = select(recv, read).await;
+        matches!(r, Either::Left(_))
+    });
+    let reading = |fd: i32| move |s: Option<TaskState>| matches!(s, Some(TaskState::Waiting(WaitingOn::Read { fd: f, .. })) if f == fd);
+    let dump = dump_until(&handle, |d| {
+        readers
+            .iter()
+            .all(|r| reading(shared.as_raw_fd())(state_of(d, r.id())))
+            && reading(timed.as_raw_fd())(state_of(d, timed_read.id()))
+            && reading(sel.as_raw_fd())(state_of(d, selecting.id()))
+            && matches!(
+                state_of(d, timed_channel.id()),
+                Some(TaskState::Waiting(WaitingOn::Timer { .. }))
+            )
+    });
+    let Some(TaskState::Waiting(WaitingOn::Timer { deadline })) =
+        state_of(&dump, timed_channel.id())
+    else {
+        unreachable!()
+    };
+    // Armed when the task first ran, a little after `due` was computed.
+    let late = deadline.checked_duration_since(due);
+    assert!(
+        late.is_some_and(|l| l < Duration::from_secs(10)),
+        "{late:?}"
+    );
+    drop(rt);
+}
+
 #[test]
 fn dump_on_signal_prints_and_keeps_running() {
     use std::io::{BufRead, BufReader, Read, Write};
@@ -278,4 +556,33 @@ fn dump_on_signal_prints_and_keeps_running() {
     let status = child.wait().unwrap();
     assert!(status.success(), "{status:?}\n{err}");
     assert!(rest.contains("still running"), "{rest}");
+}
+
+/// `examples/stuck_service.rs` prints what the README says it does: the
+/// stall report, then a dump naming what each kind of task waits on.
+#[test]
+fn stuck_service_example_reports_its_stall_and_dumps_its_tasks() {
+    let out = support::example_process::run_example("stuck_service", &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}\n{err}", out.status);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("still serving after SIGQUIT"),
+        "{err}"
+    );
+    for want in [
+        "\"nightly-report\" (spawned at examples/stuck_service.rs:",
+        "in one poll; it has returned",
+        "goro task dump: ",
+        "[20 waiting on fd read]",
+        // The connections' five-minute idle deadline.
+        "\"conn\": waiting on fd ",
+        "(read, deadline in 29",
+        "\"accept-loop\": waiting on fd ",
+        "\"metrics-flush\": waiting on a timer due in ",
+        "\"supervisor\": waiting on a join set of 3 tasks",
+        "[3 waiting on a timer]",
+        "\"reload-config\": waiting on signal SIGHUP",
+    ] {
+        assert!(err.contains(want), "no {want:?} in:\n{err}");
+    }
 }

@@ -31,6 +31,7 @@ use crate::poller::slot::Registration;
 use crate::scheduler::Shared;
 use crate::scheduler::budget;
 use crate::sys::cvt;
+use crate::taskinfo::record::waiting_on_fd;
 use std::future::Future;
 use std::io;
 use std::mem::ManuallyDrop;
@@ -357,6 +358,8 @@ impl Fd {
         match self.fdmu.poll_lock(side, cx.waker()) {
             Poll::Pending => {
                 budget::restore();
+                // Another task holds this direction: a dump shows the fd.
+                waiting_on_fd(self.fd, side == Direction::Write);
                 return Poll::Pending;
             }
             Poll::Ready(Err(_)) => return Poll::Ready(Err(closed_error())),
@@ -527,6 +530,7 @@ where
             match this.fd.fdmu.poll_lock(side, cx.waker()) {
                 Poll::Pending => {
                     budget::restore();
+                    waiting_on_fd(this.fd.fd, side == Direction::Write);
                     return Poll::Pending;
                 }
                 Poll::Ready(Err(_)) => return Poll::Ready(Err(closed_error())),

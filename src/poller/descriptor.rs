@@ -417,6 +417,20 @@ impl PollDesc {
         wake(self.unblock(&self.wg, false, false));
     }
 
+    /// The read and write deadlines (clock nanoseconds) of the fd attached
+    /// now, if it is `fd`: `None` if it is another fd or is being closed;
+    /// per direction `None` if no deadline is set or it has passed. For
+    /// task dumps: takes the lock, never on an I/O path.
+    pub(crate) fn deadlines_if_fd(&self, fd: i32) -> Option<(Option<u64>, Option<u64>)> {
+        let d = self.deadlines.lock();
+        // Checked under the lock, which `open` holds while it attaches an fd.
+        if d.closing || self.fd.load(Ordering::Relaxed) != fd {
+            return None;
+        }
+        let set = |t: i64| u64::try_from(t).ok().filter(|&t| t > 0);
+        Some((set(d.rd), set(d.wd)))
+    }
+
     /// Sets the read, write or both deadlines (Go's
     /// `poll_runtime_pollSetDeadline`). `None` clears.
     pub(crate) fn set_deadline(

@@ -56,6 +56,7 @@ use crate::sync::Mutex;
 use cache::DescCache;
 use descriptor::{DescPtr, PollDesc};
 use epoll::{Epoll, Event};
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::os::fd::RawFd;
 use std::sync::Arc;
@@ -172,6 +173,27 @@ impl Poller {
     pub(crate) fn shut_down_waiters(&self) {
         self.shut_down.store(true, Ordering::SeqCst);
         self.cache.for_each(|pd| pd.shut_down());
+    }
+
+    /// The read and write deadlines (clock nanoseconds; `None`: none set,
+    /// or passed) of each of `fds` attached to this poller (task dumps).
+    /// An fd is attached to at most one descriptor at a time: `close`
+    /// detaches it before the caller closes (and the kernel can reuse) the
+    /// number. Scans every descriptor, locking those whose fd is wanted.
+    pub(crate) fn deadlines_of(
+        &self,
+        fds: &HashSet<RawFd>,
+    ) -> HashMap<RawFd, (Option<u64>, Option<u64>)> {
+        let mut out = HashMap::new();
+        self.cache.for_each(|pd| {
+            let fd = pd.fd.load(Ordering::Relaxed);
+            if fds.contains(&fd)
+                && let Some(d) = pd.deadlines_if_fd(fd)
+            {
+                out.insert(fd, d);
+            }
+        });
+        out
     }
 
     /// Closes the epoll fd and the break eventfd (runtime shutdown, after

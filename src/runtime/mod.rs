@@ -485,7 +485,7 @@ impl Handle {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        JoinHandle::new(crate::scheduler::blocking::spawn_blocking(
+        JoinHandle::new_blocking(crate::scheduler::blocking::spawn_blocking(
             &self.shared,
             f,
             std::panic::Location::caller(),

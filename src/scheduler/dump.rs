@@ -1,11 +1,19 @@
 //! `Handle::dump`: collects a [`TaskDump`] from the registry of live tasks
 //! (`registry.rs`) and the Ms' "running task" ids, without stopping
-//! anything (`task/record.rs` explains the state word it decodes).
+//! anything (`taskinfo/record.rs` explains the state word it decodes).
+//!
+//! A task waiting on an fd records only the fd number (the I/O path stays
+//! as it was); its read or write deadline is looked up here, afterwards,
+//! in the poller's descriptors (`Poller::deadlines_of`), outside the
+//! registry's lock.
 
 use super::Shared;
+use crate::signal::SignalKind;
 use crate::taskinfo::record::{Wait, Word};
 use crate::taskinfo::{TaskDump, TaskInfo, TaskState, WaitingOn};
 use crate::time::clock;
+use std::collections::HashSet;
+use std::os::fd::RawFd;
 use std::time::Duration;
 
 impl Shared {
@@ -32,12 +40,19 @@ impl Shared {
                     None => TaskState::Waiting(WaitingOn::Other),
                 },
                 Word::Waiting(w) => TaskState::Waiting(match w {
-                    Wait::Read(fd) => WaitingOn::Read { fd },
-                    Wait::Write(fd) => WaitingOn::Write { fd },
+                    Wait::Read(fd) => WaitingOn::Read { fd, deadline: None },
+                    Wait::Write(fd) => WaitingOn::Write { fd, deadline: None },
                     Wait::Timer(when) => WaitingOn::Timer {
                         deadline: clock::to_instant(when),
                     },
                     Wait::Join(task) => WaitingOn::Join { task },
+                    Wait::JoinSet(n) => WaitingOn::JoinSet {
+                        tasks: usize::try_from(n).unwrap_or(usize::MAX),
+                    },
+                    Wait::Blocking(task) => WaitingOn::Blocking { task },
+                    Wait::Signal(signo) => WaitingOn::Signal {
+                        kind: SignalKind::from_raw(signo),
+                    },
                 }),
             };
             tasks.push(TaskInfo {
@@ -48,6 +63,35 @@ impl Shared {
                 state,
             });
         });
+        self.add_fd_deadlines(&mut tasks);
         TaskDump::new(tasks)
+    }
+
+    /// Fills in the deadline of every fd wait whose fd is attached to this
+    /// runtime's poller and has one set.
+    fn add_fd_deadlines(&self, tasks: &mut [TaskInfo]) {
+        let fds: HashSet<RawFd> = tasks
+            .iter()
+            .filter_map(|t| match t.state {
+                TaskState::Waiting(WaitingOn::Read { fd, .. } | WaitingOn::Write { fd, .. }) => {
+                    Some(fd)
+                }
+                _ => None,
+            })
+            .collect();
+        if fds.is_empty() {
+            return;
+        }
+        let deadlines = self.poller.deadlines_of(&fds);
+        for t in tasks {
+            let (fd, deadline, write) = match &mut t.state {
+                TaskState::Waiting(WaitingOn::Read { fd, deadline }) => (*fd, deadline, false),
+                TaskState::Waiting(WaitingOn::Write { fd, deadline }) => (*fd, deadline, true),
+                _ => continue,
+            };
+            if let Some(&(rd, wd)) = deadlines.get(&fd) {
+                *deadline = if write { wd } else { rd }.map(clock::to_instant);
+            }
+        }
     }
 }

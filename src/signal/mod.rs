@@ -197,7 +197,11 @@ impl Signal {
         // Re-check after publishing the waker (see hub.rs).
         match self.check() {
             Some(ready) => Poll::Ready(ready),
-            None => Poll::Pending,
+            None => {
+                let signo = self.kind.as_raw_value();
+                crate::taskinfo::record::waiting_on(crate::taskinfo::record::Wait::Signal(signo));
+                Poll::Pending
+            }
         }
     }
 

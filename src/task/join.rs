@@ -23,6 +23,9 @@ use std::task::{Context, Poll, Waker};
 /// ```
 pub struct JoinHandle<T> {
     id: super::Id,
+    /// The task runs on the blocking pool (`spawn_blocking`): a task dump
+    /// shows its awaiter as waiting on a blocking call.
+    blocking: bool,
     inner: Mutex<Inner<T>>,
 }
 
@@ -55,11 +58,19 @@ impl<T> JoinHandle<T> {
     pub(crate) fn new(task: async_task::Task<T, TaskMeta>) -> JoinHandle<T> {
         JoinHandle {
             id: task.metadata().record.id,
+            blocking: false,
             inner: Mutex::new(Inner {
                 state: State::Running(task.fallible()),
                 waker: None,
             }),
         }
+    }
+
+    /// The handle of a `spawn_blocking` task.
+    pub(crate) fn new_blocking(task: async_task::Task<T, TaskMeta>) -> JoinHandle<T> {
+        let mut handle = JoinHandle::new(task);
+        handle.blocking = true;
+        handle
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner<T>> {
@@ -198,12 +209,28 @@ impl<T> Future for JoinHandle<T> {
 }
 
 impl<T> JoinHandle<T> {
-    /// The body of `Future::poll`, through `&self` so a [`JoinSet`] can poll
-    /// handles it shares with their [`AbortHandle`]s.
+    /// The body of `Future::poll`: [`poll_output`](Self::poll_output),
+    /// noting on the current task (for dumps) that it waits for this one.
+    fn poll_join(&self, cx: &mut Context<'_>) -> Poll<Result<T, JoinError>> {
+        let out = self.poll_output(cx);
+        if out.is_pending() {
+            use crate::taskinfo::record::{Wait, waiting_on};
+            waiting_on(if self.blocking {
+                Wait::Blocking(self.id)
+            } else {
+                Wait::Join(self.id)
+            });
+        }
+        out
+    }
+
+    /// Polls for the task's result, through `&self` so a [`JoinSet`] can
+    /// poll handles it shares with their [`AbortHandle`]s (with its own
+    /// waker: it records what its caller waits on itself).
     ///
     /// [`JoinSet`]: super::JoinSet
     /// [`AbortHandle`]: super::AbortHandle
-    pub(crate) fn poll_join(&self, cx: &mut Context<'_>) -> Poll<Result<T, JoinError>> {
+    pub(crate) fn poll_output(&self, cx: &mut Context<'_>) -> Poll<Result<T, JoinError>> {
         let mut inner = self.lock();
         if !inner
             .waker
@@ -227,12 +254,7 @@ impl<T> JoinHandle<T> {
                     Pin::new(task).poll(cx)
                 }));
                 match polled {
-                    Ok(Poll::Pending) => {
-                        crate::taskinfo::record::waiting_on(crate::taskinfo::record::Wait::Join(
-                            self.id,
-                        ));
-                        return Poll::Pending;
-                    }
+                    Ok(Poll::Pending) => return Poll::Pending,
                     Ok(Poll::Ready(Some(v))) => Ok(v),
                     Ok(Poll::Ready(None)) => Err(JoinError::cancelled()),
                     Err(payload) => Err(JoinError::panic(payload)),

@@ -256,7 +256,7 @@ impl<T: Send + 'static> JoinSet<T> {
     /// ```
     pub fn try_join_next(&mut self) -> Option<Result<T, JoinError>> {
         let mut cx = Context::from_waker(Waker::noop());
-        match self.poll_join_next(&mut cx) {
+        match self.poll_next(&mut cx) {
             Poll::Ready(r) => r,
             Poll::Pending => None,
         }
@@ -274,6 +274,19 @@ impl<T: Send + 'static> JoinSet<T> {
     /// # });
     /// ```
     pub fn poll_join_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<T, JoinError>>> {
+        let next = self.poll_next(cx);
+        if next.is_pending() {
+            // For task dumps (the entries were polled with their own wakers).
+            let tasks = self.entries.len() as u64;
+            crate::taskinfo::record::waiting_on(crate::taskinfo::record::Wait::JoinSet(tasks));
+        }
+        next
+    }
+
+    /// [`poll_join_next`](Self::poll_join_next) without noting the wait on
+    /// the current task ([`try_join_next`](Self::try_join_next) does not
+    /// park).
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<T, JoinError>>> {
         loop {
             if self.entries.is_empty() {
                 return Poll::Ready(None);
@@ -294,7 +307,7 @@ impl<T: Send + 'static> JoinSet<T> {
             // Clear first: a wake from here on queues it again.
             entry.queued.store(false, Ordering::Release);
             let waker = Waker::from(entry.clone());
-            if let Poll::Ready(r) = entry.handle.poll_join(&mut Context::from_waker(&waker)) {
+            if let Poll::Ready(r) = entry.handle.poll_output(&mut Context::from_waker(&waker)) {
                 self.entries.remove(&id);
                 return Poll::Ready(Some(r));
             }

@@ -9,6 +9,7 @@
 //! `Display` groups the tasks by spawn location, largest group first.
 
 use super::Id;
+use crate::signal::SignalKind;
 use std::collections::HashMap;
 use std::fmt;
 use std::os::fd::RawFd;
@@ -68,21 +69,34 @@ pub enum TaskState {
 }
 
 /// What a waiting task waits on, as far as goro knows: the last goro
-/// future it parked on, polled first in its last poll.
+/// future it parked on, polled first in its last poll (so in a `select` or
+/// a [`timeout`](crate::time::timeout) it is the future polled first that
+/// goro tracks: the I/O inside a `timeout`, or the `timeout`'s timer around
+/// a future goro does not track).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum WaitingOn {
-    /// A socket or other fd becoming readable (a read, accept, recv…).
+    /// A socket or other fd becoming readable (a read, accept, recv…), or
+    /// the fd's read lock while another task reads it.
     Read {
         /// The fd number.
         fd: RawFd,
+        /// The fd's read deadline
+        /// ([`set_read_deadline`](crate::net::TcpStream::set_read_deadline)),
+        /// if one is set and has not fired (one due whose timer is late
+        /// prints as passed). Looked up when the dump is taken, only among
+        /// the fds of the dumped runtime's poller.
+        deadline: Option<Instant>,
     },
-    /// An fd becoming writable (a write, connect…).
+    /// An fd becoming writable (a write, connect…), or the fd's write lock.
     Write {
         /// The fd number.
         fd: RawFd,
+        /// The fd's write deadline, if one is set and has not fired (see
+        /// `Read`).
+        deadline: Option<Instant>,
     },
-    /// A timer (`sleep`, `timeout`, `interval`).
+    /// A timer (`sleep`, `interval`, the timer of a `timeout`).
     Timer {
         /// When it fires.
         deadline: Instant,
@@ -91,6 +105,24 @@ pub enum WaitingOn {
     Join {
         /// The awaited task.
         task: Id,
+    },
+    /// The next completion in a [`JoinSet`](crate::task::JoinSet)
+    /// (`join_next`, `join_all`, `shutdown`).
+    JoinSet {
+        /// Tasks in the set not yet joined.
+        tasks: usize,
+    },
+    /// A [`spawn_blocking`](crate::task::spawn_blocking) call (awaiting its
+    /// `JoinHandle`), running or queued on the blocking pool, whose tasks a
+    /// dump does not list.
+    Blocking {
+        /// The blocking-pool task's id.
+        task: Id,
+    },
+    /// A signal's next delivery ([`Signal::recv`](crate::signal::Signal::recv)).
+    Signal {
+        /// The signal.
+        kind: SignalKind,
     },
     /// Something goro does not track (a channel, a lock, a user future).
     Other,
@@ -139,7 +171,7 @@ impl TaskInfo {
         self.id
     }
 
-    /// The name given with [`Builder::name`](super::Builder::name), if any.
+    /// The name given with [`Builder::name`](crate::task::Builder::name), if any.
     pub fn name(&self) -> Option<&str> {
         self.name.as_deref()
     }
@@ -170,6 +202,9 @@ fn label(s: &TaskState) -> &'static str {
         TaskState::Waiting(WaitingOn::Write { .. }) => "waiting on fd write",
         TaskState::Waiting(WaitingOn::Timer { .. }) => "waiting on a timer",
         TaskState::Waiting(WaitingOn::Join { .. }) => "waiting on a task",
+        TaskState::Waiting(WaitingOn::JoinSet { .. }) => "waiting on a join set",
+        TaskState::Waiting(WaitingOn::Blocking { .. }) => "waiting on a blocking call",
+        TaskState::Waiting(WaitingOn::Signal { .. }) => "waiting on a signal",
         TaskState::Waiting(WaitingOn::Other) => "waiting on another waker",
     }
 }
@@ -184,9 +219,19 @@ impl fmt::Display for StateAt<'_> {
                 f.write_str("running on a thread that handed off its worker")
             }
             TaskState::Queued => f.write_str("queued"),
-            TaskState::Waiting(WaitingOn::Read { fd }) => write!(f, "waiting on fd {fd} (read)"),
-            TaskState::Waiting(WaitingOn::Write { fd }) => {
-                write!(f, "waiting on fd {fd} (write)")
+            TaskState::Waiting(WaitingOn::Read { fd, deadline }) => {
+                write!(
+                    f,
+                    "waiting on fd {fd} (read{})",
+                    DeadlineAt(*deadline, self.1)
+                )
+            }
+            TaskState::Waiting(WaitingOn::Write { fd, deadline }) => {
+                write!(
+                    f,
+                    "waiting on fd {fd} (write{})",
+                    DeadlineAt(*deadline, self.1)
+                )
             }
             TaskState::Waiting(WaitingOn::Timer { deadline }) => {
                 match deadline.checked_duration_since(self.1) {
@@ -195,7 +240,32 @@ impl fmt::Display for StateAt<'_> {
                 }
             }
             TaskState::Waiting(WaitingOn::Join { task }) => write!(f, "waiting on task {task}"),
+            TaskState::Waiting(WaitingOn::JoinSet { tasks: 1 }) => {
+                f.write_str("waiting on a join set of 1 task")
+            }
+            TaskState::Waiting(WaitingOn::JoinSet { tasks }) => {
+                write!(f, "waiting on a join set of {tasks} tasks")
+            }
+            TaskState::Waiting(WaitingOn::Blocking { task }) => {
+                write!(f, "waiting on blocking-pool task {task}")
+            }
+            TaskState::Waiting(WaitingOn::Signal { kind }) => {
+                write!(f, "waiting on signal {kind:?}")
+            }
             TaskState::Waiting(WaitingOn::Other) => f.write_str("waiting on another waker"),
+        }
+    }
+}
+
+/// An fd's deadline as a suffix of its direction: ", deadline in 1.2s".
+struct DeadlineAt(Option<Instant>, Instant);
+
+impl fmt::Display for DeadlineAt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.map(|d| d.checked_duration_since(self.1)) {
+            None => Ok(()),
+            Some(Some(d)) => write!(f, ", deadline in {d:.1?}"),
+            Some(None) => f.write_str(", deadline passed"),
         }
     }
 }
@@ -278,7 +348,16 @@ mod tests {
             state,
         };
         let mut tasks: Vec<TaskInfo> = (0..12)
-            .map(|i| mk(a, TaskState::Waiting(WaitingOn::Read { fd: 100 + i })))
+            .map(|i| {
+                let deadline = None;
+                mk(
+                    a,
+                    TaskState::Waiting(WaitingOn::Read {
+                        fd: 100 + i,
+                        deadline,
+                    }),
+                )
+            })
             .collect();
         tasks.push(TaskInfo {
             name: Some("tick".into()),
@@ -299,5 +378,69 @@ mod tests {
         let full = format!("{dump:#}");
         assert!(!full.contains("more"), "{full}");
         assert_eq!(full.matches("waiting on fd 1").count(), 12, "{full}");
+    }
+
+    #[test]
+    fn display_names_what_a_task_waits_on() {
+        let taken = Instant::now();
+        let at = |secs| Some(taken + Duration::from_millis(secs));
+        let past = taken.checked_sub(Duration::from_secs(1));
+        let join = Id::next();
+        let cases = [
+            (
+                WaitingOn::Read {
+                    fd: 7,
+                    deadline: None,
+                },
+                "waiting on fd 7 (read)",
+            ),
+            (
+                WaitingOn::Read {
+                    fd: 7,
+                    deadline: at(1200),
+                },
+                "waiting on fd 7 (read, deadline in 1.2s)",
+            ),
+            (
+                WaitingOn::Write {
+                    fd: 9,
+                    deadline: at(3_600_000),
+                },
+                "waiting on fd 9 (write, deadline in 3600.0s)",
+            ),
+            (
+                WaitingOn::Write {
+                    fd: 9,
+                    deadline: past,
+                },
+                "waiting on fd 9 (write, deadline passed)",
+            ),
+            (
+                WaitingOn::JoinSet { tasks: 1 },
+                "waiting on a join set of 1 task",
+            ),
+            (
+                WaitingOn::JoinSet { tasks: 20 },
+                "waiting on a join set of 20 tasks",
+            ),
+            (
+                WaitingOn::Blocking { task: join },
+                &format!("waiting on blocking-pool task {join}"),
+            ),
+            (
+                WaitingOn::Join { task: join },
+                &format!("waiting on task {join}"),
+            ),
+            (
+                WaitingOn::Signal {
+                    kind: SignalKind::quit(),
+                },
+                "waiting on signal SIGQUIT",
+            ),
+        ];
+        for (w, want) in cases {
+            let got = StateAt(&TaskState::Waiting(w), taken).to_string();
+            assert_eq!(got, want, "{w:?}");
+        }
     }
 }

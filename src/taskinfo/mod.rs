@@ -5,7 +5,8 @@
 //! [`TaskDump`] (every live task, like Go's `SIGQUIT` dump).
 //!
 //! This module sits at the bottom of the dependency graph: it imports
-//! nothing of goro's but `time::clock`'s `NEVER`, so the poller, the timers and the scheduler can all
+//! nothing of goro's but `time::clock`'s `NEVER` and the plain value type
+//! `signal::SignalKind`, so the poller, the timers and the scheduler can all
 //! record "this task now waits on fd 7 / a timer / a join" without
 //! importing each other. The public types are re-exported from
 //! [`task`](crate::task) and [`runtime`](crate::runtime).

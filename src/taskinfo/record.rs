@@ -21,7 +21,7 @@
 //! - [`enter_poll`] stores `RUNNING` and makes the record the thread's
 //!   *current task* until the poll returns;
 //! - during the poll, the leaf futures goro owns (descriptor waits, sleeps,
-//!   join handles) call [`waiting_on`] when they return `Pending`: the first
+//!   join handles and sets, fd lock waits, signals) call [`waiting_on`] when they return `Pending`: the first
 //!   one in a poll wins (the future polled first is the one the task awaits
 //!   most directly, e.g. the I/O inside a `timeout`);
 //! - a poll that returns with the word still `RUNNING` parked on something
@@ -46,6 +46,9 @@ const WAIT_READ: u64 = 2;
 const WAIT_WRITE: u64 = 3;
 const WAIT_TIMER: u64 = 4;
 const WAIT_JOIN: u64 = 5;
+const WAIT_JOIN_SET: u64 = 6;
+const WAIT_BLOCKING: u64 = 7;
+const WAIT_SIGNAL: u64 = 8;
 
 /// What a parking future waits on (see [`waiting_on`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +61,12 @@ pub(crate) enum Wait {
     Timer(u64),
     /// Another task's completion.
     Join(Id),
+    /// The next completion in a `JoinSet` of this many tasks.
+    JoinSet(u64),
+    /// A `spawn_blocking` call's completion (its task id).
+    Blocking(Id),
+    /// A signal's delivery (its number).
+    Signal(i32),
 }
 
 /// A decoded state word.
@@ -75,6 +84,9 @@ impl Wait {
             Wait::Write(fd) => (WAIT_WRITE, fd as u32 as u64),
             Wait::Timer(when) => (WAIT_TIMER, when.min(PAYLOAD)),
             Wait::Join(id) => (WAIT_JOIN, id.as_u64() & PAYLOAD),
+            Wait::JoinSet(n) => (WAIT_JOIN_SET, n.min(PAYLOAD)),
+            Wait::Blocking(id) => (WAIT_BLOCKING, id.as_u64() & PAYLOAD),
+            Wait::Signal(signo) => (WAIT_SIGNAL, signo as u32 as u64),
         };
         (kind << KIND_SHIFT) | payload
     }
@@ -92,9 +104,12 @@ fn decode(word: u64) -> Word {
         } else {
             payload
         })),
-        _ => match Id::from_u64(payload) {
-            Some(id) => Word::Waiting(Wait::Join(id)),
-            None => Word::Running,
+        WAIT_JOIN_SET => Word::Waiting(Wait::JoinSet(payload)),
+        WAIT_SIGNAL => Word::Waiting(Wait::Signal(payload as u32 as i32)),
+        kind => match (kind, Id::from_u64(payload)) {
+            (WAIT_JOIN, Some(id)) => Word::Waiting(Wait::Join(id)),
+            (WAIT_BLOCKING, Some(id)) => Word::Waiting(Wait::Blocking(id)),
+            _ => Word::Running,
         },
     }
 }
@@ -215,6 +230,9 @@ mod tests {
             Wait::Timer(123_456_789),
             Wait::Timer(crate::time::clock::NEVER),
             Wait::Join(id),
+            Wait::JoinSet(3),
+            Wait::Blocking(id),
+            Wait::Signal(3),
         ] {
             assert_eq!(decode(w.encode()), Word::Waiting(w));
         }
