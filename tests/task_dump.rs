@@ -393,8 +393,11 @@ fn join_set_blocking_call_and_signal_waiters() {
             && state_of(d, on_signal.id())
                 == Some(TaskState::Waiting(WaitingOn::Signal { kind: usr2 }))
     });
-    // Blocking-pool tasks are not listed.
-    assert_eq!(state_of(&dump, blocking_id), None);
+    // The blocking closure itself is listed, running on the pool.
+    assert_eq!(
+        state_of(&dump, blocking_id),
+        Some(TaskState::Blocking { running: true })
+    );
     let text = format!("{dump:#}");
     assert!(
         text.contains(&format!("waiting on blocking-pool task {blocking_id}")),
@@ -413,6 +416,51 @@ fn join_set_blocking_call_and_signal_waiters() {
     // SAFETY: raise(3) of a signal goro now handles.
     unsafe { libc::raise(libc::SIGUSR2) };
     assert_eq!(rt.block_on(on_signal).unwrap(), Some(()));
+}
+
+#[test]
+fn blocking_closures_running_and_queued() {
+    // One pool thread: the first closure runs, the second waits for it.
+    let rt = Runtime::builder()
+        .worker_threads(1)
+        .max_blocking_threads(1)
+        .build()
+        .unwrap();
+    let handle = rt.handle();
+    let release = Arc::new(AtomicBool::new(false));
+    let (r1, r2) = (release.clone(), release.clone());
+    let first = rt.spawn_blocking(move || block_until(&r1));
+    let first_line = line!() - 1;
+    let second = rt.spawn_blocking(move || block_until(&r2));
+    let (first_id, second_id) = (first.id(), second.id());
+    let dump = dump_until(&handle, |d| {
+        state_of(d, first_id) == Some(TaskState::Blocking { running: true })
+            && state_of(d, second_id) == Some(TaskState::Blocking { running: false })
+    });
+    let entry = dump.tasks().iter().find(|t| t.id() == first_id).unwrap();
+    assert_eq!(entry.location().file(), file!());
+    assert_eq!(entry.location().line(), first_line);
+    let text = format!("{dump:#}");
+    assert!(
+        text.contains("running a blocking call on the blocking pool"),
+        "{text}"
+    );
+    assert!(
+        text.contains("blocking call queued for a blocking-pool thread"),
+        "{text}"
+    );
+    release.store(true, Ordering::Release);
+    rt.block_on(first).unwrap();
+    rt.block_on(second).unwrap();
+    // Finished closures leave the dump.
+    let dump = dump_until(&handle, |d| {
+        state_of(d, first_id).is_none() && state_of(d, second_id).is_none()
+    });
+    assert_eq!(
+        dump.count(|s| matches!(s, TaskState::Blocking { .. })),
+        0,
+        "{dump:#}"
+    );
 }
 
 #[test]

@@ -41,16 +41,30 @@ thread_local! {
 #[derive(Debug, Default)]
 struct State {
     queue: VecDeque<Task>,
+    /// The closures pool threads are running now (task dumps).
+    running: Vec<Running>,
     threads: usize,
     /// Waiting threads not promised to a queued closure.
     idle: usize,
     /// Waiting threads promised to a queued closure (signalled, not yet
     /// awake); see the module docs.
     notified: usize,
-    /// Threads running a closure.
-    busy: usize,
     shutdown: bool,
 }
+
+/// A closure a pool thread is running: its task's metadata, kept alive by
+/// the waker (the task's allocation lives while any waker does), so a dump
+/// may read it under the pool lock.
+#[derive(Debug)]
+struct Running {
+    meta: *const TaskMeta,
+    _alive: std::task::Waker,
+}
+
+// SAFETY: `meta` points into a task header, which is Sync (`TaskMeta` is an
+// Arc, atomics and immutable data), kept alive by `_alive`, and only read
+// under the pool lock.
+unsafe impl Send for Running {}
 
 /// See the module docs.
 #[derive(Debug, Default)]
@@ -79,6 +93,20 @@ impl Pool {
     /// Closures waiting for a thread.
     pub(crate) fn queued(&self) -> usize {
         self.lock().queue.len()
+    }
+
+    /// Calls `f` with the metadata of every closure the pool runs
+    /// (`running: true`) or holds queued, under the pool lock (task dumps).
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&TaskMeta, bool)) {
+        let st = self.lock();
+        for r in &st.running {
+            // SAFETY: `r._alive` keeps the task's allocation, which holds
+            // the metadata, alive while the entry is in the list.
+            f(unsafe { &*r.meta }, true);
+        }
+        for t in &st.queue {
+            f(t.metadata(), false);
+        }
     }
 
     /// After `shutdown`: waits until every pool thread has exited (running
@@ -160,12 +188,22 @@ impl Pool {
         let mut st = self.lock();
         loop {
             if let Some(task) = st.queue.pop_front() {
-                st.busy += 1;
+                let meta: *const TaskMeta = task.metadata();
+                st.running.push(Running {
+                    meta,
+                    _alive: task.waker(),
+                });
                 drop(st);
                 crate::scheduler::budget::reset();
                 let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| task.run()));
                 st = self.lock();
-                st.busy -= 1;
+                let i = st.running.iter().position(|r| std::ptr::eq(r.meta, meta));
+                let done = i.map(|i| st.running.swap_remove(i));
+                // Dropping the last waker may free the task, and with it
+                // the last reference to the runtime that owns this lock.
+                drop(st);
+                drop(done);
+                st = self.lock();
                 continue;
             }
             if st.shutdown {

@@ -1,6 +1,7 @@
 //! `Handle::dump`: collects a [`TaskDump`] from the registry of live tasks
-//! (`registry.rs`) and the Ms' "running task" ids, without stopping
-//! anything (`taskinfo/record.rs` explains the state word it decodes).
+//! (`registry.rs`), the Ms' "running task" ids and the blocking pool's
+//! running and queued closures (`blocking.rs`), without stopping anything
+//! (`taskinfo/record.rs` explains the state word it decodes).
 //!
 //! A task waiting on an fd records only the fd number (the I/O path stays
 //! as it was); its read or write deadline is looked up here, afterwards,
@@ -9,7 +10,7 @@
 
 use super::Shared;
 use crate::signal::SignalKind;
-use crate::taskinfo::record::{Wait, Word};
+use crate::taskinfo::record::{TaskRecord, Wait, Word};
 use crate::taskinfo::{TaskDump, TaskInfo, TaskState, WaitingOn};
 use crate::time::clock;
 use std::collections::HashSet;
@@ -55,13 +56,10 @@ impl Shared {
                     },
                 }),
             };
-            tasks.push(TaskInfo {
-                id: r.id,
-                name: r.name.as_deref().map(String::from),
-                location: r.location,
-                age: Duration::from_nanos(now.saturating_sub(r.spawned)),
-                state,
-            });
+            tasks.push(info(r, now, state));
+        });
+        self.blocking.for_each(|meta, running| {
+            tasks.push(info(&meta.record, now, TaskState::Blocking { running }));
         });
         self.add_fd_deadlines(&mut tasks);
         TaskDump::new(tasks)
@@ -93,5 +91,16 @@ impl Shared {
                 *deadline = if write { wd } else { rd }.map(clock::to_instant);
             }
         }
+    }
+}
+
+/// A dump entry for the task behind `r`, in `state`.
+fn info(r: &TaskRecord, now: u64, state: TaskState) -> TaskInfo {
+    TaskInfo {
+        id: r.id,
+        name: r.name.as_deref().map(String::from),
+        location: r.location,
+        age: Duration::from_nanos(now.saturating_sub(r.spawned)),
+        state,
     }
 }

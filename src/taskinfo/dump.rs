@@ -64,6 +64,13 @@ pub enum TaskState {
     },
     /// Woken (or just spawned) and waiting in a run queue for a worker.
     Queued,
+    /// A [`spawn_blocking`](crate::task::spawn_blocking) closure: running
+    /// on a blocking-pool thread, or (`running: false`) queued for one
+    /// because all `max_blocking_threads` are busy.
+    Blocking {
+        /// Whether a pool thread is running it now.
+        running: bool,
+    },
     /// Parked until something wakes it.
     Waiting(WaitingOn),
 }
@@ -198,6 +205,8 @@ fn label(s: &TaskState) -> &'static str {
     match s {
         TaskState::Running { .. } => "running",
         TaskState::Queued => "queued",
+        TaskState::Blocking { running: true } => "running a blocking call",
+        TaskState::Blocking { running: false } => "blocking call queued for a thread",
         TaskState::Waiting(WaitingOn::Read { .. }) => "waiting on fd read",
         TaskState::Waiting(WaitingOn::Write { .. }) => "waiting on fd write",
         TaskState::Waiting(WaitingOn::Timer { .. }) => "waiting on a timer",
@@ -219,6 +228,12 @@ impl fmt::Display for StateAt<'_> {
                 f.write_str("running on a thread that handed off its worker")
             }
             TaskState::Queued => f.write_str("queued"),
+            TaskState::Blocking { running: true } => {
+                f.write_str("running a blocking call on the blocking pool")
+            }
+            TaskState::Blocking { running: false } => {
+                f.write_str("blocking call queued for a blocking-pool thread")
+            }
             TaskState::Waiting(WaitingOn::Read { fd, deadline }) => {
                 write!(
                     f,
