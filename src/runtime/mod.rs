@@ -507,7 +507,7 @@ impl Handle {
 
     /// The runtime's scheduler, for the scheduler's own unit tests (other
     /// code reaches it through `context` or [`current_scheduler`]).
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn scheduler_for_tests(&self) -> Arc<Shared> {
         self.shared.clone()
     }
