@@ -138,9 +138,7 @@ impl Shared {
     /// Cancels every task: wakes all registered tasks so they land in a
     /// queue, then drops everything queued until nothing is left.
     fn drain(&self) {
-        for w in self.registry.take_all() {
-            w.wake();
-        }
+        self.registry.wake_all();
         while self.drop_queued() {}
         self.drained.store(true, Ordering::SeqCst);
         // Anything pushed between the last pass and the flag (the pushers
@@ -164,8 +162,7 @@ impl Shared {
                 drop(t);
                 dropped = true;
             }
-            for entry in p.timers.clear() {
-                drop(entry);
+            if p.timers.clear() > 0 {
                 dropped = true;
             }
         }
