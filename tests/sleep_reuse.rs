@@ -260,9 +260,11 @@ fn tasks_finish_before_their_stale_entries_fire() {
                     rt.spawn(async move {
                         // A timeout cancelled after one pending poll leaves
                         // a stale entry due in a few ms; the task ends now.
+                        // (Whether the yield beat the deadline depends on
+                        // the machine's speed: either way an entry was armed.)
                         let d = Duration::from_millis(1 + (i + round) % 8);
                         let r = timeout(d, goro::task::yield_now()).await;
-                        assert!(r.is_ok());
+                        std::hint::black_box(r.is_ok());
                     })
                 })
                 .collect();
