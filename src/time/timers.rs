@@ -192,18 +192,10 @@ impl<T: Fire> Timers<T> {
         self.take_all(drop)
     }
 
-    /// Takes every entry out (O(1) under the lock) and hands each to `f`
-    /// without the lock, in the order they were armed, more or less.
-    /// Returns how many there were.
-    ///
-    /// The order matters to malloc at runtime shutdown: firing wakes each
-    /// sleeping task onto the global queue, from which shutdown drops it,
-    /// so tasks are freed oldest first. glibc keeps the first few chunks
-    /// of each size that a thread frees in that thread's cache, where they
-    /// count as in use; freed oldest first, those are the chunks at the
-    /// bottom of their arena, and the memory above them can be returned to
-    /// the system. Newest first, they would sit at the top and keep the
-    /// whole arena (hundreds of MiB after a million sleeping tasks).
+    /// Takes every entry out (O(1) under the lock, no list built: see
+    /// pages.rs) and hands each to `f` without the lock, in array order,
+    /// which is roughly the order they were armed. Returns how many there
+    /// were.
     fn take_all(&self, f: impl FnMut(TimerEntry<T>)) -> usize {
         let all = {
             let mut heap = self.heap.lock();
