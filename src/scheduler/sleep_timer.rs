@@ -97,7 +97,9 @@ impl SleepTimer {
             s.waker.take()
         };
         if let Some(w) = waker {
-            w.wake();
+            // Contained: it may be another executor's waker, and this runs
+            // on a goro thread firing timers (poller/wake.rs).
+            crate::poller::wake::wake(w);
         }
         true
     }
