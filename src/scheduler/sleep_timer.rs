@@ -271,3 +271,51 @@ impl ArmedSleep {
         }
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+    use std::task::Wake;
+
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn a_stale_entry_never_fires_a_later_arming() {
+        let t = SleepTimer::default();
+        let woken = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(woken.clone());
+        // First arming, cancelled: its entry (seq 0) stays behind.
+        let first = t.claim().expect("free");
+        assert_eq!(t.claim(), None, "claimed once at a time");
+        assert!(!t.poll_fired(&waker));
+        t.release();
+        // Second arming, same timer.
+        let second = t.claim().expect("free again");
+        assert_ne!(first, second);
+        assert!(!t.poll_fired(&waker));
+        assert!(!t.is_current(first));
+        assert!(!t.fire(first), "the stale entry fires nothing");
+        assert!(!t.poll_fired(&waker));
+        assert_eq!(woken.0.load(Ordering::SeqCst), 0);
+        assert!(t.fire(second));
+        assert!(!t.fire(second), "fires once");
+        assert_eq!(woken.0.load(Ordering::SeqCst), 1);
+        assert!(t.poll_fired(&waker));
+        t.release();
+        assert!(!t.poll_fired(&waker), "released: no longer fired");
+        t.release();
+    }
+
+    #[test]
+    fn a_task_header_timer_stays_small() {
+        // It is in every task's header, sleeping or not.
+        assert!(size_of::<SleepTimer>() <= 48, "{}", size_of::<SleepTimer>());
+    }
+}
