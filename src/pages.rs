@@ -62,11 +62,13 @@ impl<T> Pages<T> {
     const MASK: usize = Self::PER_PAGE - 1;
 
     /// Number of elements.
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         self.len
     }
 
     /// True if there are no elements.
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -98,6 +100,7 @@ impl<T> Pages<T> {
     }
 
     /// The element at `i`, if `i < len`.
+    #[inline]
     pub(crate) fn get(&self, i: usize) -> Option<&T> {
         if i >= self.len {
             return None;
@@ -106,6 +109,7 @@ impl<T> Pages<T> {
     }
 
     /// The element at `i`, mutably, if `i < len`.
+    #[inline]
     pub(crate) fn get_mut(&mut self, i: usize) -> Option<&mut T> {
         if i >= self.len {
             return None;
@@ -114,6 +118,7 @@ impl<T> Pages<T> {
     }
 
     /// Swaps the elements at `i` and `j` (both `< len`).
+    #[inline]
     pub(crate) fn swap(&mut self, i: usize, j: usize) {
         let (pi, pj) = (i >> Self::SHIFT, j >> Self::SHIFT);
         let (oi, oj) = (i & Self::MASK, j & Self::MASK);
@@ -149,6 +154,7 @@ impl<T> IntoIterator for Pages<T> {
 impl<T> std::ops::Index<usize> for Pages<T> {
     type Output = T;
 
+    #[inline]
     fn index(&self, i: usize) -> &T {
         match self.get(i) {
             Some(t) => t,
@@ -158,6 +164,7 @@ impl<T> std::ops::Index<usize> for Pages<T> {
 }
 
 impl<T> std::ops::IndexMut<usize> for Pages<T> {
+    #[inline]
     fn index_mut(&mut self, i: usize) -> &mut T {
         let len = self.len;
         match self.get_mut(i) {
