@@ -78,6 +78,7 @@ pub mod compat;
 pub mod fault;
 pub mod io;
 pub mod net;
+pub(crate) mod pages;
 pub(crate) mod poller;
 pub mod runtime;
 pub(crate) mod scheduler;

@@ -534,7 +534,9 @@ impl Slot {
     /// `has_error` is evaluated after the waiter is published (the race with
     /// close and deadlines). The [`Transition`] says whether the slot became
     /// (or stopped being) `PARKED`, for the caller's count of waiters, and
-    /// holds any waker this poll took out of the list.
+    /// holds any waker this poll took out of the list. (Descriptors go
+    /// through [`poll_wait_as`](Self::poll_wait_as).)
+    #[cfg(test)]
     pub(crate) fn poll_wait(
         &self,
         waker: &Waker,

@@ -246,6 +246,8 @@ where
             location,
             shared.sysmon.spawn_clock(),
         ),
+        // Never claimed: a blocking closure polls no `Sleep` as a task.
+        sleep: Default::default(),
     };
     let (runnable, task) = async_task::Builder::new()
         .metadata(meta)

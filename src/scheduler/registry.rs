@@ -18,8 +18,14 @@
 //! record. Invariant: the pointer is valid while the slot holds the waker,
 //! since the waker keeps the task's allocation alive; so it is only
 //! dereferenced under the shard lock, with the waker in place.
+//!
+//! A shard's slots are a [`Pages`] with the free slots chained through
+//! the vacant ones (no separate free list), and shutdown takes the wakers
+//! out a batch at a time: a million tasks never make one multi-MiB block
+//! (see pages.rs for why that matters to malloc).
 
 use super::TaskMeta;
+use crate::pages::Pages;
 use crate::sync::{Mutex, MutexGuard};
 use std::task::Waker;
 
@@ -79,11 +85,49 @@ fn next_spread() -> usize {
         .unwrap_or(0)
 }
 
-#[derive(Debug, Default)]
+/// A shard's slot: a live task, or a link in the chain of free slots.
+#[derive(Debug)]
+enum Slot {
+    Live(Entry),
+    /// A live task whose waker shutdown took: still counted, freed when
+    /// the task releases it.
+    Taken,
+    /// Free; the next free slot's index, or `NO_SLOT`.
+    Free(u32),
+}
+
+/// End of the free chain.
+const NO_SLOT: u32 = u32::MAX;
+
+/// Wakers shutdown takes out of a shard per lock acquisition.
+const WAKE_BATCH: usize = 1024;
+
+#[derive(Debug)]
 struct Shard {
-    slots: Vec<Option<Entry>>,
-    free: Vec<u32>,
+    slots: Pages<Slot>,
+    /// Head of the free chain.
+    free: u32,
     live: usize,
+}
+
+impl Default for Shard {
+    fn default() -> Self {
+        Shard {
+            slots: Pages::default(),
+            free: NO_SLOT,
+            live: 0,
+        }
+    }
+}
+
+impl Shard {
+    /// The live entries.
+    fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.slots.iter().filter_map(|s| match s {
+            Slot::Live(e) => Some(e),
+            Slot::Taken | Slot::Free(_) => None,
+        })
+    }
 }
 
 /// See the module docs.
@@ -117,14 +161,17 @@ impl Registry {
         let entry = Entry { waker, meta };
         let mut shard = self.shard(s);
         shard.live += 1;
-        let index = match shard.free.pop() {
-            Some(i) => {
-                shard.slots[i as usize] = Some(entry);
-                i
-            }
-            None => {
-                shard.slots.push(Some(entry));
+        let index = match shard.free {
+            NO_SLOT => {
+                shard.slots.push(Slot::Live(entry));
                 (shard.slots.len() - 1) as u32
+            }
+            i => {
+                let slot = std::mem::replace(&mut shard.slots[i as usize], Slot::Live(entry));
+                if let Slot::Free(next) = slot {
+                    shard.free = next;
+                }
+                i
             }
         };
         Key((index << SHARD_BITS) | s as u32)
@@ -132,16 +179,24 @@ impl Registry {
 
     /// Releases a slot (the task finished or was dropped).
     pub(crate) fn release(&self, key: Key) {
-        let waker = {
+        let slot = {
             let mut shard = self.shard((key.0 as usize) % SHARDS);
+            let shard = &mut *shard;
             let index = key.0 >> SHARD_BITS;
-            let w = shard.slots[index as usize].take().map(|e| e.waker);
-            shard.free.push(index);
+            let Some(slot) = shard.slots.get_mut(index as usize) else {
+                return;
+            };
+            if let Slot::Free(_) = slot {
+                return; // not ours (cannot happen: a key is released once)
+            }
+            let old = std::mem::replace(slot, Slot::Free(shard.free));
+            shard.free = index;
             shard.live -= 1;
-            w
+            old
         };
-        // Dropped outside the lock: it may be the task's last reference.
-        drop(waker);
+        // Dropped outside the lock: its waker may be the task's last
+        // reference.
+        drop(slot);
     }
 
     /// Calls `f` on the metadata of every live task (one shard locked at a
@@ -149,7 +204,7 @@ impl Registry {
     pub(crate) fn for_each(&self, mut f: impl FnMut(&TaskMeta)) {
         for i in 0..SHARDS {
             let shard = self.shard(i);
-            for e in shard.slots.iter().flatten() {
+            for e in shard.entries() {
                 f(e.meta());
             }
         }
@@ -157,13 +212,7 @@ impl Registry {
 
     /// The first `Some` that `f` returns for a live task's metadata.
     pub(crate) fn find<R>(&self, mut f: impl FnMut(&TaskMeta) -> Option<R>) -> Option<R> {
-        (0..SHARDS).find_map(|i| {
-            self.shard(i)
-                .slots
-                .iter()
-                .flatten()
-                .find_map(|e| f(e.meta()))
-        })
+        (0..SHARDS).find_map(|i| self.shard(i).entries().find_map(|e| f(e.meta())))
     }
 
     /// Number of live tasks.
@@ -171,20 +220,37 @@ impl Registry {
         (0..SHARDS).map(|i| self.shard(i).live).sum()
     }
 
-    /// Takes every stored waker (shutdown).
-    pub(crate) fn take_all(&self) -> Vec<Waker> {
-        let mut out = Vec::new();
+    /// Takes every stored waker out and wakes it (shutdown), a batch at a
+    /// time, each batch woken without the shard's lock (a woken task may
+    /// be dropped at once, releasing its slot). Returns how many.
+    pub(crate) fn wake_all(&self) -> usize {
+        let mut n = 0;
+        let mut batch = Vec::new();
         for i in 0..SHARDS {
-            let mut shard = self.shard(i);
-            out.extend(
-                shard
-                    .slots
-                    .iter_mut()
-                    .filter_map(Option::take)
-                    .map(|e| e.waker),
-            );
+            let mut next = 0;
+            loop {
+                {
+                    let mut shard = self.shard(i);
+                    let shard = &mut *shard;
+                    while next < shard.slots.len() && batch.len() < WAKE_BATCH {
+                        let slot = &mut shard.slots[next];
+                        if let Slot::Live(_) = slot {
+                            // Its task releases the slot when dropped.
+                            if let Slot::Live(e) = std::mem::replace(slot, Slot::Taken) {
+                                batch.push(e.waker);
+                            }
+                        }
+                        next += 1;
+                    }
+                }
+                if batch.is_empty() {
+                    break;
+                }
+                n += batch.len();
+                batch.drain(..).for_each(Waker::wake);
+            }
         }
-        out
+        n
     }
 }
 
@@ -207,7 +273,12 @@ mod tests {
         assert_eq!(r.live(), 2);
         r.release(b);
         assert_eq!(r.live(), 1);
-        assert_eq!(r.take_all().len(), 1);
+        assert_eq!(r.wake_all(), 1);
+        assert_eq!(
+            r.live(),
+            1,
+            "a taken slot counts until its task releases it"
+        );
         r.release(a);
         assert_eq!(r.live(), 0);
         assert_eq!(Key::unpack(Key::pack(Some(a))), Some(a));
@@ -231,5 +302,31 @@ mod tests {
         keys.sort_unstable_by_key(|k| k.0);
         again.sort_unstable_by_key(|k| k.0);
         assert_eq!(again, keys, "released slots are reused, not appended");
+    }
+
+    #[test]
+    fn free_slots_chain_through_pages_and_shutdown_wakes_in_batches() {
+        let r = Registry::default();
+        let n = 3 * WAKE_BATCH * SHARDS;
+        let keys: Vec<Key> = (0..n).map(|_| ins(&r)).collect();
+        // Free every other round of SHARDS consecutive spawns (one slot per
+        // shard each), then spawn as many again: the free chains hand back
+        // exactly those slots.
+        let freed_keys = keys.chunks(SHARDS).step_by(2).flatten();
+        let mut freed: Vec<u32> = freed_keys.clone().map(|k| k.0).collect();
+        for k in freed_keys {
+            r.release(*k);
+        }
+        assert_eq!(r.live(), n / 2);
+        let mut again: Vec<u32> = (0..n / 2).map(|_| ins(&r).0).collect();
+        freed.sort_unstable();
+        again.sort_unstable();
+        assert!(again == freed, "freed slots are reused, none appended");
+        assert_eq!(r.wake_all(), n);
+        assert_eq!(r.wake_all(), 0, "taken wakers are not taken twice");
+        for k in &keys {
+            r.release(*k);
+        }
+        assert_eq!(r.live(), 0);
     }
 }

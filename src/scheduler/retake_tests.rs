@@ -171,6 +171,7 @@ fn sysmon_wakes_an_m_for_tasks_left_on_an_idle_p() {
         shared: shared.clone(),
         key: std::sync::atomic::AtomicU32::new(super::registry::Key::pack(None)),
         record: crate::taskinfo::record::TaskRecord::new(None, std::panic::Location::caller(), 1),
+        sleep: Default::default(),
     };
     let (runnable, task) = {
         let ran = ran.clone();

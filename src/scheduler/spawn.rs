@@ -11,6 +11,7 @@ use super::context;
 use super::ids::PId;
 use super::ready::schedule_task;
 use super::registry::Key;
+use super::sleep_timer::SleepTimer;
 use async_task::{Runnable, WithInfo};
 use std::future::Future;
 use std::pin::Pin;
@@ -28,6 +29,9 @@ pub(crate) struct TaskMeta {
     pub(crate) key: std::sync::atomic::AtomicU32,
     /// Id, name, spawn site, state (for dumps and stall reports).
     pub(crate) record: crate::taskinfo::record::TaskRecord,
+    /// The timer a `Sleep` polled inside this task borrows (Go's
+    /// `gp.timer`; sleep_timer.rs), so a sleeping task is one allocation.
+    pub(crate) sleep: SleepTimer,
 }
 
 /// A runnable task of this runtime.
@@ -61,6 +65,7 @@ impl Shared {
                 location,
                 self.sysmon.spawn_clock(),
             ),
+            sleep: SleepTimer::default(),
         };
         let (runnable, task) = async_task::Builder::new()
             .metadata(meta)
@@ -135,8 +140,16 @@ impl<F: Future> Future for Tracked<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        // SAFETY: as in `drop`: the metadata outlives the future.
-        let _current = crate::taskinfo::record::enter_poll(unsafe { &(**this.meta).record });
+        let meta = *this.meta;
+        // SAFETY: as in `drop`: the metadata outlives the future. `cx`'s
+        // waker is this task's own (async-task polls the future with it),
+        // and outlives the poll, as the metadata does: a `Sleep` polled
+        // in here may borrow the header timer (sleep_timer.rs).
+        let _current = crate::taskinfo::record::enter_poll(
+            unsafe { &(*meta).record },
+            meta.cast(),
+            cx.waker(),
+        );
         this.future.poll(cx)
     }
 }

@@ -7,12 +7,12 @@
 use super::Shared;
 use super::context;
 use super::ids::PId;
+use super::sleep_timer::TimerRef;
 use super::spawn::thread_hint;
-use super::timer_target::{SleepTimer, TimerTarget};
+use super::timer_target::TimerTarget;
 use crate::poller::descriptor::{DeadlineMode, DescPtr, TimerSink};
 use crate::time::clock::NEVER;
 use crate::time::timers::TimerEntry;
-use std::sync::Arc;
 
 impl Shared {
     /// Earliest timer across all Ps.
@@ -29,14 +29,14 @@ impl Shared {
         self.ps.iter().map(|p| p.timers.run(now)).sum()
     }
 
-    /// Arms `timer` (whose current sequence number is 0) for `when`, on the
-    /// current P's heap if this thread holds a P of this runtime, else on
-    /// one picked by thread; returns that P's index, for
+    /// Arms `timer` (whose current sequence number is `seq`) for `when`, on
+    /// the current P's heap if this thread holds a P of this runtime, else
+    /// on one picked by thread; returns that P's index, for
     /// [`timer_stale`](Self::timer_stale).
-    pub(crate) fn arm_sleep(&self, timer: Arc<SleepTimer>, when: u64) -> usize {
+    pub(crate) fn arm_sleep(&self, timer: TimerRef, seq: u64, when: u64) -> usize {
         self.arm(TimerEntry {
             when,
-            seq: 0,
+            seq,
             target: TimerTarget::Sleep(timer),
         })
     }

@@ -19,7 +19,10 @@
 //!
 //! - the schedule function stores `QUEUED` on every wake;
 //! - [`enter_poll`] stores `RUNNING` and makes the record the thread's
-//!   *current task* until the poll returns;
+//!   *current task* until the poll returns, together with two pointers the
+//!   spawner passes and this module never dereferences: the task's header
+//!   and its own waker ([`current_header`]; a `Sleep` uses them to borrow
+//!   the task's timer, see `scheduler/sleep_timer.rs`);
 //! - during the poll, the leaf futures goro owns (descriptor waits, sleeps,
 //!   join handles and sets, fd lock waits, signals) call [`waiting_on`] when they return `Pending`: the first
 //!   one in a poll wins (the future polled first is the one the task awaits
@@ -36,6 +39,7 @@ use super::Id;
 use std::cell::Cell;
 use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::Waker;
 
 const KIND_SHIFT: u32 = 60;
 const PAYLOAD: u64 = (1 << KIND_SHIFT) - 1;
@@ -155,13 +159,31 @@ impl TaskRecord {
     }
 }
 
+/// The task being polled on a thread: its record, plus what its spawner
+/// attached to the poll (see [`enter_poll`]).
+#[derive(Debug, Clone, Copy)]
+struct Current {
+    record: *const TaskRecord,
+    /// The spawner's opaque pointer to the task's header (the scheduler's
+    /// `TaskMeta`), or null.
+    header: *const (),
+    /// The task's own waker, for this poll, or null.
+    waker: *const Waker,
+}
+
+const NO_TASK: Current = Current {
+    record: std::ptr::null(),
+    header: std::ptr::null(),
+    waker: std::ptr::null(),
+};
+
 thread_local! {
-    /// The record of the task being polled on this thread, or null.
-    static CURRENT: Cell<*const TaskRecord> = const { Cell::new(std::ptr::null()) };
+    /// The task being polled on this thread (null pointers: none).
+    static CURRENT: Cell<Current> = const { Cell::new(NO_TASK) };
 }
 
 /// Restores the previous current task when a poll ends (or unwinds).
-pub(crate) struct PollGuard(*const TaskRecord);
+pub(crate) struct PollGuard(Current);
 
 impl Drop for PollGuard {
     #[inline]
@@ -172,20 +194,35 @@ impl Drop for PollGuard {
 }
 
 /// Marks `record`'s task as running and current on this thread until the
-/// guard drops. `record` must stay alive until then (it is in the task's
-/// header, which outlives the poll).
+/// guard drops, together with `header` (an opaque pointer to the task's
+/// header, given back by [`current_header`]) and `waker`, the task's own
+/// waker for this poll. All three must stay valid until the guard drops
+/// (they live in the task's header and in the poll's context, which
+/// outlive the poll).
 #[inline]
-pub(crate) fn enter_poll(record: &TaskRecord) -> PollGuard {
+pub(crate) fn enter_poll(record: &TaskRecord, header: *const (), waker: &Waker) -> PollGuard {
     record.state.store(RUNNING << KIND_SHIFT, Ordering::Relaxed);
-    let prev = CURRENT
-        .try_with(|c| c.replace(record))
-        .unwrap_or(std::ptr::null());
-    PollGuard(prev)
+    let now = Current {
+        record,
+        header,
+        waker,
+    };
+    PollGuard(CURRENT.try_with(|c| c.replace(now)).unwrap_or(NO_TASK))
+}
+
+/// The header pointer and own waker that [`enter_poll`] installed for the
+/// task being polled on this thread, if any. Both stay valid until that
+/// poll returns, and no longer: a caller that keeps anything must clone
+/// the waker (which keeps the header alive).
+#[inline]
+pub(crate) fn current_header() -> Option<(*const (), *const Waker)> {
+    let c = CURRENT.try_with(|c| c.get()).ok()?;
+    (!c.header.is_null() && !c.waker.is_null()).then_some((c.header, c.waker))
 }
 
 /// Runs `f` on the current task's record, if a task is being polled here.
 pub(crate) fn with_current<R>(f: impl FnOnce(&TaskRecord) -> R) -> Option<R> {
-    let ptr = CURRENT.try_with(|c| c.get()).ok()?;
+    let ptr = CURRENT.try_with(|c| c.get().record).ok()?;
     // SAFETY: a non-null pointer was installed by `enter_poll` for a poll
     // that is still running on this thread (its guard restores the previous
     // value before the poll returns), and the record lives in the task's
@@ -240,7 +277,7 @@ mod tests {
         waiting_on(Wait::Read(3));
         assert_eq!(r.word(), Word::Queued);
         {
-            let _g = enter_poll(&r);
+            let _g = enter_poll(&r, std::ptr::null(), Waker::noop());
             assert_eq!(r.word(), Word::Running);
             assert_eq!(with_current(|c| c.id), Some(r.id));
             waiting_on(Wait::Read(3));

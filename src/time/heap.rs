@@ -5,6 +5,11 @@
 //! cache line or two. Entries are plain values; cancellation is lazy (the
 //! owner of the heap skips entries whose sequence number went stale and
 //! compacts when they pile up), so removal from the middle is never needed.
+//!
+//! The array is a [`Pages`], not a `Vec`: a heap of a million timers must
+//! not be one multi-MiB block (see pages.rs for what that does to malloc).
+
+use crate::pages::Pages;
 
 /// An element that can live in the heap.
 pub(crate) trait Keyed {
@@ -15,12 +20,14 @@ pub(crate) trait Keyed {
 /// See the module docs.
 #[derive(Debug)]
 pub(crate) struct Heap4<T> {
-    items: Vec<T>,
+    items: Pages<T>,
 }
 
 impl<T: Keyed> Default for Heap4<T> {
     fn default() -> Self {
-        Heap4 { items: Vec::new() }
+        Heap4 {
+            items: Pages::default(),
+        }
     }
 }
 
@@ -32,7 +39,7 @@ impl<T: Keyed> Heap4<T> {
 
     /// The smallest entry.
     pub(crate) fn peek(&self) -> Option<&T> {
-        self.items.first()
+        self.items.get(0)
     }
 
     /// Inserts `item` in O(log4 n).
@@ -53,19 +60,36 @@ impl<T: Keyed> Heap4<T> {
     }
 
     /// Keeps only the entries for which `keep` returns true, then restores
-    /// the heap order in O(n).
-    pub(crate) fn retain(&mut self, keep: impl FnMut(&T) -> bool) {
-        self.items.retain(keep);
-        if self.items.len() > 1 {
-            for i in (0..=(self.items.len() - 2) / 4).rev() {
+    /// the heap order in O(n). Returns the others, for the caller to drop
+    /// (after releasing any lock: dropping an entry may run arbitrary code).
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) -> Pages<T> {
+        let n = self.items.len();
+        let mut kept = 0;
+        for i in 0..n {
+            if keep(&self.items[i]) {
+                self.items.swap(i, kept);
+                kept += 1;
+            }
+        }
+        let mut removed = Pages::default();
+        while self.items.len() > kept {
+            if let Some(item) = self.items.pop() {
+                removed.push(item);
+            }
+        }
+        if kept > 1 {
+            for i in (0..=(kept - 2) / 4).rev() {
                 self.sift_down(i);
             }
         }
+        removed
     }
 
-    /// Removes every entry.
-    pub(crate) fn drain(&mut self) -> std::vec::Drain<'_, T> {
-        self.items.drain(..)
+    /// Removes every entry, in array order: roughly the order they were
+    /// pushed (a later timer is usually pushed with a later key and stays
+    /// near the end).
+    pub(crate) fn take_all(&mut self) -> Pages<T> {
+        std::mem::take(&mut self.items)
     }
 
     fn sift_up(&mut self, mut i: usize) {
@@ -139,7 +163,9 @@ mod tests {
         for v in (0..1000u64).rev() {
             h.push(v);
         }
-        h.retain(|v| v % 3 != 0);
+        let removed = h.retain(|v| v % 3 != 0);
+        assert_eq!(removed.len(), 334);
+        assert!(removed.iter().all(|v| v % 3 == 0));
         let out: Vec<u64> = std::iter::from_fn(|| h.pop()).collect();
         let want: Vec<u64> = (0..1000).filter(|v| v % 3 != 0).collect();
         assert_eq!(out, want);

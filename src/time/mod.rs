@@ -10,7 +10,8 @@
 //! the poller or the scheduler: a heap entry carries a target implementing
 //! `timers::Fire`, and the scheduler decides what firing means
 //! (`scheduler/timer_target.rs`: complete a sleep, or expire a socket's
-//! deadline). The public futures (`sleep.rs`, `timeout.rs`, `interval.rs`)
+//! deadline; `scheduler/sleep_timer.rs`: the timer a sleep arms, which a
+//! sleep inside a task borrows from the task's header). The public futures (`sleep.rs`, `timeout.rs`, `interval.rs`)
 //! sit above the scheduler and arm their timers through it.
 
 pub(crate) mod clock;

@@ -1,12 +1,9 @@
 //! [`Sleep`]: a future that completes at an instant.
 
 use super::clock;
-use crate::scheduler::Shared;
-use crate::scheduler::timer_target::SleepTimer;
+use crate::scheduler::sleep_timer::ArmedSleep;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -49,7 +46,11 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 ///
 /// The timer is armed on the first poll (on the polling worker's P), so a
 /// `Sleep` that is never polled costs nothing; dropping or resetting an
-/// armed `Sleep` cancels its timer in O(1).
+/// armed `Sleep` cancels its timer in O(1). Polled inside a goro task, a
+/// `Sleep` borrows the task's own timer, as a goroutine's sleep uses its
+/// `g`'s timer in Go: a task sleeping in the usual way allocates nothing
+/// for it (a second sleep pending at once in the same task, or one polled
+/// outside any task, allocates a small timer of its own).
 ///
 /// # Runtime shutdown
 ///
@@ -63,25 +64,8 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 #[must_use = "futures do nothing unless awaited"]
 pub struct Sleep {
     deadline: Instant,
-    armed: Option<Armed>,
+    armed: Option<ArmedSleep>,
     fired: bool,
-}
-
-#[derive(Debug)]
-struct Armed {
-    timer: Arc<SleepTimer>,
-    shared: Arc<Shared>,
-    p: usize,
-}
-
-impl Armed {
-    /// Parks `waker` until the timer fires; true if it has, or if the
-    /// runtime is shut down. The shutdown check comes after parking: a
-    /// shutdown that began earlier is seen here, one that begins later
-    /// fires the timer (see `Timers::fire_all_at_shutdown`).
-    fn poll(&self, waker: &std::task::Waker) -> bool {
-        self.timer.poll_fired(waker) || self.shared.is_shutdown()
-    }
 }
 
 impl Sleep {
@@ -142,22 +126,17 @@ impl Sleep {
 
     fn disarm(&mut self) {
         if let Some(a) = self.armed.take() {
-            a.timer.seq.fetch_add(1, Ordering::AcqRel);
-            a.shared.timer_stale(a.p);
+            a.disarm();
         }
     }
 
     /// Arms the timer on the current runtime and parks `waker`; true if the
     /// sleep is already complete (fired, or the runtime is shut down).
     fn arm(&mut self, waker: &std::task::Waker) -> bool {
-        let shared = crate::runtime::current_scheduler();
-        if shared.is_shutdown() {
-            return true;
+        match ArmedSleep::arm(self.when()) {
+            Some(a) => self.armed.insert(a).poll(waker),
+            None => true,
         }
-        let timer = Arc::new(SleepTimer::default());
-        // A `NEVER` entry is armed too, so that shutdown can wake it.
-        let p = shared.arm_sleep(timer.clone(), self.when());
-        self.armed.insert(Armed { timer, shared, p }).poll(waker)
     }
 }
 
@@ -177,9 +156,12 @@ impl Future for Sleep {
             crate::taskinfo::record::waiting_on(crate::taskinfo::record::Wait::Timer(self.when()));
             return Poll::Pending;
         }
-        // Record the firing before asking the budget: the slot's readiness
-        // has been consumed, so a `Pending` here must not forget it.
-        self.armed = None;
+        // Record the firing before asking the budget: the timer is released
+        // (the task's next sleep may reuse it), so a `Pending` here must
+        // not forget it.
+        if let Some(a) = self.armed.take() {
+            a.complete();
+        }
         self.fired = true;
         if crate::scheduler::budget::poll_proceed(cx).is_pending() {
             return Poll::Pending;

@@ -47,6 +47,10 @@ pub(crate) trait Fire {
     fn fire_at_shutdown(self, seq: u64);
 }
 
+/// Due entries taken out per lock acquisition: bounds the lock hold time
+/// and keeps the temporary list small (see pages.rs).
+const BATCH: usize = 256;
+
 /// One armed timer.
 #[derive(Debug)]
 pub(crate) struct TimerEntry<T> {
@@ -110,15 +114,22 @@ impl<T: Fire> Timers<T> {
     /// (never for a [`NEVER`] entry: nobody needs to wake up for it).
     pub(crate) fn add(&self, entry: TimerEntry<T>) -> bool {
         let when = entry.when;
-        let mut heap = self.heap.lock();
-        let zombies = self.zombies.load(Ordering::Relaxed);
-        if zombies > 64 && zombies > heap.len() / 4 {
-            heap.retain(TimerEntry::is_live);
-            self.zombies.store(0, Ordering::Relaxed);
-        }
-        heap.push(entry);
-        let earliest = heap.peek().map_or(NEVER, |e| e.when);
-        self.next_when.store(earliest, Ordering::Release);
+        let mut stale = None;
+        let earliest = {
+            let mut heap = self.heap.lock();
+            let zombies = self.zombies.load(Ordering::Relaxed);
+            if zombies > 64 && zombies > heap.len() / 4 {
+                stale = Some(heap.retain(TimerEntry::is_live));
+                self.zombies.store(0, Ordering::Relaxed);
+            }
+            heap.push(entry);
+            let earliest = heap.peek().map_or(NEVER, |e| e.when);
+            self.next_when.store(earliest, Ordering::Release);
+            earliest
+        };
+        // Dropped without the lock: an entry may hold the last reference
+        // to a task.
+        drop(stale);
         earliest == when && when != NEVER
     }
 
@@ -133,28 +144,35 @@ impl<T: Fire> Timers<T> {
         if self.next_when() > now {
             return 0;
         }
-        let mut due = Vec::new();
-        {
-            let Some(mut heap) = self.heap.try_lock() else {
-                // Another thread is running or arming these timers.
-                return 0;
-            };
-            while heap.peek().is_some_and(|e| e.when <= now) {
-                due.extend(heap.pop());
-            }
-            let earliest = heap.peek().map_or(NEVER, |e| e.when);
-            self.next_when.store(earliest, Ordering::Release);
-        }
         let mut fired = 0;
-        for entry in due {
-            let live = entry.is_live();
-            if !live {
-                let _ = self
-                    .zombies
-                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |z| z.checked_sub(1));
+        let mut due = Vec::new();
+        loop {
+            {
+                let Some(mut heap) = self.heap.try_lock() else {
+                    // Another thread is running or arming these timers.
+                    break;
+                };
+                while due.len() < BATCH && heap.peek().is_some_and(|e| e.when <= now) {
+                    due.extend(heap.pop());
+                }
+                let earliest = heap.peek().map_or(NEVER, |e| e.when);
+                self.next_when.store(earliest, Ordering::Release);
             }
-            entry.target.fire(entry.seq);
-            fired += live as usize;
+            // A short batch took everything due at `now`: done after it.
+            let more = due.len() == BATCH;
+            for entry in due.drain(..) {
+                let live = entry.is_live();
+                if !live {
+                    let _ = self
+                        .zombies
+                        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |z| z.checked_sub(1));
+                }
+                entry.target.fire(entry.seq);
+                fired += live as usize;
+            }
+            if !more {
+                break;
+            }
         }
         self.fired.fetch_add(fired as u64, Ordering::Relaxed);
         fired
@@ -165,16 +183,29 @@ impl<T: Fire> Timers<T> {
     /// `Sleep`s are done), deadline timers are dropped (the descriptors
     /// themselves are failed by the poller's shutdown).
     pub(crate) fn fire_all_at_shutdown(&self) {
-        for entry in self.clear() {
-            entry.target.fire_at_shutdown(entry.seq);
-        }
+        self.take_all(|entry| entry.target.fire_at_shutdown(entry.seq));
     }
 
-    /// Drops every entry (runtime shutdown), waking nothing.
-    pub(crate) fn clear(&self) -> Vec<TimerEntry<T>> {
-        let mut heap = self.heap.lock();
-        self.next_when.store(NEVER, Ordering::Release);
-        heap.drain().collect()
+    /// Drops every entry (runtime shutdown), waking nothing; returns how
+    /// many there were.
+    pub(crate) fn clear(&self) -> usize {
+        self.take_all(drop)
+    }
+
+    /// Takes every entry out (O(1) under the lock, no list built: see
+    /// pages.rs) and hands each to `f` without the lock, in array order,
+    /// which is roughly the order they were armed. Returns how many there
+    /// were.
+    fn take_all(&self, f: impl FnMut(TimerEntry<T>)) -> usize {
+        let all = {
+            let mut heap = self.heap.lock();
+            self.next_when.store(NEVER, Ordering::Release);
+            self.zombies.store(0, Ordering::Relaxed);
+            heap.take_all()
+        };
+        let n = all.len();
+        all.into_iter().for_each(f);
+        n
     }
 }
 

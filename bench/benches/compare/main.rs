@@ -10,7 +10,7 @@
 //!
 //! Every scenario runs on each runtime with 2 worker threads (tokio's
 //! multi-thread runtime, goro's `worker_threads(2)`, smol's executor on 2
-//! threads), alternating runtimes within each repetition; the table shows
+//! threads; `GORO_COMPARE_WORKERS=N` sets another count), alternating runtimes within each repetition; the table shows
 //! the median over repetitions and the goro/tokio ratio, oriented so that
 //! **a ratio above 1 means goro did better** (throughput ratio, or the
 //! inverse ratio of times and latencies).
@@ -37,8 +37,18 @@ use scenarios::{SCENARIOS, idle_child};
 use std::env;
 use std::time::Instant;
 
-/// Worker threads of every runtime under test.
-const WORKERS: usize = 2;
+/// Worker threads of every runtime under test: 2, or the positive number
+/// in `GORO_COMPARE_WORKERS`.
+fn workers() -> usize {
+    static N: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *N.get_or_init(|| {
+        env::var("GORO_COMPARE_WORKERS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or(2)
+    })
+}
 /// Client threads driving the echo and fallback HTTP loads.
 const CLIENT_THREADS: usize = 4;
 /// Environment variable that turns this binary into an idle-connection
@@ -91,8 +101,9 @@ fn main() {
         sys::kernel()
     );
     println!(
-        "setup: {WORKERS} worker threads per runtime; median of the repetitions; \
+        "setup: {} worker threads per runtime; median of the repetitions; \
          {CLIENT_THREADS} client threads for tcp_echo; {}",
+        workers(),
         if cfg.quick {
             "--quick workloads"
         } else {

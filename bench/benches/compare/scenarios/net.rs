@@ -4,7 +4,7 @@
 
 use crate::cli::Cfg;
 use crate::stats::{Better, Row, Samples, Unit};
-use crate::{CHILD_ENV, CLIENT_THREADS, WORKERS};
+use crate::{CHILD_ENV, CLIENT_THREADS, workers};
 use goro_bench::client::{self, LoadStats, Window};
 use goro_bench::rt::Rt;
 use goro_bench::sys;
@@ -22,7 +22,7 @@ fn report_err<T>(what: &str, r: io::Result<T>) -> Option<T> {
 }
 
 fn echo_run<R: Rt>(conns: usize, size: usize, window: Window) -> Option<LoadStats> {
-    let rt = R::new(WORKERS);
+    let rt = R::new(workers());
     let addr = rt.echo_server();
     let r = client::echo_load(addr, conns, size, CLIENT_THREADS, window);
     drop(rt);
@@ -85,7 +85,7 @@ pub fn sc_tcp_echo(cfg: &Cfg) -> Vec<Row> {
 }
 
 fn http_run<R: Rt>(use_wrk: bool, secs: u64, window: Window) -> Option<LoadStats> {
-    let rt = R::new(WORKERS);
+    let rt = R::new(workers());
     let addr = rt.http_server();
     let r = if use_wrk {
         client::wrk(addr, 2, 50, secs)
@@ -125,7 +125,7 @@ struct IdleStats {
 /// then answers each `stat` line on stdin with `<accepted> <VmRSS KiB>`.
 pub fn idle_child<R: Rt>() {
     sys::raise_nofile(u64::MAX);
-    let rt = R::new(WORKERS);
+    let rt = R::new(workers());
     let accepted = Arc::new(AtomicUsize::new(0));
     let addr = rt.idle_server(accepted.clone());
     let mut out = io::stdout().lock();

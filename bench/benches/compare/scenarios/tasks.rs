@@ -1,9 +1,9 @@
 //! Scheduler and timer scenarios: spawning, yielding, channels, timers,
 //! timeouts and one blocking task, each measured inside a runtime.
 
-use crate::WORKERS;
 use crate::cli::Cfg;
 use crate::stats::{Better, Row, Samples, Unit};
+use crate::workers;
 use goro_bench::rt::Rt;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 /// Starts every worker thread before the clock starts.
 fn warm<R: Rt>(rt: &R) {
-    let hs: Vec<_> = (0..4 * WORKERS)
+    let hs: Vec<_> = (0..4 * workers())
         .map(|_| rt.spawn_remote(async {}))
         .collect();
     rt.block_on(async {
@@ -31,7 +31,7 @@ where
     Fut: Future<Output = T> + Send + 'static,
     T: Send + 'static,
 {
-    let rt = R::new(WORKERS);
+    let rt = R::new(workers());
     warm(&rt);
     let fut = f();
     rt.block_on(rt.spawn_remote(fut))
@@ -53,7 +53,7 @@ fn spawn_many<R: Rt>(n: usize) -> Duration {
 }
 
 fn spawn_many_remote<R: Rt>(n: usize) -> Duration {
-    let rt = R::new(WORKERS);
+    let rt = R::new(workers());
     warm(&rt);
     let t = Instant::now();
     let hs: Vec<_> = (0..n).map(|i| rt.spawn_remote(async move { i })).collect();
