@@ -220,11 +220,14 @@ impl Registry {
         (0..SHARDS).map(|i| self.shard(i).live).sum()
     }
 
-    /// Takes every stored waker out and wakes it (shutdown), a batch at a
-    /// time, each batch woken without the shard's lock (a woken task may
-    /// be dropped at once, releasing its slot). Returns how many.
-    pub(crate) fn wake_all(&self) -> usize {
-        let mut n = 0;
+    /// Takes every stored waker out and wakes it by reference (shutdown),
+    /// a batch at a time, each batch woken without the shard's lock (a
+    /// woken task may be dropped at once, releasing its slot). Returns the
+    /// wakers, each a reference that keeps its task's memory allocated:
+    /// shutdown cancels the tasks here and frees them elsewhere
+    /// (shutdown.rs).
+    pub(crate) fn wake_all(&self) -> Pages<Waker> {
+        let mut taken = Pages::default();
         let mut batch = Vec::new();
         for i in 0..SHARDS {
             let mut next = 0;
@@ -246,11 +249,13 @@ impl Registry {
                 if batch.is_empty() {
                     break;
                 }
-                n += batch.len();
-                batch.drain(..).for_each(Waker::wake);
+                for w in batch.drain(..) {
+                    w.wake_by_ref();
+                    taken.push(w);
+                }
             }
         }
-        n
+        taken
     }
 }
 
@@ -273,7 +278,7 @@ mod tests {
         assert_eq!(r.live(), 2);
         r.release(b);
         assert_eq!(r.live(), 1);
-        assert_eq!(r.wake_all(), 1);
+        assert_eq!(r.wake_all().len(), 1);
         assert_eq!(
             r.live(),
             1,
@@ -322,8 +327,8 @@ mod tests {
         freed.sort_unstable();
         again.sort_unstable();
         assert!(again == freed, "freed slots are reused, none appended");
-        assert_eq!(r.wake_all(), n);
-        assert_eq!(r.wake_all(), 0, "taken wakers are not taken twice");
+        assert_eq!(r.wake_all().len(), n);
+        assert_eq!(r.wake_all().len(), 0, "taken wakers are not taken twice");
         for k in &keys {
             r.release(*k);
         }

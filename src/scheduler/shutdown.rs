@@ -138,32 +138,34 @@ impl Shared {
     /// Cancels every task: wakes all registered tasks so they land in a
     /// queue, then drops everything queued until nothing is left.
     ///
-    /// This runs on a short-lived thread of its own (or here, if one
-    /// cannot be started), as tokio's tasks are freed by its workers before
-    /// they exit: glibc's malloc keeps the first chunks of each size that a
-    /// thread frees in that thread's cache, counted as in use, and a cached
-    /// chunk high in an arena keeps everything below it from being given
-    /// back to the system. A thread that exits hands its cache back, so
-    /// the arenas the tasks lived in can shrink (after dropping a runtime
-    /// of a million sleeping tasks: a few MiB kept, not up to 260).
+    /// The cancelling — dropping each task's future, which runs the user's
+    /// `Drop` code — happens here, on the thread dropping the runtime (with
+    /// its runtime context and its locks). The tasks' *memory* is freed
+    /// afterwards on a short-lived thread of its own (or here, if one cannot
+    /// be started): the wake above keeps one reference to every task,
+    /// handed to that thread, which runs no user code. Why a thread: glibc's
+    /// malloc keeps the first chunks of each size a thread frees in that
+    /// thread's cache, counted as in use, and a cached chunk high in an
+    /// arena keeps everything below it from being given back to the system;
+    /// a thread that exits hands its cache back, so the arenas the tasks
+    /// lived in can shrink (after dropping a runtime of a million sleeping
+    /// tasks: a few MiB kept, not up to 260). tokio's tasks are freed by its
+    /// workers as they exit, to the same effect.
     fn drain(&self) {
-        std::thread::scope(|scope| {
-            let cleaner = std::thread::Builder::new()
-                .name("goro-shutdown".into())
-                .spawn_scoped(scope, || self.drain_here());
-            if cleaner.is_err() {
-                self.drain_here();
-            }
-        });
-    }
-
-    fn drain_here(&self) {
-        self.registry.wake_all();
+        let last_refs = self.registry.wake_all();
         while self.drop_queued() {}
         self.drained.store(true, Ordering::SeqCst);
         // Anything pushed between the last pass and the flag (the pushers
         // re-check the flag after pushing; see `drop_if_drained`).
         self.drop_queued();
+        // If the thread cannot be started, the closure — and with it the
+        // references — is dropped here.
+        let freer = std::thread::Builder::new()
+            .name("goro-shutdown".into())
+            .spawn(move || drop(last_refs));
+        if let Ok(freer) = freer {
+            let _ = freer.join();
+        }
     }
 
     /// Drops every queued task and armed timer; true if there was any.
