@@ -66,6 +66,7 @@ pub(crate) mod registry;
 mod retake_tests;
 pub(crate) mod runqueue;
 mod shutdown;
+pub(crate) mod header_timer;
 pub(crate) mod sleep_timer;
 mod spawn;
 pub(crate) mod stall;

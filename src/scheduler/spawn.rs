@@ -11,7 +11,7 @@ use super::context;
 use super::ids::PId;
 use super::ready::schedule_task;
 use super::registry::Key;
-use super::sleep_timer::SleepTimer;
+use super::header_timer::HeaderTimer;
 use async_task::{Runnable, WithInfo};
 use std::future::Future;
 use std::pin::Pin;
@@ -30,8 +30,8 @@ pub(crate) struct TaskMeta {
     /// Id, name, spawn site, state (for dumps and stall reports).
     pub(crate) record: crate::taskinfo::record::TaskRecord,
     /// The timer a `Sleep` polled inside this task borrows (Go's
-    /// `gp.timer`; sleep_timer.rs), so a sleeping task is one allocation.
-    pub(crate) sleep: SleepTimer,
+    /// `gp.timer`; header_timer.rs), so a sleeping task is one allocation.
+    pub(crate) sleep: HeaderTimer,
 }
 
 /// A runnable task of this runtime.
@@ -65,7 +65,7 @@ impl Shared {
                 location,
                 self.sysmon.spawn_clock(),
             ),
-            sleep: SleepTimer::default(),
+            sleep: HeaderTimer::default(),
         };
         let (runnable, task) = async_task::Builder::new()
             .metadata(meta)
@@ -143,13 +143,16 @@ impl<F: Future> Future for Tracked<F> {
         let meta = *this.meta;
         // SAFETY: as in `drop`: the metadata outlives the future. `cx`'s
         // waker is this task's own (async-task polls the future with it),
-        // and outlives the poll, as the metadata does: a `Sleep` polled
-        // in here may borrow the header timer (sleep_timer.rs).
-        let _current = crate::taskinfo::record::enter_poll(
+        // and `Context` offers no way to swap it, so it stays valid until
+        // this poll returns, as the metadata does: a `Sleep` polled in
+        // here may borrow the header timer (sleep_timer.rs). The guard
+        // uninstalls the frame before it goes out of scope.
+        let frame = crate::taskinfo::record::PollFrame::new(
             unsafe { &(*meta).record },
             meta.cast(),
             cx.waker(),
         );
+        let _current = crate::taskinfo::record::enter_poll(&frame);
         this.future.poll(cx)
     }
 }

@@ -19,10 +19,11 @@
 //!
 //! - the schedule function stores `QUEUED` on every wake;
 //! - [`enter_poll`] stores `RUNNING` and makes the record the thread's
-//!   *current task* until the poll returns, together with two pointers the
-//!   spawner passes and this module never dereferences: the task's header
-//!   and its own waker ([`current_header`]; a `Sleep` uses them to borrow
-//!   the task's timer, see `scheduler/sleep_timer.rs`);
+//!   *current task* until the poll returns (one pointer in a thread-local,
+//!   to a [`PollFrame`] on the poll's stack), together with two pointers
+//!   the spawner passes and this module never dereferences: the task's
+//!   header and its own waker ([`current_header`]; a `Sleep` uses them to
+//!   borrow the task's timer, see `scheduler/sleep_timer.rs`);
 //! - during the poll, the leaf futures goro owns (descriptor waits, sleeps,
 //!   join handles and sets, fd lock waits, signals) call [`waiting_on`] when they return `Pending`: the first
 //!   one in a poll wins (the future polled first is the one the task awaits
@@ -160,9 +161,11 @@ impl TaskRecord {
 }
 
 /// The task being polled on a thread: its record, plus what its spawner
-/// attached to the poll (see [`enter_poll`]).
-#[derive(Debug, Clone, Copy)]
-struct Current {
+/// attached to the poll (see [`enter_poll`]). It lives on the stack of the
+/// poll (the spawner's `Tracked::poll`); the thread-local holds one pointer
+/// to it, so entering and leaving a poll each store one word.
+#[derive(Debug)]
+pub(crate) struct PollFrame {
     record: *const TaskRecord,
     /// The spawner's opaque pointer to the task's header (the scheduler's
     /// `TaskMeta`), or null.
@@ -171,63 +174,82 @@ struct Current {
     waker: *const Waker,
 }
 
-const NO_TASK: Current = Current {
-    record: std::ptr::null(),
-    header: std::ptr::null(),
-    waker: std::ptr::null(),
-};
-
-thread_local! {
-    /// The task being polled on this thread (null pointers: none).
-    static CURRENT: Cell<Current> = const { Cell::new(NO_TASK) };
-}
-
-/// Restores the previous current task when a poll ends (or unwinds).
-pub(crate) struct PollGuard(Current);
-
-impl Drop for PollGuard {
+impl PollFrame {
+    /// The frame of a poll of `record`'s task, with `header` (an opaque
+    /// pointer to the task's header, given back by [`current_header`]) and
+    /// `waker`, the task's own waker for this poll. All three must stay
+    /// valid while the frame is entered (they live in the task's header and
+    /// in the poll's context, which outlive the poll).
     #[inline]
-    fn drop(&mut self) {
-        let prev = self.0;
-        let _ = CURRENT.try_with(|c| c.set(prev));
+    pub(crate) fn new(record: &TaskRecord, header: *const (), waker: *const Waker) -> Self {
+        PollFrame {
+            record,
+            header,
+            waker,
+        }
     }
 }
 
-/// Marks `record`'s task as running and current on this thread until the
-/// guard drops, together with `header` (an opaque pointer to the task's
-/// header, given back by [`current_header`]) and `waker`, the task's own
-/// waker for this poll. All three must stay valid until the guard drops
-/// (they live in the task's header and in the poll's context, which
-/// outlive the poll).
-#[inline]
-pub(crate) fn enter_poll(record: &TaskRecord, header: *const (), waker: &Waker) -> PollGuard {
-    record.state.store(RUNNING << KIND_SHIFT, Ordering::Relaxed);
-    let now = Current {
-        record,
-        header,
-        waker,
-    };
-    PollGuard(CURRENT.try_with(|c| c.replace(now)).unwrap_or(NO_TASK))
+thread_local! {
+    /// The frame of the task being polled on this thread (null: none).
+    static CURRENT: Cell<*const PollFrame> = const { Cell::new(std::ptr::null()) };
 }
 
-/// The header pointer and own waker that [`enter_poll`] installed for the
-/// task being polled on this thread, if any. Both stay valid until that
-/// poll returns, and no longer: a caller that keeps anything must clone
-/// the waker (which keeps the header alive).
+/// Clears the current task when a poll ends (or unwinds). Borrows the
+/// frame, so the frame outlives its installation.
+pub(crate) struct PollGuard<'a>(std::marker::PhantomData<&'a PollFrame>);
+
+impl Drop for PollGuard<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        let _ = CURRENT.try_with(|c| c.set(std::ptr::null()));
+    }
+}
+
+/// Marks `frame`'s task as running and current on this thread until the
+/// guard drops.
+///
+/// Tasks are polled only at the top of a worker's or blocking-pool
+/// thread's loop, never inside another task's poll, so there is nothing to
+/// save and restore: the guard clears the slot. Were a poll ever nested,
+/// the inner guard would leave the slot empty for the rest of the outer
+/// poll (its sleeps would allocate, its waits go unrecorded), never
+/// pointing at a frame that is gone: the slot is always null or the frame
+/// of a poll still running on this thread.
+#[inline]
+pub(crate) fn enter_poll(frame: &PollFrame) -> PollGuard<'_> {
+    // SAFETY: the frame's creator promised a record valid while it is
+    // entered.
+    unsafe { &*frame.record }
+        .state
+        .store(RUNNING << KIND_SHIFT, Ordering::Relaxed);
+    let _ = CURRENT.try_with(|c| c.set(frame));
+    PollGuard(std::marker::PhantomData)
+}
+
+/// Runs `f` on the current frame, if a task is being polled on this thread.
+#[inline]
+fn with_frame<R>(f: impl FnOnce(&PollFrame) -> R) -> Option<R> {
+    let ptr = CURRENT.try_with(|c| c.get()).ok()?;
+    // SAFETY: a non-null pointer is the frame of a poll still running on
+    // this thread (`enter_poll`), so it outlives this call.
+    unsafe { ptr.as_ref() }.map(f)
+}
+
+/// The header pointer and own waker that the frame of the task being
+/// polled on this thread carries, if any. Both stay valid until that poll
+/// returns, and no longer: a caller that keeps anything must clone the
+/// waker (which keeps the header alive).
 #[inline]
 pub(crate) fn current_header() -> Option<(*const (), *const Waker)> {
-    let c = CURRENT.try_with(|c| c.get()).ok()?;
-    (!c.header.is_null() && !c.waker.is_null()).then_some((c.header, c.waker))
+    with_frame(|c| (c.header, c.waker)).filter(|(h, w)| !h.is_null() && !w.is_null())
 }
 
 /// Runs `f` on the current task's record, if a task is being polled here.
 pub(crate) fn with_current<R>(f: impl FnOnce(&TaskRecord) -> R) -> Option<R> {
-    let ptr = CURRENT.try_with(|c| c.get().record).ok()?;
-    // SAFETY: a non-null pointer was installed by `enter_poll` for a poll
-    // that is still running on this thread (its guard restores the previous
-    // value before the poll returns), and the record lives in the task's
-    // header, which outlives the poll.
-    unsafe { ptr.as_ref() }.map(f)
+    // SAFETY: the frame's record is valid while the frame is entered (it
+    // lives in the task's header, which outlives the poll).
+    with_frame(|frame| f(unsafe { &*frame.record }))
 }
 
 /// A future goro owns is returning `Pending` waiting on `what`: note it on
@@ -277,7 +299,8 @@ mod tests {
         waiting_on(Wait::Read(3));
         assert_eq!(r.word(), Word::Queued);
         {
-            let _g = enter_poll(&r, std::ptr::null(), Waker::noop());
+            let frame = PollFrame::new(&r, std::ptr::null(), Waker::noop());
+            let _g = enter_poll(&frame);
             assert_eq!(r.word(), Word::Running);
             assert_eq!(with_current(|c| c.id), Some(r.id));
             waiting_on(Wait::Read(3));

@@ -133,8 +133,9 @@ impl Sleep {
     /// Arms the timer on the current runtime and parks `waker`; true if the
     /// sleep is already complete (fired, or the runtime is shut down).
     fn arm(&mut self, waker: &std::task::Waker) -> bool {
-        match ArmedSleep::arm(self.when()) {
-            Some(a) => self.armed.insert(a).poll(waker),
+        let deadline = self.deadline;
+        match ArmedSleep::arm(self.when(), waker) {
+            Some(a) => self.armed.insert(a).poll(waker, deadline),
             None => true,
         }
     }
@@ -147,10 +148,13 @@ impl Future for Sleep {
         if self.fired {
             return Poll::Ready(());
         }
-        let done = match &self.armed {
-            Some(a) => a.poll(cx.waker()),
-            None if self.when() <= clock::now() => true,
-            None => self.arm(cx.waker()),
+        let deadline = self.deadline;
+        let done = if let Some(a) = &mut self.armed {
+            a.poll(cx.waker(), deadline)
+        } else if self.when() <= clock::now() {
+            true
+        } else {
+            self.arm(cx.waker())
         };
         if !done {
             crate::taskinfo::record::waiting_on(crate::taskinfo::record::Wait::Timer(self.when()));
