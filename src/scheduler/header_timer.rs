@@ -35,11 +35,11 @@
 //!   complete), then arms a timer of its own with the same deadline.
 //! - **release** ([`HeaderTimer::release`]): the claiming `Sleep`, when it
 //!   completes, is reset or dropped, on whatever thread that happens.
-//!   Stores `seq + 1` with both flags clear: every entry in a heap becomes
+//!   Writes `seq + 1` with both flags clear: every entry in a heap becomes
 //!   stale, and the timer is free for the task's next sleep. Only the
-//!   holder changes `seq` and nobody else clears `CLAIMED`, so a store is
-//!   enough: a concurrent fire either set `FIRED` first (overwritten, and
-//!   its wake is at worst spurious) or fails its CAS.
+//!   holder changes `seq` and nobody else clears `CLAIMED`, so no compare
+//!   is needed: a concurrent fire either set `FIRED` first (overwritten,
+//!   and its wake is at worst spurious) or fails its CAS.
 //!
 //! A stale entry of an earlier arming (a `Sleep` dropped or reset before
 //! firing: the lazy cancel leaves its entry in the heap) carries an old
@@ -136,7 +136,12 @@ impl HeaderTimer {
     /// goes stale and the timer is free again.
     #[inline]
     pub(crate) fn release(&self, seq: u64) {
-        self.state.store((seq + 1) << SEQ_SHIFT, Ordering::Release);
+        // A swap, not a store: both are correct under the C++ model (see
+        // the module docs), but loom lets a plain store slip between the
+        // read and the write of a concurrent CAS (tokio-rs/loom#254), and
+        // the model should check the code that runs. It costs one locked
+        // instruction per sleep, not per poll.
+        self.state.swap((seq + 1) << SEQ_SHIFT, Ordering::Release);
     }
 }
 
