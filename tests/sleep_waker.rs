@@ -37,7 +37,11 @@ fn assert_on_time(deadline: Instant, what: &str) {
         "{what} completed {:?} before its deadline",
         deadline - now
     );
-    assert!(now - deadline < SLACK, "{what} completed {:?} late", now - deadline);
+    assert!(
+        now - deadline < SLACK,
+        "{what} completed {:?} late",
+        now - deadline
+    );
 }
 
 /// Sleeps polled only through `FuturesUnordered` (whose waker is not the

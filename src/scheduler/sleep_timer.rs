@@ -206,11 +206,18 @@ impl TaskTimer {
 /// (else its fire could not wake the sleeper), and the timer is free.
 /// Returns it with the sequence number to arm with.
 fn claim_task_timer(shared: &Arc<Shared>, waker: &Waker) -> Option<(TaskTimer, u64)> {
-    let (header, task_waker) = crate::taskinfo::record::current_header()?;
-    // SAFETY: `Tracked::poll` installs a pointer to its task's `TaskMeta`
-    // and the task's waker, both valid until that poll returns, which
-    // encloses this call (`current_header`'s contract).
-    let (meta, task_waker) = unsafe { (&*header.cast::<TaskMeta>(), &*task_waker) };
+    let (record, task_waker) = crate::taskinfo::record::current_task()?;
+    // SAFETY: only `Tracked::poll` enters a task poll, with the record
+    // inside its task's `TaskMeta` (`enter_task_poll`'s contract), so the
+    // `TaskMeta` starts `offset_of!(TaskMeta, record)` bytes before it;
+    // both it and the task's waker stay valid until that poll returns,
+    // which encloses this call (`current_task`'s contract).
+    let (meta, task_waker) = unsafe {
+        let meta = record
+            .byte_sub(std::mem::offset_of!(TaskMeta, record))
+            .cast::<TaskMeta>();
+        (&*meta, &*task_waker)
+    };
     if !waker.will_wake(task_waker) || !Arc::ptr_eq(&meta.shared, shared) {
         return None;
     }
