@@ -366,4 +366,10 @@ mod tests {
         assert!(!t.poll_fired(&waker), "released: no longer fired");
         t.release();
     }
+
+    #[test]
+    fn an_own_timer_stays_small() {
+        // 64 bytes with the Arc's counts (CHANGELOG).
+        assert!(size_of::<SleepTimer>() <= 48, "{}", size_of::<SleepTimer>());
+    }
 }

@@ -49,8 +49,10 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 /// armed `Sleep` cancels its timer in O(1). Polled inside a goro task, a
 /// `Sleep` borrows the task's own timer, as a goroutine's sleep uses its
 /// `g`'s timer in Go: a task sleeping in the usual way allocates nothing
-/// for it (a second sleep pending at once in the same task, or one polled
-/// outside any task, allocates a small timer of its own).
+/// for it (a second sleep pending at once in the same task, one polled
+/// outside any task, or one polled through a combinator that wraps the
+/// task's waker, such as `FuturesUnordered`, allocates a small timer of its
+/// own).
 ///
 /// # Runtime shutdown
 ///
