@@ -98,7 +98,7 @@ impl Shared {
 fn info(r: &TaskRecord, now: u64, state: TaskState) -> TaskInfo {
     TaskInfo {
         id: r.id,
-        name: r.name.as_deref().map(String::from),
+        name: r.name().map(String::from),
         location: r.location,
         age: Duration::from_nanos(now.saturating_sub(r.spawned)),
         state,

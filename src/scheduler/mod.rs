@@ -54,6 +54,7 @@ pub(crate) mod context;
 mod dump;
 pub(crate) mod global;
 mod handoff;
+pub(crate) mod header_timer;
 pub(crate) mod idle;
 pub(crate) mod ids;
 pub(crate) mod machine;

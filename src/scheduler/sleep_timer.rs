@@ -1,46 +1,45 @@
-//! What a `Sleep` arms: a [`SleepTimer`] (sequence number, fired flag, the
-//! sleeper's waker), and where it lives.
+//! What a `Sleep` arms, and where the timer it waits on lives.
 //!
 //! # One allocation per sleeping task
 //!
 //! Like Go's per-goroutine `gp.timer`, every task carries one reusable
-//! `SleepTimer` in its header (`TaskMeta::sleep`). A `Sleep` that arms
-//! while a goro task is being polled on this thread *claims* that timer if
-//! nobody holds it, and the heap entry references it through a clone of
-//! the task's own waker, which keeps the header (and so the timer) alive
-//! however long the entry stays in a heap. Only when the header timer is
-//! taken (a second sleep armed in the same task) or there is no task (a
-//! sleep polled by `block_on` or a foreign executor) does a `Sleep`
-//! allocate its own `Arc<SleepTimer>`, as every sleep used to.
+//! timer in its header (`TaskMeta::sleep`, a one-word [`HeaderTimer`]; its
+//! protocol is in header_timer.rs). A `Sleep` that arms while a goro task
+//! is being polled on this thread, *with that task's own waker*, claims
+//! that timer if nobody holds it, and the heap entry references it through
+//! a clone of the task's waker, which keeps the header (and so the timer)
+//! alive however long the entry stays in a heap, and which the fire wakes.
 //!
-//! # The timer's state, and who touches it
+//! Otherwise a `Sleep` allocates its own `Arc<SleepTimer>`, as every sleep
+//! used to: when the header timer is taken (a second sleep pending in the
+//! same task), when there is no task (`block_on`, a foreign executor), and
+//! when the waker is not the task's own (a combinator such as
+//! `FuturesUnordered` wraps it; the header timer could not wake that). A
+//! `Sleep` on the header timer that is later polled with another waker
+//! (moved to another task, or into such a combinator) *migrates*: it gives
+//! the header timer back unless it already fired, and arms its own timer
+//! for the same deadline.
 //!
-//! `seq`, `fired`, `claimed` and `waker` change only under the timer's
+//! # An own timer's state
+//!
+//! A [`SleepTimer`] keeps `seq`, `fired` and the sleeper's waker under its
 //! lock, so a fire and a re-arming are atomic with respect to each other:
 //!
-//! - **arming** (the `Sleep` holding the claim, on the thread polling it):
-//!   reads `seq` and pushes a heap entry carrying it;
+//! - **arming** (the `Sleep`, on the thread polling it): pushes a heap
+//!   entry carrying `seq`;
 //! - **parking** ([`SleepTimer::poll_fired`], same `Sleep`, any thread
 //!   that polls it): returns `fired`, else stores its waker;
 //! - **firing** ([`SleepTimer::fire`], the thread running the P's timers,
 //!   or shutdown): only if the entry's `seq` equals `seq` *and* `fired` is
 //!   false, sets `fired` and takes the waker (woken after the lock);
-//! - **releasing** ([`SleepTimer::release`], the `Sleep` holding the claim,
-//!   when it completes, is reset or dropped, on whatever thread that
-//!   happens): bumps `seq` (every entry still in a heap becomes stale),
-//!   clears `fired`, drops the waker (a parked waker of the task itself
-//!   would otherwise keep the task alive through its own header), and
-//!   clears `claimed`;
-//! - **claiming** ([`claim_task_timer`], a `Sleep` polled while the task
-//!   owning the header is polled on this thread): sets `claimed` if clear.
+//! - **releasing** ([`SleepTimer::release`], when the `Sleep` completes,
+//!   is reset or dropped): bumps `seq` (an entry still in a heap, e.g.
+//!   after shutdown completed the sleep, becomes stale), clears `fired` and
+//!   drops the waker.
 //!
-//! A stale entry of an earlier arming of a reused timer (the `Sleep` was
-//! dropped or reset, the lazy cancel left its entry in the heap) carries
-//! an old `seq`; since firing compares `seq` under the same lock that
-//! releasing bumps it under, it can never mark a later arming fired, so no
-//! `Sleep` completes before its deadline. `seq` is also kept in an atomic
-//! so the heap can drop stale entries without taking the lock
-//! ([`SleepTimer::is_current`]: a hint, re-checked by `fire`).
+//! `seq` is also kept in an atomic so the heap can drop stale entries
+//! without taking the lock ([`SleepTimer::is_current`]: a hint, re-checked
+//! by `fire`).
 //!
 //! The header outlives every user: the claiming `Sleep` and every heap
 //! entry hold a clone of the task's waker, so a task that completes (or is
@@ -48,6 +47,7 @@
 //! that entry is dropped.
 
 use super::Shared;
+use super::header_timer::HeaderTimer;
 use super::spawn::TaskMeta;
 use crate::sync::Mutex;
 use std::ptr::NonNull;
@@ -55,7 +55,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::Waker;
 
-/// See the module docs.
+/// A timer of a `Sleep`'s own (see the module docs).
 #[derive(Debug, Default)]
 pub(crate) struct SleepTimer {
     /// Copy of `State::seq` for lock-free staleness checks (written only
@@ -71,8 +71,6 @@ struct State {
     seq: u64,
     /// The entry with `seq` fired (or shutdown fired it).
     fired: bool,
-    /// A `Sleep` holds this (header) timer. Unused for an `Arc` timer.
-    claimed: bool,
     /// The sleeper to wake.
     waker: Option<Waker>,
 }
@@ -121,48 +119,55 @@ impl SleepTimer {
         false
     }
 
-    /// Claims a free header timer; returns the sequence number to arm with.
-    fn claim(&self) -> Option<u64> {
-        let mut s = self.state.lock();
-        if s.claimed {
-            return None;
-        }
-        s.claimed = true;
-        Some(s.seq)
-    }
-
-    /// The holder is done with this arming (see the module docs): every
-    /// entry armed so far becomes stale, and the timer is free again.
+    /// The holder is done with this arming: every entry armed so far
+    /// becomes stale.
     fn release(&self) {
         let waker = {
             let mut s = self.state.lock();
             s.seq = s.seq.wrapping_add(1);
             self.seq.store(s.seq, Ordering::Release);
             s.fired = false;
-            s.claimed = false;
             s.waker.take()
         };
         drop(waker);
     }
 }
 
-/// A reference to a [`SleepTimer`] that keeps it alive: what a heap entry
-/// and an armed `Sleep` hold.
+/// What a heap entry fires, kept alive by the reference.
 #[derive(Debug, Clone)]
 pub(crate) enum TimerRef {
-    /// A timer of its own (no task to borrow one from, or its timer was
-    /// taken).
+    /// A timer of its own (no task to borrow one from, its timer was
+    /// taken, or the waker is not the task's).
     Own(Arc<SleepTimer>),
     /// A task's header timer.
     Task(TaskTimer),
 }
 
 impl TimerRef {
-    /// The timer.
-    pub(crate) fn get(&self) -> &SleepTimer {
+    /// True if an entry armed with `seq` may still fire (a hint for the
+    /// heap's lazy deletion).
+    pub(crate) fn is_current(&self, seq: u64) -> bool {
         match self {
-            TimerRef::Own(t) => t,
-            TimerRef::Task(t) => &t.meta().sleep,
+            TimerRef::Own(t) => t.is_current(seq),
+            TimerRef::Task(t) => t.meta().sleep.is_current(seq),
+        }
+    }
+
+    /// The entry armed with `seq` is due: fires the timer and wakes the
+    /// sleeper (the task, through the entry's own clone of its waker),
+    /// unless the arming is stale.
+    pub(crate) fn fire(self, seq: u64) {
+        match self {
+            TimerRef::Own(t) => {
+                t.fire(seq);
+            }
+            TimerRef::Task(t) => {
+                if t.meta().sleep.fire(seq) {
+                    // The task's own waker (goro's schedule function): no
+                    // foreign code to contain.
+                    t.task.wake();
+                }
+            }
         }
     }
 }
@@ -170,15 +175,16 @@ impl TimerRef {
 /// A task's header timer, kept alive by a clone of the task's waker.
 #[derive(Debug, Clone)]
 pub(crate) struct TaskTimer {
-    /// Keeps the task's allocation (and its header) alive.
-    _task: Waker,
+    /// Keeps the task's allocation (and its header) alive; what a fire
+    /// wakes, and what the `Sleep`'s poll compares its waker against.
+    task: Waker,
     /// The header of the task `task` wakes.
     meta: NonNull<TaskMeta>,
 }
 
 // SAFETY: `meta` points into the header of the task `task` keeps alive;
-// `TaskMeta` is Sync (an Arc, atomics, a lock and immutable data), and
-// `Waker` is Send + Sync.
+// `TaskMeta` is Sync (an Arc, atomics and immutable data), and `Waker` is
+// Send + Sync.
 unsafe impl Send for TaskTimer {}
 // SAFETY: as above.
 unsafe impl Sync for TaskTimer {}
@@ -189,65 +195,114 @@ impl TaskTimer {
         // the metadata in it) is not freed before `self` drops.
         unsafe { self.meta.as_ref() }
     }
+
+    fn timer(&self) -> &HeaderTimer {
+        &self.meta().sleep
+    }
 }
 
 /// Claims the header timer of the task being polled on this thread, if
-/// there is one, it belongs to `shared`, and it is free. Returns it with
-/// the sequence number to arm with.
-fn claim_task_timer(shared: &Arc<Shared>) -> Option<(TaskTimer, u64)> {
-    let (header, waker) = crate::taskinfo::record::current_header()?;
-    // SAFETY: `Tracked::poll` installs a pointer to its task's `TaskMeta`
-    // and the task's waker, both valid until that poll returns, which
-    // encloses this call (`current_header`'s contract).
-    let (meta, waker) = unsafe { (&*header.cast::<TaskMeta>(), &*waker) };
-    if !Arc::ptr_eq(&meta.shared, shared) {
+/// there is one, it belongs to `shared`, `waker` is that task's own waker
+/// (else its fire could not wake the sleeper), and the timer is free.
+/// Returns it with the sequence number to arm with.
+fn claim_task_timer(shared: &Arc<Shared>, waker: &Waker) -> Option<(TaskTimer, u64)> {
+    let (record, task_waker) = crate::taskinfo::record::current_task()?;
+    // SAFETY: only `Tracked::poll` enters a task poll, with the record
+    // inside its task's `TaskMeta` (`enter_task_poll`'s contract), so the
+    // `TaskMeta` starts `offset_of!(TaskMeta, record)` bytes before it;
+    // both it and the task's waker stay valid until that poll returns,
+    // which encloses this call (`current_task`'s contract).
+    let (meta, task_waker) = unsafe {
+        let meta = record
+            .byte_sub(std::mem::offset_of!(TaskMeta, record))
+            .cast::<TaskMeta>();
+        (&*meta, &*task_waker)
+    };
+    if !waker.will_wake(task_waker) || !Arc::ptr_eq(&meta.shared, shared) {
         return None;
     }
     let seq = meta.sleep.claim()?;
     Some((
         TaskTimer {
-            _task: waker.clone(),
+            task: task_waker.clone(),
             meta: NonNull::from(meta),
         },
         seq,
     ))
 }
 
-/// An armed sleep: the timer it waits on, the runtime, and the P whose
-/// heap holds the entry. Dropping it without [`disarm`](Self::disarm) or
-/// [`complete`](Self::complete) leaks a header timer's claim (the task
-/// then allocates for its later sleeps), so `Sleep` always calls one.
+/// An armed sleep: the timer it waits on, the arming's sequence number,
+/// the runtime, and the P whose heap holds the entry. Dropping it without
+/// [`disarm`](Self::disarm) or [`complete`](Self::complete) leaks a header
+/// timer's claim (the task then allocates for its later sleeps), so
+/// `Sleep` always calls one.
 #[derive(Debug)]
 pub(crate) struct ArmedSleep {
     timer: TimerRef,
+    seq: u64,
     shared: Arc<Shared>,
     p: usize,
 }
 
 impl ArmedSleep {
-    /// Arms a timer for `when` on the current runtime: the current task's
-    /// header timer if free, else a new one. `None` if the runtime is shut
+    /// Arms a timer for `when` on the current runtime, for a `Sleep`
+    /// polled with `waker`: the current task's header timer if free and
+    /// `waker` is the task's, else a new one. `None` if the runtime is shut
     /// down (the sleep is complete).
-    pub(crate) fn arm(when: u64) -> Option<ArmedSleep> {
+    pub(crate) fn arm(when: u64, waker: &Waker) -> Option<ArmedSleep> {
         let shared = crate::runtime::current_scheduler();
         if shared.is_shutdown() {
             return None;
         }
-        let (timer, seq) = match claim_task_timer(&shared) {
+        let (timer, seq) = match claim_task_timer(&shared, waker) {
             Some((t, seq)) => (TimerRef::Task(t), seq),
             None => (TimerRef::Own(Arc::default()), 0),
         };
         // A `NEVER` entry is armed too, so that shutdown can wake it.
         let p = shared.arm_sleep(timer.clone(), seq, when);
-        Some(ArmedSleep { timer, shared, p })
+        Some(ArmedSleep {
+            timer,
+            seq,
+            shared,
+            p,
+        })
     }
 
-    /// Parks `waker` until the timer fires; true if it has, or if the
-    /// runtime is shut down. The shutdown check comes after parking: a
-    /// shutdown that began earlier is seen here, one that begins later
-    /// fires the timer (see `Timers::fire_all_at_shutdown`).
-    pub(crate) fn poll(&self, waker: &Waker) -> bool {
-        self.timer.get().poll_fired(waker) || self.shared.is_shutdown()
+    /// Parks `waker` until the timer (armed for `deadline`) fires; true if
+    /// it has, or if the runtime is shut down. The shutdown check comes after
+    /// parking: a shutdown that began earlier is seen here, one that begins
+    /// later fires the timer (see `Timers::fire_all_at_shutdown`).
+    pub(crate) fn poll(&mut self, waker: &Waker, deadline: std::time::Instant) -> bool {
+        match &self.timer {
+            TimerRef::Own(t) => t.poll_fired(waker) || self.shared.is_shutdown(),
+            TimerRef::Task(t) => {
+                if t.timer().has_fired(self.seq) {
+                    return true;
+                }
+                if waker.will_wake(&t.task) {
+                    // Parked already: the entry holds this very waker.
+                    return self.shared.is_shutdown();
+                }
+                if !t.timer().release_unfired(self.seq) {
+                    // It fired meanwhile: complete (we still hold the
+                    // claim; `complete` releases it).
+                    return true;
+                }
+                self.migrate(waker, crate::time::clock::to_nanos(deadline))
+            }
+        }
+    }
+
+    /// The header timer was given back (its entry is stale now): arms an
+    /// own timer for the same deadline and parks `waker` on it.
+    #[cold]
+    fn migrate(&mut self, waker: &Waker, when: u64) -> bool {
+        self.shared.timer_stale(self.p);
+        let own = Arc::<SleepTimer>::default();
+        self.p = self.shared.arm_sleep(TimerRef::Own(own.clone()), 0, when);
+        self.timer = TimerRef::Own(own.clone());
+        self.seq = 0;
+        own.poll_fired(waker) || self.shared.is_shutdown()
     }
 
     /// Cancels the timer (the sleep was dropped or reset before firing);
@@ -267,7 +322,7 @@ impl ArmedSleep {
             // Nobody else arms an own timer: only its entries need to go
             // stale (one may still be in a heap if shutdown completed us).
             TimerRef::Own(t) => t.release(),
-            TimerRef::Task(t) => t.meta().sleep.release(),
+            TimerRef::Task(t) => t.timer().release(self.seq),
         }
     }
 }
@@ -292,12 +347,11 @@ mod tests {
         let woken = Arc::new(Count(AtomicUsize::new(0)));
         let waker = Waker::from(woken.clone());
         // First arming, cancelled: its entry (seq 0) stays behind.
-        let first = t.claim().expect("free");
-        assert_eq!(t.claim(), None, "claimed once at a time");
+        let first = t.seq.load(Ordering::Relaxed);
         assert!(!t.poll_fired(&waker));
         t.release();
         // Second arming, same timer.
-        let second = t.claim().expect("free again");
+        let second = t.seq.load(Ordering::Relaxed);
         assert_ne!(first, second);
         assert!(!t.poll_fired(&waker));
         assert!(!t.is_current(first));
@@ -314,8 +368,8 @@ mod tests {
     }
 
     #[test]
-    fn a_task_header_timer_stays_small() {
-        // It is in every task's header, sleeping or not.
+    fn an_own_timer_stays_small() {
+        // 64 bytes with the Arc's counts (CHANGELOG).
         assert!(size_of::<SleepTimer>() <= 48, "{}", size_of::<SleepTimer>());
     }
 }

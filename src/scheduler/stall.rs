@@ -183,7 +183,7 @@ impl StallWatch {
                 // the count move on.)
                 let Some((name, location)) = shared.registry.find(|meta| {
                     let r = &meta.record;
-                    (r.id.as_u64() == id).then(|| (r.name.as_deref().map(String::from), r.location))
+                    (r.id.as_u64() == id).then(|| (r.name().map(String::from), r.location))
                 }) else {
                     continue;
                 };

@@ -1,8 +1,8 @@
 //! What a P's timer fires. The heap (`time::timers`) only orders entries;
-//! a [`TimerTarget`] says what an entry does, as Go's `f`/`arg` do: wake a
-//! [`SleepTimer`](super::sleep_timer::SleepTimer) (behind `Sleep`,
-//! `Timeout` and `Interval`; sleep_timer.rs), or expire a
-//! descriptor's deadline. The choice between the two lives here, with the
+//! a [`TimerTarget`] says what an entry does, as Go's `f`/`arg` do: fire a
+//! `Sleep`'s timer (its own or its task's header timer, behind `Sleep`,
+//! `Timeout` and `Interval`; sleep_timer.rs), or expire a descriptor's
+//! deadline. The choice between the two lives here, with the
 //! scheduler that owns the heaps, not in `time/` or the poller.
 
 use super::sleep_timer::TimerRef;
@@ -25,18 +25,15 @@ pub(crate) enum TimerTarget {
 impl Fire for TimerTarget {
     fn is_live(&self, seq: u64) -> bool {
         match self {
-            TimerTarget::Sleep(t) => t.get().is_current(seq),
+            TimerTarget::Sleep(t) => t.is_current(seq),
             TimerTarget::Deadline(pd, mode) => pd.get().deadline_seq_matches(*mode, seq),
         }
     }
 
     fn fire(self, seq: u64) {
         match self {
-            TimerTarget::Sleep(t) => {
-                // `t` (and so the task it may keep alive) drops after the
-                // fire.
-                t.get().fire(seq);
-            }
+            // `t` (and so the task it may keep alive) drops after the fire.
+            TimerTarget::Sleep(t) => t.fire(seq),
             TimerTarget::Deadline(pd, mode) => {
                 if let Some(w) = pd.get().fire_deadline(mode, seq) {
                     w.wake_all();

@@ -4,8 +4,8 @@
 //! queued, being polled, or what it last parked on.
 //!
 //! The record lives in the task's header (`TaskMeta`), so it costs no
-//! allocation beyond the task itself (a name is one `Box<str>`, only for
-//! named tasks).
+//! allocation beyond the task itself (a name, only for named tasks, is a
+//! `Box<str>` in a thin box, so unnamed tasks pay one word for it).
 //!
 //! # The state word
 //!
@@ -18,11 +18,11 @@
 //! ```
 //!
 //! - the schedule function stores `QUEUED` on every wake;
-//! - [`enter_poll`] stores `RUNNING` and makes the record the thread's
-//!   *current task* until the poll returns, together with two pointers the
-//!   spawner passes and this module never dereferences: the task's header
-//!   and its own waker ([`current_header`]; a `Sleep` uses them to borrow
-//!   the task's timer, see `scheduler/sleep_timer.rs`);
+//! - [`enter_task_poll`] stores `RUNNING` and makes the record the
+//!   thread's *current task* until the poll returns, together with the
+//!   task's own waker ([`current_task`]; a `Sleep` uses them to borrow the
+//!   task's timer, see `scheduler/sleep_timer.rs`). Two thread-local words,
+//!   set when a poll begins; only the record is cleared when it ends;
 //! - during the poll, the leaf futures goro owns (descriptor waits, sleeps,
 //!   join handles and sets, fd lock waits, signals) call [`waiting_on`] when they return `Pending`: the first
 //!   one in a poll wins (the future polled first is the one the task awaits
@@ -122,7 +122,9 @@ fn decode(word: u64) -> Word {
 #[derive(Debug)]
 pub(crate) struct TaskRecord {
     pub(crate) id: Id,
-    pub(crate) name: Option<Box<str>>,
+    /// Boxed twice so the field is one word: it sits in every task's
+    /// header, and names are rare (a named task pays one more allocation).
+    name: Option<Box<Box<str>>>,
     pub(crate) location: &'static Location<'static>,
     /// Spawn time, `time::clock` nanoseconds (to sysmon's period: see
     /// `Sysmon::spawn_clock`).
@@ -140,7 +142,7 @@ impl TaskRecord {
     ) -> Self {
         TaskRecord {
             id: Id::next(),
-            name,
+            name: name.map(Box::new),
             location,
             spawned,
             state: AtomicU64::new(QUEUED << KIND_SHIFT),
@@ -153,80 +155,98 @@ impl TaskRecord {
         self.state.store(QUEUED << KIND_SHIFT, Ordering::Relaxed);
     }
 
+    /// The task's name, if it was given one.
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.name.as_deref().map(|n| &**n)
+    }
+
     /// The current state word, decoded.
     pub(crate) fn word(&self) -> Word {
         decode(self.state.load(Ordering::Relaxed))
     }
 }
 
-/// The task being polled on a thread: its record, plus what its spawner
-/// attached to the poll (see [`enter_poll`]).
-#[derive(Debug, Clone, Copy)]
-struct Current {
-    record: *const TaskRecord,
-    /// The spawner's opaque pointer to the task's header (the scheduler's
-    /// `TaskMeta`), or null.
-    header: *const (),
-    /// The task's own waker, for this poll, or null.
-    waker: *const Waker,
-}
-
-const NO_TASK: Current = Current {
-    record: std::ptr::null(),
-    header: std::ptr::null(),
-    waker: std::ptr::null(),
-};
-
 thread_local! {
-    /// The task being polled on this thread (null pointers: none).
-    static CURRENT: Cell<Current> = const { Cell::new(NO_TASK) };
+    /// The record of the task being polled on this thread (null: none).
+    static RECORD: Cell<*const TaskRecord> = const { Cell::new(std::ptr::null()) };
+    /// That task's own waker for the poll (null: none, or the poll was not
+    /// entered through [`enter_task_poll`]); meaningful only while
+    /// `RECORD` is not null.
+    static WAKER: Cell<*const Waker> = const { Cell::new(std::ptr::null()) };
 }
 
-/// Restores the previous current task when a poll ends (or unwinds).
-pub(crate) struct PollGuard(Current);
+/// Clears the current task when a poll ends (or unwinds).
+pub(crate) struct PollGuard(());
 
 impl Drop for PollGuard {
     #[inline]
     fn drop(&mut self) {
-        let prev = self.0;
-        let _ = CURRENT.try_with(|c| c.set(prev));
+        let _ = RECORD.try_with(|c| c.set(std::ptr::null()));
     }
 }
 
 /// Marks `record`'s task as running and current on this thread until the
-/// guard drops, together with `header` (an opaque pointer to the task's
-/// header, given back by [`current_header`]) and `waker`, the task's own
-/// waker for this poll. All three must stay valid until the guard drops
-/// (they live in the task's header and in the poll's context, which
-/// outlive the poll).
-#[inline]
-pub(crate) fn enter_poll(record: &TaskRecord, header: *const (), waker: &Waker) -> PollGuard {
+/// guard drops, with no task waker (unit tests of the state word).
+#[cfg(test)]
+pub(crate) fn enter_poll(record: &TaskRecord) -> PollGuard {
     record.state.store(RUNNING << KIND_SHIFT, Ordering::Relaxed);
-    let now = Current {
-        record,
-        header,
-        waker,
-    };
-    PollGuard(CURRENT.try_with(|c| c.replace(now)).unwrap_or(NO_TASK))
+    let _ = WAKER.try_with(|c| c.set(std::ptr::null()));
+    let _ = RECORD.try_with(|c| c.set(record));
+    PollGuard(())
 }
 
-/// The header pointer and own waker that [`enter_poll`] installed for the
-/// task being polled on this thread, if any. Both stay valid until that
-/// poll returns, and no longer: a caller that keeps anything must clone
-/// the waker (which keeps the header alive).
+/// [`enter_poll`] for the spawner's own tasks, also installing `waker`,
+/// the task's own waker for this poll, which must stay valid until the
+/// guard drops (it lives in the poll's context).
+///
+/// # Safety
+///
+/// `record` must point to the record *inside the spawner's task header*
+/// (the scheduler's `TaskMeta`), with the provenance of the whole header
+/// (derived from a pointer to the header, not from a `&TaskRecord`), so
+/// that [`current_task`]'s caller can step back to the header; the header
+/// must outlive the guard. Only the scheduler's `Tracked::poll` calls
+/// this.
+///
+/// Tasks are polled only at the top of a worker's or blocking-pool
+/// thread's loop, never inside another task's poll, so there is nothing to
+/// save and restore: the guard clears the record. Were a poll ever
+/// nested, the inner guard would leave the slot empty for the rest of the
+/// outer poll (its sleeps would allocate, its waits go unrecorded), never
+/// pointing at a record whose poll is over.
 #[inline]
-pub(crate) fn current_header() -> Option<(*const (), *const Waker)> {
-    let c = CURRENT.try_with(|c| c.get()).ok()?;
-    (!c.header.is_null() && !c.waker.is_null()).then_some((c.header, c.waker))
+pub(crate) unsafe fn enter_task_poll(record: *const TaskRecord, waker: &Waker) -> PollGuard {
+    // SAFETY: the caller promised a record valid until the guard drops.
+    unsafe { &*record }
+        .state
+        .store(RUNNING << KIND_SHIFT, Ordering::Relaxed);
+    let _ = WAKER.try_with(|c| c.set(waker));
+    let _ = RECORD.try_with(|c| c.set(record));
+    PollGuard(())
+}
+
+/// The record and own waker of the task being polled on this thread, if
+/// its poll was entered through [`enter_task_poll`] (so the record lies
+/// in a task header). Both stay valid until that poll returns, and no
+/// longer: a caller that keeps anything must clone the waker (which keeps
+/// the header alive).
+#[inline]
+pub(crate) fn current_task() -> Option<(*const TaskRecord, *const Waker)> {
+    let record = RECORD.try_with(|c| c.get()).ok()?;
+    if record.is_null() {
+        return None;
+    }
+    let waker = WAKER.try_with(|c| c.get()).ok()?;
+    (!waker.is_null()).then_some((record, waker))
 }
 
 /// Runs `f` on the current task's record, if a task is being polled here.
 pub(crate) fn with_current<R>(f: impl FnOnce(&TaskRecord) -> R) -> Option<R> {
-    let ptr = CURRENT.try_with(|c| c.get().record).ok()?;
-    // SAFETY: a non-null pointer was installed by `enter_poll` for a poll
-    // that is still running on this thread (its guard restores the previous
-    // value before the poll returns), and the record lives in the task's
-    // header, which outlives the poll.
+    let ptr = RECORD.try_with(|c| c.get()).ok()?;
+    // SAFETY: a non-null pointer was installed by `enter_poll` or
+    // `enter_task_poll` for a poll that is still running on this thread
+    // (its guard clears it before the poll returns), and the record lives
+    // in the task's header, which outlives the poll.
     unsafe { ptr.as_ref() }.map(f)
 }
 
@@ -277,7 +297,8 @@ mod tests {
         waiting_on(Wait::Read(3));
         assert_eq!(r.word(), Word::Queued);
         {
-            let _g = enter_poll(&r, std::ptr::null(), Waker::noop());
+            let _g = enter_poll(&r);
+            assert!(current_task().is_none(), "not entered as a task poll");
             assert_eq!(r.word(), Word::Running);
             assert_eq!(with_current(|c| c.id), Some(r.id));
             waiting_on(Wait::Read(3));

@@ -49,8 +49,10 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 /// armed `Sleep` cancels its timer in O(1). Polled inside a goro task, a
 /// `Sleep` borrows the task's own timer, as a goroutine's sleep uses its
 /// `g`'s timer in Go: a task sleeping in the usual way allocates nothing
-/// for it (a second sleep pending at once in the same task, or one polled
-/// outside any task, allocates a small timer of its own).
+/// for it (a second sleep pending at once in the same task, one polled
+/// outside any task, or one polled through a combinator that wraps the
+/// task's waker, such as `FuturesUnordered`, allocates a small timer of its
+/// own).
 ///
 /// # Runtime shutdown
 ///
@@ -133,8 +135,9 @@ impl Sleep {
     /// Arms the timer on the current runtime and parks `waker`; true if the
     /// sleep is already complete (fired, or the runtime is shut down).
     fn arm(&mut self, waker: &std::task::Waker) -> bool {
-        match ArmedSleep::arm(self.when()) {
-            Some(a) => self.armed.insert(a).poll(waker),
+        let deadline = self.deadline;
+        match ArmedSleep::arm(self.when(), waker) {
+            Some(a) => self.armed.insert(a).poll(waker, deadline),
             None => true,
         }
     }
@@ -147,10 +150,13 @@ impl Future for Sleep {
         if self.fired {
             return Poll::Ready(());
         }
-        let done = match &self.armed {
-            Some(a) => a.poll(cx.waker()),
-            None if self.when() <= clock::now() => true,
-            None => self.arm(cx.waker()),
+        let deadline = self.deadline;
+        let done = if let Some(a) = &mut self.armed {
+            a.poll(cx.waker(), deadline)
+        } else if self.when() <= clock::now() {
+            true
+        } else {
+            self.arm(cx.waker())
         };
         if !done {
             crate::taskinfo::record::waiting_on(crate::taskinfo::record::Wait::Timer(self.when()));
