@@ -87,6 +87,8 @@ pub(crate) mod sync;
 pub(crate) mod sys;
 pub mod task;
 pub(crate) mod taskinfo;
+#[cfg(all(test, not(loom)))]
+mod test_wakers;
 pub mod time;
 
 pub use task::{JoinHandle, spawn, spawn_blocking};

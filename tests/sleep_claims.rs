@@ -6,21 +6,12 @@
 //! task arms more sleeps, and `select`-style pairs with resets. Every sleep
 //! must complete at or after its deadline and nothing may hang.
 
-use goro::time::{Sleep, sleep};
-use std::future::Future;
-use std::pin::Pin;
+mod support;
+
+use goro::time::sleep;
 use std::sync::mpsc;
-use std::task::Poll;
 use std::time::{Duration, Instant};
-
-async fn poll_once(s: &mut Sleep) -> bool {
-    std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut *s).poll(cx).is_ready())).await
-}
-
-fn not_early(deadline: Instant, what: &str) {
-    let now = Instant::now();
-    assert!(now >= deadline, "{what}: {:?} early", deadline - now);
-}
+use support::sleeps::{assert_not_early, poll_once};
 
 #[test]
 fn claims_through_nested_block_on_foreign_tasks_and_threads() {
@@ -44,10 +35,10 @@ fn claims_through_nested_block_on_foreign_tasks_and_threads() {
                             sleep(Duration::from_millis(ms)).await;
                         })
                     });
-                    not_early(at, "nested block_on sleep");
+                    assert_not_early(at, "nested block_on sleep");
                     if armed_outer {
                         outer.await;
-                        not_early(outer_at, "outer sleep");
+                        assert_not_early(outer_at, "outer sleep");
                     }
                     // A sleep created here, first polled (claimed) by
                     // another task, which hands it back armed.
@@ -71,11 +62,11 @@ fn claims_through_nested_block_on_foreign_tasks_and_threads() {
                         let reset_at = Instant::now() + Duration::from_millis(ms + 1);
                         mine.reset(reset_at);
                         (&mut s).await;
-                        not_early(s_at, "sleep claimed by another task");
+                        assert_not_early(s_at, "sleep claimed by another task");
                         mine.await;
-                        not_early(reset_at, "reset sleep");
+                        assert_not_early(reset_at, "reset sleep");
                     } else {
-                        not_early(mine_at, "own sleep");
+                        assert_not_early(mine_at, "own sleep");
                         s.await;
                     }
                     // A claimed sleep dropped on a plain thread while this
@@ -85,7 +76,7 @@ fn claims_through_nested_block_on_foreign_tasks_and_threads() {
                     let t = std::thread::spawn(move || drop(away));
                     let later = Instant::now() + Duration::from_millis(ms);
                     sleep(Duration::from_millis(ms)).await;
-                    not_early(later, "sleep after a claimed sleep left");
+                    assert_not_early(later, "sleep after a claimed sleep left");
                     t.join().unwrap();
                 }
             }));

@@ -14,32 +14,15 @@ mod support;
 
 use futures::FutureExt;
 use goro::time::{Sleep, sleep, sleep_until, timeout};
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::Poll;
 use std::time::{Duration, Instant};
 use support::data::Rng;
 use support::hang::within;
 use support::rt::workers;
+use support::sleeps::{assert_not_early, poll_once};
 
 const SLACK: Duration = Duration::from_secs(5);
-
-/// Polls `s` once (arming its timer) and says whether it completed.
-async fn poll_once(s: &mut Sleep) -> bool {
-    std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut *s).poll(cx).is_ready())).await
-}
-
-#[track_caller]
-fn assert_not_early(deadline: Instant, what: &str) {
-    let now = Instant::now();
-    assert!(
-        now >= deadline,
-        "{what} completed {:?} before its deadline",
-        deadline - now
-    );
-}
 
 #[test]
 fn sleep_types_stay_send_sync_unpin() {

@@ -15,28 +15,17 @@ mod support;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use goro::time::{Sleep, sleep_until};
-use std::future::Future;
-use std::pin::Pin;
-use std::task::Poll;
 use std::time::{Duration, Instant};
 use support::hang::within;
 use support::rt::workers;
+use support::sleeps::{assert_not_early, poll_once};
 
 const SLACK: Duration = Duration::from_secs(5);
 
-/// Polls `s` once (arming its timer) and says whether it completed.
-async fn poll_once(s: &mut Sleep) -> bool {
-    std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut *s).poll(cx).is_ready())).await
-}
-
 #[track_caller]
 fn assert_on_time(deadline: Instant, what: &str) {
+    assert_not_early(deadline, what);
     let now = Instant::now();
-    assert!(
-        now >= deadline,
-        "{what} completed {:?} before its deadline",
-        deadline - now
-    );
     assert!(
         now - deadline < SLACK,
         "{what} completed {:?} late",

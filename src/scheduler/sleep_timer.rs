@@ -331,15 +331,8 @@ impl ArmedSleep {
 mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;
-    use std::task::Wake;
 
-    struct Count(AtomicUsize);
-
-    impl Wake for Count {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
+    use crate::test_wakers::Count;
 
     #[test]
     fn a_stale_entry_never_fires_a_later_arming() {

@@ -11,7 +11,8 @@
 //! - [`process`]: facts about this process (open fds, CPU time) and a lock
 //!   for tests that measure them one at a time;
 //! - [`data`]: deterministic test data and a small random generator;
-//! - [`example_process`]: running an example binary as a child process.
+//! - [`example_process`]: running an example binary as a child process;
+//! - [`sleeps`]: polling a `Sleep` once, checking it did not complete early.
 //!
 //! A test file includes it with `mod support;` and uses what it needs; each
 //! test binary compiles its own copy, so the statics here (the
@@ -27,6 +28,7 @@ pub mod margins;
 pub mod net;
 pub mod process;
 pub mod rt;
+pub mod sleeps;
 
 use std::io;
 
