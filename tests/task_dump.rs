@@ -392,12 +392,10 @@ fn join_set_blocking_call_and_signal_waiters() {
                 }))
             && state_of(d, on_signal.id())
                 == Some(TaskState::Waiting(WaitingOn::Signal { kind: usr2 }))
+            // The blocking closure itself is listed, running on the pool
+            // once a pool thread has taken it.
+            && state_of(d, blocking_id) == Some(TaskState::Blocking { running: true })
     });
-    // The blocking closure itself is listed, running on the pool.
-    assert_eq!(
-        state_of(&dump, blocking_id),
-        Some(TaskState::Blocking { running: true })
-    );
     let text = format!("{dump:#}");
     assert!(
         text.contains(&format!("waiting on blocking-pool task {blocking_id}")),
