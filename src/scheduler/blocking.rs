@@ -238,17 +238,9 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
-    let meta = TaskMeta {
-        shared: shared.clone(),
-        key: std::sync::atomic::AtomicU32::new(super::registry::Key::pack(None)),
-        record: crate::taskinfo::record::TaskRecord::new(
-            None,
-            location,
-            shared.sysmon.spawn_clock(),
-        ),
-        // Never claimed: a blocking closure polls no `Sleep` as a task.
-        sleep: Default::default(),
-    };
+    // Unregistered; its timer is never claimed (a blocking closure polls
+    // no `Sleep` as a task).
+    let meta = TaskMeta::new(shared, None, location);
     let (runnable, task) = async_task::Builder::new()
         .metadata(meta)
         .propagate_panic(true)

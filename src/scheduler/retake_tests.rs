@@ -167,12 +167,7 @@ fn sysmon_wakes_an_m_for_tasks_left_on_an_idle_p() {
     // A task on idle P1's queue with nobody told: what a push racing the
     // P's release would leave behind.
     let ran = Arc::new(AtomicBool::new(false));
-    let meta = super::TaskMeta {
-        shared: shared.clone(),
-        key: std::sync::atomic::AtomicU32::new(super::registry::Key::pack(None)),
-        record: crate::taskinfo::record::TaskRecord::new(None, std::panic::Location::caller(), 1),
-        sleep: Default::default(),
-    };
+    let meta = super::TaskMeta::new(&shared, None, std::panic::Location::caller());
     let (runnable, task) = {
         let ran = ran.clone();
         async_task::Builder::new().metadata(meta).spawn(

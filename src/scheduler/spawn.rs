@@ -34,6 +34,27 @@ pub(crate) struct TaskMeta {
     pub(crate) sleep: HeaderTimer,
 }
 
+impl TaskMeta {
+    /// The header of a new task of `shared`, named `name`, spawned at
+    /// `location`: not registered yet, its timer free.
+    pub(crate) fn new(
+        shared: &Arc<Shared>,
+        name: Option<Box<str>>,
+        location: &'static std::panic::Location<'static>,
+    ) -> TaskMeta {
+        TaskMeta {
+            shared: shared.clone(),
+            key: std::sync::atomic::AtomicU32::new(Key::pack(None)),
+            record: crate::taskinfo::record::TaskRecord::new(
+                name,
+                location,
+                shared.sysmon.spawn_clock(),
+            ),
+            sleep: HeaderTimer::default(),
+        }
+    }
+}
+
 /// A runnable task of this runtime.
 pub(crate) type Task = Runnable<TaskMeta>;
 
@@ -57,16 +78,7 @@ impl Shared {
     {
         let hint = context::with_worker(|w| w.and_then(|w| w.p.get()))
             .map_or_else(thread_hint, PId::index);
-        let meta = TaskMeta {
-            shared: self.clone(),
-            key: std::sync::atomic::AtomicU32::new(Key::pack(None)),
-            record: crate::taskinfo::record::TaskRecord::new(
-                name,
-                location,
-                self.sysmon.spawn_clock(),
-            ),
-            sleep: HeaderTimer::default(),
-        };
+        let meta = TaskMeta::new(self, name, location);
         let (runnable, task) = async_task::Builder::new()
             .metadata(meta)
             .propagate_panic(true)
