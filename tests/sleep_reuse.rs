@@ -175,8 +175,9 @@ fn sleeps_outside_tasks() {
             sleep_until(at).await;
             assert_not_early(at, "a sleep in goro::block_on");
         });
-        // A nested executor inside a task: the sleep borrows the task's
-        // timer (it is free) and wakes the nested executor's thread.
+        // A nested executor inside a task: its waker is not the task's, so
+        // the sleep takes a timer of its own and wakes the nested
+        // executor's thread.
         rt.block_on(rt.spawn(async {
             let at = Instant::now() + Duration::from_millis(5);
             futures::executor::block_on(sleep_until(at));
