@@ -363,7 +363,8 @@ pub(crate) fn recv(fd: RawFd, buf: &mut [u8], flags: i32) -> io::Result<usize> {
     let len = fault!(Recv, fd, buf.len());
     let buf = &mut buf[..len];
     // SAFETY: `buf` is valid for writes of its length.
-    let n = cvt(unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), flags) })?;
+    let n =
+        cvt(unsafe { crate::sys::direct::recv(fd, buf.as_mut_ptr().cast(), buf.len(), flags) })?;
     Ok(n as usize)
 }
 
@@ -373,7 +374,7 @@ pub(crate) fn recv(fd: RawFd, buf: &mut [u8], flags: i32) -> io::Result<usize> {
 pub(crate) fn recv_uninit(fd: RawFd, buf: &mut [mem::MaybeUninit<u8>]) -> io::Result<usize> {
     // SAFETY: `buf` is valid for writes of its length; `recv` only writes
     // bytes into it, never reads them.
-    let n = cvt(unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) })?;
+    let n = cvt(unsafe { crate::sys::direct::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) })?;
     Ok(n as usize)
 }
 
@@ -381,7 +382,9 @@ pub(crate) fn recv_uninit(fd: RawFd, buf: &mut [mem::MaybeUninit<u8>]) -> io::Re
 pub(crate) fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     let buf = &buf[..fault!(Send, fd, buf.len())];
     // SAFETY: `buf` is valid for reads of its length.
-    let n = cvt(unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) })?;
+    let n = cvt(unsafe {
+        crate::sys::direct::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL)
+    })?;
     Ok(n as usize)
 }
 

@@ -280,6 +280,7 @@ impl PollDesc {
 
     /// Go's `netpollcheckerr`: the error an operation in `mode` must return
     /// now, if any. One atomic load.
+    #[inline]
     pub(crate) fn check_err(&self, mode: Direction) -> Result<(), WaitError> {
         // SeqCst: see the ordering note in slot.rs.
         let info = self.info.load(Ordering::SeqCst);
@@ -299,6 +300,7 @@ impl PollDesc {
         Ok(())
     }
 
+    #[inline]
     fn slot(&self, mode: Direction) -> &Slot {
         match mode {
             Direction::Read => &self.rg,
@@ -308,6 +310,7 @@ impl PollDesc {
 
     /// The direction's event tick if it may be ready (see
     /// [`Slot::ready_tick`]).
+    #[inline]
     pub(crate) fn ready_tick(&self, mode: Direction) -> Option<usize> {
         self.slot(mode).ready_tick()
     }
@@ -363,8 +366,11 @@ impl PollDesc {
     /// Withdraws `reg`'s waker from the `mode` slot, if it is still there
     /// (a future that waited completed or was dropped). The count is
     /// updated before the withdrawn waker is dropped.
+    #[inline]
     pub(crate) fn deregister(&self, mode: Direction, reg: &mut Registration) {
-        self.slot(mode).deregister(reg).apply(&self.waiters);
+        if reg.is_registered() {
+            self.slot(mode).deregister(reg).apply(&self.waiters);
+        }
     }
 
     /// Readiness reported by the poller (Go's `netpollready`). The event's

@@ -153,6 +153,7 @@ pub(crate) enum Parking {
 impl Parking {
     /// Adds this change to `count`. SeqCst: pairs with idle workers reading
     /// the count after publishing themselves idle (see scheduler/idle.rs).
+    #[inline]
     pub(crate) fn apply(self, count: &AtomicUsize) {
         match self {
             Parking::Unchanged => {}
@@ -188,22 +189,31 @@ impl Parking {
 #[derive(Debug, Default)]
 pub(crate) struct Transition {
     parking: Parking,
-    /// Wakers taken out of the slot, not woken: dropped last.
-    released: Wakers,
+    /// Wakers taken out of the slot, not woken: dropped last. A transition
+    /// of a live slot releases at most two (a withdrawn entry and a
+    /// replaced one); this stays two words of `None` on the I/O path, where
+    /// nothing is released.
+    released: [Option<Waker>; 2],
+    /// A whole list taken out of a recycled slot (see [`Slot::reset`]).
+    released_list: Option<Box<Wakers>>,
 }
 
 impl Transition {
     fn new(parking: Parking) -> Transition {
         Transition {
             parking,
-            released: Wakers::default(),
+            ..Transition::default()
         }
     }
 
-    /// Adds `waker` to the wakers to drop after counting.
+    /// Adds `waker` to the wakers to drop after counting. At most twice.
     fn releasing(mut self, waker: Option<Waker>) -> Transition {
         if let Some(w) = waker {
-            self.released.insert(Entry::Task(w));
+            match &mut self.released {
+                [free @ None, _] | [_, free @ None] => *free = Some(w),
+                // Not reached: no transition releases more than two.
+                [Some(_), Some(_)] => discard(w),
+            }
         }
         self
     }
@@ -211,20 +221,44 @@ impl Transition {
     /// Adds the change to `count` (see [`Parking::apply`]), then drops the
     /// released wakers. A panic in a drop reaches the caller with the count
     /// already right.
+    #[inline]
     pub(crate) fn apply(self, count: &AtomicUsize) {
-        let Transition { parking, released } = self;
+        let Transition {
+            parking,
+            released,
+            released_list,
+        } = self;
         parking.apply(count);
         drop(released);
+        if let Some(list) = released_list {
+            drop_list(list);
+        }
     }
 
     /// [`apply`](Self::apply), containing panics in the drops (see
     /// `poller/wake.rs`): for wakers that belong to nobody the caller
     /// serves, such as those of a descriptor being recycled.
     pub(crate) fn apply_contained(self, count: &AtomicUsize) {
-        let Transition { parking, released } = self;
+        let Transition {
+            parking,
+            released,
+            released_list,
+        } = self;
         parking.apply(count);
-        released.discard_all();
+        for w in released.into_iter().flatten() {
+            discard(w);
+        }
+        if let Some(list) = released_list {
+            list.discard_all();
+        }
     }
+}
+
+/// Drops a recycled slot's list, out of the I/O path's way.
+#[cold]
+#[inline(never)]
+fn drop_list(list: Box<Wakers>) {
+    drop(list);
 }
 
 /// Who waits (see "The waker list" in the module docs).
@@ -437,9 +471,15 @@ impl Wakers {
     /// (see `poller/wake.rs`).
     pub(crate) fn wake_all(self) {
         let Wakers { first, rest, .. } = self;
-        for e in std::iter::once(first).chain(rest) {
-            if let Entry::Owned(w) | Entry::Task(w) = e {
-                wake(w);
+        if let Entry::Owned(w) | Entry::Task(w) = first {
+            wake(w);
+        }
+        // Usually one waiter, in `first`: no iterator over an empty `rest`.
+        if !rest.is_empty() {
+            for e in rest {
+                if let Entry::Owned(w) | Entry::Task(w) = e {
+                    wake(w);
+                }
             }
         }
     }
@@ -501,6 +541,7 @@ impl Slot {
     /// The current tick if the slot is `READY` (an operation should try its
     /// syscall, then pass the tick to [`clear_ready`](Self::clear_ready) or
     /// [`clear_on_eagain`](Self::clear_on_eagain)); `None` if it is not.
+    #[inline]
     pub(crate) fn ready_tick(&self) -> Option<usize> {
         let s = self.state.load(Ordering::SeqCst);
         (s & STATE == READY).then_some(s & !STATE)
@@ -509,6 +550,7 @@ impl Slot {
     /// A short transfer suggests the direction is now empty (or full): clear
     /// readiness, unless an event arrived since `tick` was read or the
     /// readiness is sticky (see the module docs).
+    #[inline]
     pub(crate) fn clear_ready(&self, tick: usize) {
         if tick & STICKY == 0 {
             self.clear(tick, tick);
@@ -656,10 +698,16 @@ impl Slot {
     /// A future that owned a registration completed or was dropped: remove
     /// its entry, if the list still holds it, and clear `reg`. O(1). The
     /// withdrawn waker is in the returned [`Transition`].
+    #[inline]
     pub(crate) fn deregister(&self, reg: &mut Registration) -> Transition {
         if !reg.is_registered() {
             return Transition::default();
         }
+        self.deregister_registered(reg)
+    }
+
+    /// [`deregister`](Self::deregister) of a registration that has a token.
+    fn deregister_registered(&self, reg: &mut Registration) -> Transition {
         let mut spins = 0u32;
         let from = loop {
             let from = self.state.load(Ordering::SeqCst);
@@ -809,7 +857,8 @@ impl Slot {
         }
         Transition {
             parking: Parking::between(taken.is_some(), false),
-            released: taken.unwrap_or_default(),
+            released: [None, None],
+            released_list: taken.map(Box::new),
         }
     }
 

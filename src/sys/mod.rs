@@ -5,8 +5,11 @@
 //!   `-1`, with the reason in `errno`) into an `io::Result`, so every
 //!   syscall site checks its result the same way;
 //! - [`sockopt`]: integer socket options and socket state (pending error,
-//!   connected or not).
+//!   connected or not);
+//! - [`direct`]: `recv` and `send` without glibc's cancellation-point
+//!   wrappers (the syscalls of every message).
 
+pub(crate) mod direct;
 pub(crate) mod sockopt;
 
 use std::io;
