@@ -703,6 +703,12 @@ impl Slot {
         if !reg.is_registered() {
             return Transition::default();
         }
+        if matches!(self.state.load(Ordering::SeqCst) & STATE, READY | NIL) {
+            // The list is empty, so an unblock took the entry (and bumped
+            // the epoch) since it was made: the usual end of a wait.
+            reg.0 = None;
+            return Transition::default();
+        }
         self.deregister_registered(reg)
     }
 
