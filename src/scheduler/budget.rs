@@ -26,6 +26,7 @@ pub(crate) fn reset() {
 
 /// Spends one unit. When the budget is exhausted, wakes the task and
 /// returns `Pending` so the caller yields.
+#[inline]
 pub(crate) fn poll_proceed(cx: &Context<'_>) -> Poll<()> {
     let left = LEFT.try_with(|l| {
         let n = l.get();
@@ -35,15 +36,20 @@ pub(crate) fn poll_proceed(cx: &Context<'_>) -> Poll<()> {
         n
     });
     match left {
-        Ok(0) => {
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
+        Ok(0) => exhausted(cx),
         _ => Poll::Ready(()),
     }
 }
 
+/// The slow path of [`poll_proceed`]: wake the task so it runs again.
+#[cold]
+fn exhausted(cx: &Context<'_>) -> Poll<()> {
+    cx.waker().wake_by_ref();
+    Poll::Pending
+}
+
 /// Gives back a unit taken by `poll_proceed` that was not used.
+#[inline]
 pub(crate) fn restore() {
     let _ = LEFT.try_with(|l| l.set((l.get() + 1).min(BUDGET)));
 }
