@@ -190,8 +190,8 @@ impl Parking {
 pub(crate) struct Transition {
     parking: Parking,
     /// Wakers taken out of the slot, not woken: dropped last. A transition
-    /// of a live slot releases at most two (a withdrawn entry and a
-    /// replaced one); this stays two words of `None` on the I/O path, where
+    /// of a live slot releases at most two (a withdrawn entry, and a
+    /// replaced one or the registrant's unneeded clone); this stays two words of `None` on the I/O path, where
     /// nothing is released.
     released: [Option<Waker>; 2],
     /// A whole list taken out of a recycled slot (see [`Slot::reset`]).
@@ -269,6 +269,15 @@ pub(crate) enum Waiter<'a> {
     /// A future that keeps its entry in `Registration` and withdraws it when
     /// it completes or is dropped.
     Owned(&'a Waker, &'a mut Registration),
+}
+
+impl Waiter<'_> {
+    /// The waker this waiter parks with.
+    fn waker(&self) -> &Waker {
+        match self {
+            Waiter::Task(w) | Waiter::Owned(w, _) => w,
+        }
+    }
 }
 
 /// A future's entry in a slot's waker list: a token naming the entry, valid
@@ -380,10 +389,13 @@ impl Wakers {
         Some(w)
     }
 
-    /// Adds `waiter`. Returns whether an entry was added, and the waker an
-    /// owned entry held before, if it was replaced (for the caller's
-    /// [`Transition`]).
-    fn register(&mut self, waiter: &mut Waiter<'_>) -> (bool, Option<Waker>) {
+    /// Adds `waiter`, storing `fresh` (a clone of its waker, made by the
+    /// caller before it owned the list: a foreign waker's clone may run any
+    /// code, even panic). Returns whether an entry was added, and the waker
+    /// the list did not keep — the one an owned entry held before, if it
+    /// was replaced, or `fresh` if the entry already had this task's waker —
+    /// for the caller's [`Transition`].
+    fn register(&mut self, waiter: &mut Waiter<'_>, fresh: Waker) -> (bool, Option<Waker>) {
         match waiter {
             Waiter::Owned(waker, reg) => {
                 if let Some(t) = reg.0
@@ -391,11 +403,11 @@ impl Wakers {
                     && let Some(Entry::Owned(w)) = self.entry(t.index)
                 {
                     if w.will_wake(waker) {
-                        return (false, None);
+                        return (false, Some(fresh));
                     }
-                    return (false, Some(std::mem::replace(w, Waker::clone(waker))));
+                    return (false, Some(std::mem::replace(w, fresh)));
                 }
-                let index = self.insert(Entry::Owned(Waker::clone(waker)));
+                let index = self.insert(Entry::Owned(fresh));
                 reg.0 = Some(Token {
                     epoch: self.epoch,
                     index,
@@ -407,9 +419,9 @@ impl Wakers {
                     .entries()
                     .any(|e| matches!(e, Entry::Task(w) if w.will_wake(waker)))
                 {
-                    return (false, None);
+                    return (false, Some(fresh));
                 }
-                self.insert(Entry::Task(Waker::clone(waker)));
+                self.insert(Entry::Task(fresh));
                 (true, None)
             }
         }
@@ -608,20 +620,26 @@ impl Slot {
         has_error: impl Fn() -> bool,
     ) -> (Wait, Transition) {
         let mut spins = 0u32;
+        // The waker to store, cloned before the list is ours: a foreign
+        // waker's clone may run any code, even panic, which must not happen
+        // in WAIT (a panic there would leave the slot in WAIT for good).
+        let mut fresh: Option<Waker> = None;
         loop {
             let from = self.state.load(Ordering::SeqCst);
             match from & STATE {
                 READY => return (Wait::Ready, Transition::default()),
                 NIL | PARKED => {
+                    let waker = fresh.take().unwrap_or_else(|| waiter.waker().clone());
                     let to = (from & !STATE) | WAIT;
                     if self
                         .state
                         .compare_exchange(from, to, Ordering::SeqCst, Ordering::SeqCst)
                         .is_err()
                     {
+                        fresh = Some(waker);
                         continue;
                     }
-                    return self.register(from, &mut waiter, has_error);
+                    return self.register(from, &mut waiter, waker, has_error);
                 }
                 _ => {
                     // Another thread owns the list for a few instructions.
@@ -633,18 +651,19 @@ impl Slot {
     }
 
     /// Second half of `poll_wait`, entered in `WAIT` owning the list; `from`
-    /// is the state before `WAIT`.
+    /// is the state before `WAIT`, `fresh` a clone of the waiter's waker.
     fn register(
         &self,
         from: usize,
         waiter: &mut Waiter<'_>,
+        fresh: Waker,
         has_error: impl Fn() -> bool,
     ) -> (Wait, Transition) {
         let base = from & !STATE;
         let was_parked = from & STATE == PARKED;
         // SAFETY: we moved the state to WAIT (all three list calls below
         // happen before we leave it).
-        let (added, replaced) = unsafe { self.list(|w| w.register(waiter)) };
+        let (added, unkept) = unsafe { self.list(|w| w.register(waiter, fresh)) };
         // Publish WAIT before reading the error bits (see the module docs).
         fence(Ordering::SeqCst);
         let (wait, parking, removed) = if has_error() {
@@ -684,14 +703,14 @@ impl Slot {
             let (wait, parking) = self.settle(was_parked);
             (wait, parking, removed)
         };
-        // The withdrawn and replaced wakers go to the caller, to be dropped
+        // The withdrawn and unkept wakers go to the caller, to be dropped
         // after it has counted the change (see `Transition`), and in any
         // case out of WAIT: a foreign waker's drop may run arbitrary code
         // (drop another future waiting on this very slot, or panic), which
         // must not happen while this thread owns the list.
         let t = Transition::new(parking)
             .releasing(removed)
-            .releasing(replaced);
+            .releasing(unkept);
         (wait, t)
     }
 
@@ -1117,6 +1136,63 @@ mod tests {
             "an event wakes each waiter exactly once"
         );
         assert_eq!(n.load(Ordering::SeqCst), 0);
+    }
+
+    /// A waker whose clone panics (a foreign executor's; goro's wakers
+    /// never do). Waking and dropping it do nothing.
+    fn panics_on_clone() -> Waker {
+        use std::task::{RawWaker, RawWakerVTable};
+        fn clone(_: *const ()) -> RawWaker {
+            panic!("a foreign waker panics on clone (expected in this test)")
+        }
+        fn ignore(_: *const ()) {}
+        static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, ignore, ignore, ignore);
+        // SAFETY: no function of the vtable uses the (null) data pointer,
+        // and all of them are thread-safe.
+        unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) }
+    }
+
+    #[test]
+    fn a_panicking_waker_clone_leaves_the_slot_as_it_was() {
+        use std::panic::{AssertUnwindSafe, catch_unwind};
+        let s = Slot::new();
+        let n = AtomicUsize::new(0);
+        let (f, w) = flag();
+        let mut reg = Registration::default();
+        assert_eq!(
+            s.poll_wait_owned_counted(&w, &mut reg, &n, || false),
+            Wait::Parked
+        );
+        let bad = panics_on_clone();
+        // The parked future polled again with the bad waker (its entry
+        // would be replaced), then a stateless poll with it (an entry would
+        // be added).
+        for owned in [true, false] {
+            let polled = catch_unwind(AssertUnwindSafe(|| {
+                if owned {
+                    s.poll_wait_owned_counted(&bad, &mut reg, &n, || false)
+                } else {
+                    s.poll_wait_counted(&bad, &n, || false)
+                }
+            }));
+            assert!(polled.is_err(), "the clone's panic reaches the poll");
+            // Left in WAIT, every later operation on the slot would spin
+            // for good (and an unblock would only mark it pending).
+            assert_eq!(
+                s.state.load(Ordering::SeqCst) & STATE,
+                PARKED,
+                "the panic left the slot in WAIT"
+            );
+        }
+        assert_eq!(n.load(Ordering::SeqCst), 1);
+        assert_eq!(s.parked(), 1, "only the first waiter's entry is there");
+        s.unblock_counted(true, &n)
+            .expect("the first waiter is still parked")
+            .wake_all();
+        assert_eq!(f.0.load(Ordering::SeqCst), 1, "the first waiter is woken");
+        assert_eq!(n.load(Ordering::SeqCst), 0);
+        s.deregister_counted(&mut reg, &n);
+        assert!(!reg.is_registered());
     }
 
     #[test]
