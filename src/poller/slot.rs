@@ -191,8 +191,8 @@ pub(crate) struct Transition {
     parking: Parking,
     /// Wakers taken out of the slot, not woken: dropped last. A transition
     /// of a live slot releases at most two (a withdrawn entry, and a
-    /// replaced one or the registrant's unneeded clone); this stays two words of `None` on the I/O path, where
-    /// nothing is released.
+    /// replaced one or the registrant's unneeded clone); on the I/O path,
+    /// where nothing is released, this stays two words of `None`.
     released: [Option<Waker>; 2],
     /// A whole list taken out of a recycled slot (see [`Slot::reset`]).
     released_list: Option<Box<Wakers>>,

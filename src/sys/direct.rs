@@ -9,6 +9,10 @@
 //! which is what glibc's `recv`/`send` issue) through `syscall(2)`, which
 //! is not a cancellation point. Results follow the C convention, as the
 //! libc functions' do: `-1` with the reason in `errno`.
+//!
+//! One consequence: tools that interpose on libc's `recv`/`send` with
+//! `LD_PRELOAD` (socket tracers, user-space network stacks) do not see
+//! goro's stream reads and writes.
 
 use std::ptr;
 
