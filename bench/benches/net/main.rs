@@ -206,7 +206,7 @@ fn main() {
                 match case.run(rt, &cfg) {
                     Ok(f) => {
                         eprintln!("  {} {rt}: {}", case.label(), table::brief(&f));
-                        s.push(rt, f);
+                        s.push(rt, round, f);
                     }
                     Err(e) => eprintln!("  {} {rt}: ERROR {e}", case.label()),
                 }
@@ -219,7 +219,9 @@ fn main() {
     table::print(&labels, &samples, &cfg.columns());
     println!();
     println!(
-        "ratio = goro/tokio of the medians (below 1 = goro lower). load average at end: {}; total {:.0} s",
+        "goro/tokio = ratio of the medians (below 1 = goro lower); per round: the range of the \
+         goro/tokio ratios of runs made back to back in one round, and in how many rounds goro \
+         did better. load average at end: {}; total {:.0} s",
         sys::loadavg(),
         t0.elapsed().as_secs_f64()
     );

@@ -3,25 +3,57 @@
 use crate::run::Fields;
 use std::collections::HashMap;
 
-/// Every round's fields, per runtime.
+/// Every round's fields, per runtime, with the round's number.
 #[derive(Default)]
 pub struct Samples {
-    runs: HashMap<String, Vec<Fields>>,
+    runs: HashMap<String, Vec<(usize, Fields)>>,
 }
 
 impl Samples {
-    /// Adds one run of `runtime`.
-    pub fn push(&mut self, runtime: &str, f: Fields) {
-        self.runs.entry(runtime.to_string()).or_default().push(f);
+    /// Adds the run of `runtime` in round `round`.
+    pub fn push(&mut self, runtime: &str, round: usize, f: Fields) {
+        self.runs
+            .entry(runtime.to_string())
+            .or_default()
+            .push((round, f));
     }
 
     fn median(&self, runtime: &str, key: &str) -> Option<f64> {
-        median(self.runs.get(runtime).map_or(&[][..], |v| v), key)
+        let runs = self.runs.get(runtime).map_or(&[][..], |v| v);
+        goro_bench::stats::median(runs.iter().filter_map(|(_, f)| f.get(key).copied()))
+    }
+
+    /// goro/tokio of `key` within each round (the runs of one round run
+    /// back to back, so these ratios share the machine's state of the
+    /// moment, which the ratio of medians does not).
+    fn round_ratios(&self, key: &str) -> Vec<f64> {
+        let (Some(g), Some(t)) = (self.runs.get("goro"), self.runs.get("tokio")) else {
+            return Vec::new();
+        };
+        g.iter()
+            .filter_map(|(round, g)| {
+                let (_, t) = t.iter().find(|(r, _)| r == round)?;
+                Some((*g.get(key)?, *t.get(key)?))
+            })
+            .filter(|&(g, t)| t > 0.0 && g.is_finite() && t.is_finite())
+            .map(|(g, t)| g / t)
+            .collect()
     }
 }
 
-fn median(runs: &[Fields], key: &str) -> Option<f64> {
-    goro_bench::stats::median(runs.iter().filter_map(|f| f.get(key).copied()))
+/// "min–max, k/n": the range of the per-round ratios and in how many
+/// rounds goro did better (a lower value, or a higher one for `higher`).
+fn range_cell(ratios: &[f64], higher: bool) -> String {
+    if ratios.is_empty() {
+        return "—".into();
+    }
+    let min = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let better = ratios
+        .iter()
+        .filter(|&&r| if higher { r > 1.0 } else { r < 1.0 })
+        .count();
+    format!("{min:.2}–{max:.2}, {better}/{}", ratios.len())
 }
 
 /// The rows of each case: field, label, unit.
@@ -68,11 +100,13 @@ pub fn brief(f: &Fields) -> String {
 }
 
 /// Prints the markdown table: one row per case and metric, a column per
-/// runtime in `runtimes` (goro and tokio first).
+/// runtime in `runtimes` (goro and tokio first), the ratio of the medians,
+/// and the spread of the per-round ratios.
 pub fn print(labels: &[String], samples: &[Samples], runtimes: &[&str]) {
     let mut head = vec!["case", "metric"];
     head.extend(runtimes);
     head.push("goro/tokio");
+    head.push("per round: range, goro better");
     println!("| {} |", head.join(" | "));
     let rule: Vec<&str> = head
         .iter()
@@ -92,6 +126,7 @@ pub fn print(labels: &[String], samples: &[Samples], runtimes: &[&str]) {
                 (Some(g), Some(t)) if t > 0.0 => format!("{:.2}", g / t),
                 _ => "—".into(),
             });
+            row.push(range_cell(&s.round_ratios(key), name.ends_with('↑')));
             println!("| {} |", row.join(" | "));
         }
     }
