@@ -397,7 +397,7 @@ pub(crate) fn send_vectored(fd: RawFd, bufs: &[io::IoSlice<'_>]) -> io::Result<u
     msg.msg_iov = bufs.as_ptr() as *mut libc::iovec;
     msg.msg_iovlen = bufs.len().min(1024) as _;
     // SAFETY: `msg` points to `bufs`, valid for reads.
-    let n = cvt(unsafe { libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL) })?;
+    let n = cvt(unsafe { crate::sys::direct::sendmsg(fd, &msg, libc::MSG_NOSIGNAL) })?;
     Ok(n as usize)
 }
 
@@ -407,7 +407,7 @@ pub(crate) fn recv_vectored(fd: RawFd, bufs: &mut [io::IoSliceMut<'_>]) -> io::R
     // SAFETY: IoSliceMut is ABI-compatible with iovec; the buffers are valid
     // for writes.
     let n = cvt(unsafe {
-        libc::readv(
+        crate::sys::direct::readv(
             fd,
             bufs.as_ptr() as *const libc::iovec,
             bufs.len().min(1024) as i32,
@@ -451,7 +451,7 @@ pub(crate) fn recv_from<A: FromSockAddr>(
     // SAFETY: `buf` is valid for writes of its length; `addr.storage` and
     // `addr.len` describe a writable address buffer of that size.
     let n = cvt(unsafe {
-        libc::recvfrom(
+        crate::sys::direct::recvfrom(
             fd,
             buf.as_mut_ptr().cast(),
             buf.len(),
@@ -469,7 +469,7 @@ pub(crate) fn send_to(fd: RawFd, buf: &[u8], addr: &SockAddr) -> io::Result<usiz
     // SAFETY: `buf` is valid for reads of its length; `addr` holds a valid
     // sockaddr of `addr.len()` bytes.
     let n = cvt(unsafe {
-        libc::sendto(
+        crate::sys::direct::sendto(
             fd,
             buf.as_ptr().cast(),
             buf.len(),
