@@ -368,9 +368,7 @@ impl PollDesc {
     /// updated before the withdrawn waker is dropped.
     #[inline]
     pub(crate) fn deregister(&self, mode: Direction, reg: &mut Registration) {
-        if reg.is_registered() {
-            self.slot(mode).deregister(reg).apply(&self.waiters);
-        }
+        self.slot(mode).deregister(reg).apply(&self.waiters);
     }
 
     /// Readiness reported by the poller (Go's `netpollready`). The event's
