@@ -1,8 +1,9 @@
 //! The per-message socket syscalls, made directly.
 //!
 //! glibc's `recv` and `send` (and `recvfrom`, `sendto`, `sendmsg`,
-//! `readv`) are POSIX cancellation points: around the syscall, each switches the thread to asynchronous cancellation and back,
-//! two atomic read-modify-writes on the thread's cancel state. goro never
+//! `readv`) are POSIX cancellation points: around the syscall, each
+//! switches the thread to asynchronous cancellation and back, two atomic
+//! read-modify-writes on the thread's cancel state. goro never
 //! cancels threads (Rust has no use for `pthread_cancel`), so the receive
 //! and send of every message pay four locked instructions for nothing.
 //! These make the same syscalls (`recv` and `send` are `recvfrom` and
