@@ -525,8 +525,8 @@ where
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<R>> {
         let this = &mut *self;
         let side = this.mode;
+        ready!(budget::poll_proceed(cx));
         if !this.locked {
-            ready!(budget::poll_proceed(cx));
             match this.fd.fdmu.poll_lock(side, cx.waker()) {
                 Poll::Pending => {
                     budget::restore();
@@ -536,8 +536,6 @@ where
                 Poll::Ready(Err(_)) => return Poll::Ready(Err(closed_error())),
                 Poll::Ready(Ok(())) => this.locked = true,
             }
-        } else {
-            ready!(budget::poll_proceed(cx));
         }
         let r = this.fd.attempt(
             cx,
