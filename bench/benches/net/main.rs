@@ -219,9 +219,10 @@ fn main() {
     table::print(&labels, &samples, &cfg.columns());
     println!();
     println!(
-        "goro/tokio = ratio of the medians (below 1 = goro lower); per round: the range of the \
-         goro/tokio ratios of runs made back to back in one round, and in how many rounds goro \
-         did better. load average at end: {}; total {:.0} s",
+        "goro/tokio = ratio of the medians (below 1 = goro lower); per round: the goro/tokio \
+         ratios of runs made back to back in one round — their median with its 95% confidence \
+         interval (distribution-free, 6 rounds or more), their range, and in how many rounds \
+         goro did better. load average at end: {}; total {:.0} s",
         sys::loadavg(),
         t0.elapsed().as_secs_f64()
     );

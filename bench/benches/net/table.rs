@@ -41,19 +41,28 @@ impl Samples {
     }
 }
 
-/// "min–max, k/n": the range of the per-round ratios and in how many
-/// rounds goro did better (a lower value, or a higher one for `higher`).
-fn range_cell(ratios: &[f64], higher: bool) -> String {
-    if ratios.is_empty() {
+/// "m [lo–hi], min–max, k/n": the median of the per-round ratios with
+/// its 95% confidence interval (distribution-free; "—" under 6 rounds),
+/// their range, and in how many rounds goro did better (a lower value, or
+/// a higher one for `higher`).
+fn round_cell(ratios: &[f64], higher: bool) -> String {
+    let Some(median) = goro_bench::stats::median(ratios.iter().copied()) else {
         return "—".into();
-    }
+    };
+    let ci = match goro_bench::stats::median_ci95(ratios.iter().copied()) {
+        Some((lo, hi)) => format!("[{lo:.2}–{hi:.2}]"),
+        None => "[—]".into(),
+    };
     let min = ratios.iter().copied().fold(f64::INFINITY, f64::min);
     let max = ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let better = ratios
         .iter()
         .filter(|&&r| if higher { r > 1.0 } else { r < 1.0 })
         .count();
-    format!("{min:.2}–{max:.2}, {better}/{}", ratios.len())
+    format!(
+        "{median:.2} {ci}, {min:.2}–{max:.2}, {better}/{}",
+        ratios.len()
+    )
 }
 
 /// The rows of each case: field, label, unit.
@@ -101,12 +110,12 @@ pub fn brief(f: &Fields) -> String {
 
 /// Prints the markdown table: one row per case and metric, a column per
 /// runtime in `runtimes` (goro and tokio first), the ratio of the medians,
-/// and the spread of the per-round ratios.
+/// and the per-round ratios' median, confidence interval and spread.
 pub fn print(labels: &[String], samples: &[Samples], runtimes: &[&str]) {
     let mut head = vec!["case", "metric"];
     head.extend(runtimes);
     head.push("goro/tokio");
-    head.push("per round: range, goro better");
+    head.push("per round: median [95% CI], range, goro better");
     println!("| {} |", head.join(" | "));
     let rule: Vec<&str> = head
         .iter()
@@ -126,7 +135,7 @@ pub fn print(labels: &[String], samples: &[Samples], runtimes: &[&str]) {
                 (Some(g), Some(t)) if t > 0.0 => format!("{:.2}", g / t),
                 _ => "—".into(),
             });
-            row.push(range_cell(&s.round_ratios(key), name.ends_with('↑')));
+            row.push(round_cell(&s.round_ratios(key), name.ends_with('↑')));
             println!("| {} |", row.join(" | "));
         }
     }
