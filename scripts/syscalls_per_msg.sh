@@ -10,18 +10,24 @@
 #   cargo build --release -p goro-bench --bins
 #   scripts/syscalls_per_msg.sh goro|tokio [CONNS] [SIZE]
 #
+# WORKERS=2 runs the server with 2 workers and unpinned instead (the
+# benchmark's 2-worker cases); the load generator stays on CPU 1.
+#
 # Needs perf (Debian: linux-perf) with access to tracepoints (root, or
 # kernel.perf_event_paranoid <= -1).
 set -eu
 rt=${1:?usage: $0 goro|tokio [CONNS] [SIZE]}
 conns=${2:-500}
 size=${3:-64}
+workers=${WORKERS:-1}
+pin="taskset -c 0"
+[ "$workers" = 1 ] || pin=
 bin=$(dirname "$0")/../target/release
 dir=$(mktemp -d)
 trap 'exec 9>&- 2>/dev/null || true; rm -rf "$dir"' EXIT
 mkfifo "$dir/stdin"
 # The server serves until its stdin closes (fd 9 below).
-taskset -c 0 "$bin/server-$rt" --workers 1 <"$dir/stdin" >"$dir/server.out" &
+$pin "$bin/server-$rt" --workers "$workers" <"$dir/stdin" >"$dir/server.out" &
 server=$!
 exec 9>"$dir/stdin"
 for _ in $(seq 50); do grep -q listening "$dir/server.out" && break; sleep 0.1; done
@@ -38,11 +44,12 @@ perf stat -x, -e "$events" -p "$server" -- sleep 2 2>"$dir/stat" >/dev/null
 wait "$loadgen"
 exec 9>&-
 wait "$server" || true
-awk -F, -v rt="$rt" -v c="$conns" -v s="$size" '
+[ "$workers" = 1 ] && place="1 worker pinned" || place="$workers workers unpinned"
+awk -F, -v rt="$rt, $place" -v c="$conns" -v s="$size" '
     { v[$3] = $1 }
     END {
         n = v["syscalls:sys_enter_sendto"]
-        printf "%s, 1 worker pinned, %s conns, %s B: %d messages in 2 s; per message:", rt, c, s, n
+        printf "%s, %s conns, %s B: %d messages in 2 s; per message:", rt, c, s, n
         for (k in v) {
             name = k; sub(/^syscalls:sys_enter_/, "", name)
             if (k == "task-clock") printf " cpu_us=%.2f", v[k] * 1000 / n

@@ -272,7 +272,7 @@ fn find_work(ctx: &WorkerContext, p: &Processor) -> Option<Task> {
         if shared.poller.has_waiters() && !shared.polling.load(Ordering::SeqCst) {
             polled = true;
             let mut batch = netpoll_batch(ctx, p);
-            shared.inject(Some(p.id), &mut batch);
+            shared.inject(Some(p.id), &mut batch, 0);
             *ctx.batch_buf.borrow_mut() = batch;
         }
         if let Some(t) = shared.global.pop() {
@@ -322,7 +322,7 @@ fn netpoll_now(ctx: &WorkerContext, p: &Processor) -> Option<Task> {
     }
     // `remove`, not `swap_remove`: the rest keep their readiness order.
     let first = batch.remove(0);
-    ctx.shared.inject(Some(p.id), &mut batch);
+    ctx.shared.inject(Some(p.id), &mut batch, 0);
     *ctx.batch_buf.borrow_mut() = batch;
     Some(first)
 }
@@ -518,15 +518,19 @@ fn poll_blocking(ctx: &WorkerContext) -> bool {
     m.in_netpoll.store(false, Ordering::SeqCst);
     shared.last_poll.store(clock::now(), Ordering::Relaxed);
     shared.polling.store(false, Ordering::SeqCst);
-    if reacquire(ctx, true) {
+    // Not spinning: nobody asked this M to look for work (unless a waker
+    // handed it a P while it polled; `hand_p` then says so), so finding
+    // its own I/O is no reason to wake another M (`resetspinning`); only a
+    // batch of more than the one task it runs next is.
+    if reacquire(ctx, false) {
         let pid = ctx.p.get();
         shared.run_all_timers(clock::now());
-        shared.inject(pid, &mut batch);
+        shared.inject(pid, &mut batch, 1);
         *ctx.batch_buf.borrow_mut() = batch;
         true
     } else {
         // Every P is busy: their Ms will pick these up from the global queue.
-        shared.inject(None, &mut batch);
+        shared.inject(None, &mut batch, 0);
         *ctx.batch_buf.borrow_mut() = batch;
         park(ctx)
     }

@@ -107,11 +107,18 @@ impl Shared {
 
     /// Moves tasks made runnable together (a netpoll batch; `tasks` is left
     /// empty, its buffer kept for the next batch) to P `pid` if there is
-    /// one, else to the global queue, and wakes an M if more than one task
-    /// is waiting. What P's local queue cannot hold goes to the global
-    /// queue behind it (Go's `runqputbatch`): unlike `push_local`'s
-    /// overflow, this never moves tasks queued earlier behind later ones.
-    pub(crate) fn inject(&self, pid: Option<PId>, tasks: &mut Vec<Task>) {
+    /// one, else to the global queue. What P's local queue cannot hold goes
+    /// to the global queue behind it (Go's `runqputbatch`): unlike
+    /// `push_local`'s overflow, this never moves tasks queued earlier behind
+    /// later ones.
+    ///
+    /// Wakes an M if more than `kept` tasks were injected: `kept` is how
+    /// many of them the calling M, which holds `pid`, is about to run itself
+    /// (1 for an M that leaves the poller with a P and nothing else to do:
+    /// a lone ready task needs no second thread, and waking one only for it
+    /// to find nothing and park again costs two futex calls and two context
+    /// switches per blocking poll).
+    pub(crate) fn inject(&self, pid: Option<PId>, tasks: &mut Vec<Task>, kept: usize) {
         let n = tasks.len();
         let mut rest = Vec::new();
         for t in tasks.drain(..) {
@@ -123,7 +130,7 @@ impl Shared {
         if !rest.is_empty() {
             self.global.push_batch(rest);
         }
-        if n > 0 {
+        if n > kept {
             self.wakep();
         }
     }

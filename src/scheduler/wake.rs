@@ -9,6 +9,7 @@
 //! argument is in idle.rs.
 
 use super::Shared;
+use super::context;
 use super::ids::{MId, PId};
 use super::machine::{self, Machine};
 use std::io;
@@ -116,12 +117,29 @@ impl Shared {
             }
         }
     }
-    /// A task just parked on a descriptor: if no M is blocked in the poller,
-    /// wake an idle one so it takes that role. (In Go the parking goroutine's
-    /// own M goes on to poll; here the waiter may be a `block_on` thread, and
-    /// every M may already be parked on its futex.)
+    /// A task just parked on a descriptor: make sure some M will poll for
+    /// it. A worker of this runtime that holds a P will itself (its
+    /// find-runnable loop polls before it goes idle, and the idle M that
+    /// claims the poller role blocks in it), as Go's Ms do; any other
+    /// thread (a `block_on` caller, a worker that lost its P) wakes an idle M
+    /// if none is blocked in the poller, since every M may be parked on its
+    /// futex.
     pub(crate) fn ensure_poller(&self) {
-        if !self.polling.load(Ordering::SeqCst) {
+        if self.polling.load(Ordering::SeqCst) {
+            return;
+        }
+        // The owner word, not just the context's P: a worker inside
+        // `block_in_place` (or whose stuck poll was handed off) keeps the
+        // P's id but no longer owns it, and its M will not poll.
+        let on_own_p = context::with_worker(|w| {
+            w.filter(|w| std::ptr::eq(&*w.shared, self))
+                .and_then(|w| {
+                    w.p.get()
+                        .map(|pid| self.ps[pid].owner.is_owned_by(w.machine.id))
+                })
+                .unwrap_or(false)
+        });
+        if !on_own_p {
             self.wakep();
         }
     }
