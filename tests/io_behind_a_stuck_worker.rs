@@ -17,7 +17,6 @@
 
 mod support;
 
-use futures::io::AsyncReadExt;
 use goro::net::UnixStream;
 use std::future::Future;
 use std::io::Write;
@@ -25,7 +24,7 @@ use std::os::unix::net::UnixStream as StdUnixStream;
 use std::pin::pin;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Wake, Waker};
 use std::time::{Duration, Instant};
 use support::rt::workers;
 
@@ -58,7 +57,7 @@ fn a_read_parked_by_a_worker_that_then_gets_stuck_is_still_woken() {
         let (parked_tx, parked) = mpsc::channel();
         let (woken_tx, woken) = mpsc::channel();
         let stuck = rt.spawn(async move {
-            let mut stream = UnixStream::from_std(ours).expect("from_std");
+            let stream = UnixStream::from_std(ours).expect("from_std");
             let mut buf = [0u8; 8];
             let waker = Waker::from(Arc::new(Report(Mutex::new(Some(woken_tx)))));
             let mut read = pin!(stream.read(&mut buf));
