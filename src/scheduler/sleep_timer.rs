@@ -44,7 +44,10 @@
 //! The header outlives every user: the claiming `Sleep` and every heap
 //! entry hold a clone of the task's waker, so a task that completes (or is
 //! cancelled) while a stale entry is still in a heap is freed only when
-//! that entry is dropped.
+//! that entry is dropped: when its deadline comes (it reaches the top of
+//! its heap) or the heap compacts. A `NEVER` sleep (`Duration::MAX`) on
+//! the header timer therefore arms no entry, since its entry would never
+//! reach the top (see [`ArmedSleep::arm`]).
 //!
 //! An arming that finds the heaps closed by the runtime's shutdown (it saw
 //! the runtime running, then the shutdown swept the heaps before its push)
@@ -54,6 +57,7 @@ use super::Shared;
 use super::header_timer::HeaderTimer;
 use super::spawn::TaskMeta;
 use crate::sync::Mutex;
+use crate::time::clock::NEVER;
 use std::ptr::NonNull;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -248,8 +252,8 @@ pub(crate) struct ArmedSleep {
     p: usize,
 }
 
-/// [`ArmedSleep::p`] of a sleep with no heap entry: one the shutdown
-/// completed as it armed.
+/// [`ArmedSleep::p`] of a sleep with no heap entry: a [`NEVER`] sleep on
+/// its task's header timer, or one the shutdown completed as it armed.
 const NO_ENTRY: usize = usize::MAX;
 
 impl ArmedSleep {
@@ -257,12 +261,32 @@ impl ArmedSleep {
     /// polled with `waker`: the current task's header timer if free and
     /// `waker` is the task's, else a new one. `None` if the runtime is shut
     /// down (the sleep is complete).
+    ///
+    /// A [`NEVER`] sleep on the header timer pushes no heap entry: nothing
+    /// would ever fire it, and an entry holds a clone of the task's waker,
+    /// so once the sleep was cancelled (a `timeout(Duration::MAX, ..)`
+    /// whose future won) its stale entry, which never reaches the top of
+    /// the heap, would keep the finished task allocated until the heap
+    /// compacts. Shutdown needs no entry to end such a sleep either: it
+    /// cancels the task through the registry (and a poll after the shutdown
+    /// sees it). A `NEVER` sleep on an own timer (outside a task, or polled
+    /// with another waker, e.g. by a blocked worker's `block_on`) still
+    /// pushes one, so that the shutdown can wake it; its stale entry holds
+    /// only the small own timer, whose release dropped the waker.
     pub(crate) fn arm(when: u64, waker: &Waker) -> Option<ArmedSleep> {
         let shared = crate::runtime::current_scheduler();
         if shared.is_shutdown() {
             return None;
         }
         let (timer, seq) = match claim_task_timer(&shared, waker) {
+            Some((t, seq)) if when == NEVER => {
+                return Some(ArmedSleep {
+                    timer: TimerRef::Task(t),
+                    seq,
+                    shared,
+                    p: NO_ENTRY,
+                });
+            }
             Some((t, seq)) => (TimerRef::Task(t), seq),
             None => (TimerRef::Own(Arc::default()), 0),
         };
@@ -295,7 +319,8 @@ impl ArmedSleep {
                     return true;
                 }
                 if waker.will_wake(&t.task) {
-                    // Parked already: the entry holds this very waker.
+                    // Parked already: the entry holds this very waker (a
+                    // `NEVER` sleep has no entry: only shutdown ends it).
                     return self.shared.is_shutdown();
                 }
                 if !t.timer().release_unfired(self.seq) {

@@ -21,8 +21,11 @@
 //!   earlier, pointing at a zombie: that only causes an early, empty wake);
 //! - timer callbacks run *without* the heap lock (they take descriptor
 //!   locks, which are taken before the heap lock when arming deadlines);
-//! - an entry for [`NEVER`] (a `Sleep` of `Duration::MAX`) is kept so that
-//!   runtime shutdown can wake it, but never becomes "the earliest timer";
+//! - an entry for [`NEVER`] (a `Sleep` of `Duration::MAX` on a timer of
+//!   its own; one on its task's header timer arms none, see
+//!   `scheduler/sleep_timer.rs`) is kept so that runtime shutdown can wake
+//!   it, but never becomes "the earliest timer", so once stale it leaves
+//!   only when the heap compacts;
 //! - at runtime shutdown [`Timers::fire_all_at_shutdown`] fires every live
 //!   sleep at once (a `Sleep` of a shut-down runtime is complete), so no
 //!   task or thread waits for a timer nobody will run;
