@@ -13,7 +13,8 @@
 //!
 //! The header timer stores no waker. The heap entry holds a clone of the
 //! task's own waker (`TaskTimer` in sleep_timer.rs), which keeps the
-//! header alive, and firing wakes the task through it. A `Sleep` may park
+//! header alive, and firing wakes the task through it. (A `NEVER` sleep
+//! pushes no entry: it is claimed and released, never fired.) A `Sleep` may park
 //! on the header timer only while it is polled with that same waker;
 //! otherwise it moves to a timer of its own (below).
 //!

@@ -168,7 +168,8 @@ impl Shared {
         }
     }
 
-    /// Drops every queued task and armed timer; true if there was any.
+    /// Drops every queued task; true if there was any. (The timer heaps
+    /// were emptied and closed by `release_waiters`.)
     pub(super) fn drop_queued(&self) -> bool {
         let mut dropped = false;
         while let Some(t) = self.global.pop() {
@@ -182,9 +183,6 @@ impl Shared {
             }
             if let Some(t) = p.take_runnext() {
                 drop(t);
-                dropped = true;
-            }
-            if p.timers.clear() > 0 {
                 dropped = true;
             }
         }

@@ -44,12 +44,20 @@
 //! The header outlives every user: the claiming `Sleep` and every heap
 //! entry hold a clone of the task's waker, so a task that completes (or is
 //! cancelled) while a stale entry is still in a heap is freed only when
-//! that entry is dropped.
+//! that entry is dropped: when its deadline comes (it reaches the top of
+//! its heap) or the heap compacts. A `NEVER` sleep (`Duration::MAX`) on
+//! the header timer therefore arms no entry, since its entry would never
+//! reach the top (see [`ArmedSleep::arm`]).
+//!
+//! An arming that finds the heaps closed by the runtime's shutdown (it saw
+//! the runtime running, then the shutdown swept the heaps before its push)
+//! is refused, and the sleep is complete (`Timers::add`).
 
 use super::Shared;
 use super::header_timer::HeaderTimer;
 use super::spawn::TaskMeta;
 use crate::sync::Mutex;
+use crate::time::clock::NEVER;
 use std::ptr::NonNull;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -232,10 +240,10 @@ fn claim_task_timer(shared: &Arc<Shared>, waker: &Waker) -> Option<(TaskTimer, u
 }
 
 /// An armed sleep: the timer it waits on, the arming's sequence number,
-/// the runtime, and the P whose heap holds the entry. Dropping it without
-/// [`disarm`](Self::disarm) or [`complete`](Self::complete) leaks a header
-/// timer's claim (the task then allocates for its later sleeps), so
-/// `Sleep` always calls one.
+/// the runtime, and the P whose heap holds the entry ([`NO_ENTRY`] if
+/// none does). Dropping it without [`disarm`](Self::disarm) or
+/// [`complete`](Self::complete) leaks a header timer's claim (the task then
+/// allocates for its later sleeps), so `Sleep` always calls one.
 #[derive(Debug)]
 pub(crate) struct ArmedSleep {
     timer: TimerRef,
@@ -244,28 +252,59 @@ pub(crate) struct ArmedSleep {
     p: usize,
 }
 
+/// [`ArmedSleep::p`] of a sleep with no heap entry: a [`NEVER`] sleep on
+/// its task's header timer, or one the shutdown completed as it armed.
+const NO_ENTRY: usize = usize::MAX;
+
 impl ArmedSleep {
     /// Arms a timer for `when` on the current runtime, for a `Sleep`
     /// polled with `waker`: the current task's header timer if free and
     /// `waker` is the task's, else a new one. `None` if the runtime is shut
     /// down (the sleep is complete).
+    ///
+    /// A [`NEVER`] sleep on the header timer pushes no heap entry: nothing
+    /// would ever fire it, and an entry holds a clone of the task's waker,
+    /// so once the sleep was cancelled (a `timeout(Duration::MAX, ..)`
+    /// whose future won) its stale entry, which never reaches the top of
+    /// the heap, would keep the finished task allocated until the heap
+    /// compacts. Shutdown needs no entry to end such a sleep either: it
+    /// cancels the task through the registry (and a poll after the shutdown
+    /// sees it). A `NEVER` sleep on an own timer (outside a task, or polled
+    /// with another waker, e.g. by a blocked worker's `block_on`) still
+    /// pushes one, so that the shutdown can wake it; its stale entry holds
+    /// only the small own timer, whose release dropped the waker.
     pub(crate) fn arm(when: u64, waker: &Waker) -> Option<ArmedSleep> {
         let shared = crate::runtime::current_scheduler();
         if shared.is_shutdown() {
             return None;
         }
         let (timer, seq) = match claim_task_timer(&shared, waker) {
+            Some((t, seq)) if when == NEVER => {
+                return Some(ArmedSleep {
+                    timer: TimerRef::Task(t),
+                    seq,
+                    shared,
+                    p: NO_ENTRY,
+                });
+            }
             Some((t, seq)) => (TimerRef::Task(t), seq),
             None => (TimerRef::Own(Arc::default()), 0),
         };
-        // A `NEVER` entry is armed too, so that shutdown can wake it.
-        let p = shared.arm_sleep(timer.clone(), seq, when);
-        Some(ArmedSleep {
-            timer,
+        let armed = ArmedSleep {
+            timer: timer.clone(),
             seq,
             shared,
-            p,
-        })
+            p: NO_ENTRY,
+        };
+        match armed.shared.arm_sleep(timer, seq, when) {
+            Some(p) => Some(ArmedSleep { p, ..armed }),
+            None => {
+                // The shutdown closed the heaps since the check above: the
+                // sleep is complete.
+                armed.complete();
+                None
+            }
+        }
     }
 
     /// Parks `waker` until the timer (armed for `deadline`) fires; true if
@@ -280,7 +319,8 @@ impl ArmedSleep {
                     return true;
                 }
                 if waker.will_wake(&t.task) {
-                    // Parked already: the entry holds this very waker.
+                    // Parked already: the entry holds this very waker (a
+                    // `NEVER` sleep has no entry: only shutdown ends it).
                     return self.shared.is_shutdown();
                 }
                 if !t.timer().release_unfired(self.seq) {
@@ -297,19 +337,28 @@ impl ArmedSleep {
     /// own timer for the same deadline and parks `waker` on it.
     #[cold]
     fn migrate(&mut self, waker: &Waker, when: u64) -> bool {
-        self.shared.timer_stale(self.p);
+        self.note_stale();
         let own = Arc::<SleepTimer>::default();
-        self.p = self.shared.arm_sleep(TimerRef::Own(own.clone()), 0, when);
+        let p = self.shared.arm_sleep(TimerRef::Own(own.clone()), 0, when);
+        self.p = p.unwrap_or(NO_ENTRY);
         self.timer = TimerRef::Own(own.clone());
         self.seq = 0;
-        own.poll_fired(waker) || self.shared.is_shutdown()
+        // Refused: the shutdown closed the heaps, the sleep is complete.
+        p.is_none() || own.poll_fired(waker) || self.shared.is_shutdown()
     }
 
     /// Cancels the timer (the sleep was dropped or reset before firing);
     /// its heap entry stays behind, stale, until the heap drops it.
     pub(crate) fn disarm(self) {
         self.release();
-        self.shared.timer_stale(self.p);
+        self.note_stale();
+    }
+
+    /// Counts this sleep's heap entry, if it has one, as stale.
+    fn note_stale(&self) {
+        if self.p != NO_ENTRY {
+            self.shared.timer_stale(self.p);
+        }
     }
 
     /// The sleep completed: frees the timer for the task's next sleep.
@@ -358,6 +407,56 @@ mod tests {
         t.release();
         assert!(!t.poll_fired(&waker), "released: no longer fired");
         t.release();
+    }
+
+    /// A worker looks at the shutdown flag, claims its task's header timer
+    /// and pushes the entry: if the whole shutdown runs in between (the
+    /// worker preempted, or detached while stuck in this task's poll), the
+    /// entry lands in a heap nobody runs or clears again, and its clone of
+    /// the task's waker keeps the task, whose header holds the runtime,
+    /// whose heap holds the entry: a cycle. The runtime must still be freed.
+    #[test]
+    fn a_sleep_armed_across_a_whole_shutdown_does_not_keep_the_runtime() {
+        use std::sync::mpsc;
+        let rt = crate::runtime::Runtime::builder()
+            .worker_threads(1)
+            .build()
+            .unwrap();
+        let runtime = Arc::downgrade(&rt.handle().scheduler_for_tests());
+        let (claimed_tx, claimed_rx) = mpsc::channel();
+        let (shut_down_tx, shut_down_rx) = mpsc::channel::<()>();
+        let (armed_tx, armed_rx) = mpsc::channel();
+        drop(rt.spawn(std::future::poll_fn(move |cx| {
+            // `ArmedSleep::arm`, with the shutdown between its check and
+            // its push.
+            let shared = crate::runtime::current_scheduler();
+            assert!(!shared.is_shutdown());
+            let (timer, seq) = claim_task_timer(&shared, cx.waker()).expect("free");
+            claimed_tx.send(()).unwrap();
+            shut_down_rx.recv().unwrap();
+            let in_an_hour = crate::time::clock::now() + 3_600_000_000_000;
+            let _ = shared.arm_sleep(TimerRef::Task(timer.clone()), seq, in_an_hour);
+            // The sleep sees the shutdown and completes.
+            assert!(shared.is_shutdown());
+            timer.timer().release(seq);
+            armed_tx.send(()).unwrap();
+            std::task::Poll::Ready(())
+        })));
+        claimed_rx.recv().unwrap();
+        // Detaches the worker stuck in that poll at once.
+        rt.shutdown_background();
+        shut_down_tx.send(()).unwrap();
+        armed_rx.recv().unwrap();
+        // The detached worker exits when the poll returns.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while runtime.strong_count() > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        assert_eq!(
+            runtime.strong_count(),
+            0,
+            "the late entry keeps its task, and so the runtime, alive"
+        );
     }
 
     #[test]

@@ -32,8 +32,9 @@ impl Shared {
     /// Arms `timer` (whose current sequence number is `seq`) for `when`, on
     /// the current P's heap if this thread holds a P of this runtime, else
     /// on one picked by thread; returns that P's index, for
-    /// [`timer_stale`](Self::timer_stale).
-    pub(crate) fn arm_sleep(&self, timer: TimerRef, seq: u64, when: u64) -> usize {
+    /// [`timer_stale`](Self::timer_stale), or `None` if shutdown closed the
+    /// heaps already (the entry is dropped; the sleep is complete).
+    pub(crate) fn arm_sleep(&self, timer: TimerRef, seq: u64, when: u64) -> Option<usize> {
         self.arm(TimerEntry {
             when,
             seq,
@@ -46,7 +47,9 @@ impl Shared {
         self.ps[p].timers.note_stale();
     }
 
-    fn arm(&self, entry: TimerEntry<TimerTarget>) -> usize {
+    /// Pushes `entry` on a P's heap (see [`arm_sleep`](Self::arm_sleep));
+    /// `None` if shutdown closed the heaps.
+    fn arm(&self, entry: TimerEntry<TimerTarget>) -> Option<usize> {
         let when = entry.when;
         let p = context::with_worker(|w| {
             w.filter(|w| std::ptr::eq(&*w.shared, self))
@@ -54,20 +57,24 @@ impl Shared {
                 .map(PId::index)
         })
         .unwrap_or_else(|| thread_hint() % self.ps.len());
-        if self.ps[p].timers.add(entry) {
+        if self.ps[p].timers.add(entry)? {
             self.wake_net_poller(when);
         }
-        p
+        Some(p)
     }
 }
 
 impl TimerSink for Shared {
     fn arm_deadline(&self, pd: DescPtr, mode: DeadlineMode, when: u64, seq: u64) -> usize {
+        // Refused after shutdown: the poller's shutdown failed the
+        // descriptor already, so nothing waits for its deadline. (A later
+        // `stale` for P 0 then counts an entry the closed heap never holds.)
         self.arm(TimerEntry {
             when,
             seq,
             target: TimerTarget::Deadline(pd, mode),
         })
+        .unwrap_or(0)
     }
 
     fn stale(&self, p: usize) {

@@ -61,7 +61,11 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 /// returns `Ready`, and a new one returns `Ready` at its first poll. The
 /// same goes for [`Timeout`](super::Timeout) (which then reports
 /// [`Elapsed`](super::Elapsed)) and [`Interval`](super::Interval) ticks.
-/// Nothing waits forever for timers nobody will fire.
+/// Nothing waits forever for timers nobody will fire. (One exception, which
+/// nobody can wait on: a never-ending sleep, such as `sleep(Duration::MAX)`,
+/// pending in one of that runtime's own tasks is not woken; the shutdown
+/// cancels that task, as it cancels every task, and a poll after the
+/// shutdown returns `Ready`.)
 #[derive(Debug)]
 #[must_use = "futures do nothing unless awaited"]
 pub struct Sleep {

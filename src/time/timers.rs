@@ -21,16 +21,26 @@
 //!   earlier, pointing at a zombie: that only causes an early, empty wake);
 //! - timer callbacks run *without* the heap lock (they take descriptor
 //!   locks, which are taken before the heap lock when arming deadlines);
-//! - an entry for [`NEVER`] (a `Sleep` of `Duration::MAX`) is kept so that
-//!   runtime shutdown can wake it, but never becomes "the earliest timer";
+//! - an entry for [`NEVER`] (a `Sleep` of `Duration::MAX` on a timer of
+//!   its own; one on its task's header timer arms none, see
+//!   `scheduler/sleep_timer.rs`) is kept so that runtime shutdown can wake
+//!   it, but never becomes "the earliest timer", so once stale it leaves
+//!   only when the heap compacts;
 //! - at runtime shutdown [`Timers::fire_all_at_shutdown`] fires every live
 //!   sleep at once (a `Sleep` of a shut-down runtime is complete), so no
-//!   task or thread waits for a timer nobody will run.
+//!   task or thread waits for a timer nobody will run;
+//! - that sweep also *closes* the heap, under its lock: from then on
+//!   [`Timers::add`] refuses every entry (and drops it). An arming that saw
+//!   the runtime running and pushes after the sweep (a worker preempted in
+//!   between, or one left inside a task's poll when shutdown stopped
+//!   waiting for it) would otherwise leave an entry nobody fires or
+//!   clears, and a sleep's entry keeps its task, whose header keeps the
+//!   runtime, whose heap keeps the entry: the runtime would never be freed.
 
 use super::clock::NEVER;
 use super::heap::{Heap4, Keyed};
 use crate::sync::Mutex;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 /// What a timer does when it fires (Go's `f(arg, seq)`); implemented by
 /// the module that arms timers.
@@ -81,6 +91,8 @@ pub(crate) struct Timers<T> {
     next_when: AtomicU64,
     zombies: AtomicUsize,
     fired: AtomicU64,
+    /// Set by the shutdown sweep; written and read under the heap lock.
+    closed: AtomicBool,
 }
 
 impl<T> Default for Timers<T> {
@@ -90,6 +102,7 @@ impl<T> Default for Timers<T> {
             next_when: AtomicU64::new(NEVER),
             zombies: AtomicUsize::new(0),
             fired: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
         }
     }
 }
@@ -110,13 +123,21 @@ impl<T: Fire> Timers<T> {
         self.heap.lock().len()
     }
 
-    /// Arms `entry`. Returns true if it is now the earliest timer here
-    /// (never for a [`NEVER`] entry: nobody needs to wake up for it).
-    pub(crate) fn add(&self, entry: TimerEntry<T>) -> bool {
+    /// Arms `entry`. Returns whether it is now the earliest timer here
+    /// (never for a [`NEVER`] entry: nobody needs to wake up for it), or
+    /// `None` if the runtime's shutdown swept this heap already: the entry
+    /// is dropped, and its timer counts as fired by the shutdown.
+    pub(crate) fn add(&self, entry: TimerEntry<T>) -> Option<bool> {
         let when = entry.when;
         let mut stale = None;
         let earliest = {
             let mut heap = self.heap.lock();
+            if self.closed.load(Ordering::Relaxed) {
+                drop(heap);
+                // Dropped without the lock, as below.
+                drop(entry);
+                return None;
+            }
             let zombies = self.zombies.load(Ordering::Relaxed);
             if zombies > 64 && zombies > heap.len() / 4 {
                 stale = Some(heap.retain(TimerEntry::is_live));
@@ -130,7 +151,7 @@ impl<T: Fire> Timers<T> {
         // Dropped without the lock: an entry may hold the last reference
         // to a task.
         drop(stale);
-        earliest == when && when != NEVER
+        Some(earliest == when && when != NEVER)
     }
 
     /// Records that an armed entry went stale (cancel, reset, new deadline).
@@ -178,7 +199,8 @@ impl<T: Fire> Timers<T> {
         fired
     }
 
-    /// Runtime shutdown: takes every entry and lets each target decide
+    /// Runtime shutdown: closes the heap (later [`add`](Self::add)s are
+    /// refused), takes every entry and lets each target decide
     /// ([`Fire::fire_at_shutdown`]): live sleeps complete now (their
     /// `Sleep`s are done), deadline timers are dropped (the descriptors
     /// themselves are failed by the poller's shutdown).
@@ -186,26 +208,19 @@ impl<T: Fire> Timers<T> {
         self.take_all(|entry| entry.target.fire_at_shutdown(entry.seq));
     }
 
-    /// Drops every entry (runtime shutdown), waking nothing; returns how
-    /// many there were.
-    pub(crate) fn clear(&self) -> usize {
-        self.take_all(drop)
-    }
-
     /// Takes every entry out (O(1) under the lock, no list built: see
-    /// pages.rs) and hands each to `f` without the lock, in array order,
-    /// which is roughly the order they were armed. Returns how many there
-    /// were.
-    fn take_all(&self, f: impl FnMut(TimerEntry<T>)) -> usize {
+    /// pages.rs) and closes the heap, then hands each entry to `f` without
+    /// the lock, in array order, which is roughly the order they were
+    /// armed.
+    fn take_all(&self, f: impl FnMut(TimerEntry<T>)) {
         let all = {
             let mut heap = self.heap.lock();
+            self.closed.store(true, Ordering::Relaxed);
             self.next_when.store(NEVER, Ordering::Release);
             self.zombies.store(0, Ordering::Relaxed);
             heap.take_all()
         };
-        let n = all.len();
         all.into_iter().for_each(f);
-        n
     }
 }
 
@@ -257,8 +272,8 @@ mod tests {
         let ts = Timers::default();
         let (a, ea) = sleep_entry(10);
         let (b, eb) = sleep_entry(20);
-        assert!(ts.add(eb));
-        assert!(ts.add(ea));
+        assert_eq!(ts.add(eb), Some(true));
+        assert_eq!(ts.add(ea), Some(true));
         assert_eq!(ts.next_when(), 10);
         assert_eq!(ts.run(15), 1);
         assert!(a.has_fired());
@@ -288,6 +303,21 @@ mod tests {
         for (i, t) in all.iter().enumerate() {
             assert_eq!(t.has_fired(), i % 2 == 1, "timer {i}");
         }
+    }
+
+    #[test]
+    fn an_entry_armed_after_the_shutdown_sweep_is_not_kept() {
+        let ts = Timers::default();
+        let (early, e) = sleep_entry(10);
+        ts.add(e);
+        ts.fire_all_at_shutdown();
+        assert!(early.has_fired(), "the sweep fires what it finds");
+        // An arming that looked before the sweep and pushes after it (a
+        // worker preempted in between, or detached inside a task's poll).
+        let (late, e) = sleep_entry(10);
+        assert_eq!(ts.add(e), None, "refused");
+        assert_eq!(ts.len(), 0, "nothing runs this heap's timers any more");
+        assert_eq!(Arc::strong_count(&late), 1, "the late entry is dropped");
     }
 
     #[test]
