@@ -118,12 +118,14 @@ impl Shared {
         }
     }
     /// A task just parked on a descriptor: make sure some M will poll for
-    /// it. A worker of this runtime that holds a P will itself (its
-    /// find-runnable loop polls before it goes idle, and the idle M that
-    /// claims the poller role blocks in it), as Go's Ms do; any other
-    /// thread (a `block_on` caller, a worker that lost its P) wakes an idle M
-    /// if none is blocked in the poller, since every M may be parked on its
-    /// futex.
+    /// it. A worker of this runtime that holds a P with nothing queued will
+    /// itself, as soon as this poll returns (its find-runnable loop polls
+    /// before it goes idle, and the idle M that claims the poller role
+    /// blocks in it), as Go's Ms do. Any other thread (a `block_on` caller,
+    /// a worker that lost its P, or one whose P has tasks to run first —
+    /// a task woken into `runnext` wakes nobody, and may run long) wakes an
+    /// idle M if none is blocked in the poller, since every M may be parked
+    /// on its futex.
     pub(crate) fn ensure_poller(&self) {
         if self.polling.load(Ordering::SeqCst) {
             return;
@@ -131,15 +133,17 @@ impl Shared {
         // The owner word, not just the context's P: a worker inside
         // `block_in_place` (or whose stuck poll was handed off) keeps the
         // P's id but no longer owns it, and its M will not poll.
-        let on_own_p = context::with_worker(|w| {
+        let polls_next = context::with_worker(|w| {
             w.filter(|w| std::ptr::eq(&*w.shared, self))
                 .and_then(|w| {
-                    w.p.get()
-                        .map(|pid| self.ps[pid].owner.is_owned_by(w.machine.id))
+                    w.p.get().map(|pid| {
+                        let p = &self.ps[pid];
+                        p.owner.is_owned_by(w.machine.id) && !p.has_tasks()
+                    })
                 })
                 .unwrap_or(false)
         });
-        if !on_own_p {
+        if !polls_next {
             self.wakep();
         }
     }

@@ -1,0 +1,123 @@
+//! A task that hands its worker a long job and then waits on I/O must have
+//! its I/O served by the runtime's idle worker, not by sysmon's 10 ms
+//! backstop poll.
+//!
+//! The scenario: two workers, no I/O waiters, so the idle M parks on its
+//! futex (nobody needs to poll). Task T, on the other worker, spawns task
+//! U — which goes to `runnext` without waking anyone: the spawner is about
+//! to yield the P — and then parks on a read. U computes for a long time
+//! on the same worker. T's read needs some M to poll: the parking wakes
+//! an idle M if nobody polls (`ensure_poller`), and that M, finding nothing
+//! or stealing U, ends up in the poller. If the parking wakes nobody
+//! because the parking thread "holds a P and polls itself before it goes
+//! idle", that poll waits for U's whole poll, and only sysmon's backstop
+//! poll rescues T, on the sysmon thread — which is what this test detects,
+//! by the name of the thread that runs T's waker.
+//!
+//! (Waking a task and then blocking on I/O is the common shape of a
+//! handler: send to a channel or spawn, then read the next request.)
+
+mod support;
+
+use futures::io::AsyncReadExt;
+use goro::net::UnixStream;
+use std::future::{Future, poll_fn};
+use std::io::Write;
+use std::os::unix::net::UnixStream as StdUnixStream;
+use std::pin::pin;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::task::{Wake, Waker};
+use std::time::{Duration, Instant};
+use support::hang::watchdog;
+
+/// How long U computes.
+const BUSY: Duration = Duration::from_millis(400);
+/// Time for the idle worker to park before T parks its read.
+const SETTLE: Duration = Duration::from_millis(100);
+/// How long after U starts the peer writes.
+const WRITE_AFTER: Duration = Duration::from_millis(50);
+
+/// Forwards wakes to the task's waker, reporting the first one's thread.
+struct Recorder {
+    report: Mutex<Option<mpsc::Sender<String>>>,
+    task: Waker,
+}
+
+impl Wake for Recorder {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if let Some(tx) = self.report.lock().unwrap().take() {
+            let name = std::thread::current()
+                .name()
+                .unwrap_or("<unnamed>")
+                .to_owned();
+            let _ = tx.send(name);
+        }
+        self.task.wake_by_ref();
+    }
+}
+
+#[test]
+fn io_parked_by_a_task_that_woke_a_long_task_is_served_by_the_idle_worker() {
+    let _dog = watchdog(Duration::from_secs(60));
+    for round in 0..3 {
+        let rt = goro::runtime::Builder::new()
+            .worker_threads(2)
+            .thread_name("review-worker")
+            // U's long poll is the point of the test, not a stall to report.
+            .stall_threshold(Duration::from_secs(30))
+            .build()
+            .expect("runtime");
+        let (ours, mut theirs) = StdUnixStream::pair().expect("socketpair");
+        let (busy_tx, busy) = mpsc::channel();
+        let (woken_tx, woken) = mpsc::channel();
+        let t = rt.spawn(async move {
+            let mut stream = UnixStream::from_std(ours).expect("from_std");
+            // Let the other worker find nothing and park on its futex.
+            std::thread::sleep(SETTLE);
+            let u = goro::spawn(async move {
+                let _ = busy_tx.send(());
+                let end = Instant::now() + BUSY;
+                while Instant::now() < end {
+                    std::hint::spin_loop();
+                }
+            });
+            let mut buf = [0u8; 8];
+            let mut read = pin!(stream.read(&mut buf));
+            let mut report = Some(woken_tx);
+            let n = poll_fn(|cx| {
+                let waker = match report.take() {
+                    Some(tx) => Waker::from(Arc::new(Recorder {
+                        report: Mutex::new(Some(tx)),
+                        task: cx.waker().clone(),
+                    })),
+                    None => cx.waker().clone(),
+                };
+                read.as_mut()
+                    .poll(&mut std::task::Context::from_waker(&waker))
+            })
+            .await
+            .expect("read");
+            u.await.expect("task U");
+            n
+        });
+        busy.recv_timeout(Duration::from_secs(10))
+            .expect("U never ran");
+        std::thread::sleep(WRITE_AFTER);
+        theirs.write_all(b"t").expect("write");
+        let waker_thread = woken
+            .recv_timeout(Duration::from_secs(10))
+            .expect("T was never woken");
+        assert_eq!(rt.block_on(t).expect("task T"), 1);
+        assert!(
+            waker_thread.starts_with("review-worker"),
+            "round {round}: T's read waited for sysmon's backstop poll \
+             (woken on {waker_thread}) while the other worker slept and U \
+             computed for {BUSY:?} on T's worker"
+        );
+    }
+}
