@@ -17,6 +17,7 @@
 
 mod support;
 
+use futures::io::AsyncReadExt;
 use goro::net::UnixStream;
 use std::future::Future;
 use std::io::Write;
@@ -57,10 +58,10 @@ fn a_read_parked_by_a_worker_that_then_gets_stuck_is_still_woken() {
         let (parked_tx, parked) = mpsc::channel();
         let (woken_tx, woken) = mpsc::channel();
         let stuck = rt.spawn(async move {
-            let stream = UnixStream::from_std(ours).expect("from_std");
+            let mut stream = UnixStream::from_std(ours).expect("from_std");
             let mut buf = [0u8; 8];
             let waker = Waker::from(Arc::new(Report(Mutex::new(Some(woken_tx)))));
-            let mut read = pin!(stream.read(&mut buf));
+            let mut read = pin!(AsyncReadExt::read(&mut stream, &mut buf));
             let first = read.as_mut().poll(&mut Context::from_waker(&waker));
             let _ = parked_tx.send(first.is_pending());
             // Still inside this task's poll, on the same worker thread.

@@ -520,12 +520,18 @@ fn poll_blocking(ctx: &WorkerContext) -> bool {
     shared.polling.store(false, Ordering::SeqCst);
     // Not spinning: nobody asked this M to look for work (unless a waker
     // handed it a P while it polled; `hand_p` then says so), so finding
-    // its own I/O is no reason to wake another M (`resetspinning`); only a
-    // batch of more than the one task it runs next is.
+    // its own I/O is no reason to wake another M (`resetspinning`); only
+    // more than the one task it runs next is. (The price, as in tokio: an
+    // event that comes while this M runs a long poll waits for it, or for
+    // sysmon's 10 ms poll, where a spinning M would have woken an idle M
+    // to take the poller role — at two futex calls per blocking poll.)
     if reacquire(ctx, false) {
         let pid = ctx.p.get();
         shared.run_all_timers(clock::now());
-        shared.inject(pid, &mut batch, 1);
+        // The timers may have queued tasks (into `runnext`, waking
+        // nobody): then the batch's first task does not run next either.
+        let kept = pid.map_or(0, |pid| usize::from(!shared.ps[pid].has_tasks()));
+        shared.inject(pid, &mut batch, kept);
         *ctx.batch_buf.borrow_mut() = batch;
         true
     } else {

@@ -87,7 +87,7 @@ fn io_parked_by_a_task_that_woke_a_long_task_is_served_by_the_idle_worker() {
                 }
             });
             let mut buf = [0u8; 8];
-            let mut read = pin!(stream.read(&mut buf));
+            let mut read = pin!(AsyncReadExt::read(&mut stream, &mut buf));
             let mut report = Some(woken_tx);
             let n = poll_fn(|cx| {
                 let waker = match report.take() {
