@@ -66,6 +66,30 @@ impl ExampleProcess {
     pub fn addr(&self) -> &str {
         &self.addr
     }
+
+    /// Sends signal `signo` to the example.
+    pub fn signal(&self, signo: i32) {
+        // SAFETY: kill(2) of our own child, which is not reaped before
+        // `wait` or drop, so its pid cannot have been reused.
+        let r = unsafe { libc::kill(self.child.id() as libc::pid_t, signo) };
+        assert_eq!(r, 0, "kill: {}", std::io::Error::last_os_error());
+    }
+
+    /// Waits for the example to exit, at most `limit`; panics if it is
+    /// still running then.
+    pub fn wait(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let end = std::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < end,
+                "example still running after {limit:?}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
 }
 
 impl Drop for ExampleProcess {
