@@ -196,3 +196,24 @@ fn smol_hyper_adapter_over_goro_streams() {
         assert_eq!(&body[..], b"via smol-hyper");
     });
 }
+
+/// `socket2::SockRef::from(&tokio_stream)` → `stream.with_fd(|fd|
+/// SockRef::from(&fd))` (goro's sockets are not `AsFd`: `close(&self)`
+/// could close a lent fd; `with_fd` keeps it open while the closure runs).
+#[test]
+fn socket2_options_through_with_fd() {
+    use socket2::SockRef;
+    run(async {
+        let (client, _server) = pair().await;
+        let timeout = Duration::from_millis(4_321);
+        client
+            .with_fd(|fd| SockRef::from(&fd).set_tcp_user_timeout(Some(timeout)))
+            .unwrap()
+            .unwrap();
+        let read_back = client
+            .with_fd(|fd| SockRef::from(&fd).tcp_user_timeout())
+            .unwrap()
+            .unwrap();
+        assert_eq!(read_back, Some(timeout));
+    });
+}
