@@ -688,9 +688,7 @@ impl UdpSocket {
     pub fn into_std(self) -> io::Result<std::net::UdpSocket> {
         self.fd.into_owned().map(std::net::UdpSocket::from)
     }
-}
 
-impl UdpSocket {
     /// Runs `f` with the socket's fd borrowed (Go's
     /// `SyscallConn().Control(f)`), for options goro has no method for;
     /// the fd cannot be closed while `f` runs. See

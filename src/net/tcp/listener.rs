@@ -306,9 +306,7 @@ impl TcpListener {
     pub fn into_std(self) -> io::Result<std::net::TcpListener> {
         self.fd.into_owned().map(std::net::TcpListener::from)
     }
-}
 
-impl TcpListener {
     /// Runs `f` with the socket's fd borrowed (Go's
     /// `SyscallConn().Control(f)`), for options goro has no method for;
     /// the fd cannot be closed while `f` runs. See

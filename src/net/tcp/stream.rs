@@ -613,9 +613,7 @@ impl TcpStream {
     pub fn into_std(self) -> io::Result<std::net::TcpStream> {
         self.fd.into_owned().map(std::net::TcpStream::from)
     }
-}
 
-impl TcpStream {
     /// Runs `f` with the socket's fd borrowed — Go's
     /// `SyscallConn().Control(f)` — for socket options and calls goro has
     /// no method for, e.g. with socket2: `stream.with_fd(|fd|

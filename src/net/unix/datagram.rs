@@ -552,9 +552,7 @@ impl UnixDatagram {
     pub fn into_std(self) -> io::Result<StdDatagram> {
         self.fd.into_owned().map(StdDatagram::from)
     }
-}
 
-impl UnixDatagram {
     /// Runs `f` with the socket's fd borrowed (Go's
     /// `SyscallConn().Control(f)`), for options goro has no method for;
     /// the fd cannot be closed while `f` runs. See

@@ -324,9 +324,7 @@ impl UnixListener {
         unlink.armed.store(false, Ordering::Release);
         fd.into_owned().map(StdListener::from)
     }
-}
 
-impl UnixListener {
     /// Runs `f` with the socket's fd borrowed (Go's
     /// `SyscallConn().Control(f)`), for options goro has no method for;
     /// the fd cannot be closed while `f` runs. See

@@ -423,9 +423,7 @@ impl UnixStream {
     pub fn into_std(self) -> io::Result<StdStream> {
         self.fd.into_owned().map(StdStream::from)
     }
-}
 
-impl UnixStream {
     /// Runs `f` with the socket's fd borrowed (Go's
     /// `SyscallConn().Control(f)`), for options goro has no method for;
     /// the fd cannot be closed while `f` runs. See
