@@ -142,6 +142,39 @@ fn async_channel_and_async_lock() {
     });
 }
 
+/// `tokio::sync` itself (feature `sync`) needs no tokio runtime: its
+/// channels, `Mutex`, `Notify` and `watch` run unchanged across goro tasks.
+#[test]
+fn tokio_sync_without_tokio_runtime() {
+    run(async {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<u32>(4);
+        let total = Arc::new(tokio::sync::Mutex::new(0u32));
+        let ready = Arc::new(tokio::sync::Notify::new());
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        let (state_tx, mut state_rx) = tokio::sync::watch::channel("starting");
+        let consumer = {
+            let (total, ready) = (total.clone(), ready.clone());
+            goro::spawn(async move {
+                ready.notified().await;
+                state_tx.send("consuming").unwrap();
+                while let Some(n) = rx.recv().await {
+                    *total.lock().await += n;
+                }
+                done_tx.send(*total.lock().await).unwrap();
+            })
+        };
+        ready.notify_one();
+        state_rx.changed().await.unwrap();
+        assert_eq!(*state_rx.borrow(), "consuming");
+        for n in 1..=100 {
+            tx.send(n).await.unwrap();
+        }
+        drop(tx);
+        assert_eq!(done_rx.await.unwrap(), 5050);
+        consumer.await.unwrap();
+    });
+}
+
 /// `tokio::fs` / `tokio::process` → `async-fs` / `async-process`, which
 /// run their blocking work and child reaping on their own threads and so
 /// work under any executor, goro's included.
