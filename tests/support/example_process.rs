@@ -57,8 +57,9 @@ impl ExampleProcess {
         let line = rx
             .recv_timeout(STARTUP)
             .unwrap_or_else(|_| panic!("example {name} printed no address within {STARTUP:?}"));
-        process.addr = listening_addr(&line)
-            .unwrap_or_else(|| panic!("example {name} printed {line:?}, not `listening on ADDR`"));
+        process.addr = listening_addr(name, &line).unwrap_or_else(|| {
+            panic!("example {name} printed {line:?}, not `{name}: listening on ADDR`")
+        });
         process
     }
 
@@ -108,10 +109,10 @@ pub fn run_example(name: &str, args: &[&str]) -> Output {
         .unwrap_or_else(|e| panic!("cannot run example {name}: {e}"))
 }
 
-/// The address in `NAME: listening on ADDR[ ...]`, URL scheme and trailing
-/// slash removed.
-fn listening_addr(line: &str) -> Option<String> {
-    let rest = line.split_once("listening on ")?.1;
+/// The address in `NAME: listening on ADDR[ ...]` (what the README says
+/// every example prints), URL scheme and trailing slash removed.
+fn listening_addr(name: &str, line: &str) -> Option<String> {
+    let rest = line.strip_prefix(name)?.strip_prefix(": listening on ")?;
     let token = rest.split_whitespace().next()?;
     let token = token
         .trim_start_matches("http://")
