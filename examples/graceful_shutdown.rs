@@ -77,7 +77,7 @@ async fn serve(addr: SocketAddr) -> io::Result<()> {
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let listener = Arc::new(TcpListener::bind(addr).await?);
-    println!("listening on {}", listener.local_addr()?);
+    println!("graceful_shutdown: listening on {}", listener.local_addr()?);
     let conns = Arc::new(Connections::default());
     let acceptor = goro::spawn(accept_loop(listener.clone(), conns.clone()));
 

@@ -187,3 +187,9 @@ use std::future::Future;
 pub fn block_on<F: Future>(future: F) -> F::Output {
     runtime::Handle::current_or_default().block_on(future)
 }
+
+/// The README's Rust code blocks, compiled (and run, unless marked
+/// `no_run` or `ignore`) as doc tests, so the tour cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -2,14 +2,15 @@
 //! `Runtime::shutdown_background` wait for, and the `graceful_shutdown`
 //! example server driven by SIGTERM / SIGINT.
 
+mod support;
+
 use goro::runtime::{Builder, Runtime};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+use support::example_process::ExampleProcess;
 
 // ----- Runtime shutdown ----------------------------------------------------------------------
 
@@ -136,86 +137,11 @@ fn dropping_a_runtime_from_its_own_blocking_closure_does_not_deadlock() {
 
 // ----- The graceful_shutdown example ------------------------------------------------------------
 
-/// The example binary, next to the test executables
-/// (`target/<profile>/examples/`). `cargo test` builds examples, but
-/// `cargo test --test graceful_shutdown` does not (and would leave a stale
-/// one), so ask the same cargo to build it for this profile — a no-op when
-/// it is up to date.
-fn example_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    // target/<profile>/deps/graceful_shutdown-<hash>
-    let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
-    let bin = profile_dir.join("examples").join("graceful_shutdown");
-    static BUILD: std::sync::Once = std::sync::Once::new();
-    BUILD.call_once(|| {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--example", "graceful_shutdown"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"));
-        if profile_dir.file_name().is_some_and(|p| p == "release") {
-            cmd.arg("--release");
-        }
-        let status = cmd.status().expect("running cargo to build the example");
-        assert!(
-            status.success(),
-            "building the graceful_shutdown example failed"
-        );
-    });
-    assert!(bin.exists(), "{} not found", bin.display());
-    bin
-}
-
-/// The example server, started on a free port; kills it when dropped.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Server {
-    fn start() -> Server {
-        let mut child = Command::new(example_binary())
-            .args(["--addr", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        // It prints "listening on ADDR" once it accepts connections.
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .parse()
-            .unwrap();
-        Server { child, addr }
-    }
-
-    fn signal(&self, signo: i32) {
-        // SAFETY: kill(2) of our own child process.
-        assert_eq!(unsafe { libc::kill(self.child.id() as i32, signo) }, 0);
-    }
-
-    /// Waits for the process to exit (at most `limit`).
-    fn wait(&mut self, limit: Duration) -> std::process::ExitStatus {
-        let end = Instant::now() + limit;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < end, "server did not exit within {limit:?}");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The example server, started on a free port (killed when dropped).
+fn start_server() -> (ExampleProcess, SocketAddr) {
+    let server = ExampleProcess::start("graceful_shutdown", &["--addr", "127.0.0.1:0"]);
+    let addr = server.addr().parse().unwrap();
+    (server, addr)
 }
 
 fn connect(addr: SocketAddr) -> TcpStream {
@@ -249,10 +175,10 @@ fn start_slow_request(conn: &mut TcpStream, ms: u64) {
 }
 
 fn sigterm_lets_the_in_flight_request_finish(signo: i32) {
-    let mut server = Server::start();
-    let mut idle = connect(server.addr);
+    let (mut server, addr) = start_server();
+    let mut idle = connect(addr);
     assert_eq!(request(&mut idle, "echo hi"), "hi");
-    let mut busy = connect(server.addr);
+    let mut busy = connect(addr);
     start_slow_request(&mut busy, 700);
     server.signal(signo);
     // The in-flight request completes; then the server closes the
@@ -266,7 +192,7 @@ fn sigterm_lets_the_in_flight_request_finish(signo: i32) {
     // The idle connection is closed at once.
     assert_eq!(idle.read(&mut [0u8; 16]).unwrap_or(0), 0);
     // New connections are refused (the listener is closed).
-    let e = TcpStream::connect(server.addr).unwrap_err();
+    let e = TcpStream::connect(addr).unwrap_err();
     assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused, "{e}");
     let status = server.wait(Duration::from_secs(10));
     assert_eq!(status.code(), Some(0), "{status}");
@@ -284,8 +210,8 @@ fn example_on_sigint_does_the_same() {
 
 #[test]
 fn example_gives_up_on_requests_after_5_s_and_still_exits_0() {
-    let mut server = Server::start();
-    let mut stuck = connect(server.addr);
+    let (mut server, addr) = start_server();
+    let mut stuck = connect(addr);
     start_slow_request(&mut stuck, 60_000);
     let start = Instant::now();
     server.signal(libc::SIGTERM);

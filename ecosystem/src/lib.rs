@@ -1,10 +1,11 @@
 //! Shared plumbing for goro's ecosystem examples: command-line flags.
 //!
 //! The examples in this package (`http`, `http_client`, `axum_hello`,
-//! `tls_echo`, `ws_echo`) show goro running the libraries people already
-//! use (hyper, axum, rustls, tungstenite, tokio-util) with no tokio runtime;
-//! their integration tests in `tests/` run each example binary and talk to
-//! it over loopback. This library only parses their `--name value` flags.
+//! `axum_graceful`, `tls_echo`, `ws_echo`) show goro running the libraries
+//! people already use (hyper, axum, rustls, tungstenite, tokio-util) with no
+//! tokio runtime; their integration tests in `tests/` run each example
+//! binary and talk to it over loopback. This library only parses their
+//! `--name value` flags.
 
 use std::io;
 use std::str::FromStr;

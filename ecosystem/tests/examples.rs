@@ -1,8 +1,9 @@
 //! The ecosystem examples run as their own processes and answer real
 //! clients over loopback: `http` and `axum_hello` (hyper's client on goro),
 //! `http_client` (against the `http` example), `tls_echo` (a rustls client
-//! trusting a certificate made at test time with rcgen) and `ws_echo` (an
-//! async-tungstenite client).
+//! trusting a certificate made at test time with rcgen), `ws_echo` (an
+//! async-tungstenite client) and `axum_graceful` (sent SIGTERM or SIGINT
+//! with a request in flight and an idle connection open).
 
 #[path = "../../tests/support/example_process.rs"]
 mod example_process;
@@ -199,4 +200,91 @@ fn ws_echo_echoes_text_and_binary_messages() {
             }
         }
     });
+}
+
+/// One HTTP/1.1 connection made with hyper's low-level client: a sender
+/// and the task driving the connection, which ends when the server
+/// closes it.
+async fn http1_connection(
+    addr: &str,
+) -> (
+    hyper::client::conn::http1::SendRequest<Empty<Bytes>>,
+    goro::JoinHandle<hyper::Result<()>>,
+) {
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let (sender, conn) = hyper::client::conn::http1::handshake(tcp).await.unwrap();
+    (sender, goro::spawn(conn))
+}
+
+fn get_request(path: &str) -> hyper::Request<Empty<Bytes>> {
+    hyper::Request::get(path)
+        .header("host", "localhost")
+        .body(Empty::new())
+        .unwrap()
+}
+
+/// The next data frame of a response body, as text ("" at its end).
+async fn next_chunk(body: &mut hyper::body::Incoming) -> String {
+    match body.frame().await {
+        Some(frame) => {
+            let data = frame.unwrap().into_data().expect("a data frame");
+            String::from_utf8(data.to_vec()).unwrap()
+        }
+        None => String::new(),
+    }
+}
+
+fn axum_graceful_finishes_the_request_in_flight_and_exits_0(signo: i32) {
+    let mut server = ExampleProcess::start("axum_graceful", &["--addr", "127.0.0.1:0"]);
+    let addr = server.addr().to_owned();
+    run(async {
+        // An idle keep-alive connection, after one request.
+        let (mut idle, idle_conn) = http1_connection(&addr).await;
+        let resp = idle.send_request(get_request("/")).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&body[..], b"Hello from axum on goro!\n");
+
+        // A request in flight: its first chunk has arrived, so the server
+        // is inside the handler when the signal comes.
+        let (mut busy, _busy_conn) = http1_connection(&addr).await;
+        let resp = busy.send_request(get_request("/slow/1500")).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        let mut body = resp.into_body();
+        assert_eq!(next_chunk(&mut body).await, "working\n");
+
+        server.signal(signo);
+
+        // The idle connection is closed by the server, well before the
+        // slow request ends...
+        goro::time::timeout(Duration::from_secs(5), idle_conn)
+            .await
+            .expect("the idle connection was not closed")
+            .unwrap()
+            .unwrap();
+        // ...new connections are refused...
+        let refused = async {
+            while TcpStream::connect(addr.as_str()).await.is_ok() {
+                goro::time::sleep(Duration::from_millis(20)).await;
+            }
+        };
+        goro::time::timeout(Duration::from_secs(5), refused)
+            .await
+            .expect("still accepting after the signal");
+        // ...and the request in flight completes.
+        assert_eq!(next_chunk(&mut body).await, "done\n");
+        assert_eq!(next_chunk(&mut body).await, "");
+    });
+    let status = server.wait(Duration::from_secs(10));
+    assert!(status.success(), "axum_graceful exited with {status}");
+}
+
+#[test]
+fn axum_graceful_on_sigterm_finishes_the_request_in_flight_and_exits_0() {
+    axum_graceful_finishes_the_request_in_flight_and_exits_0(libc::SIGTERM);
+}
+
+#[test]
+fn axum_graceful_on_sigint_does_the_same() {
+    axum_graceful_finishes_the_request_in_flight_and_exits_0(libc::SIGINT);
 }

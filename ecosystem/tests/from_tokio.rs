@@ -142,6 +142,39 @@ fn async_channel_and_async_lock() {
     });
 }
 
+/// `tokio::sync` itself (feature `sync`) needs no tokio runtime: its
+/// channels, `Mutex`, `Notify` and `watch` run unchanged across goro tasks.
+#[test]
+fn tokio_sync_without_tokio_runtime() {
+    run(async {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<u32>(4);
+        let total = Arc::new(tokio::sync::Mutex::new(0u32));
+        let ready = Arc::new(tokio::sync::Notify::new());
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        let (state_tx, mut state_rx) = tokio::sync::watch::channel("starting");
+        let consumer = {
+            let (total, ready) = (total.clone(), ready.clone());
+            goro::spawn(async move {
+                ready.notified().await;
+                state_tx.send("consuming").unwrap();
+                while let Some(n) = rx.recv().await {
+                    *total.lock().await += n;
+                }
+                done_tx.send(*total.lock().await).unwrap();
+            })
+        };
+        ready.notify_one();
+        state_rx.changed().await.unwrap();
+        assert_eq!(*state_rx.borrow(), "consuming");
+        for n in 1..=100 {
+            tx.send(n).await.unwrap();
+        }
+        drop(tx);
+        assert_eq!(done_rx.await.unwrap(), 5050);
+        consumer.await.unwrap();
+    });
+}
+
 /// `tokio::fs` / `tokio::process` → `async-fs` / `async-process`, which
 /// run their blocking work and child reaping on their own threads and so
 /// work under any executor, goro's included.
@@ -194,5 +227,26 @@ fn smol_hyper_adapter_over_goro_streams() {
         let resp = sender.send_request(req).await.unwrap();
         let body = resp.into_body().collect().await.unwrap().to_bytes();
         assert_eq!(&body[..], b"via smol-hyper");
+    });
+}
+
+/// `socket2::SockRef::from(&tokio_stream)` → `stream.with_fd(|fd|
+/// SockRef::from(&fd))` (goro's sockets are not `AsFd`: `close(&self)`
+/// could close a lent fd; `with_fd` keeps it open while the closure runs).
+#[test]
+fn socket2_options_through_with_fd() {
+    use socket2::SockRef;
+    run(async {
+        let (client, _server) = pair().await;
+        let timeout = Duration::from_millis(4_321);
+        client
+            .with_fd(|fd| SockRef::from(&fd).set_tcp_user_timeout(Some(timeout)))
+            .unwrap()
+            .unwrap();
+        let read_back = client
+            .with_fd(|fd| SockRef::from(&fd).tcp_user_timeout())
+            .unwrap()
+            .unwrap();
+        assert_eq!(read_back, Some(timeout));
     });
 }

@@ -35,7 +35,7 @@ use crate::taskinfo::record::waiting_on_fd;
 use std::future::Future;
 use std::io;
 use std::mem::ManuallyDrop;
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
@@ -114,6 +114,17 @@ impl Fd {
         let r = f(self.pd());
         self.decref();
         Ok(r)
+    }
+
+    /// Runs `f` with the fd borrowed, holding a reference so that a
+    /// concurrent `close` cannot close the fd meanwhile (Go's
+    /// `RawConn.Control`). Fails with the closed error once closed.
+    pub(crate) fn with_borrowed<R>(&self, f: impl FnOnce(BorrowedFd<'_>) -> R) -> io::Result<R> {
+        self.with_ref(|_| {
+            // SAFETY: the fd stays open while we hold the reference, and
+            // the higher-ranked closure cannot keep the borrow past its call.
+            f(unsafe { BorrowedFd::borrow_raw(self.fd) })
+        })
     }
 
     /// The raw fd (valid while `self` is open).

@@ -12,7 +12,7 @@ use crate::poller::descriptor::DeadlineMode;
 use std::fmt;
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -687,6 +687,24 @@ impl UdpSocket {
     /// ```
     pub fn into_std(self) -> io::Result<std::net::UdpSocket> {
         self.fd.into_owned().map(std::net::UdpSocket::from)
+    }
+
+    /// Runs `f` with the socket's fd borrowed (Go's
+    /// `SyscallConn().Control(f)`), for options goro has no method for;
+    /// the fd cannot be closed while `f` runs. See
+    /// [`TcpStream::with_fd`](crate::net::TcpStream::with_fd). Fails with
+    /// `NotConnected` once the socket is closed.
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    /// # goro::block_on(async {
+    /// let socket = goro::net::UdpSocket::bind("127.0.0.1:0").await?;
+    /// let fd = socket.with_fd(|fd| fd.as_raw_fd())?;
+    /// assert_eq!(fd, socket.as_raw_fd());
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
+    pub fn with_fd<R>(&self, f: impl FnOnce(BorrowedFd<'_>) -> R) -> io::Result<R> {
+        self.fd.with_borrowed(f)
     }
 }
 

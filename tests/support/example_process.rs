@@ -57,14 +57,39 @@ impl ExampleProcess {
         let line = rx
             .recv_timeout(STARTUP)
             .unwrap_or_else(|_| panic!("example {name} printed no address within {STARTUP:?}"));
-        process.addr = listening_addr(&line)
-            .unwrap_or_else(|| panic!("example {name} printed {line:?}, not `listening on ADDR`"));
+        process.addr = listening_addr(name, &line).unwrap_or_else(|| {
+            panic!("example {name} printed {line:?}, not `{name}: listening on ADDR`")
+        });
         process
     }
 
     /// The address (`host:port` or a socket path) the example listens on.
     pub fn addr(&self) -> &str {
         &self.addr
+    }
+
+    /// Sends signal `signo` to the example.
+    pub fn signal(&self, signo: i32) {
+        // SAFETY: kill(2) of our own child, which is not reaped before
+        // `wait` or drop, so its pid cannot have been reused.
+        let r = unsafe { libc::kill(self.child.id() as libc::pid_t, signo) };
+        assert_eq!(r, 0, "kill: {}", std::io::Error::last_os_error());
+    }
+
+    /// Waits for the example to exit, at most `limit`; panics if it is
+    /// still running then.
+    pub fn wait(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let end = std::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < end,
+                "example still running after {limit:?}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 }
 
@@ -84,10 +109,10 @@ pub fn run_example(name: &str, args: &[&str]) -> Output {
         .unwrap_or_else(|e| panic!("cannot run example {name}: {e}"))
 }
 
-/// The address in `NAME: listening on ADDR[ ...]`, URL scheme and trailing
-/// slash removed.
-fn listening_addr(line: &str) -> Option<String> {
-    let rest = line.split_once("listening on ")?.1;
+/// The address in `NAME: listening on ADDR[ ...]` (what the README says
+/// every example prints), URL scheme and trailing slash removed.
+fn listening_addr(name: &str, line: &str) -> Option<String> {
+    let rest = line.strip_prefix(name)?.strip_prefix(": listening on ")?;
     let token = rest.split_whitespace().next()?;
     let token = token
         .trim_start_matches("http://")

@@ -73,6 +73,10 @@ impl Connector {
 
     async fn dial(self, uri: Uri) -> io::Result<TcpStream> {
         let (host, port) = host_and_port(&uri)?;
+        // Name the address in every failure, as Go's `dial tcp ADDR: ...`
+        // does: hyper's error otherwise says only "Connection refused".
+        let named =
+            |e: io::Error| io::Error::new(e.kind(), format!("connect to {host}:{port}: {e}"));
         let connect = TcpStream::connect((host.clone(), port));
         let stream = match self.connect_timeout {
             Some(limit) => crate::time::timeout(limit, connect).await.map_err(|_| {
@@ -80,9 +84,10 @@ impl Connector {
                     io::ErrorKind::TimedOut,
                     format!("connect to {host}:{port} timed out after {limit:?}"),
                 )
-            })??,
-            None => connect.await?,
-        };
+            })?,
+            None => connect.await,
+        }
+        .map_err(named)?;
         stream.set_nodelay(true)?;
         Ok(stream)
     }
@@ -151,5 +156,19 @@ mod tests {
         let err = hp("https://example.com/").unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
         assert!(hp("/just/a/path").is_err());
+    }
+
+    /// A failed connect keeps its kind and names the address it tried.
+    #[test]
+    fn connect_errors_name_the_address() {
+        use tower_service::Service;
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = closed.local_addr().unwrap();
+        drop(closed);
+        let uri: Uri = format!("http://{addr}/").parse().unwrap();
+        let err = crate::block_on(Connector::new().call(uri)).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused);
+        let msg = err.to_string();
+        assert!(msg.contains(&format!("connect to {addr}: ")), "{msg}");
     }
 }

@@ -11,7 +11,7 @@ use crate::poller::descriptor::DeadlineMode;
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
@@ -305,6 +305,24 @@ impl TcpListener {
     /// ```
     pub fn into_std(self) -> io::Result<std::net::TcpListener> {
         self.fd.into_owned().map(std::net::TcpListener::from)
+    }
+
+    /// Runs `f` with the socket's fd borrowed (Go's
+    /// `SyscallConn().Control(f)`), for options goro has no method for;
+    /// the fd cannot be closed while `f` runs. See
+    /// [`TcpStream::with_fd`](crate::net::TcpStream::with_fd). Fails with
+    /// `NotConnected` once the socket is closed.
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    /// # goro::block_on(async {
+    /// let listener = goro::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let fd = listener.with_fd(|fd| fd.as_raw_fd())?;
+    /// assert_eq!(fd, listener.as_raw_fd());
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
+    pub fn with_fd<R>(&self, f: impl FnOnce(BorrowedFd<'_>) -> R) -> io::Result<R> {
+        self.fd.with_borrowed(f)
     }
 }
 

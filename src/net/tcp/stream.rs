@@ -9,7 +9,7 @@ use crate::sys::cvt;
 use std::fmt;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
 /// A TCP connection.
@@ -612,6 +612,52 @@ impl TcpStream {
     /// ```
     pub fn into_std(self) -> io::Result<std::net::TcpStream> {
         self.fd.into_owned().map(std::net::TcpStream::from)
+    }
+
+    /// Runs `f` with the socket's fd borrowed — Go's
+    /// `SyscallConn().Control(f)` — for socket options and calls goro has
+    /// no method for, e.g. with socket2: `stream.with_fd(|fd|
+    /// socket2::SockRef::from(&fd).set_tcp_user_timeout(..))`.
+    ///
+    /// goro's sockets do not implement `AsFd`: [`close`](Self::close)
+    /// takes `&self`, so a `BorrowedFd` handed out by `as_fd` could outlive
+    /// the fd. Here the fd cannot be closed while `f` runs (a concurrent
+    /// `close` waits for it to return, as for any in-flight operation).
+    /// Leave the fd in non-blocking mode and registered as it is; take
+    /// ownership with [`into_std`](Self::into_std) instead. Fails with
+    /// `NotConnected` once the socket is closed.
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    /// # async fn pair() -> std::io::Result<(goro::net::TcpStream, goro::net::TcpStream)> {
+    /// #     let l = goro::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// #     let c = goro::net::TcpStream::connect(l.local_addr()?).await?;
+    /// #     Ok((c, l.accept().await?.0))
+    /// # }
+    /// # goro::block_on(async {
+    /// let (stream, _peer) = pair().await?;
+    /// // A socket option goro has no setter for: TCP_USER_TIMEOUT.
+    /// let ms: libc::c_int = 5_000;
+    /// let set = stream.with_fd(|fd| {
+    ///     // SAFETY: an int option of the right size on an open socket.
+    ///     unsafe {
+    ///         libc::setsockopt(
+    ///             fd.as_raw_fd(),
+    ///             libc::IPPROTO_TCP,
+    ///             libc::TCP_USER_TIMEOUT,
+    ///             (&ms as *const libc::c_int).cast(),
+    ///             std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+    ///         )
+    ///     }
+    /// })?;
+    /// assert_eq!(set, 0);
+    /// stream.close()?;
+    /// // Closed: no fd to lend.
+    /// assert_eq!(stream.with_fd(|_| ()).unwrap_err().kind(), std::io::ErrorKind::NotConnected);
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
+    pub fn with_fd<R>(&self, f: impl FnOnce(BorrowedFd<'_>) -> R) -> io::Result<R> {
+        self.fd.with_borrowed(f)
     }
 }
 

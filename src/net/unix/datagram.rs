@@ -7,7 +7,7 @@ use crate::poller::descriptor::DeadlineMode;
 use std::fmt;
 use std::io;
 use std::net::Shutdown;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
 use std::task::{Context, Poll};
@@ -551,6 +551,24 @@ impl UnixDatagram {
     /// ```
     pub fn into_std(self) -> io::Result<StdDatagram> {
         self.fd.into_owned().map(StdDatagram::from)
+    }
+
+    /// Runs `f` with the socket's fd borrowed (Go's
+    /// `SyscallConn().Control(f)`), for options goro has no method for;
+    /// the fd cannot be closed while `f` runs. See
+    /// [`TcpStream::with_fd`](crate::net::TcpStream::with_fd). Fails with
+    /// `NotConnected` once the socket is closed.
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    /// # goro::block_on(async {
+    /// let (a, _b) = goro::net::UnixDatagram::pair()?;
+    /// let fd = a.with_fd(|fd| fd.as_raw_fd())?;
+    /// assert_eq!(fd, a.as_raw_fd());
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
+    pub fn with_fd<R>(&self, f: impl FnOnce(BorrowedFd<'_>) -> R) -> io::Result<R> {
+        self.fd.with_borrowed(f)
     }
 }
 

@@ -8,7 +8,7 @@ use crate::poller::Direction;
 use crate::poller::descriptor::DeadlineMode;
 use std::fmt;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
@@ -323,6 +323,28 @@ impl UnixListener {
         let UnixListener { fd, unlink } = self;
         unlink.armed.store(false, Ordering::Release);
         fd.into_owned().map(StdListener::from)
+    }
+
+    /// Runs `f` with the socket's fd borrowed (Go's
+    /// `SyscallConn().Control(f)`), for options goro has no method for;
+    /// the fd cannot be closed while `f` runs. See
+    /// [`TcpStream::with_fd`](crate::net::TcpStream::with_fd). Fails with
+    /// `NotConnected` once the socket is closed.
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    /// # goro::block_on(async {
+    /// # let dir = std::env::temp_dir().join(format!("goro-with-fd-doc-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// let listener = goro::net::UnixListener::bind(dir.join("sock"))?;
+    /// let fd = listener.with_fd(|fd| fd.as_raw_fd())?;
+    /// assert_eq!(fd, listener.as_raw_fd());
+    /// # drop(listener);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
+    pub fn with_fd<R>(&self, f: impl FnOnce(BorrowedFd<'_>) -> R) -> io::Result<R> {
+        self.fd.with_borrowed(f)
     }
 }
 
