@@ -1,4 +1,4 @@
-//! Review of the timer changes that let a `Duration::MAX` sleep on its
+//! Never-ending sleeps at shutdown, after the timer changes that let a `Duration::MAX` sleep on its
 //! task's header timer arm no heap entry, and that close each timer heap
 //! at shutdown (a late arming is refused): every way a never-ending sleep
 //! can be waited on must still end when its runtime shuts down, and the
