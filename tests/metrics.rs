@@ -114,3 +114,85 @@ fn schedtrace_prints_lines() {
     assert!(lines >= 2, "expected trace lines, got:\n{err}");
     assert!(err.contains("procs=2"), "{err}");
 }
+
+#[test]
+fn num_workers_is_the_p_count() {
+    let rt = Builder::new().worker_threads(3).build().unwrap();
+    let m = rt.metrics();
+    assert_eq!(m.num_workers(), 3);
+    assert_eq!(m.num_workers(), m.workers.len());
+}
+
+#[test]
+fn num_alive_tasks_is_exact_when_quiescent() {
+    let rt = Builder::new().worker_threads(2).build().unwrap();
+    assert_eq!(rt.metrics().num_alive_tasks(), 0);
+    let pending: Vec<_> = (0..10)
+        .map(|_| rt.spawn(std::future::pending::<()>()))
+        .collect();
+    // Detached tasks count too, until they finish.
+    let go = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    for _ in 0..5 {
+        let (go, done) = (go.clone(), done_tx.clone());
+        drop(rt.spawn(async move {
+            while !go.load(std::sync::atomic::Ordering::Acquire) {
+                goro::time::sleep(Duration::from_millis(1)).await;
+            }
+            drop(done);
+        }));
+    }
+    drop(done_tx);
+    assert_eq!(rt.metrics().num_alive_tasks(), 15);
+    // A finished, joined task is gone at once.
+    rt.block_on(rt.spawn(async {})).unwrap();
+    assert_eq!(rt.metrics().num_alive_tasks(), 15);
+    for h in &pending {
+        h.abort();
+    }
+    for h in pending {
+        // A cancelled handle resolves once the future has been dropped.
+        assert!(rt.block_on(h).unwrap_err().is_cancelled());
+    }
+    assert_eq!(rt.metrics().num_alive_tasks(), 5);
+    go.store(true, std::sync::atomic::Ordering::Release);
+    // The channel disconnects when the last detached task has finished.
+    assert!(done_rx.recv().is_err());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while rt.metrics().num_alive_tasks() != 0 {
+        assert!(std::time::Instant::now() < deadline, "{:?}", rt.metrics());
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(rt.metrics().num_alive_tasks(), rt.metrics().tasks_alive);
+}
+
+#[test]
+fn global_queue_depth_counts_tasks_spawned_from_outside() {
+    // One P, never handed off: while its worker is stuck in a poll, tasks
+    // spawned from a plain thread wait in the global queue.
+    let rt = Builder::new()
+        .worker_threads(1)
+        .handoff_after(Duration::from_secs(3600))
+        .max_spare_threads(0)
+        .build()
+        .unwrap();
+    let gate = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let g = gate.clone();
+    let blocker = rt.spawn(async move {
+        g.wait(); // the worker is now inside this poll
+        g.wait();
+    });
+    gate.wait();
+    let queued: Vec<_> = (0..50).map(|_| rt.spawn(async {})).collect();
+    let m = rt.metrics();
+    assert_eq!(m.global_queue_depth(), 50, "{m:?}");
+    assert_eq!(m.global_queue_depth(), m.global_queue_depth);
+    gate.wait();
+    rt.block_on(async {
+        blocker.await.unwrap();
+        for q in queued {
+            q.await.unwrap();
+        }
+    });
+    assert_eq!(rt.metrics().global_queue_depth(), 0);
+}

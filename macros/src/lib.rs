@@ -236,14 +236,39 @@ fn generate(kind: Kind, config: &Config, func: &ItemFn) -> TokenStream2 {
         Kind::Main => quote! {},
     };
     // The body runs as an inner `async fn` with the original signature,
-    // which keeps its return type for `?` and `return`.
+    // which keeps its return type for `?` and `return`. A body with no
+    // `.await` is fine in an `async fn main`/test, so the inner function
+    // must not trip clippy's `unused_async` (pedantic) on the user's code.
     quote_spanned! {span=>
         #test_attr
         #(#attrs)*
         #vis fn #name() #output {
+            #[allow(clippy::unused_async)]
             async fn __goro_body() #output #body
             let runtime = #build.expect("goro: failed to build the runtime");
             runtime.block_on(__goro_body())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expanded(kind: Kind, item: &str) -> String {
+        expand(kind, TokenStream2::new(), item.parse().unwrap()).to_string()
+    }
+
+    // Spelled out: this crate's own `test` attribute shadows the prelude's.
+    #[::core::prelude::v1::test]
+    fn inner_body_allows_unused_async() {
+        for kind in [Kind::Main, Kind::Test] {
+            let out = expanded(kind, "async fn f() { let _ = 1; }");
+            let allow = out
+                .find("# [allow (clippy :: unused_async)]")
+                .unwrap_or_else(|| panic!("no allow in {out}"));
+            let inner = out.find("async fn __goro_body").unwrap();
+            assert!(allow < inner, "the allow must precede the inner fn: {out}");
         }
     }
 }

@@ -94,6 +94,50 @@ impl Metrics {
         self.workers.iter().map(|w| w.local_queue_depth).sum()
     }
 
+    /// Worker contexts (Ps): how many tasks can run at once — tokio's
+    /// `num_workers`. Spare threads started for hand-offs are not counted
+    /// (see [`worker_threads`](Self::worker_threads)).
+    ///
+    /// ```
+    /// let rt = goro::runtime::Builder::new().worker_threads(3).build().unwrap();
+    /// assert_eq!(rt.metrics().num_workers(), 3);
+    /// ```
+    pub fn num_workers(&self) -> usize {
+        self.workers.len()
+    }
+
+    /// Tasks spawned and not yet finished (completed, cancelled, or
+    /// dropped at shutdown) — tokio's `num_alive_tasks`, the same count as
+    /// [`tasks_alive`](Self::tasks_alive) and as the entries of a
+    /// [task dump](crate::runtime::Handle::dump). `spawn_blocking` closures
+    /// and the future given to `block_on` are not tasks and are not counted.
+    /// Exact once the runtime is quiescent; a snapshot otherwise.
+    ///
+    /// ```
+    /// let rt = goro::runtime::Builder::new().worker_threads(1).build().unwrap();
+    /// let h = rt.spawn(std::future::pending::<()>());
+    /// assert_eq!(rt.metrics().num_alive_tasks(), 1);
+    /// h.abort();
+    /// assert!(rt.block_on(h).unwrap_err().is_cancelled());
+    /// assert_eq!(rt.metrics().num_alive_tasks(), 0);
+    /// ```
+    pub fn num_alive_tasks(&self) -> usize {
+        self.tasks_alive
+    }
+
+    /// Tasks in the global run queue when the snapshot was taken (the
+    /// [`global_queue_depth`](Self::global_queue_depth) field, under
+    /// tokio's method name).
+    ///
+    /// ```
+    /// let rt = goro::runtime::Runtime::new().unwrap();
+    /// let m = rt.metrics();
+    /// assert_eq!(m.global_queue_depth(), m.global_queue_depth);
+    /// ```
+    pub fn global_queue_depth(&self) -> usize {
+        self.global_queue_depth
+    }
+
     pub(crate) fn collect(shared: &Shared) -> Metrics {
         let workers = shared
             .ps
