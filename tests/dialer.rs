@@ -20,20 +20,7 @@ fn rt() -> goro::runtime::Runtime {
 }
 
 fn getsockopt(fd: &impl AsRawFd, level: i32, name: i32) -> i32 {
-    let mut v: libc::c_int = 0;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: `v`/`len` describe a writable int; the fd is open.
-    let r = unsafe {
-        libc::getsockopt(
-            fd.as_raw_fd(),
-            level,
-            name,
-            (&mut v as *mut libc::c_int).cast(),
-            &mut len,
-        )
-    };
-    assert_eq!(r, 0, "{}", io::Error::last_os_error());
-    v
+    support::net::getsockopt_int(fd, level, name).expect("getsockopt")
 }
 
 /// `(SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL)` as the kernel reports them.

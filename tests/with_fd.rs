@@ -9,28 +9,7 @@ use goro::net::{TcpListener, UdpSocket, UnixDatagram, UnixListener, UnixStream};
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use support::hang::run;
-use support::net::{TempDir, tcp_pair};
-
-/// An int socket option, read with getsockopt(2).
-fn get_int_option(fd: BorrowedFd<'_>, level: libc::c_int, name: libc::c_int) -> io::Result<i32> {
-    let mut value: libc::c_int = 0;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: an int-sized out-buffer and its length, on an open fd.
-    let r = unsafe {
-        libc::getsockopt(
-            fd.as_raw_fd(),
-            level,
-            name,
-            (&mut value as *mut libc::c_int).cast(),
-            &mut len,
-        )
-    };
-    if r == 0 {
-        Ok(value)
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
+use support::net::{TempDir, getsockopt_int, tcp_pair};
 
 /// An int socket option, set with setsockopt(2).
 fn set_int_option(
@@ -89,7 +68,7 @@ fn an_option_set_through_the_fd_sticks() {
         a.with_fd(|fd| set_int_option(fd, level, name, 4_321))
             .unwrap()
             .unwrap();
-        let read_back = a.with_fd(|fd| get_int_option(fd, level, name)).unwrap();
+        let read_back = a.with_fd(|fd| getsockopt_int(&fd, level, name)).unwrap();
         assert_eq!(read_back.unwrap(), 4_321);
     });
 }
@@ -104,7 +83,7 @@ fn the_fd_stays_open_while_lent_even_if_closed_meanwhile() {
                 // close() has returned, but the fd is lent: not closed yet.
                 (
                     is_open(fd),
-                    get_int_option(fd, libc::SOL_SOCKET, libc::SO_TYPE),
+                    getsockopt_int(&fd, libc::SOL_SOCKET, libc::SO_TYPE),
                 )
             })
             .unwrap();

@@ -1,8 +1,11 @@
-//! Connected socket pairs on loopback, and temporary directories for the
-//! paths of Unix sockets.
+//! Connected socket pairs on loopback, temporary directories for the
+//! paths of Unix sockets, and reading an int socket option back from the
+//! kernel.
 
 use goro::io::PollFd;
 use goro::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use std::io;
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream as StdUnixStream;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -62,5 +65,27 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// An int socket option as the kernel reports it (getsockopt(2)).
+pub fn getsockopt_int(fd: &impl AsRawFd, level: libc::c_int, name: libc::c_int) -> io::Result<i32> {
+    let mut value: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `value`/`len` describe a writable int; the caller's fd is
+    // open for the call.
+    let r = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (&mut value as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    if r == 0 {
+        Ok(value)
+    } else {
+        Err(io::Error::last_os_error())
     }
 }
