@@ -3,6 +3,8 @@
 //! loopback only, so a connect that hangs is made by filling a listener's
 //! accept queue (the kernel then drops new SYNs) and never accepting.
 
+mod support;
+
 use goro::net::{Dialer, ListenConfig, TcpListener, TcpStream};
 use std::io;
 use std::net::SocketAddr;
