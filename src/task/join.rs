@@ -108,13 +108,16 @@ impl<T: Send + 'static> JoinHandle<T> {
     /// ```
     pub fn abort(&self) {
         let mut inner = self.lock();
-        let State::Running(task) = std::mem::replace(&mut inner.state, State::Done) else {
-            return; // already aborted or collected
-        };
-        if task.is_finished() {
-            inner.state = State::Running(task);
+        // Anything but a running, unfinished task stays as it is: a second
+        // abort must not drop a pending cancellation (the handle would
+        // resolve before the future is gone) nor a cancelled task's output
+        // (here, under the lock).
+        if !matches!(&inner.state, State::Running(task) if !task.is_finished()) {
             return;
         }
+        let State::Running(task) = std::mem::replace(&mut inner.state, State::Done) else {
+            unreachable!("checked above");
+        };
         let mut cancel: Pin<Box<dyn Future<Output = Option<T>> + Send>> = Box::pin(task.cancel());
         // The first poll marks the task cancelled and schedules it so its
         // future is dropped; the waker of the last `poll` (if any) is told
