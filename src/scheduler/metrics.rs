@@ -131,8 +131,8 @@ impl Metrics {
     ///
     /// ```
     /// let rt = goro::runtime::Runtime::new().unwrap();
-    /// let m = rt.metrics();
-    /// assert_eq!(m.global_queue_depth(), m.global_queue_depth);
+    /// // Nothing spawned yet: nothing queued.
+    /// assert_eq!(rt.metrics().global_queue_depth(), 0);
     /// ```
     pub fn global_queue_depth(&self) -> usize {
         self.global_queue_depth
