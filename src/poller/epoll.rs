@@ -96,6 +96,9 @@ impl Epoll {
         let epfd = cvt(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })?;
         // SAFETY: `epfd` is a fresh descriptor that nothing else owns.
         let epfd = unsafe { OwnedFd::from_raw_fd(epfd) };
+        // The first runtime creates its poller before any of its threads:
+        // grow the descriptor table while that is cheap (sys/fd_table.rs).
+        crate::sys::fd_table::reserve(epfd.as_raw_fd());
         // SAFETY: plain syscall; the result is checked before use.
         let breakfd = cvt(unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) })?;
         // SAFETY: `breakfd` is a fresh descriptor that nothing else owns.

@@ -7,9 +7,13 @@
 //! - [`sockopt`]: integer socket options and socket state (pending error,
 //!   connected or not);
 //! - [`direct`]: `recv` and `send` without glibc's cancellation-point
-//!   wrappers (the syscalls of every message).
+//!   wrappers (the syscalls of every message);
+//! - [`fd_table`]: the process's descriptor table, grown once before the
+//!   first runtime's threads start, so accepting a burst of connections
+//!   does not wait for the kernel to grow it.
 
 pub(crate) mod direct;
+pub(crate) mod fd_table;
 pub(crate) mod sockopt;
 
 use std::io;
