@@ -1,11 +1,22 @@
 //! [`JoinHandle`] and [`JoinError`]: awaiting a spawned task's result.
+//!
+//! A handle keeps its task's state (the async-task handle, or a pending
+//! cancellation) in its own mutex: no allocation beyond the task's. The
+//! first [`JoinHandle::abort_handle`] moves that state into an
+//! [`Arc`]-shared [`Shared`], which the handle then forwards to and every
+//! [`AbortHandle`] holds, so aborting works even after the `JoinHandle` is
+//! dropped. Invariant: once a handle's state is `State::Shared` it stays so,
+//! and the shared state is never `State::Shared` itself.
 
+use super::abort::{AbortHandle, AbortTarget};
 use crate::scheduler::TaskMeta;
 use crate::sync::{Mutex, MutexGuard};
 use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Waker};
 
 /// An owned permission to await a spawned task's output.
@@ -30,6 +41,7 @@ pub struct JoinHandle<T> {
 }
 
 /// The output still to be collected, and the waker of the last poll.
+/// Dropping it detaches a task still running.
 struct Inner<T> {
     state: State<T>,
     /// Who awaits the handle (kept so `abort` can hand the cancellation's
@@ -52,6 +64,174 @@ enum State<T> {
     Cancelled(Option<T>),
     /// The result was taken (or the handle is being dropped).
     Done,
+    /// [`JoinHandle::abort_handle`] moved the state into a [`Shared`]
+    /// (a handle's own state only; see the module docs).
+    Shared(Arc<Shared<T>>),
+}
+
+/// A handle's state once it has [`AbortHandle`]s: what they and the
+/// `JoinHandle` share.
+struct Shared<T> {
+    id: super::Id,
+    inner: Mutex<Inner<T>>,
+    /// The `JoinHandle` was dropped: nobody will take the output, so a
+    /// finished task's output is dropped as soon as an [`AbortHandle`]
+    /// sees it (else when the last one is dropped).
+    detached: AtomicBool,
+}
+
+impl<T> Drop for Inner<T> {
+    fn drop(&mut self) {
+        if let State::Running(task) = std::mem::replace(&mut self.state, State::Done) {
+            task.detach();
+        }
+        // A pending cancellation is simply dropped: the task is already
+        // marked cancelled and its future will be dropped without us.
+    }
+}
+
+impl<T> Inner<T> {
+    fn new(state: State<T>) -> Inner<T> {
+        Inner { state, waker: None }
+    }
+}
+
+impl<T: Send + 'static> Inner<T> {
+    /// See [`JoinHandle::abort`].
+    fn abort(&mut self) {
+        // Anything but a running, unfinished task stays as it is: a second
+        // abort must not drop a pending cancellation (the handle would
+        // resolve before the future is gone) nor a cancelled task's output
+        // (here, under the lock).
+        if !matches!(&self.state, State::Running(task) if !task.is_finished()) {
+            return;
+        }
+        let State::Running(task) = std::mem::replace(&mut self.state, State::Done) else {
+            unreachable!("checked above");
+        };
+        let mut cancel: Pin<Box<dyn Future<Output = Option<T>> + Send>> = Box::pin(task.cancel());
+        // The first poll marks the task cancelled and schedules it so its
+        // future is dropped; the waker of the last `poll` (if any) is told
+        // when that has happened.
+        let waker = self.waker.clone().unwrap_or_else(|| Waker::noop().clone());
+        self.state = match cancel.as_mut().poll(&mut Context::from_waker(&waker)) {
+            Poll::Ready(out) => State::Cancelled(out),
+            Poll::Pending => State::Cancelling(cancel),
+        };
+    }
+}
+
+impl<T> Inner<T> {
+    /// See [`JoinHandle::abort_unobserved`].
+    fn abort_unobserved(&mut self) {
+        if let State::Running(task) = &self.state
+            && !task.is_finished()
+        {
+            // Dropping an async-task handle cancels its task.
+            self.state = State::Done;
+        }
+    }
+
+    /// See [`JoinHandle::is_finished`].
+    fn is_finished(&mut self) -> bool {
+        match &mut self.state {
+            State::Running(t) => t.is_finished(),
+            State::Cancelling(cancel) => {
+                // Poll without disturbing the awaiter's registration: a
+                // finished cancellation no longer needs a waker.
+                let waker = self.waker.clone().unwrap_or_else(|| Waker::noop().clone());
+                match cancel.as_mut().poll(&mut Context::from_waker(&waker)) {
+                    Poll::Ready(out) => {
+                        self.state = State::Cancelled(out);
+                        true
+                    }
+                    Poll::Pending => false,
+                }
+            }
+            State::Cancelled(_) | State::Done => true,
+            State::Shared(_) => unreachable!("a shared state is never shared again"),
+        }
+    }
+
+    /// Takes a finished task's output (in its state) out, for the caller
+    /// to drop after unlocking: nobody will take it. Dropping a finished
+    /// task's handle drops its output.
+    #[must_use = "drop it after releasing the lock"]
+    fn take_finished(&mut self) -> Option<State<T>> {
+        let finished = match &self.state {
+            State::Running(t) => t.is_finished(),
+            State::Cancelled(_) => true,
+            State::Cancelling(_) | State::Done | State::Shared(_) => false,
+        };
+        finished.then(|| std::mem::replace(&mut self.state, State::Done))
+    }
+
+    /// See [`JoinHandle::poll_output`].
+    fn poll_output(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, JoinError>> {
+        if !self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            self.waker = Some(cx.waker().clone());
+        }
+        let result = match &mut self.state {
+            State::Done => Err(JoinError::cancelled()),
+            State::Cancelled(out) => out.take().ok_or_else(JoinError::cancelled),
+            State::Cancelling(cancel) => match cancel.as_mut().poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(out) => out.ok_or_else(JoinError::cancelled),
+            },
+            State::Running(task) => {
+                // async-task re-raises a task's panic here
+                // (`propagate_panic`); catch it so it becomes a `JoinError`
+                // instead of unwinding the awaiter.
+                let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    Pin::new(task).poll(cx)
+                }));
+                match polled {
+                    Ok(Poll::Pending) => return Poll::Pending,
+                    Ok(Poll::Ready(Some(v))) => Ok(v),
+                    Ok(Poll::Ready(None)) => Err(JoinError::cancelled()),
+                    Err(payload) => Err(JoinError::panic(payload)),
+                }
+            }
+            State::Shared(_) => unreachable!("a shared state is never shared again"),
+        };
+        self.state = State::Done;
+        self.waker = None;
+        Poll::Ready(result)
+    }
+}
+
+impl<T> Shared<T> {
+    fn lock(&self) -> MutexGuard<'_, Inner<T>> {
+        self.inner.lock()
+    }
+
+    /// Runs `f` on the state, then drops a finished task's output if the
+    /// `JoinHandle` is gone.
+    fn with<R>(&self, f: impl FnOnce(&mut Inner<T>) -> R) -> R {
+        let mut inner = self.lock();
+        let r = f(&mut inner);
+        if self.detached.load(Ordering::Acquire) {
+            let finished = inner.take_finished();
+            drop(inner);
+            // The output may be anything: dropped without the lock.
+            drop(finished);
+        }
+        r
+    }
+}
+
+impl<T: Send + 'static> AbortTarget for Shared<T> {
+    fn abort(&self) {
+        self.with(Inner::abort);
+    }
+
+    fn is_finished(&self) -> bool {
+        self.with(Inner::is_finished)
+    }
+
+    fn id(&self) -> super::Id {
+        self.id
+    }
 }
 
 impl<T> JoinHandle<T> {
@@ -59,10 +239,7 @@ impl<T> JoinHandle<T> {
         JoinHandle {
             id: task.metadata().record.id,
             blocking: false,
-            inner: Mutex::new(Inner {
-                state: State::Running(task.fallible()),
-                waker: None,
-            }),
+            inner: Mutex::new(Inner::new(State::Running(task.fallible()))),
         }
     }
 
@@ -73,8 +250,17 @@ impl<T> JoinHandle<T> {
         handle
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner<T>> {
-        self.inner.lock()
+    /// Runs `f` on the task's state: the handle's own, or the [`Shared`]
+    /// one once [`abort_handle`](Self::abort_handle) was called (its own
+    /// lock released first: the two are never held together).
+    fn with_inner<R>(&self, f: impl FnOnce(&mut Inner<T>) -> R) -> R {
+        let mut own = self.inner.lock();
+        if let State::Shared(shared) = &own.state {
+            let shared = shared.clone();
+            drop(own);
+            return f(&mut shared.lock());
+        }
+        f(&mut own)
     }
 
     /// The task's [`Id`](super::Id) (what [`task::id()`](super::id)
@@ -107,26 +293,51 @@ impl<T: Send + 'static> JoinHandle<T> {
     /// # });
     /// ```
     pub fn abort(&self) {
-        let mut inner = self.lock();
-        // Anything but a running, unfinished task stays as it is: a second
-        // abort must not drop a pending cancellation (the handle would
-        // resolve before the future is gone) nor a cancelled task's output
-        // (here, under the lock).
-        if !matches!(&inner.state, State::Running(task) if !task.is_finished()) {
-            return;
-        }
-        let State::Running(task) = std::mem::replace(&mut inner.state, State::Done) else {
-            unreachable!("checked above");
+        self.with_inner(Inner::abort);
+    }
+
+    /// An [`AbortHandle`] for this task: it can [`abort`](AbortHandle::abort)
+    /// it from anywhere (it is `Send + Sync + Clone` and not generic over
+    /// the output), with the same effect as [`abort`](Self::abort) — this
+    /// handle then yields a cancelled [`JoinError`]. It keeps working after
+    /// this `JoinHandle` is dropped: a detached task can still be
+    /// cancelled. Dropping it does nothing to the task.
+    ///
+    /// The first call moves the handle's state into a small shared
+    /// allocation; handles that never call it pay nothing. If the task
+    /// finishes after this `JoinHandle` was dropped, its output is dropped
+    /// when an `AbortHandle` next looks at the task
+    /// ([`is_finished`](AbortHandle::is_finished), [`abort`](AbortHandle::abort))
+    /// or when the last one is dropped.
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// let handle = goro::spawn(std::future::pending::<()>());
+    /// let abort = handle.abort_handle();
+    /// std::thread::spawn(move || abort.abort()).join().unwrap();
+    /// assert!(handle.await.unwrap_err().is_cancelled());
+    /// # });
+    /// ```
+    pub fn abort_handle(&self) -> AbortHandle {
+        let mut own = self.inner.lock();
+        let shared = match &own.state {
+            State::Shared(shared) => shared.clone(),
+            _ => {
+                let state = std::mem::replace(&mut own.state, State::Done);
+                let moved = Inner {
+                    state,
+                    waker: own.waker.take(),
+                };
+                let shared = Arc::new(Shared {
+                    id: self.id,
+                    inner: Mutex::new(moved),
+                    detached: AtomicBool::new(false),
+                });
+                own.state = State::Shared(shared.clone());
+                shared
+            }
         };
-        let mut cancel: Pin<Box<dyn Future<Output = Option<T>> + Send>> = Box::pin(task.cancel());
-        // The first poll marks the task cancelled and schedules it so its
-        // future is dropped; the waker of the last `poll` (if any) is told
-        // when that has happened.
-        let waker = inner.waker.clone().unwrap_or_else(|| Waker::noop().clone());
-        inner.state = match cancel.as_mut().poll(&mut Context::from_waker(&waker)) {
-            Poll::Ready(out) => State::Cancelled(out),
-            Poll::Pending => State::Cancelling(cancel),
-        };
+        AbortHandle::new(shared)
     }
 }
 
@@ -135,13 +346,7 @@ impl<T> JoinHandle<T> {
     /// (for owners that will never await the handle, such as a dropped
     /// `JoinSet`).
     pub(crate) fn abort_unobserved(&self) {
-        let mut inner = self.lock();
-        if let State::Running(task) = &inner.state
-            && !task.is_finished()
-        {
-            // Dropping an async-task handle cancels its task.
-            inner.state = State::Done;
-        }
+        self.with_inner(Inner::abort_unobserved);
     }
 
     /// True once the task has finished (completed, panicked, or been
@@ -156,26 +361,7 @@ impl<T> JoinHandle<T> {
     /// # });
     /// ```
     pub fn is_finished(&self) -> bool {
-        let mut inner = self.lock();
-        match &mut inner.state {
-            State::Running(t) => t.is_finished(),
-            State::Cancelling(_) => {
-                // Poll without disturbing the awaiter's registration: a
-                // finished cancellation no longer needs a waker.
-                let waker = inner.waker.clone().unwrap_or_else(|| Waker::noop().clone());
-                let State::Cancelling(cancel) = &mut inner.state else {
-                    unreachable!()
-                };
-                match cancel.as_mut().poll(&mut Context::from_waker(&waker)) {
-                    Poll::Ready(out) => {
-                        inner.state = State::Cancelled(out);
-                        true
-                    }
-                    Poll::Pending => false,
-                }
-            }
-            State::Cancelled(_) | State::Done => true,
-        }
+        self.with_inner(Inner::is_finished)
     }
 }
 
@@ -185,12 +371,20 @@ impl<T> Unpin for JoinHandle<T> {}
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
-        let mut inner = self.lock();
-        if let State::Running(task) = std::mem::replace(&mut inner.state, State::Done) {
-            task.detach();
-        }
-        // A pending cancellation is simply dropped: the task is already
-        // marked cancelled and its future will be dropped without us.
+        // The handle's own state detaches its task when dropped (`Inner`'s
+        // `Drop`). A shared one lives on with the `AbortHandle`s: it only
+        // learns that nobody will take the output or await it any more.
+        let shared = match &self.inner.lock().state {
+            State::Shared(shared) => shared.clone(),
+            _ => return,
+        };
+        shared.detached.store(true, Ordering::Release);
+        let (waker, finished) = {
+            let mut inner = shared.lock();
+            (inner.waker.take(), inner.take_finished())
+        };
+        // Dropped without the lock: the output may be anything.
+        drop((waker, finished));
     }
 }
 
@@ -232,41 +426,8 @@ impl<T> JoinHandle<T> {
     /// waker: it records what its caller waits on itself).
     ///
     /// [`JoinSet`]: super::JoinSet
-    /// [`AbortHandle`]: super::AbortHandle
     pub(crate) fn poll_output(&self, cx: &mut Context<'_>) -> Poll<Result<T, JoinError>> {
-        let mut inner = self.lock();
-        if !inner
-            .waker
-            .as_ref()
-            .is_some_and(|w| w.will_wake(cx.waker()))
-        {
-            inner.waker = Some(cx.waker().clone());
-        }
-        let result = match &mut inner.state {
-            State::Done => Err(JoinError::cancelled()),
-            State::Cancelled(out) => out.take().ok_or_else(JoinError::cancelled),
-            State::Cancelling(cancel) => match cancel.as_mut().poll(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(out) => out.ok_or_else(JoinError::cancelled),
-            },
-            State::Running(task) => {
-                // async-task re-raises a task's panic here
-                // (`propagate_panic`); catch it so it becomes a `JoinError`
-                // instead of unwinding the awaiter.
-                let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    Pin::new(task).poll(cx)
-                }));
-                match polled {
-                    Ok(Poll::Pending) => return Poll::Pending,
-                    Ok(Poll::Ready(Some(v))) => Ok(v),
-                    Ok(Poll::Ready(None)) => Err(JoinError::cancelled()),
-                    Err(payload) => Err(JoinError::panic(payload)),
-                }
-            }
-        };
-        inner.state = State::Done;
-        inner.waker = None;
-        Poll::Ready(result)
+        self.with_inner(|inner| inner.poll_output(cx))
     }
 }
 
