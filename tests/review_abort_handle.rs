@@ -157,7 +157,23 @@ fn awaiting_while_another_thread_aborts_stress() {
         });
         ITER.store(i, Ordering::SeqCst);
         PHASE.store(1, Ordering::SeqCst);
-        match rt.block_on(handle) {
+        let mut handle = handle;
+        let waited = rt.block_on(goro::time::timeout(Duration::from_secs(5), &mut handle));
+        let result = match waited {
+            Ok(r) => r,
+            Err(_) => {
+                let finished = handle.is_finished();
+                let again = std::pin::Pin::new(&mut handle)
+                    .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()));
+                panic!(
+                    "iteration {i}: awaiter not woken in 5s; is_finished={finished}, \
+                     ready on re-poll={}, alive={}",
+                    again.is_ready(),
+                    rt.metrics().num_alive_tasks()
+                );
+            }
+        };
+        match result {
             Ok(output) => {
                 outputs.fetch_add(1, Ordering::SeqCst);
                 drop(output);
@@ -374,4 +390,37 @@ fn runtime_shutdown_with_live_abort_handles() {
         assert!(goro::block_on(h).unwrap_err().is_cancelled());
     }
     drop(aborts);
+}
+
+/// A waker that, when woken, drops the JoinHandle its owner was awaiting
+/// (what an executor does when waking a task it can no longer run: it
+/// drops the task, and with it the awaited handle). `AbortHandle::abort`
+/// wakes the JoinHandle's awaiter (async-task notifies it as it marks the
+/// task cancelled): that must not deadlock against the JoinHandle's drop.
+#[test]
+fn a_waker_that_drops_the_join_handle_when_aborted_does_not_deadlock() {
+    use std::task::{Context, Wake, Waker};
+    let _w = watchdog("waker drops JoinHandle");
+    let rt = runtime(1);
+    struct DropOnWake(Mutex<Option<goro::task::JoinHandle<()>>>);
+    impl Wake for DropOnWake {
+        fn wake(self: Arc<Self>) {
+            self.wake_by_ref();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            let handle = self.0.lock().unwrap().take();
+            drop(handle);
+        }
+    }
+    let handle = rt.spawn(std::future::pending::<()>());
+    let abort = handle.abort_handle();
+    let owner = Arc::new(DropOnWake(Mutex::new(None)));
+    let waker = Waker::from(owner.clone());
+    let mut handle = handle;
+    let polled = std::pin::Pin::new(&mut handle).poll(&mut Context::from_waker(&waker));
+    assert!(polled.is_pending());
+    *owner.0.lock().unwrap() = Some(handle);
+    abort.abort();
+    wait_until("cancelled", || abort.is_finished());
+    assert!(owner.0.lock().unwrap().is_none(), "the awaiter was woken");
 }

@@ -379,10 +379,18 @@ impl<T> Drop for JoinHandle<T> {
             _ => return,
         };
         shared.detached.store(true, Ordering::Release);
-        let (waker, finished) = {
-            let mut inner = shared.lock();
-            (inner.waker.take(), inner.take_finished())
+        // Only if the lock is free: this drop may run inside its critical
+        // section, on this very thread — an `AbortHandle` cancelling the
+        // task makes async-task wake the awaiter at once, and that waker
+        // may drop this handle (an executor dropping a task it will not
+        // run). Whoever holds the lock drops a finished output when it
+        // sees `detached`, else the last `AbortHandle` does; the stale
+        // waker goes with the shared state.
+        let Some(mut inner) = shared.inner.try_lock() else {
+            return;
         };
+        let (waker, finished) = (inner.waker.take(), inner.take_finished());
+        drop(inner);
         // Dropped without the lock: the output may be anything.
         drop((waker, finished));
     }
