@@ -7,6 +7,17 @@
 //! [`AbortHandle`] holds, so aborting works even after the `JoinHandle` is
 //! dropped. Invariant: once a handle's state is `State::Shared` it stays so,
 //! and the shared state is never `State::Shared` itself.
+//!
+//! Wake-ups. Everything that touches the task's async-task handle does so
+//! under the state's lock, so there is one poller of it at a time. The
+//! awaiter (whoever polls the `JoinHandle`) stores its waker in the state
+//! and registers it in the task; the task's worker wakes that registration
+//! when the task completes or its cancelled future is dropped. `abort` and
+//! `is_finished` (from any thread, through an `AbortHandle`) poll a pending
+//! cancellation with a clone of the stored waker, keeping the registration;
+//! if such a poll completes the cancellation, they wake the awaiter
+//! themselves once unlocked, since async-task then skips that wake-up
+//! (see `Inner::poll_cancel_aside`).
 
 use super::abort::{AbortHandle, AbortTarget};
 use crate::scheduler::TaskMeta;
@@ -97,27 +108,39 @@ impl<T> Inner<T> {
 }
 
 impl<T: Send + 'static> Inner<T> {
-    /// See [`JoinHandle::abort`].
-    fn abort(&mut self) {
+    /// See [`JoinHandle::abort`]. The awaiter to wake once the lock is
+    /// released: see [`poll_cancel_aside`](Self::poll_cancel_aside).
+    fn abort(&mut self) -> WakeAfterUnlock {
         // Anything but a running, unfinished task stays as it is: a second
         // abort must not drop a pending cancellation (the handle would
         // resolve before the future is gone) nor a cancelled task's output
         // (here, under the lock).
         if !matches!(&self.state, State::Running(task) if !task.is_finished()) {
-            return;
+            return WakeAfterUnlock(None);
         }
         let State::Running(task) = std::mem::replace(&mut self.state, State::Done) else {
             unreachable!("checked above");
         };
-        let mut cancel: Pin<Box<dyn Future<Output = Option<T>> + Send>> = Box::pin(task.cancel());
         // The first poll marks the task cancelled and schedules it so its
-        // future is dropped; the waker of the last `poll` (if any) is told
-        // when that has happened.
-        let waker = self.waker.clone().unwrap_or_else(|| Waker::noop().clone());
-        self.state = match cancel.as_mut().poll(&mut Context::from_waker(&waker)) {
-            Poll::Ready(out) => State::Cancelled(out),
-            Poll::Pending => State::Cancelling(cancel),
-        };
+        // future is dropped; the awaiter is told when that has happened.
+        self.state = State::Cancelling(Box::pin(task.cancel()));
+        match self.poll_cancel_aside() {
+            Poll::Ready(awaiter) => awaiter,
+            Poll::Pending => WakeAfterUnlock(None),
+        }
+    }
+}
+
+/// An awaiter that must be woken once the state's lock is released (a
+/// waker may drop or poll the very handle whose state it is).
+#[must_use = "wake it after releasing the lock"]
+struct WakeAfterUnlock(Option<Waker>);
+
+impl WakeAfterUnlock {
+    fn wake(self) {
+        if let Some(waker) = self.0 {
+            waker.wake();
+        }
     }
 }
 
@@ -132,25 +155,39 @@ impl<T> Inner<T> {
         }
     }
 
-    /// See [`JoinHandle::is_finished`].
-    fn is_finished(&mut self) -> bool {
-        match &mut self.state {
-            State::Running(t) => t.is_finished(),
-            State::Cancelling(cancel) => {
-                // Poll without disturbing the awaiter's registration: a
-                // finished cancellation no longer needs a waker.
-                let waker = self.waker.clone().unwrap_or_else(|| Waker::noop().clone());
-                match cancel.as_mut().poll(&mut Context::from_waker(&waker)) {
-                    Poll::Ready(out) => {
-                        self.state = State::Cancelled(out);
-                        true
-                    }
-                    Poll::Pending => false,
-                }
-            }
-            State::Cancelled(_) | State::Done => true,
+    /// See [`JoinHandle::is_finished`]; with the awaiter to wake once the
+    /// lock is released (see [`poll_cancel_aside`](Self::poll_cancel_aside)).
+    fn is_finished(&mut self) -> (bool, WakeAfterUnlock) {
+        match &self.state {
+            State::Running(t) => (t.is_finished(), WakeAfterUnlock(None)),
+            State::Cancelling(_) => match self.poll_cancel_aside() {
+                Poll::Ready(awaiter) => (true, awaiter),
+                Poll::Pending => (false, WakeAfterUnlock(None)),
+            },
+            State::Cancelled(_) | State::Done => (true, WakeAfterUnlock(None)),
             State::Shared(_) => unreachable!("a shared state is never shared again"),
         }
+    }
+
+    /// Polls a pending cancellation for someone other than the awaiter
+    /// (`abort`, `is_finished`, on any thread), with the awaiter's waker
+    /// so that async-task keeps it registered. Once it completes, the
+    /// state is `Cancelled` and the awaiter must be woken by the caller.
+    ///
+    /// The awaiter would otherwise never hear of it: async-task takes a
+    /// poller whose waker `will_wake` the registered one for the awaiter
+    /// itself, and so drops the registered waker unwoken — and with it
+    /// the wake-up that the task's completion, or the dropping of its
+    /// future, was about to deliver (a worker sets "completed" first and
+    /// takes the awaiter's waker after).
+    fn poll_cancel_aside(&mut self) -> Poll<WakeAfterUnlock> {
+        let State::Cancelling(cancel) = &mut self.state else {
+            unreachable!("only a pending cancellation is polled aside");
+        };
+        let waker = self.waker.clone().unwrap_or_else(|| Waker::noop().clone());
+        let out = std::task::ready!(cancel.as_mut().poll(&mut Context::from_waker(&waker)));
+        self.state = State::Cancelled(out);
+        Poll::Ready(WakeAfterUnlock(self.waker.clone()))
     }
 
     /// Takes a finished task's output (in its state) out, for the caller
@@ -222,11 +259,13 @@ impl<T> Shared<T> {
 
 impl<T: Send + 'static> AbortTarget for Shared<T> {
     fn abort(&self) {
-        self.with(Inner::abort);
+        self.with(Inner::abort).wake();
     }
 
     fn is_finished(&self) -> bool {
-        self.with(Inner::is_finished)
+        let (finished, awaiter) = self.with(Inner::is_finished);
+        awaiter.wake();
+        finished
     }
 
     fn id(&self) -> super::Id {
@@ -293,7 +332,7 @@ impl<T: Send + 'static> JoinHandle<T> {
     /// # });
     /// ```
     pub fn abort(&self) {
-        self.with_inner(Inner::abort);
+        self.with_inner(Inner::abort).wake();
     }
 
     /// An [`AbortHandle`] for this task: it can [`abort`](AbortHandle::abort)
@@ -361,7 +400,9 @@ impl<T> JoinHandle<T> {
     /// # });
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.with_inner(Inner::is_finished)
+        let (finished, awaiter) = self.with_inner(Inner::is_finished);
+        awaiter.wake();
+        finished
     }
 }
 
