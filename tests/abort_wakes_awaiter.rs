@@ -9,18 +9,20 @@
 //! worker had just marked the task completed and was about to wake it. The
 //! awaiter then slept forever on a handle that was ready.
 //!
-//! The race is made deterministic here: the task is aborted while it is
-//! being polled, then returns an output whose drop (async-task drops the
-//! output of a cancelled task between marking it completed and taking the
-//! awaiter's waker) holds the worker inside that window while the test
-//! calls `is_finished`.
+//! The first two tests make the race deterministic: the task is aborted
+//! while it is being polled, then returns an output whose drop
+//! (async-task drops the output of a cancelled task between marking it
+//! completed and taking the awaiter's waker) holds the worker inside that
+//! window while the test calls `is_finished`. The third races `abort`
+//! against the task's completion many times; its window cannot be held
+//! open, so it is a stress test.
 
 mod support;
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
@@ -190,4 +192,87 @@ fn join_set_abort_handle_is_finished_completing_a_cancellation_wakes_join_next()
         Poll::Ready(other) => panic!("not a cancellation: ok={:?}", other.map(|r| r.is_ok())),
         Poll::Pending => panic!("woken, but join_next is not ready"),
     }
+}
+
+/// Busy-waits about `n` pause instructions: finer than any sleep.
+fn spin(n: u64) {
+    for _ in 0..n {
+        std::hint::spin_loop();
+    }
+}
+
+/// An abort racing the task's own completion, many times over, with the
+/// awaiter already registered. If the abort's poll finds the task
+/// completed after checking it was not, and before the worker woke the
+/// awaiter, async-task drops that wake-up (the same skip as above): the
+/// awaiter then only returned when its timeout fired. Probabilistic
+/// (the worker's window is a few instructions wide); without the fix it
+/// failed within seconds on a 2-core machine, not on every run.
+#[test]
+fn abort_racing_completion_always_wakes_the_awaiter() {
+    const ROUNDS: u64 = 20_000;
+    const BUDGET: Duration = Duration::from_secs(8);
+    const LOST: Duration = Duration::from_secs(10);
+    let _dog = watchdog(Duration::from_secs(120));
+    let rt = workers(2);
+    let go = Arc::new(AtomicBool::new(false));
+    let registered = Arc::new(AtomicBool::new(false));
+    let (jobs, job_rx) = mpsc::channel::<(goro::task::AbortHandle, u64)>();
+    let (done_tx, done) = mpsc::channel::<()>();
+    let aborter = {
+        let (go, registered) = (go.clone(), registered.clone());
+        std::thread::spawn(move || {
+            for (abort, delay) in job_rx {
+                while !registered.load(Ordering::Acquire) {
+                    std::thread::yield_now();
+                }
+                go.store(true, Ordering::Release);
+                spin(delay);
+                abort.abort();
+                done_tx.send(()).unwrap();
+            }
+        })
+    };
+    let mut random = support::data::Rng(7);
+    let began = Instant::now();
+    let mut rounds = 0;
+    while rounds < ROUNDS && began.elapsed() < BUDGET {
+        rounds += 1;
+        go.store(false, Ordering::Release);
+        registered.store(false, Ordering::Release);
+        // The abort lands after the task's last spin about half the time.
+        let (finish_after, abort_after) = (random.below(96), 150 + random.below(96));
+        let task_go = go.clone();
+        let mut handle = rt.spawn(async move {
+            while !task_go.load(Ordering::Acquire) {
+                std::thread::yield_now();
+            }
+            spin(finish_after);
+        });
+        jobs.send((handle.abort_handle(), abort_after)).unwrap();
+        let round_began = Instant::now();
+        let mut polled = false;
+        let awaited = rt.block_on(goro::time::timeout(
+            LOST,
+            std::future::poll_fn(|cx| {
+                let out = Pin::new(&mut handle).poll(cx);
+                if !polled {
+                    polled = true;
+                    registered.store(true, Ordering::Release);
+                }
+                out
+            }),
+        ));
+        assert!(
+            round_began.elapsed() < LOST,
+            "round {rounds}: the awaiter was only woken by its timeout (lost wake-up)"
+        );
+        if let Err(e) = awaited.expect("checked above") {
+            assert!(e.is_cancelled(), "{e:?}");
+        }
+        done.recv_timeout(PATIENCE).expect("the aborter is stuck");
+    }
+    drop(jobs);
+    aborter.join().unwrap();
+    assert!(rounds > 0);
 }
