@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 static PHASE: AtomicUsize = AtomicUsize::new(0);
 static ITER: AtomicUsize = AtomicUsize::new(0);
 
-const PATIENCE: Duration = Duration::from_secs(60);
+/// A whole test's budget: the 1000-round stress took up to 55 s in a debug build
+/// at nice 19 beside two CPU hogs and a compiler.
+const PATIENCE: Duration = Duration::from_secs(180);
 
 /// Aborts the process if the test is still running after `PATIENCE`.
 struct Watchdog(Arc<AtomicBool>);
