@@ -3,7 +3,8 @@
 //! An `AbortHandle` refers to a task through a type-erased target, so it
 //! is not generic over the task's output and can be stored anywhere. The
 //! target decides what aborting means (for a [`JoinSet`] entry: abort the
-//! task and tell the set, so `join_next` reports the cancellation).
+//! task and tell the set, so `join_next` reports the cancellation; for a
+//! `JoinHandle`'s shared state: abort as `JoinHandle::abort` does).
 //!
 //! [`JoinSet`]: super::JoinSet
 
@@ -18,8 +19,9 @@ pub(crate) trait AbortTarget: Send + Sync {
 }
 
 /// Cancels a task from anywhere, without owning its output — what
-/// [`JoinSet::spawn`](super::JoinSet::spawn) returns. Cloning is cheap;
-/// dropping it does nothing to the task.
+/// [`JoinSet::spawn`](super::JoinSet::spawn) and
+/// [`JoinHandle::abort_handle`](super::JoinHandle::abort_handle) return.
+/// Cloning is cheap; dropping it does nothing to the task.
 ///
 /// ```
 /// # goro::block_on(async {

@@ -1,11 +1,33 @@
 //! [`JoinHandle`] and [`JoinError`]: awaiting a spawned task's result.
+//!
+//! A handle keeps its task's state (the async-task handle, or a pending
+//! cancellation) in its own mutex: no allocation beyond the task's. The
+//! first [`JoinHandle::abort_handle`] moves that state into an
+//! [`Arc`]-shared [`Shared`], which the handle then forwards to and every
+//! [`AbortHandle`] holds, so aborting works even after the `JoinHandle` is
+//! dropped. Invariant: once a handle's state is `State::Shared` it stays so,
+//! and the shared state is never `State::Shared` itself.
+//!
+//! Wake-ups. Everything that touches the task's async-task handle does so
+//! under the state's lock, so there is one poller of it at a time. The
+//! awaiter (whoever polls the `JoinHandle`) stores its waker in the state
+//! and registers it in the task; the task's worker wakes that registration
+//! when the task completes or its cancelled future is dropped. `abort` and
+//! `is_finished` (from any thread, through an `AbortHandle`) poll a pending
+//! cancellation with a clone of the stored waker, keeping the registration;
+//! if such a poll completes the cancellation, they wake the awaiter
+//! themselves once unlocked, since async-task then skips that wake-up
+//! (see `Inner::poll_cancel_aside`).
 
+use super::abort::{AbortHandle, AbortTarget};
 use crate::scheduler::TaskMeta;
 use crate::sync::{Mutex, MutexGuard};
 use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Waker};
 
 /// An owned permission to await a spawned task's output.
@@ -30,6 +52,7 @@ pub struct JoinHandle<T> {
 }
 
 /// The output still to be collected, and the waker of the last poll.
+/// Dropping it detaches a task still running.
 struct Inner<T> {
     state: State<T>,
     /// Who awaits the handle (kept so `abort` can hand the cancellation's
@@ -52,6 +75,202 @@ enum State<T> {
     Cancelled(Option<T>),
     /// The result was taken (or the handle is being dropped).
     Done,
+    /// [`JoinHandle::abort_handle`] moved the state into a [`Shared`]
+    /// (a handle's own state only; see the module docs).
+    Shared(Arc<Shared<T>>),
+}
+
+/// A handle's state once it has [`AbortHandle`]s: what they and the
+/// `JoinHandle` share.
+struct Shared<T> {
+    id: super::Id,
+    inner: Mutex<Inner<T>>,
+    /// The `JoinHandle` was dropped: nobody will take the output, so a
+    /// finished task's output is dropped as soon as an [`AbortHandle`]
+    /// sees it (else when the last one is dropped).
+    detached: AtomicBool,
+}
+
+impl<T> Drop for Inner<T> {
+    fn drop(&mut self) {
+        if let State::Running(task) = std::mem::replace(&mut self.state, State::Done) {
+            task.detach();
+        }
+        // A pending cancellation is simply dropped: the task is already
+        // marked cancelled and its future will be dropped without us.
+    }
+}
+
+impl<T> Inner<T> {
+    fn new(state: State<T>) -> Inner<T> {
+        Inner { state, waker: None }
+    }
+}
+
+impl<T: Send + 'static> Inner<T> {
+    /// See [`JoinHandle::abort`]. The awaiter to wake once the lock is
+    /// released: see [`poll_cancel_aside`](Self::poll_cancel_aside).
+    fn abort(&mut self) -> WakeAfterUnlock {
+        // Anything but a running, unfinished task stays as it is: a second
+        // abort must not drop a pending cancellation (the handle would
+        // resolve before the future is gone) nor a cancelled task's output
+        // (here, under the lock).
+        if !matches!(&self.state, State::Running(task) if !task.is_finished()) {
+            return WakeAfterUnlock(None);
+        }
+        let State::Running(task) = std::mem::replace(&mut self.state, State::Done) else {
+            unreachable!("checked above");
+        };
+        // The first poll marks the task cancelled and schedules it so its
+        // future is dropped; the awaiter is told when that has happened.
+        self.state = State::Cancelling(Box::pin(task.cancel()));
+        match self.poll_cancel_aside() {
+            Poll::Ready(awaiter) => awaiter,
+            Poll::Pending => WakeAfterUnlock(None),
+        }
+    }
+}
+
+/// An awaiter that must be woken once the state's lock is released (a
+/// waker may drop or poll the very handle whose state it is).
+#[must_use = "wake it after releasing the lock"]
+struct WakeAfterUnlock(Option<Waker>);
+
+impl WakeAfterUnlock {
+    fn wake(self) {
+        if let Some(waker) = self.0 {
+            waker.wake();
+        }
+    }
+}
+
+impl<T> Inner<T> {
+    /// See [`JoinHandle::abort_unobserved`].
+    fn abort_unobserved(&mut self) {
+        if let State::Running(task) = &self.state
+            && !task.is_finished()
+        {
+            // Dropping an async-task handle cancels its task.
+            self.state = State::Done;
+        }
+    }
+
+    /// See [`JoinHandle::is_finished`]; with the awaiter to wake once the
+    /// lock is released (see [`poll_cancel_aside`](Self::poll_cancel_aside)).
+    fn is_finished(&mut self) -> (bool, WakeAfterUnlock) {
+        match &self.state {
+            State::Running(t) => (t.is_finished(), WakeAfterUnlock(None)),
+            State::Cancelling(_) => match self.poll_cancel_aside() {
+                Poll::Ready(awaiter) => (true, awaiter),
+                Poll::Pending => (false, WakeAfterUnlock(None)),
+            },
+            State::Cancelled(_) | State::Done => (true, WakeAfterUnlock(None)),
+            State::Shared(_) => unreachable!("a shared state is never shared again"),
+        }
+    }
+
+    /// Polls a pending cancellation for someone other than the awaiter
+    /// (`abort`, `is_finished`, on any thread), with the awaiter's waker
+    /// so that async-task keeps it registered. Once it completes, the
+    /// state is `Cancelled` and the awaiter must be woken by the caller.
+    ///
+    /// The awaiter would otherwise never hear of it: async-task takes a
+    /// poller whose waker `will_wake` the registered one for the awaiter
+    /// itself, and so drops the registered waker unwoken — and with it
+    /// the wake-up that the task's completion, or the dropping of its
+    /// future, was about to deliver (a worker sets "completed" first and
+    /// takes the awaiter's waker after).
+    fn poll_cancel_aside(&mut self) -> Poll<WakeAfterUnlock> {
+        let State::Cancelling(cancel) = &mut self.state else {
+            unreachable!("only a pending cancellation is polled aside");
+        };
+        let waker = self.waker.clone().unwrap_or_else(|| Waker::noop().clone());
+        let out = std::task::ready!(cancel.as_mut().poll(&mut Context::from_waker(&waker)));
+        self.state = State::Cancelled(out);
+        Poll::Ready(WakeAfterUnlock(self.waker.clone()))
+    }
+
+    /// Takes a finished task's output (in its state) out, for the caller
+    /// to drop after unlocking: nobody will take it. Dropping a finished
+    /// task's handle drops its output.
+    #[must_use = "drop it after releasing the lock"]
+    fn take_finished(&mut self) -> Option<State<T>> {
+        let finished = match &self.state {
+            State::Running(t) => t.is_finished(),
+            State::Cancelled(_) => true,
+            State::Cancelling(_) | State::Done | State::Shared(_) => false,
+        };
+        finished.then(|| std::mem::replace(&mut self.state, State::Done))
+    }
+
+    /// See [`JoinHandle::poll_output`].
+    fn poll_output(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, JoinError>> {
+        if !self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            self.waker = Some(cx.waker().clone());
+        }
+        let result = match &mut self.state {
+            State::Done => Err(JoinError::cancelled()),
+            State::Cancelled(out) => out.take().ok_or_else(JoinError::cancelled),
+            State::Cancelling(cancel) => match cancel.as_mut().poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(out) => out.ok_or_else(JoinError::cancelled),
+            },
+            State::Running(task) => {
+                // async-task re-raises a task's panic here
+                // (`propagate_panic`); catch it so it becomes a `JoinError`
+                // instead of unwinding the awaiter.
+                let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    Pin::new(task).poll(cx)
+                }));
+                match polled {
+                    Ok(Poll::Pending) => return Poll::Pending,
+                    Ok(Poll::Ready(Some(v))) => Ok(v),
+                    Ok(Poll::Ready(None)) => Err(JoinError::cancelled()),
+                    Err(payload) => Err(JoinError::panic(payload)),
+                }
+            }
+            State::Shared(_) => unreachable!("a shared state is never shared again"),
+        };
+        self.state = State::Done;
+        self.waker = None;
+        Poll::Ready(result)
+    }
+}
+
+impl<T> Shared<T> {
+    fn lock(&self) -> MutexGuard<'_, Inner<T>> {
+        self.inner.lock()
+    }
+
+    /// Runs `f` on the state, then drops a finished task's output if the
+    /// `JoinHandle` is gone.
+    fn with<R>(&self, f: impl FnOnce(&mut Inner<T>) -> R) -> R {
+        let mut inner = self.lock();
+        let r = f(&mut inner);
+        if self.detached.load(Ordering::Acquire) {
+            let finished = inner.take_finished();
+            drop(inner);
+            // The output may be anything: dropped without the lock.
+            drop(finished);
+        }
+        r
+    }
+}
+
+impl<T: Send + 'static> AbortTarget for Shared<T> {
+    fn abort(&self) {
+        self.with(Inner::abort).wake();
+    }
+
+    fn is_finished(&self) -> bool {
+        let (finished, awaiter) = self.with(Inner::is_finished);
+        awaiter.wake();
+        finished
+    }
+
+    fn id(&self) -> super::Id {
+        self.id
+    }
 }
 
 impl<T> JoinHandle<T> {
@@ -59,10 +278,7 @@ impl<T> JoinHandle<T> {
         JoinHandle {
             id: task.metadata().record.id,
             blocking: false,
-            inner: Mutex::new(Inner {
-                state: State::Running(task.fallible()),
-                waker: None,
-            }),
+            inner: Mutex::new(Inner::new(State::Running(task.fallible()))),
         }
     }
 
@@ -73,8 +289,17 @@ impl<T> JoinHandle<T> {
         handle
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner<T>> {
-        self.inner.lock()
+    /// Runs `f` on the task's state: the handle's own, or the [`Shared`]
+    /// one once [`abort_handle`](Self::abort_handle) was called (its own
+    /// lock released first: the two are never held together).
+    fn with_inner<R>(&self, f: impl FnOnce(&mut Inner<T>) -> R) -> R {
+        let mut own = self.inner.lock();
+        if let State::Shared(shared) = &own.state {
+            let shared = shared.clone();
+            drop(own);
+            return f(&mut shared.lock());
+        }
+        f(&mut own)
     }
 
     /// The task's [`Id`](super::Id) (what [`task::id()`](super::id)
@@ -107,26 +332,51 @@ impl<T: Send + 'static> JoinHandle<T> {
     /// # });
     /// ```
     pub fn abort(&self) {
-        let mut inner = self.lock();
-        // Anything but a running, unfinished task stays as it is: a second
-        // abort must not drop a pending cancellation (the handle would
-        // resolve before the future is gone) nor a cancelled task's output
-        // (here, under the lock).
-        if !matches!(&inner.state, State::Running(task) if !task.is_finished()) {
-            return;
-        }
-        let State::Running(task) = std::mem::replace(&mut inner.state, State::Done) else {
-            unreachable!("checked above");
+        self.with_inner(Inner::abort).wake();
+    }
+
+    /// An [`AbortHandle`] for this task: it can [`abort`](AbortHandle::abort)
+    /// it from anywhere (it is `Send + Sync + Clone` and not generic over
+    /// the output), with the same effect as [`abort`](Self::abort) — this
+    /// handle then yields a cancelled [`JoinError`]. It keeps working after
+    /// this `JoinHandle` is dropped: a detached task can still be
+    /// cancelled. Dropping it does nothing to the task.
+    ///
+    /// The first call moves the handle's state into a small shared
+    /// allocation; handles that never call it pay nothing. If the task
+    /// finishes after this `JoinHandle` was dropped, its output is dropped
+    /// when an `AbortHandle` next looks at the task
+    /// ([`is_finished`](AbortHandle::is_finished), [`abort`](AbortHandle::abort))
+    /// or when the last one is dropped.
+    ///
+    /// ```
+    /// # goro::block_on(async {
+    /// let handle = goro::spawn(std::future::pending::<()>());
+    /// let abort = handle.abort_handle();
+    /// std::thread::spawn(move || abort.abort()).join().unwrap();
+    /// assert!(handle.await.unwrap_err().is_cancelled());
+    /// # });
+    /// ```
+    pub fn abort_handle(&self) -> AbortHandle {
+        let mut own = self.inner.lock();
+        let shared = match &own.state {
+            State::Shared(shared) => shared.clone(),
+            _ => {
+                let state = std::mem::replace(&mut own.state, State::Done);
+                let moved = Inner {
+                    state,
+                    waker: own.waker.take(),
+                };
+                let shared = Arc::new(Shared {
+                    id: self.id,
+                    inner: Mutex::new(moved),
+                    detached: AtomicBool::new(false),
+                });
+                own.state = State::Shared(shared.clone());
+                shared
+            }
         };
-        let mut cancel: Pin<Box<dyn Future<Output = Option<T>> + Send>> = Box::pin(task.cancel());
-        // The first poll marks the task cancelled and schedules it so its
-        // future is dropped; the waker of the last `poll` (if any) is told
-        // when that has happened.
-        let waker = inner.waker.clone().unwrap_or_else(|| Waker::noop().clone());
-        inner.state = match cancel.as_mut().poll(&mut Context::from_waker(&waker)) {
-            Poll::Ready(out) => State::Cancelled(out),
-            Poll::Pending => State::Cancelling(cancel),
-        };
+        AbortHandle::new(shared)
     }
 }
 
@@ -135,13 +385,7 @@ impl<T> JoinHandle<T> {
     /// (for owners that will never await the handle, such as a dropped
     /// `JoinSet`).
     pub(crate) fn abort_unobserved(&self) {
-        let mut inner = self.lock();
-        if let State::Running(task) = &inner.state
-            && !task.is_finished()
-        {
-            // Dropping an async-task handle cancels its task.
-            inner.state = State::Done;
-        }
+        self.with_inner(Inner::abort_unobserved);
     }
 
     /// True once the task has finished (completed, panicked, or been
@@ -156,26 +400,9 @@ impl<T> JoinHandle<T> {
     /// # });
     /// ```
     pub fn is_finished(&self) -> bool {
-        let mut inner = self.lock();
-        match &mut inner.state {
-            State::Running(t) => t.is_finished(),
-            State::Cancelling(_) => {
-                // Poll without disturbing the awaiter's registration: a
-                // finished cancellation no longer needs a waker.
-                let waker = inner.waker.clone().unwrap_or_else(|| Waker::noop().clone());
-                let State::Cancelling(cancel) = &mut inner.state else {
-                    unreachable!()
-                };
-                match cancel.as_mut().poll(&mut Context::from_waker(&waker)) {
-                    Poll::Ready(out) => {
-                        inner.state = State::Cancelled(out);
-                        true
-                    }
-                    Poll::Pending => false,
-                }
-            }
-            State::Cancelled(_) | State::Done => true,
-        }
+        let (finished, awaiter) = self.with_inner(Inner::is_finished);
+        awaiter.wake();
+        finished
     }
 }
 
@@ -185,12 +412,28 @@ impl<T> Unpin for JoinHandle<T> {}
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
-        let mut inner = self.lock();
-        if let State::Running(task) = std::mem::replace(&mut inner.state, State::Done) {
-            task.detach();
-        }
-        // A pending cancellation is simply dropped: the task is already
-        // marked cancelled and its future will be dropped without us.
+        // The handle's own state detaches its task when dropped (`Inner`'s
+        // `Drop`). A shared one lives on with the `AbortHandle`s: it only
+        // learns that nobody will take the output or await it any more.
+        let shared = match &self.inner.lock().state {
+            State::Shared(shared) => shared.clone(),
+            _ => return,
+        };
+        shared.detached.store(true, Ordering::Release);
+        // Only if the lock is free: this drop may run inside its critical
+        // section, on this very thread — an `AbortHandle` cancelling the
+        // task makes async-task wake the awaiter at once, and that waker
+        // may drop this handle (an executor dropping a task it will not
+        // run). Whoever holds the lock drops a finished output when it
+        // sees `detached`, else the last `AbortHandle` does; the stale
+        // waker goes with the shared state.
+        let Some(mut inner) = shared.inner.try_lock() else {
+            return;
+        };
+        let (waker, finished) = (inner.waker.take(), inner.take_finished());
+        drop(inner);
+        // Dropped without the lock: the output may be anything.
+        drop((waker, finished));
     }
 }
 
@@ -232,41 +475,8 @@ impl<T> JoinHandle<T> {
     /// waker: it records what its caller waits on itself).
     ///
     /// [`JoinSet`]: super::JoinSet
-    /// [`AbortHandle`]: super::AbortHandle
     pub(crate) fn poll_output(&self, cx: &mut Context<'_>) -> Poll<Result<T, JoinError>> {
-        let mut inner = self.lock();
-        if !inner
-            .waker
-            .as_ref()
-            .is_some_and(|w| w.will_wake(cx.waker()))
-        {
-            inner.waker = Some(cx.waker().clone());
-        }
-        let result = match &mut inner.state {
-            State::Done => Err(JoinError::cancelled()),
-            State::Cancelled(out) => out.take().ok_or_else(JoinError::cancelled),
-            State::Cancelling(cancel) => match cancel.as_mut().poll(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(out) => out.ok_or_else(JoinError::cancelled),
-            },
-            State::Running(task) => {
-                // async-task re-raises a task's panic here
-                // (`propagate_panic`); catch it so it becomes a `JoinError`
-                // instead of unwinding the awaiter.
-                let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    Pin::new(task).poll(cx)
-                }));
-                match polled {
-                    Ok(Poll::Pending) => return Poll::Pending,
-                    Ok(Poll::Ready(Some(v))) => Ok(v),
-                    Ok(Poll::Ready(None)) => Err(JoinError::cancelled()),
-                    Err(payload) => Err(JoinError::panic(payload)),
-                }
-            }
-        };
-        inner.state = State::Done;
-        inner.waker = None;
-        Poll::Ready(result)
+        self.with_inner(|inner| inner.poll_output(cx))
     }
 }
 
