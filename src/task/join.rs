@@ -73,6 +73,8 @@ enum State<T> {
     Cancelling(Pin<Box<dyn Future<Output = Option<T>> + Send>>),
     /// The cancellation completed before anyone awaited the handle.
     Cancelled(Option<T>),
+    /// `abort` found the task had just panicked (its error is kept).
+    Panicked(Option<JoinError>),
     /// The result was taken (or the handle is being dropped).
     Done,
     /// [`JoinHandle::abort_handle`] moved the state into a [`Shared`]
@@ -118,6 +120,29 @@ impl<T: Send + 'static> Inner<T> {
         if !matches!(&self.state, State::Running(task) if !task.is_finished()) {
             return WakeAfterUnlock(None);
         }
+        // Cancelling wakes the awaiter registered in the task at once, on
+        // this thread and under the lock (async-task's `set_canceled`); a
+        // waker that looks at this task again would deadlock. So a no-op
+        // waker takes the awaiter's place first, and the awaiter is woken
+        // once the lock is released.
+        let State::Running(task) = &mut self.state else {
+            unreachable!("checked above");
+        };
+        let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            Pin::new(task).poll(&mut Context::from_waker(Waker::noop()))
+        }));
+        match polled {
+            Ok(Poll::Pending) => {}
+            // It finished meanwhile: it keeps its output (or panic).
+            Ok(Poll::Ready(out)) => {
+                self.state = State::Cancelled(out);
+                return WakeAfterUnlock(self.waker.clone());
+            }
+            Err(payload) => {
+                self.state = State::Panicked(Some(JoinError::panic(payload)));
+                return WakeAfterUnlock(self.waker.clone());
+            }
+        }
         let State::Running(task) = std::mem::replace(&mut self.state, State::Done) else {
             unreachable!("checked above");
         };
@@ -126,7 +151,7 @@ impl<T: Send + 'static> Inner<T> {
         self.state = State::Cancelling(Box::pin(task.cancel()));
         match self.poll_cancel_aside() {
             Poll::Ready(awaiter) => awaiter,
-            Poll::Pending => WakeAfterUnlock(None),
+            Poll::Pending => WakeAfterUnlock(self.waker.clone()),
         }
     }
 }
@@ -164,7 +189,7 @@ impl<T> Inner<T> {
                 Poll::Ready(awaiter) => (true, awaiter),
                 Poll::Pending => (false, WakeAfterUnlock(None)),
             },
-            State::Cancelled(_) | State::Done => (true, WakeAfterUnlock(None)),
+            State::Cancelled(_) | State::Panicked(_) | State::Done => (true, WakeAfterUnlock(None)),
             State::Shared(_) => unreachable!("a shared state is never shared again"),
         }
     }
@@ -197,7 +222,7 @@ impl<T> Inner<T> {
     fn take_finished(&mut self) -> Option<State<T>> {
         let finished = match &self.state {
             State::Running(t) => t.is_finished(),
-            State::Cancelled(_) => true,
+            State::Cancelled(_) | State::Panicked(_) => true,
             State::Cancelling(_) | State::Done | State::Shared(_) => false,
         };
         finished.then(|| std::mem::replace(&mut self.state, State::Done))
@@ -211,6 +236,7 @@ impl<T> Inner<T> {
         let result = match &mut self.state {
             State::Done => Err(JoinError::cancelled()),
             State::Cancelled(out) => out.take().ok_or_else(JoinError::cancelled),
+            State::Panicked(err) => Err(err.take().unwrap_or_else(JoinError::cancelled)),
             State::Cancelling(cancel) => match cancel.as_mut().poll(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(out) => out.ok_or_else(JoinError::cancelled),
