@@ -4,7 +4,7 @@
 //! Linux keeps a process's open files in one table that it grows by
 //! doubling (to 256, 512, 1024, … slots) when a new descriptor does not
 //! fit. While more than one thread shares the table, every growth waits
-//! for an RCU grace period — 5–20 ms on a small VM — inside the `accept`,
+//! for an RCU grace period — 5–35 ms measured on a 2-core VM — inside the `accept`,
 //! `socket` or `open` that needed the room. In a runtime that thread is a
 //! worker, so a server taking a burst of connections would stall its
 //! worker at the 256th, 512th, 1024th… descriptor, and sysmon would hand
@@ -16,7 +16,8 @@
 //! last reserved number and closes the copy, which leaves the table at
 //! that size (Linux never shrinks it). The first runtime does it before it
 //! spawns a thread, so in a program that builds its runtime from `main`
-//! the table is still private and the growth costs no grace period at all.
+//! the table is still private and the growth costs no grace period at all
+//! (if other threads exist already, it costs one, once, at build).
 //! It costs 8 bytes of kernel memory per slot (64 KiB for 8192).
 //!
 //! Invariants: it runs at most once per process; it never leaves a
