@@ -104,28 +104,6 @@ fn a_second_abort_still_waits_for_the_future_to_be_dropped() {
     );
 }
 
-/// The same without `abort_handle`: two `JoinHandle::abort` calls.
-#[test]
-fn joinhandle_abort_twice_still_waits_for_the_future_to_be_dropped() {
-    let _w = watchdog("abort twice");
-    let rt = runtime(2);
-    let future_drops = Arc::new(AtomicUsize::new(0));
-    let (started_tx, started) = mpsc::channel();
-    let guard = Counted(future_drops.clone());
-    let handle = rt.spawn(async move {
-        let _guard = guard;
-        started_tx.send(()).unwrap();
-        std::thread::sleep(Duration::from_millis(300));
-        std::future::pending::<()>().await;
-    });
-    started.recv_timeout(PATIENCE).unwrap();
-    handle.abort();
-    handle.abort();
-    assert!(!handle.is_finished(), "the future is still being polled");
-    assert!(rt.block_on(handle).unwrap_err().is_cancelled());
-    assert_eq!(future_drops.load(Ordering::SeqCst), 1);
-}
-
 /// Awaiting a JoinHandle while another thread aborts through its
 /// AbortHandle: the awaiter must always be woken, each future and output
 /// dropped exactly once.
