@@ -128,18 +128,15 @@ impl<T: Send + 'static> Inner<T> {
         let State::Running(task) = &mut self.state else {
             unreachable!("checked above");
         };
-        let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            Pin::new(task).poll(&mut Context::from_waker(Waker::noop()))
-        }));
-        match polled {
-            Ok(Poll::Pending) => {}
+        match poll_task(task, &mut Context::from_waker(Waker::noop())) {
+            Poll::Pending => {}
             // It finished meanwhile: it keeps its output (or panic).
-            Ok(Poll::Ready(out)) => {
+            Poll::Ready(Ok(out)) => {
                 self.state = State::Cancelled(out);
                 return WakeAfterUnlock(self.waker.clone());
             }
-            Err(payload) => {
-                self.state = State::Panicked(Some(JoinError::panic(payload)));
+            Poll::Ready(Err(panic)) => {
+                self.state = State::Panicked(Some(panic));
                 return WakeAfterUnlock(self.waker.clone());
             }
         }
@@ -153,6 +150,20 @@ impl<T: Send + 'static> Inner<T> {
             Poll::Ready(awaiter) => awaiter,
             Poll::Pending => WakeAfterUnlock(self.waker.clone()),
         }
+    }
+}
+
+/// Polls the task for its output (`None`: cancelled). async-task re-raises
+/// a task's panic here (`propagate_panic`); it is caught and returned as a
+/// [`JoinError`] instead of unwinding the poller.
+fn poll_task<T>(
+    task: &mut async_task::FallibleTask<T, TaskMeta>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<Option<T>, JoinError>> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Pin::new(task).poll(cx))) {
+        Ok(Poll::Pending) => Poll::Pending,
+        Ok(Poll::Ready(out)) => Poll::Ready(Ok(out)),
+        Err(payload) => Poll::Ready(Err(JoinError::panic(payload))),
     }
 }
 
@@ -241,20 +252,12 @@ impl<T> Inner<T> {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(out) => out.ok_or_else(JoinError::cancelled),
             },
-            State::Running(task) => {
-                // async-task re-raises a task's panic here
-                // (`propagate_panic`); catch it so it becomes a `JoinError`
-                // instead of unwinding the awaiter.
-                let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    Pin::new(task).poll(cx)
-                }));
-                match polled {
-                    Ok(Poll::Pending) => return Poll::Pending,
-                    Ok(Poll::Ready(Some(v))) => Ok(v),
-                    Ok(Poll::Ready(None)) => Err(JoinError::cancelled()),
-                    Err(payload) => Err(JoinError::panic(payload)),
-                }
-            }
+            State::Running(task) => match poll_task(task, cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(Some(v))) => Ok(v),
+                Poll::Ready(Ok(None)) => Err(JoinError::cancelled()),
+                Poll::Ready(Err(panic)) => Err(panic),
+            },
             State::Shared(_) => unreachable!("a shared state is never shared again"),
         };
         self.state = State::Done;
