@@ -166,6 +166,7 @@ pub(crate) fn run(shared: Arc<Shared>, m: Arc<Machine>) {
         batch_buf: RefCell::new(Vec::new()),
         lifo_streak: Cell::new(0),
         handed_off: Cell::new(false),
+        owes_netpoll: Cell::new(false),
     };
     let guard = context::set_worker(&ctx);
     schedule_loop(&ctx);
@@ -214,6 +215,7 @@ fn schedule_loop(ctx: &WorkerContext) {
                     // `resetspinning`).
                     shared.wakep();
                 }
+                ctx.owes_netpoll.set(false);
                 let kept = run_task(m, p, task);
                 // Not kept: handed off while the poll was stuck, or given
                 // away by `block_in_place`. The word no longer names this
