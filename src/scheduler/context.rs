@@ -43,7 +43,7 @@ pub(crate) struct WorkerContext {
     /// woke no M, because this M, holding its P with nothing queued, would
     /// poll as soon as the poll returned. Queuing a task on the P later in
     /// the same poll breaks that promise: the queuing wakes an M instead
-    /// (ready.rs). Cleared before every poll.
+    /// (ready.rs). Cleared before every poll and when the M releases its P.
     pub(crate) owes_netpoll: Cell<bool>,
 }
 

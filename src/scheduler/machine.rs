@@ -414,6 +414,8 @@ fn release_p(ctx: &WorkerContext, p: &Processor) {
     let shared = &*ctx.shared;
     let m = &ctx.machine;
     let was_spinning = m.spinning.swap(false, Ordering::Relaxed);
+    // Going idle: polling is up to the idle Ms now (`idle_wait`).
+    ctx.owes_netpoll.set(false);
     {
         let mut lists = shared.idle.lock();
         if p.owner.transfer(Some(m.id), None) {
