@@ -7,7 +7,8 @@
 //! and was refilled only by goro's workers, `block_on` and the blocking
 //! pool. On any other thread — a plain thread driving a goro socket with
 //! `futures::executor::block_on`, another runtime's worker, a
-//! `spawn_blocking` closure running a nested executor — the 129th ready
+//! `spawn_blocking` or `block_in_place` closure running a nested executor
+//! — the 129th ready
 //! operation found it empty, and from then on every ready operation woke
 //! its task and returned `Pending`, for good: the future spun without
 //! completing. Each check runs on its own thread, bounded, so that
@@ -71,6 +72,20 @@ fn a_foreign_executor_after_block_on_on_the_same_thread_completes() {
             }
         });
         futures::executor::block_on(read_ready_bytes())
+    });
+    assert_eq!(n, OPS);
+}
+
+#[test]
+fn a_nested_executor_in_block_in_place_completes() {
+    let n = within(LIMIT, || {
+        goro::block_on(async {
+            goro::spawn(async {
+                goro::task::block_in_place(|| futures::executor::block_on(read_ready_bytes()))
+            })
+            .await
+            .unwrap()
+        })
     });
     assert_eq!(n, OPS);
 }

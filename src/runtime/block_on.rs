@@ -34,13 +34,7 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
     // Each poll below is budgeted like a task's; put back what the thread
     // had (unconstrained, or the calling task's budget) when done, or a
     // later foreign executor on this thread would find it spent.
-    struct PutBack(u32);
-    impl Drop for PutBack {
-        fn drop(&mut self) {
-            crate::scheduler::budget::set(self.0);
-        }
-    }
-    let _budget = PutBack(crate::scheduler::budget::get());
+    let _budget = crate::scheduler::budget::PutBack::new();
     loop {
         crate::scheduler::budget::reset();
         if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {

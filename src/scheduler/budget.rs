@@ -11,8 +11,8 @@
 //!
 //! Invariant: only goro's own polls are budgeted. A thread starts
 //! *unconstrained* and stays so until goro polls a task on it; `block_on`
-//! puts back the budget it found when it returns, and the blocking pool
-//! runs its closures unconstrained. A thread goro never refills — one
+//! puts back the budget it found when it returns, and `block_in_place`
+//! and the blocking pool run their closures unconstrained. A thread goro never refills — one
 //! driving goro's futures with another executor, or a nested executor in
 //! a `spawn_blocking` closure — would otherwise run dry after
 //! [`BUDGET`] ready operations, and every ready operation from then on
@@ -51,6 +51,24 @@ pub(crate) fn get() -> u32 {
 /// Sets this thread's budget (a value [`get`] returned).
 pub(crate) fn set(n: u32) {
     let _ = LEFT.try_with(|l| l.set(n));
+}
+
+/// Puts this thread's budget back, when dropped, as it was when made
+/// (around `block_on` and `block_in_place`, which change it meanwhile).
+#[derive(Debug)]
+pub(crate) struct PutBack(u32);
+
+impl PutBack {
+    /// Remembers this thread's budget.
+    pub(crate) fn new() -> PutBack {
+        PutBack(get())
+    }
+}
+
+impl Drop for PutBack {
+    fn drop(&mut self) {
+        set(self.0);
+    }
 }
 
 /// Spends one unit. When the budget is exhausted, wakes the task and
