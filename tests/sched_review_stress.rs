@@ -164,7 +164,7 @@ fn wakes_survive_handoffs_and_block_in_place() {
                         goro::time::sleep(Duration::from_micros(rng.below(1500))).await;
                         let flag = Arc::new(Flag::default());
                         let wait = flag.wait();
-                        let child = goro::spawn(async move { wait.await });
+                        let child = goro::spawn(wait);
                         flag.set();
                         child.await.unwrap();
                         progress.fetch_add(1, Ordering::Relaxed);
@@ -182,7 +182,7 @@ fn wakes_survive_handoffs_and_block_in_place() {
                     for _ in 0..60 {
                         let flag = Arc::new(Flag::default());
                         let wait = flag.wait();
-                        let child = goro::spawn(async move { wait.await });
+                        let child = goro::spawn(wait);
                         goro::task::block_in_place(|| {
                             std::thread::sleep(Duration::from_micros(300));
                             flag.set();
