@@ -43,7 +43,8 @@ pub(crate) struct WorkerContext {
     /// woke no M, because this M, holding its P with nothing queued, would
     /// poll as soon as the poll returned. Queuing a task on the P later in
     /// the same poll breaks that promise: the queuing wakes an M instead
-    /// (ready.rs). Cleared before every poll and when the M releases its P.
+    /// (ready.rs). Cleared before every poll and when the M releases or
+    /// loses its P.
     pub(crate) owes_netpoll: Cell<bool>,
 }
 

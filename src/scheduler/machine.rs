@@ -468,6 +468,7 @@ fn reacquire(ctx: &WorkerContext, spin: bool) -> bool {
 /// there is one (Go's `exitsyscallfast`), else become a spare.
 fn lost_p(ctx: &WorkerContext) {
     ctx.p.set(None);
+    ctx.owes_netpoll.set(false);
     if ctx.machine.spinning.swap(false, Ordering::Relaxed) {
         // It took the P back spinning just before sysmon handed it away:
         // give up the spinning count with the P, or wakep would believe
