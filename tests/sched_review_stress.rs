@@ -312,6 +312,13 @@ fn drop_mid_churn_drops_every_task() {
             drop(rt);
             stop.store(true, Ordering::SeqCst);
             foreign.join().unwrap();
+            // A worker detached inside a poll (a heavily loaded machine can
+            // hold one past the drop's grace period) drops its task when
+            // the poll returns: allow for it, boundedly.
+            let waited = Instant::now();
+            while alive.load(Ordering::SeqCst) != 0 && waited.elapsed() < LOST {
+                std::thread::sleep(Duration::from_millis(1));
+            }
             assert_eq!(
                 alive.load(Ordering::SeqCst),
                 0,
