@@ -327,3 +327,58 @@ fn drop_mid_churn_drops_every_task() {
         }
     });
 }
+
+/// Foreign threads drive goro sockets with another executor
+/// (`futures::executor::block_on`) in ping-pong with echo tasks, while the
+/// workers go idle between round trips: every read parked off the
+/// runtime's threads is served by an M that takes the poller role.
+#[test]
+fn foreign_executor_ping_pong_is_served() {
+    support::hang::within(Duration::from_secs(120), || {
+        for workers in [1, 2] {
+            let rt = runtime(workers);
+            let threads: Vec<_> = (0..3u64)
+                .map(|t| {
+                    let (a, b) = {
+                        let _enter = rt.enter();
+                        UnixStream::pair().unwrap()
+                    };
+                    rt.spawn(async move {
+                        let mut buf = [0u8; 1];
+                        while b.read_exact(&mut buf).await.is_ok() {
+                            if b.write_all(&buf).await.is_err() {
+                                break;
+                            }
+                        }
+                    });
+                    std::thread::spawn(move || {
+                        let mut rng = Rng(300 + t);
+                        futures::executor::block_on(async {
+                            let mut buf = [0u8; 1];
+                            for r in 0..300u64 {
+                                if rng.below(8) == 0 {
+                                    std::thread::sleep(Duration::from_micros(rng.below(300)));
+                                }
+                                a.write_all(&[r as u8]).await.unwrap();
+                                a.read_exact(&mut buf).await.unwrap();
+                                assert_eq!(buf[0], r as u8);
+                            }
+                        });
+                    })
+                })
+                .collect();
+            let deadline = Instant::now() + LOST;
+            for t in threads {
+                while !t.is_finished() {
+                    assert!(
+                        Instant::now() < deadline,
+                        "{workers} workers: a foreign read was never served ({:?})",
+                        rt.metrics()
+                    );
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                t.join().unwrap();
+            }
+        }
+    });
+}
