@@ -31,6 +31,10 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
     let waker = WAKER.with(Waker::clone);
     let mut cx = Context::from_waker(&waker);
     let mut future = pin!(future);
+    // Each poll below is budgeted like a task's; put back what the thread
+    // had (unconstrained, or the calling task's budget) when done, or a
+    // later foreign executor on this thread would find it spent.
+    let _budget = crate::scheduler::budget::PutBack::new();
     loop {
         crate::scheduler::budget::reset();
         if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {

@@ -194,7 +194,9 @@ impl Pool {
                     _alive: task.waker(),
                 });
                 drop(st);
-                crate::scheduler::budget::reset();
+                // A closure is no cooperative task: goro futures a nested
+                // executor polls in it must never run out of budget.
+                crate::scheduler::budget::unconstrain();
                 let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| task.run()));
                 st = self.lock();
                 let i = st.running.iter().position(|r| std::ptr::eq(r.meta, meta));

@@ -95,5 +95,9 @@ where
     F: FnOnce() -> R,
 {
     crate::scheduler::hand_off_current_p();
+    // `f` blocks outside any goro poll: goro futures that a nested executor
+    // polls in it are not budgeted (they would run dry and spin).
+    let _budget = crate::scheduler::budget::PutBack::new();
+    crate::scheduler::budget::unconstrain();
     f()
 }
