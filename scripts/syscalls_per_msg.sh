@@ -5,7 +5,10 @@
 # epoll load generator pinned to CPU 1. Counts come from `perf stat` on the
 # server's syscall tracepoints over 2 s of steady load, divided by its
 # `sendto` count (one per echoed message). Counts, unlike times, barely
-# move when other work shares the machine.
+# move when other work shares the machine. `timer_start` counts the kernel
+# timers (re)armed in the server's context: on loopback that includes TCP's
+# retransmit timer of the server's socket and the delayed-ACK timer of the
+# client's, whose receive path runs on the sending CPU.
 #
 #   cargo build --release -p goro-bench --bins
 #   scripts/syscalls_per_msg.sh goro|tokio [CONNS] [SIZE]
@@ -36,7 +39,7 @@ taskset -c 1 "$bin/loadgen" --addr "$addr" --conns "$conns" --size "$size" \
     --warmup-ms 500 --measure-ms 3500 >"$dir/loadgen.out" &
 loadgen=$!
 sleep 1
-events=task-clock,context-switches
+events=task-clock,context-switches,timer:timer_start
 for s in recvfrom sendto read write epoll_wait epoll_pwait futex sched_yield; do
     events="$events,syscalls:sys_enter_$s"
 done
