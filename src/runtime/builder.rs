@@ -253,6 +253,11 @@ impl Builder {
     /// queue, and `f` may spawn tasks and wait for them. A panic in `f` is
     /// caught.
     ///
+    /// Without `f`, reports are written to stderr by a thread of goro's
+    /// own, so a stderr that nobody reads (a full pipe) never blocks
+    /// sysmon or a worker; reports that find 64 lines still waiting are
+    /// dropped, and how many is written once stderr catches up.
+    ///
     /// ```
     /// let rt = goro::runtime::Builder::new()
     ///     .on_stall(|r: &goro::runtime::StallReport| {

@@ -35,7 +35,8 @@ impl Tracer {
             return;
         }
         self.next = now + self.period;
-        eprintln!("{}", line(shared, now.duration_since(self.start)));
+        // sysmon must not block on stderr (taskinfo/stderr.rs).
+        crate::taskinfo::stderr::line(line(shared, now.duration_since(self.start)));
     }
 }
 

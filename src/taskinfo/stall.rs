@@ -163,13 +163,15 @@ impl fmt::Debug for StallConfig {
 
 impl StallConfig {
     /// Delivers a report: to the callback (a panic in it is caught, so
-    /// sysmon survives), or to stderr.
+    /// sysmon survives), or to stderr's writer thread (without blocking).
     pub(crate) fn deliver(&self, report: &StallReport) {
         match &self.on_stall {
             Some(cb) => {
                 let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(report)));
             }
-            None => eprintln!("{report}"),
+            // Never `eprintln!` here: on a stderr nobody reads it would
+            // block sysmon (stderr.rs).
+            None => super::stderr::line(report.to_string()),
         }
     }
 }
