@@ -103,7 +103,7 @@ fn child() {
         sleeper.await.unwrap();
         reader.await.unwrap();
         let ticks = start.elapsed();
-        let _ = staller;
+        drop(staller); // detached: it goes on stalling
         (ticks, goro::runtime::Handle::current().metrics().handoffs)
     });
     println!("ticks {} handoffs {handoffs}", ticks.as_millis());
