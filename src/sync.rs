@@ -87,11 +87,6 @@ impl<T> ModelledMutex<T> {
 pub(crate) struct Condvar(std::sync::Condvar);
 
 impl Condvar {
-    /// A new condition variable; `const`, so it can sit in a static.
-    pub(crate) const fn new() -> Self {
-        Condvar(std::sync::Condvar::new())
-    }
-
     /// Releases `guard`, blocks until notified (or woken spuriously) and
     /// re-acquires the lock.
     pub(crate) fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {

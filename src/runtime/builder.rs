@@ -253,8 +253,8 @@ impl Builder {
     /// queue, and `f` may spawn tasks and wait for them. A panic in `f` is
     /// caught.
     ///
-    /// Without `f`, reports are written to stderr by a thread of goro's
-    /// own, so a stderr that nobody reads (a full pipe) never blocks
+    /// Without `f`, reports are written to stderr by a thread of the
+    /// runtime's own (started at the first report), so a stderr that nobody reads (a full pipe) never blocks
     /// sysmon or a worker; reports that find 64 lines still waiting are
     /// dropped, and how many is written once stderr catches up.
     ///
@@ -327,6 +327,7 @@ impl Builder {
                     None => stall::threshold_from_env()?.unwrap_or(Some(stall::DEFAULT_THRESHOLD)),
                 },
                 on_stall: self.on_stall.clone(),
+                stderr: Default::default(),
             },
         };
         let rt = Runtime::start(config)?;

@@ -128,7 +128,7 @@ impl Shared {
         self.poller.shutdown();
         // Stall reports and traces are out (unless stderr takes nothing):
         // a program that exits next still shows them.
-        crate::taskinfo::stderr::flush(STDERR_STUCK);
+        self.config.stall.stderr.close(STDERR_STUCK);
     }
 
     /// Runtime shutdown: nothing may keep waiting on this runtime's sockets

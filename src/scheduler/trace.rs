@@ -36,7 +36,8 @@ impl Tracer {
         }
         self.next = now + self.period;
         // sysmon must not block on stderr (taskinfo/stderr.rs).
-        crate::taskinfo::stderr::line(line(shared, now.duration_since(self.start)));
+        let text = line(shared, now.duration_since(self.start));
+        shared.config.stall.stderr.line(text);
     }
 }
 

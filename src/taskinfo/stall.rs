@@ -141,6 +141,8 @@ pub(crate) struct StallConfig {
     /// `None`: stall detection is off.
     pub(crate) threshold: Option<Duration>,
     pub(crate) on_stall: Option<OnStall>,
+    /// The runtime's stderr writer (reports without `on_stall`, traces).
+    pub(crate) stderr: Arc<super::stderr::Lines>,
 }
 
 impl Default for StallConfig {
@@ -148,6 +150,7 @@ impl Default for StallConfig {
         StallConfig {
             threshold: Some(DEFAULT_THRESHOLD),
             on_stall: None,
+            stderr: Arc::default(),
         }
     }
 }
@@ -171,7 +174,7 @@ impl StallConfig {
             }
             // Never `eprintln!` here: on a stderr nobody reads it would
             // block sysmon (stderr.rs).
-            None => super::stderr::line(report.to_string()),
+            None => self.stderr.line(report.to_string()),
         }
     }
 }
