@@ -126,9 +126,14 @@ impl Shared {
         self.drain();
         self.blocking.wait_threads_exit(wait.deadline);
         self.poller.shutdown();
-        // Stall reports and traces are out (unless stderr takes nothing):
-        // a program that exits next still shows them.
-        self.config.stall.stderr.close(STDERR_STUCK);
+        // Stall reports and traces are out (unless stderr takes nothing,
+        // or the deadline has passed): a program that exits next still
+        // shows them.
+        let stuck = wait.deadline.map_or(STDERR_STUCK, |d| {
+            d.saturating_duration_since(Instant::now())
+                .min(STDERR_STUCK)
+        });
+        self.config.stall.stderr.close(stuck);
     }
 
     /// Runtime shutdown: nothing may keep waiting on this runtime's sockets
