@@ -154,12 +154,40 @@ impl Builder {
         self
     }
 
-    /// Most extra threads started to take over Ps from stuck workers
+    /// Most extra threads (beyond the workers) that sysmon starts to take
+    /// over the Ps of stuck workers, and most that stay alive idle
     /// (default 64).
     ///
+    /// The cap never stops a task that blocks on purpose —
+    /// [`block_in_place`](crate::task::block_in_place), or
+    /// [`Handle::block_on`](crate::runtime::Handle::block_on) on a worker —
+    /// from handing its worker's queue to another thread: like a Go
+    /// syscall, which always releases its P, it starts a thread past the
+    /// cap if no idle one is left (the blocked code may be waiting for a
+    /// task queued behind it, which would otherwise never run). Spare
+    /// threads beyond the cap exit as soon as they are idle; the others
+    /// after [`thread_keep_alive`](Self::thread_keep_alive). With `0`,
+    /// sysmon never hands off a stuck worker's queue.
+    ///
     /// ```
-    /// let rt = goro::runtime::Builder::new().max_spare_threads(8).build().unwrap();
-    /// # drop(rt);
+    /// let rt = goro::runtime::Builder::new()
+    ///     .worker_threads(1)
+    ///     .max_spare_threads(0)
+    ///     .build()
+    ///     .unwrap();
+    /// // Even with no spare threads, the P goes to a new thread while the
+    /// // closure blocks, so the task it waits for runs.
+    /// let got = rt.block_on(async {
+    ///     goro::spawn(async {
+    ///         let (tx, rx) = std::sync::mpsc::channel();
+    ///         // Queued on this worker, behind the task that spawns it.
+    ///         goro::spawn(async move { tx.send(1).unwrap() });
+    ///         goro::task::block_in_place(|| rx.recv())
+    ///     })
+    ///     .await
+    ///     .unwrap()
+    /// });
+    /// assert_eq!(got, Ok(1));
     /// ```
     pub fn max_spare_threads(&mut self, n: usize) -> &mut Self {
         self.max_spare_threads = n;
@@ -224,6 +252,11 @@ impl Builder {
     /// round (and that worker's next poll) but never the stalled worker's
     /// queue, and `f` may spawn tasks and wait for them. A panic in `f` is
     /// caught.
+    ///
+    /// Without `f`, reports are written to stderr by a thread of the
+    /// runtime's own (started at the first report), so a stderr that nobody reads (a full pipe) never blocks
+    /// sysmon or a worker; reports that find 64 lines still waiting are
+    /// dropped, and how many is written once stderr catches up.
     ///
     /// ```
     /// let rt = goro::runtime::Builder::new()
@@ -294,6 +327,7 @@ impl Builder {
                     None => stall::threshold_from_env()?.unwrap_or(Some(stall::DEFAULT_THRESHOLD)),
                 },
                 on_stall: self.on_stall.clone(),
+                stderr: Default::default(),
             },
         };
         let rt = Runtime::start(config)?;

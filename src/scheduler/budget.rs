@@ -162,4 +162,25 @@ mod tests {
         .join()
         .unwrap();
     }
+
+    #[test]
+    fn put_back_restores_the_budget_when_a_closure_unwinds() {
+        std::thread::spawn(|| {
+            let count = Arc::new(Count(AtomicUsize::new(0)));
+            let waker = Waker::from(count.clone());
+            let cx = Context::from_waker(&waker);
+            reset();
+            assert!(poll_proceed(&cx).is_ready());
+            // As `block_in_place` does around a closure that panics.
+            let unwound = std::panic::catch_unwind(|| {
+                let _budget = PutBack::new();
+                unconstrain();
+                panic!("the closure panics");
+            });
+            assert!(unwound.is_err());
+            assert_eq!(left(), BUDGET - 1, "the task's budget is back");
+        })
+        .join()
+        .unwrap();
+    }
 }

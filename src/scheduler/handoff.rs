@@ -72,8 +72,8 @@ pub(crate) fn hand_off_current_p() {
         let released = if !ownership::Ownership::owned_by(word, me) {
             true // sysmon took it already
         } else if has_work() {
-            // False if no M is available (this M keeps its P, like a stuck
-            // one) or sysmon took the P meanwhile.
+            // False if no thread could be started (this M keeps its P,
+            // like a stuck one) or sysmon took the P meanwhile.
             handoff(shared, p, word) || !p.owner.holds(me)
         } else {
             let ok = {
@@ -102,31 +102,54 @@ pub(crate) fn hand_off_current_p() {
 }
 
 /// Hands the current M's own P `p` to another M (`block_in_place`), if its
-/// owner word is still `seen`. Returns false if the word changed or no M
-/// is available.
+/// owner word is still `seen`. Returns false if the word changed or no
+/// thread could be started for it.
 fn handoff(shared: &Shared, p: &Processor, seen: u64) -> bool {
-    give_p(shared, p, |to| p.owner.transfer_exact(seen, to))
+    give_p(shared, p, SpareCap::Ignore, |to| {
+        p.owner.transfer_exact(seen, to)
+    })
+}
+
+/// Whether a hand-off may start a spare M past `max_spare_threads`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum SpareCap {
+    /// sysmon retaking a stuck poll's P: within the cap (the stuck M keeps
+    /// its P when the cap is reached).
+    Respect,
+    /// The M blocks on purpose (`block_in_place`, `block_on` on a worker),
+    /// maybe on the very work queued behind it: the P always goes, as Go's
+    /// blocking syscall always releases its P. A spare started past the
+    /// cap exits as soon as it is idle (`park` in machine.rs).
+    Ignore,
 }
 
 /// The M that a P given away goes to.
 enum Taker {
     /// An idle M, taken off the idle list.
     Idle(Arc<Machine>),
-    /// A spare to start (within `max_spare_threads`).
+    /// A spare to start (within `max_spare_threads`, unless [`SpareCap`]
+    /// says otherwise).
     Spare(Arc<Machine>),
 }
 
-/// Finds an M for P `p` — an idle one, or a spare to start — and lets
-/// `claim` move the P's owner word to it; if that succeeds, starts the M
-/// on the P and counts a hand-off. `claim` runs with no lock held (a
-/// reservation in it must not wait for one: the P's owner may wait for the
-/// reservation holding the idle lock, in `release_p`).
-pub(super) fn give_p(shared: &Shared, p: &Processor, claim: impl FnOnce(MId) -> bool) -> bool {
+/// Finds an M for P `p` — an idle one, or a spare to start (as `cap`
+/// allows) — and lets `claim` move the P's owner word to it; if that
+/// succeeds, starts the M on the P and counts a hand-off. `claim` runs
+/// with no lock held (a reservation in it must not wait for one: the P's
+/// owner may wait for the reservation holding the idle lock, in
+/// `release_p`).
+pub(super) fn give_p(
+    shared: &Shared,
+    p: &Processor,
+    cap: SpareCap,
+    claim: impl FnOnce(MId) -> bool,
+) -> bool {
     let taker = {
         let mut lists = shared.idle.lock();
         match lists.get_m() {
             Some(m) => Taker::Idle(m),
-            None if lists.threads < shared.nprocs() + shared.config.max_spare_threads
+            None if (cap == SpareCap::Ignore
+                || lists.threads < shared.nprocs() + shared.config.max_spare_threads)
                 && !shared.is_shutdown() =>
             {
                 Taker::Spare(shared.alloc_m())

@@ -27,7 +27,8 @@
 //! `exitsyscall`; the protocol with sysmon's retake is in ownership.rs):
 //! sysmon may have handed the P to another M while the poll was stuck. If
 //! so, the M lists itself idle and takes an idle P or parks, as a spare.
-//! Spare Ms beyond the P count exit after `keep_alive` without work.
+//! Spare Ms beyond the P count exit after `keep_alive` without work (at
+//! once, beyond `max_spare_threads`).
 
 use super::barrier;
 use super::context::{self, WorkerContext};
@@ -548,7 +549,8 @@ fn poll_blocking(ctx: &WorkerContext) -> bool {
 }
 
 /// Parks until handed a P. Spare Ms (beyond the P count) exit after
-/// `keep_alive` without work.
+/// `keep_alive` without work, or at once while there are more than
+/// `max_spare_threads` of them.
 fn park(ctx: &WorkerContext) -> bool {
     let shared = &*ctx.shared;
     let m = &*ctx.machine;
@@ -562,12 +564,20 @@ fn park(ctx: &WorkerContext) -> bool {
         if shared.is_shutdown() {
             return false;
         }
-        let spare = shared.idle.lock().threads > shared.nprocs();
-        if spare {
-            if idle_since.elapsed() >= keep_alive {
+        let threads = shared.idle.lock().threads;
+        if threads > shared.nprocs() {
+            // A spare beyond `max_spare_threads` (started by a hand-off
+            // that may exceed it, handoff.rs) exits at once; others after
+            // `keep_alive`.
+            let keep = if idle_since.elapsed() >= keep_alive {
+                0
+            } else {
+                shared.config.max_spare_threads
+            };
+            if threads > shared.nprocs() + keep {
                 let mut lists = shared.idle.lock();
                 if m.next_p.load(Ordering::SeqCst) == 0
-                    && lists.threads > shared.nprocs()
+                    && lists.threads > shared.nprocs() + keep
                     && lists.unlist_m(m)
                 {
                     lists.threads -= 1;

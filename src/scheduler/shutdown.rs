@@ -16,6 +16,10 @@ use std::time::{Duration, Instant};
 /// poll before detaching it.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(100);
 
+/// How long shutdown waits for one stderr write of a stall report or
+/// trace before it leaves the rest unwritten (a stderr nobody reads).
+const STDERR_STUCK: Duration = Duration::from_millis(200);
+
 /// How long shutdown waits for the runtime's threads (see the docs of
 /// `runtime::Runtime`, which chooses one of these).
 #[derive(Debug, Clone, Copy)]
@@ -122,6 +126,14 @@ impl Shared {
         self.drain();
         self.blocking.wait_threads_exit(wait.deadline);
         self.poller.shutdown();
+        // Stall reports and traces are out (unless stderr takes nothing,
+        // or the deadline has passed): a program that exits next still
+        // shows them.
+        let stuck = wait.deadline.map_or(STDERR_STUCK, |d| {
+            d.saturating_duration_since(Instant::now())
+                .min(STDERR_STUCK)
+        });
+        self.config.stall.stderr.close(stuck);
     }
 
     /// Runtime shutdown: nothing may keep waiting on this runtime's sockets

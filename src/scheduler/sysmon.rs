@@ -10,7 +10,9 @@
 //!    `handoff_after` while that M is inside a task's poll, and that has
 //!    work waiting (its queue or timers, the global queue, or I/O waiters
 //!    with no idle P to serve them), is handed to another M — an idle one,
-//!    or a spare started for the purpose, up to `max_spare_threads`. The
+//!    or a spare started for the purpose, up to `max_spare_threads` (a
+//!    task that blocks on purpose, `block_in_place`, hands its P off past
+//!    that cap: handoff.rs). The
 //!    retake reserves the P and confirms, after a process-wide barrier,
 //!    that the M is still inside that very poll; otherwise the P goes back
 //!    to it untouched (ownership.rs). This is how a task that blocks its
@@ -28,7 +30,7 @@
 
 use super::Shared;
 use super::barrier;
-use super::handoff::{self, IoWaiters, has_work};
+use super::handoff::{self, IoWaiters, SpareCap, has_work};
 use super::machine::Machine;
 use super::ownership::Ownership;
 use super::processor::{PCounters, Processor};
@@ -300,7 +302,7 @@ pub(super) fn retake(
     let Some(owner) = Ownership::owner_of(seen) else {
         return false;
     };
-    handoff::give_p(shared, p, |to| {
+    handoff::give_p(shared, p, SpareCap::Respect, |to| {
         let Some(reserved) = p.owner.reserve(seen) else {
             return false;
         };

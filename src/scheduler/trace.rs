@@ -35,7 +35,9 @@ impl Tracer {
             return;
         }
         self.next = now + self.period;
-        eprintln!("{}", line(shared, now.duration_since(self.start)));
+        // sysmon must not block on stderr (taskinfo/stderr.rs).
+        let text = line(shared, now.duration_since(self.start));
+        shared.config.stall.stderr.line(text);
     }
 }
 

@@ -15,6 +15,7 @@ mod dump;
 mod id;
 pub(crate) mod record;
 pub(crate) mod stall;
+pub(crate) mod stderr;
 
 pub use dump::{TaskDump, TaskInfo, TaskState, WaitingOn};
 pub use id::{Id, id, try_id};

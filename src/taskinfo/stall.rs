@@ -141,6 +141,8 @@ pub(crate) struct StallConfig {
     /// `None`: stall detection is off.
     pub(crate) threshold: Option<Duration>,
     pub(crate) on_stall: Option<OnStall>,
+    /// The runtime's stderr writer (reports without `on_stall`, traces).
+    pub(crate) stderr: Arc<super::stderr::Lines>,
 }
 
 impl Default for StallConfig {
@@ -148,6 +150,7 @@ impl Default for StallConfig {
         StallConfig {
             threshold: Some(DEFAULT_THRESHOLD),
             on_stall: None,
+            stderr: Arc::default(),
         }
     }
 }
@@ -163,13 +166,15 @@ impl fmt::Debug for StallConfig {
 
 impl StallConfig {
     /// Delivers a report: to the callback (a panic in it is caught, so
-    /// sysmon survives), or to stderr.
+    /// sysmon survives), or to stderr's writer thread (without blocking).
     pub(crate) fn deliver(&self, report: &StallReport) {
         match &self.on_stall {
             Some(cb) => {
                 let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(report)));
             }
-            None => eprintln!("{report}"),
+            // Never `eprintln!` here: on a stderr nobody reads it would
+            // block sysmon (stderr.rs).
+            None => self.stderr.line(report.to_string()),
         }
     }
 }

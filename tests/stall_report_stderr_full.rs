@@ -1,0 +1,178 @@
+//! Stall reports never block sysmon: with stderr a full pipe that nobody
+//! reads, a worker stuck in a long poll still has its P handed off, so
+//! timers and I/O keep working.
+//!
+//! What this guards: sysmon printed each report with `eprintln!`. On a
+//! full stderr pipe the first report blocked sysmon for good, and with it
+//! every hand-off: on one worker, everything queued behind a stuck poll
+//! waited for that poll to return.
+//!
+//! The test runs itself in a child process whose stderr is a pipe the
+//! parent holds open and never reads; the child fills it first, stalls
+//! its only worker once (a report sysmon cannot write), then measures, on
+//! its stdout, how long ten 5 ms sleeps and ten socket round trips take
+//! while that worker is stuck for seconds in repeated stalls.
+
+use goro::runtime::Builder;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// How long one stuck poll of the child blocks its worker.
+const STUCK: Duration = Duration::from_secs(2);
+/// The child's ticks take ~50 ms with hand-offs and at least `STUCK`
+/// without: generous for a loaded 2-core machine, well under `STUCK`.
+const BOUND: Duration = Duration::from_millis(1200);
+
+const CHILD_ENV: &str = "GORO_STDERR_FULL_CHILD";
+
+/// Fills this process's stderr (a pipe) until a write would block.
+fn fill_stderr() -> usize {
+    // SAFETY: F_GETFL/F_SETFL on fd 2 with valid flags; the writes read
+    // from a live buffer of the given length.
+    unsafe {
+        let flags = libc::fcntl(2, libc::F_GETFL);
+        assert!(flags >= 0);
+        assert_eq!(libc::fcntl(2, libc::F_SETFL, flags | libc::O_NONBLOCK), 0);
+        let chunk = [b'x'; 4096];
+        let mut filled = 0;
+        // (A pipe holds 64 KiB by default; the cap stops a file.)
+        while filled < 16 << 20 {
+            let n = libc::write(2, chunk.as_ptr().cast(), chunk.len());
+            if n <= 0 {
+                break;
+            }
+            filled += n as usize;
+        }
+        // Blocking again, as a program's stderr is.
+        assert_eq!(libc::fcntl(2, libc::F_SETFL, flags), 0);
+        filled
+    }
+}
+
+/// The child: fill stderr, then stall the only worker repeatedly while
+/// other tasks sleep and read a socket.
+fn child() {
+    let filled = fill_stderr();
+    // (On a line of its own: libtest's "test ... " has no newline yet.)
+    println!("\nfilled {filled}");
+    let rt = Builder::new()
+        .worker_threads(1)
+        .stall_threshold(Duration::from_millis(5))
+        .build()
+        .unwrap();
+    let (ticks, handoffs) = rt.block_on(async {
+        // A first stall, reported onto the full pipe: with `eprintln!`,
+        // sysmon stayed inside that write from here on.
+        goro::spawn(async { std::thread::sleep(Duration::from_millis(100)) })
+            .await
+            .unwrap();
+        // Queued on the worker before the stalls start, so the worker is
+        // busy with the staller while these wait on it.
+        let (mut peer, sock) = std::os::unix::net::UnixStream::pair().unwrap();
+        let sock = goro::net::UnixStream::from_std(sock).unwrap();
+        let staller = goro::spawn(async {
+            for _ in 0..3 {
+                std::thread::sleep(STUCK);
+                goro::task::yield_now().await;
+            }
+        });
+        // Let the staller get stuck first.
+        goro::time::sleep(Duration::from_millis(50)).await;
+        let start = Instant::now();
+        let sleeper = goro::spawn(async {
+            for _ in 0..10 {
+                goro::time::sleep(Duration::from_millis(5)).await;
+            }
+        });
+        let reader = goro::spawn(async move {
+            let mut buf = [0u8; 1];
+            for _ in 0..10 {
+                sock.read(&mut buf).await.unwrap();
+                sock.write(&buf).await.unwrap();
+            }
+        });
+        std::thread::spawn(move || {
+            for i in 0..10u8 {
+                peer.write_all(&[i]).unwrap();
+                let mut back = [0u8; 1];
+                peer.read_exact(&mut back).unwrap();
+            }
+        });
+        sleeper.await.unwrap();
+        reader.await.unwrap();
+        let ticks = start.elapsed();
+        drop(staller); // detached: it goes on stalling
+        (ticks, goro::runtime::Handle::current().metrics().handoffs)
+    });
+    println!("ticks {} handoffs {handoffs}", ticks.as_millis());
+    std::io::stdout().flush().unwrap();
+    // Do not wait for the staller or shutdown: the parent kills us.
+    std::mem::forget(rt);
+    std::thread::sleep(Duration::from_secs(60));
+}
+
+#[test]
+fn stall_reports_on_a_full_stderr_do_not_stop_handoffs() {
+    if std::env::var_os(CHILD_ENV).is_some() {
+        child();
+        return;
+    }
+    let mut proc = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "stall_reports_on_a_full_stderr_do_not_stop_handoffs",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ENV, "1")
+        .env_remove("GORO_STALL_MS")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Held open, never read.
+    let _stderr = proc.stderr.take();
+    let stdout = BufReader::new(proc.stdout.take().unwrap());
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut filled = None;
+    let mut result = None;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while result.is_none() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                if let Some(n) = line.strip_prefix("filled ") {
+                    filled = n.parse::<usize>().ok();
+                } else if let Some(rest) = line.strip_prefix("ticks ") {
+                    result = Some(rest.to_owned());
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    let _ = proc.kill();
+    let _ = proc.wait();
+    assert!(
+        filled.is_some_and(|n| n > 0),
+        "the child did not fill stderr"
+    );
+    let result = result.expect("the child never reported (hung?)");
+    let mut words = result.split_whitespace();
+    let ticks = Duration::from_millis(words.next().unwrap().parse().unwrap());
+    let handoffs: u64 = words.nth(1).unwrap().parse().unwrap();
+    // (The hand-off for the first stall may have come before its report.)
+    assert!(
+        ticks < BOUND,
+        "timers and I/O waited {ticks:?} behind a stuck worker: sysmon blocked on stderr?"
+    );
+    assert!(handoffs >= 1, "no hand-off ({handoffs})");
+}
