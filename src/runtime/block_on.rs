@@ -28,6 +28,9 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
     thread_local! {
         static WAKER: Waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
     }
+    // Each poll below is budgeted; the caller gets its own budget back
+    // (none, on a plain thread: see scheduler/budget.rs).
+    let _budget = crate::scheduler::budget::Scope::save();
     let waker = WAKER.with(Waker::clone);
     let mut cx = Context::from_waker(&waker);
     let mut future = pin!(future);

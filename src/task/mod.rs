@@ -95,5 +95,8 @@ where
     F: FnOnce() -> R,
 {
     crate::scheduler::hand_off_current_p();
+    // `f` is not part of the task's poll: it may drive goro futures with an
+    // executor of its own, which no budget refill would reach.
+    let _budget = crate::scheduler::budget::unconstrained();
     f()
 }
