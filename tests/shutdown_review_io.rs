@@ -61,8 +61,9 @@ fn on_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> mpsc:
 
 #[track_caller]
 fn expect_prompt<T>(rx: &mpsc::Receiver<T>, what: &str) -> T {
-    rx.recv_timeout(PROMPT)
-        .unwrap_or_else(|_| panic!("{what}: still waiting {PROMPT:?} after the runtime was dropped"))
+    rx.recv_timeout(PROMPT).unwrap_or_else(|_| {
+        panic!("{what}: still waiting {PROMPT:?} after the runtime was dropped")
+    })
 }
 
 #[track_caller]
@@ -129,7 +130,10 @@ fn every_kind_of_wait_parked_elsewhere_fails_when_the_runtime_is_dropped() {
             let (rd, wr) = std::io::pipe().unwrap();
             let rd = OwnedFd::from(rd);
             // SAFETY: `rd` is a valid open fd we own.
-            assert_eq!(unsafe { libc::fcntl(rd.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) }, 0);
+            assert_eq!(
+                unsafe { libc::fcntl(rd.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) },
+                0
+            );
             let rd = PollFd::new(rd).unwrap();
             (tcp, unix, pair, (w, r), (rd, wr))
         });
@@ -145,9 +149,7 @@ fn every_kind_of_wait_parked_elsewhere_fails_when_the_runtime_is_dropped() {
             futures::executor::block_on(TcpStream::connect(full_addr)).map(|_| ())
         })
     };
-    let accept = on_thread(move || {
-        futures::executor::block_on(tcp_listener.accept()).map(|_| ())
-    });
+    let accept = on_thread(move || futures::executor::block_on(tcp_listener.accept()).map(|_| ()));
     let unix_accept = {
         let h = handle.clone();
         on_thread(move || h.block_on(unix_listener.accept()).map(|_| ()))
@@ -156,9 +158,8 @@ fn every_kind_of_wait_parked_elsewhere_fails_when_the_runtime_is_dropped() {
         let mut buf = [0u8; 8];
         park_block_on(dgram.recv_from(&mut buf)).map(|_| ())
     });
-    let write = on_thread(move || {
-        futures::executor::block_on(writer.write(&[1u8; 1 << 16])).map(|_| ())
-    });
+    let write =
+        on_thread(move || futures::executor::block_on(writer.write(&[1u8; 1 << 16])).map(|_| ()));
     // A PollFd read parked in a task of another goro runtime.
     let other = workers(1);
     let pipe_read = {
@@ -173,9 +174,18 @@ fn every_kind_of_wait_parked_elsewhere_fails_when_the_runtime_is_dropped() {
     drop(rt);
     assert_shut_down(expect_prompt(&accept, "TCP accept"), "TCP accept");
     assert_shut_down(expect_prompt(&unix_accept, "Unix accept"), "Unix accept");
-    assert_shut_down(expect_prompt(&recv_from, "Unix recv_from"), "Unix recv_from");
-    assert_shut_down(expect_prompt(&write, "blocked TCP write"), "blocked TCP write");
-    assert_shut_down(expect_prompt(&pipe_read, "PollFd::readable"), "PollFd::readable");
+    assert_shut_down(
+        expect_prompt(&recv_from, "Unix recv_from"),
+        "Unix recv_from",
+    );
+    assert_shut_down(
+        expect_prompt(&write, "blocked TCP write"),
+        "blocked TCP write",
+    );
+    assert_shut_down(
+        expect_prompt(&pipe_read, "PollFd::readable"),
+        "PollFd::readable",
+    );
     let c = expect_prompt(&connect, "TCP connect in SYN-SENT");
     assert_shut_down(c, "TCP connect in SYN-SENT");
     eprintln!("all waits ended {:?} after the drop", dropped.elapsed());
@@ -263,11 +273,19 @@ fn an_incoming_loop_that_skips_errors_ends_when_the_runtime_is_dropped() {
     std::thread::sleep(Duration::from_millis(50));
     drop(rt);
     let r = expect_prompt(&tcp_loop, "TCP incoming loop");
-    assert_eq!(r, Ok(vec!["goro runtime is shut down".to_string()]), "TCP incoming()");
+    assert_eq!(
+        r,
+        Ok(vec!["goro runtime is shut down".to_string()]),
+        "TCP incoming()"
+    );
     // Started after the drop, on the dead runtime's handle.
     let unix_loop = on_thread(move || handle.block_on(skip_errors(unix.incoming())));
     let r = expect_prompt(&unix_loop, "Unix incoming loop");
-    assert_eq!(r, Ok(vec!["goro runtime is shut down".to_string()]), "Unix incoming()");
+    assert_eq!(
+        r,
+        Ok(vec!["goro runtime is shut down".to_string()]),
+        "Unix incoming()"
+    );
 }
 
 /// A name lookup runs on the blocking pool; on a runtime that has shut
@@ -281,7 +299,9 @@ fn connect_by_name_on_a_dropped_runtime_fails_with_the_shut_down_error() {
     let port = l.local_addr().unwrap().port();
     drop(rt);
     let rx = on_thread(move || {
-        handle.block_on(TcpStream::connect(format!("localhost:{port}"))).map(|_| ())
+        handle
+            .block_on(TcpStream::connect(format!("localhost:{port}")))
+            .map(|_| ())
     });
     assert_shut_down(expect_prompt(&rx, "connect by name"), "connect by name");
     let _ = l;
