@@ -311,3 +311,112 @@ fn a_task_detached_by_the_drop_finishes_and_leaves_no_thread_behind() {
         threads_named(NAME)
     );
 }
+
+/// The drop races threads that keep using the runtime through its handle —
+/// spawning tasks, spawning blocking closures, binding sockets, sleeping —
+/// each awaiting the result with `Handle::block_on`. Every loop must see
+/// the shutdown (a cancelled `JoinHandle`, the shut-down error, a sleep
+/// that completes at once) and end; none may be stranded by an operation
+/// that slipped in while the runtime was going down, and no runtime or
+/// pool thread may be left running.
+#[test]
+fn a_drop_racing_spawns_binds_and_sleeps_strands_nobody() {
+    const NAME: &str = "rv-storm-wkr";
+    for round in 0..15 {
+        let rt = Builder::new()
+            .worker_threads(2)
+            .thread_name(NAME)
+            .build()
+            .unwrap();
+        let handle = rt.handle();
+        let stop_after = Duration::from_secs(3);
+        let loops: Vec<(&str, mpsc::Receiver<u32>)> = vec![
+            ("spawn", {
+                let h = handle.clone();
+                on_thread(move || {
+                    let t = Instant::now();
+                    let mut n = 0;
+                    while t.elapsed() < stop_after {
+                        let j = h.spawn(async { goro::task::yield_now().await });
+                        if h.block_on(j).is_err() {
+                            return n;
+                        }
+                        n += 1;
+                    }
+                    u32::MAX
+                })
+            }),
+            ("spawn_blocking", {
+                let h = handle.clone();
+                on_thread(move || {
+                    let t = Instant::now();
+                    let mut n = 0;
+                    while t.elapsed() < stop_after {
+                        if h.block_on(h.spawn_blocking(|| ())).is_err() {
+                            return n;
+                        }
+                        n += 1;
+                    }
+                    u32::MAX
+                })
+            }),
+            ("bind", {
+                let h = handle.clone();
+                on_thread(move || {
+                    let t = Instant::now();
+                    let mut n = 0;
+                    while t.elapsed() < stop_after {
+                        let r = h.block_on(async {
+                            let s = goro::net::UdpSocket::bind("127.0.0.1:0").await?;
+                            goro::time::timeout(Duration::from_micros(50), s.recv(&mut [0; 1]))
+                                .await
+                                .map_or(Ok(0), |r| r)
+                        });
+                        if r.is_err() {
+                            return n;
+                        }
+                        n += 1;
+                    }
+                    u32::MAX
+                })
+            }),
+            ("sleep", {
+                let h = handle.clone();
+                on_thread(move || {
+                    let t = Instant::now();
+                    let mut n = 0;
+                    while t.elapsed() < stop_after {
+                        let s = Instant::now();
+                        h.block_on(goro::time::sleep(Duration::from_millis(1)));
+                        // A sleep waits at least its duration, unless its
+                        // runtime is shut down: then it is complete at once.
+                        if s.elapsed() < Duration::from_millis(1) {
+                            return n;
+                        }
+                        n += 1;
+                    }
+                    u32::MAX
+                })
+            }),
+        ];
+        std::thread::sleep(Duration::from_millis(2 + (round % 5) * 3));
+        drop(rt);
+        for (what, rx) in loops {
+            let n = rx
+                .recv_timeout(PROMPT)
+                .unwrap_or_else(|_| panic!("round {round}: the {what} loop hung after the drop"));
+            assert_ne!(
+                n,
+                u32::MAX,
+                "round {round}: the {what} loop never saw the shutdown"
+            );
+        }
+        assert!(
+            eventually(PROMPT, || threads_named(NAME) == 0
+                && handle.metrics().blocking_threads == 0),
+            "round {round}: {} worker(s) and {} pool thread(s) left",
+            threads_named(NAME),
+            handle.metrics().blocking_threads
+        );
+    }
+}
