@@ -115,9 +115,15 @@ pub(crate) fn is_shut_down_error(e: &io::Error) -> bool {
     e.get_ref().is_some_and(|inner| inner.is::<ShutDown>())
 }
 
-/// The payload of [`shut_down_error`].
-#[derive(Debug)]
+/// The payload of [`shut_down_error`]. Its `Debug` is its message, so
+/// `{:?}` of the `io::Error` reads as it did when the payload was a string.
 struct ShutDown;
+
+impl std::fmt::Debug for ShutDown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt("goro runtime is shut down", f)
+    }
+}
 
 impl std::fmt::Display for ShutDown {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
