@@ -100,3 +100,99 @@ fn on_thread_recv<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
     });
     rx
 }
+
+/// A waker of another executor that panics when woken.
+struct PanickingWaker;
+
+impl std::task::Wake for PanickingWaker {
+    fn wake(self: std::sync::Arc<Self>) {
+        panic!("foreign waker panics on wake (expected by this test)");
+    }
+}
+
+/// Signal listeners polled once by an executor whose waker panics must not
+/// cost the runtime's other listeners their wake-ups — neither a delivery
+/// nor, at shutdown, the end of their streams — nor kill the runtime's
+/// signal driver (after which every stream of the runtime would end while
+/// it still runs). goro contains such panics everywhere else it wakes
+/// foreign wakers (poller/wake.rs).
+#[test]
+fn a_panicking_foreign_waker_costs_other_listeners_nothing() {
+    let signo = libc::SIGRTMIN() + 6;
+    let rt = workers(2);
+    let handle = rt.handle();
+    let panicking_waker = std::task::Waker::from(std::sync::Arc::new(PanickingWaker));
+    let mut bad: Vec<Signal> = (0..5).map(|_| listen_on(&rt, signo)).collect();
+    for s in &mut bad {
+        let mut cx = std::task::Context::from_waker(&panicking_waker);
+        assert!(s.poll_recv(&mut cx).is_pending());
+    }
+    // Good listeners: on another executor, in Handle::block_on, in tasks.
+    let mut good = Vec::new();
+    for i in 0..6 {
+        let mut sig = listen_on(&rt, signo);
+        let (tx, rx) = mpsc::channel();
+        match i % 3 {
+            0 => drop(std::thread::spawn(move || {
+                let _ = tx.send((futures::executor::block_on(sig.recv()), sig));
+            })),
+            1 => {
+                let h = handle.clone();
+                drop(std::thread::spawn(move || {
+                    let _ = tx.send((h.block_on(sig.recv()), sig));
+                }))
+            }
+            _ => drop(rt.spawn(async move {
+                let _ = tx.send((sig.recv().await, sig));
+            })),
+        }
+        good.push(rx);
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    raise(signo);
+    let mut good: Vec<Signal> = good
+        .iter()
+        .enumerate()
+        .map(|(i, rx)| {
+            let (r, sig) = rx
+                .recv_timeout(PROMPT)
+                .unwrap_or_else(|_| panic!("listener {i} lost the delivery"));
+            assert_eq!(
+                r,
+                Some(()),
+                "listener {i}: its stream ended while the runtime runs"
+            );
+            sig
+        })
+        .collect();
+    // The driver is alive: a later delivery still comes.
+    raise(signo);
+    let r = rt.block_on(goro::time::timeout(PROMPT, good[0].recv()));
+    assert_eq!(r, Ok(Some(())), "the signal driver died");
+    // Park them all again (the bad ones with their panicking waker, after
+    // taking the deliveries they have not reported), then drop the
+    // runtime: every good stream ends.
+    for s in &mut bad {
+        let mut cx = std::task::Context::from_waker(&panicking_waker);
+        let pending = (0..3).any(|_| s.poll_recv(&mut cx).is_pending());
+        assert!(pending, "a bad listener keeps reporting deliveries");
+    }
+    for (i, s) in good.iter_mut().enumerate() {
+        // The second delivery, which only listener 0 has taken so far.
+        if i > 0 {
+            assert_eq!(
+                rt.block_on(goro::time::timeout(PROMPT, s.recv())),
+                Ok(Some(()))
+            );
+        }
+    }
+    let ends: Vec<_> = good.drain(..).map(recv_elsewhere).collect();
+    std::thread::sleep(Duration::from_millis(50));
+    drop(rt);
+    for (i, rx) in ends.iter().enumerate() {
+        let (r, _) = rx
+            .recv_timeout(PROMPT)
+            .unwrap_or_else(|_| panic!("listener {i} was not woken at shutdown"));
+        assert_eq!(r, None, "listener {i}");
+    }
+}
