@@ -388,3 +388,32 @@ fn another_executor_never_runs_out_of_budget() {
     rx.recv_timeout(PROMPT)
         .expect("300 failing reads of a dropped runtime's socket");
 }
+
+/// After the drop, a socket of the runtime can still be handed back to std
+/// (and works there), and a `PollFd` gives its fd back.
+#[test]
+fn sockets_of_a_dropped_runtime_can_be_handed_back_to_std() {
+    let rt = workers(1);
+    let a = rt.block_on(UdpSocket::bind("127.0.0.1:0")).unwrap();
+    let b = rt.block_on(UdpSocket::bind("127.0.0.1:0")).unwrap();
+    let (r, w) = std::io::pipe().unwrap();
+    let pipe = {
+        let _g = rt.enter();
+        PollFd::new(OwnedFd::from(r)).unwrap()
+    };
+    drop(rt);
+    let a = a.into_std().expect("into_std after the drop");
+    let b = b.into_std().expect("into_std after the drop");
+    a.set_read_timeout(Some(PROMPT)).unwrap();
+    b.send_to(b"hi", a.local_addr().unwrap()).unwrap();
+    let mut buf = [0u8; 2];
+    assert_eq!(a.recv(&mut buf).unwrap(), 2, "the std socket works");
+    let fd = pipe.into_inner().expect("into_inner after the drop");
+    drop(w);
+    let mut f = std::fs::File::from(fd);
+    assert_eq!(
+        std::io::Read::read(&mut f, &mut buf).unwrap(),
+        0,
+        "EOF from the pipe"
+    );
+}
