@@ -420,3 +420,89 @@ fn a_drop_racing_spawns_binds_and_sleeps_strands_nobody() {
         );
     }
 }
+
+/// A busy runtime — tasks ping-ponging over UDP, sleeping, spawning,
+/// running blocking closures, handing their worker off with
+/// `block_in_place`, and threads in `Handle::block_on` reading its sockets —
+/// dropped mid-flight, over and over. Every outside waiter must be
+/// released, the drop must return, and every runtime thread must exit.
+#[test]
+fn dropping_a_busy_runtime_mid_flight_releases_everyone() {
+    const NAME: &str = "rv-busy-wkr";
+    for round in 0..10u64 {
+        let rt = Builder::new()
+            .worker_threads(3)
+            .thread_name(NAME)
+            .build()
+            .unwrap();
+        let handle = rt.handle();
+        let mut outside = Vec::new();
+        for i in 0..8 {
+            let (a, b) = rt.block_on(async {
+                let a = goro::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+                let b = goro::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+                a.connect(b.local_addr().unwrap()).await.unwrap();
+                b.connect(a.local_addr().unwrap()).await.unwrap();
+                (Arc::new(a), Arc::new(b))
+            });
+            // Ping-pong between two tasks.
+            let a2 = a.clone();
+            rt.spawn(async move {
+                let mut buf = [0u8; 8];
+                loop {
+                    if a2.send(b"ping").await.is_err() || a2.recv(&mut buf).await.is_err() {
+                        return;
+                    }
+                    if i % 2 == 0 {
+                        goro::time::sleep(Duration::from_micros(100)).await;
+                    } else {
+                        goro::task::yield_now().await;
+                    }
+                }
+            });
+            let b2 = b.clone();
+            rt.spawn(async move {
+                let mut buf = [0u8; 8];
+                while b2.recv(&mut buf).await.is_ok() {
+                    if b2.send(b"pong").await.is_err() {
+                        return;
+                    }
+                    if i % 3 == 0 {
+                        let _ = goro::spawn_blocking(|| ()).await;
+                    } else if i % 3 == 1 {
+                        goro::task::block_in_place(|| std::thread::yield_now());
+                    } else {
+                        let _ = goro::spawn(async {}).await;
+                    }
+                }
+            });
+            // An outside reader on a third socket of the runtime.
+            let c = Arc::new(
+                rt.block_on(goro::net::UdpSocket::bind("127.0.0.1:0"))
+                    .unwrap(),
+            );
+            let h = handle.clone();
+            outside.push(on_thread(move || {
+                if i % 2 == 0 {
+                    h.block_on(c.recv(&mut [0u8; 8])).map(|_| ())
+                } else {
+                    futures::executor::block_on(c.recv(&mut [0u8; 8])).map(|_| ())
+                }
+            }));
+        }
+        std::thread::sleep(Duration::from_millis(5 + 7 * (round % 4)));
+        let dropping = on_thread(move || drop(rt));
+        expect_prompt(&dropping, &format!("round {round}: drop"));
+        for (i, rx) in outside.iter().enumerate() {
+            let r = expect_prompt(rx, &format!("round {round}: outside reader {i}"));
+            assert_eq!(r.unwrap_err().to_string(), "goro runtime is shut down");
+        }
+        assert!(
+            eventually(PROMPT, || threads_named(NAME) == 0
+                && handle.metrics().blocking_threads == 0),
+            "round {round}: {} worker(s) and {} pool thread(s) left",
+            threads_named(NAME),
+            handle.metrics().blocking_threads
+        );
+    }
+}
