@@ -66,12 +66,12 @@ fn a_task_finishing_under_a_panicking_awaiter_does_not_abort() {
         go_tx2.send_blocking(()).unwrap();
         rx
     };
-    assert_eq!(good.recv_timeout(PROMPT).unwrap().unwrap(), true);
+    assert!(good.recv_timeout(PROMPT).unwrap().unwrap());
     // The bad handle's task finishes on the worker, which wakes the
     // panicking waker.
     go_tx.send_blocking(()).unwrap();
     let out = rt.block_on(async { goro::time::timeout(PROMPT, &mut bad).await });
-    assert_eq!(out.expect("the finished task's handle hung").unwrap(), true);
+    assert!(out.expect("the finished task's handle hung").unwrap());
     // The worker survived.
     assert_eq!(rt.block_on(rt.spawn(async { 3 })).unwrap(), 3);
 }
