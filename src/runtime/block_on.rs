@@ -36,12 +36,13 @@ pub(crate) fn is_block_on_waker(waker: &Waker) -> bool {
 pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output {
     crate::scheduler::hand_off_current_p();
     let _enter = context::enter(shared.clone());
-    // Each poll below is budgeted; the caller gets its own budget back
-    // (none, on a plain thread: see scheduler/budget.rs).
-    let _budget = crate::scheduler::budget::Scope::save();
     let waker = WAKER.with(Waker::clone);
     let mut cx = Context::from_waker(&waker);
     let mut future = pin!(future);
+    // Each poll below is budgeted like a task's; put back what the thread
+    // had (unconstrained, or the calling task's budget) when done, or a
+    // later foreign executor on this thread would find it spent.
+    let _budget = crate::scheduler::budget::PutBack::new();
     loop {
         crate::scheduler::budget::reset();
         if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {

@@ -194,11 +194,10 @@ impl Pool {
                     _alive: task.waker(),
                 });
                 drop(st);
-                // Not a task poll: a closure driving goro futures with an
-                // executor of its own must not run out of budget.
-                let budget = crate::scheduler::budget::unconstrained();
+                // A closure is no cooperative task: goro futures a nested
+                // executor polls in it must never run out of budget.
+                crate::scheduler::budget::unconstrain();
                 let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| task.run()));
-                drop(budget);
                 st = self.lock();
                 let i = st.running.iter().position(|r| std::ptr::eq(r.meta, meta));
                 let done = i.map(|i| st.running.swap_remove(i));

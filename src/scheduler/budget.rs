@@ -9,14 +9,15 @@
 //! return `Ready` from work that may always be ready (a socket with data,
 //! an expired timer) and [`restore`] if they end up not using it.
 //!
-//! Invariant: only goro's own polls are budgeted. Everywhere else — a
-//! thread goro did not start, polling goro's futures with another
-//! executor; a `spawn_blocking` closure; a `block_in_place` closure — the
-//! budget is [`UNCONSTRAINED`]: nobody there refills it, so a limit would
-//! make every goro future return `Pending` for ever once 128 operations
-//! had completed on that thread (the executor re-polls at once, and the
-//! thread spins). `block_on` and `block_in_place` put back the budget they
-//! found when they return ([`Scope`]), as tokio's `coop` does.
+//! Invariant: only goro's own polls are budgeted. A thread starts
+//! *unconstrained* and stays so until goro polls a task on it; `block_on`
+//! puts back the budget it found when it returns, and `block_in_place`
+//! and the blocking pool run their closures unconstrained. A thread goro never refills — one
+//! driving goro's futures with another executor, or a nested executor in
+//! a `spawn_blocking` closure — would otherwise run dry after
+//! [`BUDGET`] ready operations, and every ready operation from then on
+//! would wake its task and return `Pending`, for good (tokio's budget is
+//! unconstrained outside its tasks too).
 
 use std::cell::Cell;
 use std::task::{Context, Poll};
@@ -24,43 +25,49 @@ use std::task::{Context, Poll};
 /// Operations one task poll may complete.
 pub(crate) const BUDGET: u32 = 128;
 
-/// The budget outside goro's own polls: no limit (see the module docs).
+/// The budget of a thread that is not inside a goro poll: no limit.
 const UNCONSTRAINED: u32 = u32::MAX;
 
 thread_local! {
     static LEFT: Cell<u32> = const { Cell::new(UNCONSTRAINED) };
 }
 
-/// Refills the budget (before each task poll and each `block_on` poll).
+/// Refills the budget (before each task poll).
 pub(crate) fn reset() {
-    let _ = LEFT.try_with(|l| l.set(BUDGET));
+    set(BUDGET);
 }
 
-/// Lifts the limit until the returned scope ends, then puts back the
-/// budget this thread had (`block_in_place` and pool closures, which run
-/// code that may drive goro futures with an executor of its own).
-pub(crate) fn unconstrained() -> Scope {
-    let scope = Scope::save();
-    let _ = LEFT.try_with(|l| l.set(UNCONSTRAINED));
-    scope
+/// Lifts the limit: this thread polls nothing goro schedules (a blocking
+/// closure).
+pub(crate) fn unconstrain() {
+    set(UNCONSTRAINED);
 }
 
-/// Puts back, when dropped, the budget the thread had when it was made
-/// (`block_on` refills the budget for its own polls; what polls it — a
-/// task, or nothing — gets its budget back afterwards).
-#[must_use]
-pub(crate) struct Scope(u32);
+/// This thread's budget, to put back later with [`set`].
+pub(crate) fn get() -> u32 {
+    LEFT.try_with(Cell::get).unwrap_or(UNCONSTRAINED)
+}
 
-impl Scope {
+/// Sets this thread's budget (a value [`get`] returned).
+pub(crate) fn set(n: u32) {
+    let _ = LEFT.try_with(|l| l.set(n));
+}
+
+/// Puts this thread's budget back, when dropped, as it was when made
+/// (around `block_on` and `block_in_place`, which change it meanwhile).
+#[derive(Debug)]
+pub(crate) struct PutBack(u32);
+
+impl PutBack {
     /// Remembers this thread's budget.
-    pub(crate) fn save() -> Scope {
-        Scope(LEFT.try_with(Cell::get).unwrap_or(UNCONSTRAINED))
+    pub(crate) fn new() -> PutBack {
+        PutBack(get())
     }
 }
 
-impl Drop for Scope {
+impl Drop for PutBack {
     fn drop(&mut self) {
-        let _ = LEFT.try_with(|l| l.set(self.0));
+        set(self.0);
     }
 }
 
@@ -136,34 +143,23 @@ mod tests {
     }
 
     #[test]
-    fn outside_goro_polls_there_is_no_limit() {
-        let count = Arc::new(Count(AtomicUsize::new(0)));
-        let waker = Waker::from(count.clone());
-        std::thread::spawn(move || {
+    fn a_thread_goro_never_refills_is_not_limited() {
+        std::thread::spawn(|| {
+            let count = Arc::new(Count(AtomicUsize::new(0)));
+            let waker = Waker::from(count.clone());
             let cx = Context::from_waker(&waker);
-            // A thread goro did not start: never refilled, never limited.
-            for _ in 0..BUDGET * 4 {
+            for _ in 0..10 * BUDGET {
                 assert!(poll_proceed(&cx).is_ready());
+                restore();
             }
-            restore();
-            assert_eq!(left(), UNCONSTRAINED);
-            // A budgeted poll, exhausted; code inside it that lifts the
-            // limit gets it back on return.
+            assert_eq!(count.0.load(Ordering::SeqCst), 0, "never yielded");
             reset();
-            while poll_proceed(&cx).is_ready() {}
-            {
-                let _free = unconstrained();
-                assert!(poll_proceed(&cx).is_ready());
-            }
-            assert_eq!(left(), 0);
-            {
-                let _scope = Scope::save();
-                reset();
-            }
-            assert_eq!(left(), 0, "a scope puts back what it found");
+            assert_eq!(left(), BUDGET, "a goro poll is budgeted");
+            unconstrain();
+            assert!(poll_proceed(&cx).is_ready());
+            assert_eq!(left(), get(), "unconstrained again");
         })
         .join()
         .unwrap();
-        assert_eq!(count.0.load(Ordering::SeqCst), 1);
     }
 }

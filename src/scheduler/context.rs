@@ -39,6 +39,13 @@ pub(crate) struct WorkerContext {
     pub(crate) lifo_streak: Cell<u32>,
     /// The running task gave the P away (`block_in_place`).
     pub(crate) handed_off: Cell<bool>,
+    /// During the running poll a task parked on I/O and `ensure_poller`
+    /// woke no M, because this M, holding its P with nothing queued, would
+    /// poll as soon as the poll returned. Queuing a task on the P later in
+    /// the same poll breaks that promise: the queuing wakes an M instead
+    /// (ready.rs). Cleared before every poll and when the M releases or
+    /// loses its P.
+    pub(crate) owes_netpoll: Cell<bool>,
 }
 
 impl WorkerContext {

@@ -166,6 +166,7 @@ pub(crate) fn run(shared: Arc<Shared>, m: Arc<Machine>) {
         batch_buf: RefCell::new(Vec::new()),
         lifo_streak: Cell::new(0),
         handed_off: Cell::new(false),
+        owes_netpoll: Cell::new(false),
     };
     let guard = context::set_worker(&ctx);
     schedule_loop(&ctx);
@@ -214,6 +215,7 @@ fn schedule_loop(ctx: &WorkerContext) {
                     // `resetspinning`).
                     shared.wakep();
                 }
+                ctx.owes_netpoll.set(false);
                 let kept = run_task(m, p, task);
                 // Not kept: handed off while the poll was stuck, or given
                 // away by `block_in_place`. The word no longer names this
@@ -412,6 +414,8 @@ fn release_p(ctx: &WorkerContext, p: &Processor) {
     let shared = &*ctx.shared;
     let m = &ctx.machine;
     let was_spinning = m.spinning.swap(false, Ordering::Relaxed);
+    // Going idle: polling is up to the idle Ms now (`idle_wait`).
+    ctx.owes_netpoll.set(false);
     {
         let mut lists = shared.idle.lock();
         if p.owner.transfer(Some(m.id), None) {
@@ -464,6 +468,7 @@ fn reacquire(ctx: &WorkerContext, spin: bool) -> bool {
 /// there is one (Go's `exitsyscallfast`), else become a spare.
 fn lost_p(ctx: &WorkerContext) {
     ctx.p.set(None);
+    ctx.owes_netpoll.set(false);
     if ctx.machine.spinning.swap(false, Ordering::Relaxed) {
         // It took the P back spinning just before sysmon handed it away:
         // give up the spinning count with the P, or wakep would believe

@@ -2,7 +2,9 @@
 //!
 //! - woken on a worker that holds a P, by the task that P is running: into
 //!   `runnext` (the task displaced from `runnext` goes to the back of the
-//!   local queue and an idle M is woken, since the queue grew);
+//!   local queue and an idle M is woken, since the queue grew; an idle M
+//!   is woken too if this poll parked a task on I/O counting on this M to
+//!   poll next, see `ensure_poller` in wake.rs);
 //! - a task that woke itself (`yield_now`): back of the local queue;
 //! - woken while the worker collects a netpoll batch: into the batch;
 //! - woken on a worker whose P was handed away while its task's poll was
@@ -50,6 +52,11 @@ impl Shared {
                 self.wakep();
             } else if let Some(old) = p.put_runnext(task) {
                 self.push_local(p, old);
+                self.wakep();
+            } else if w.owes_netpoll.replace(false) {
+                // A task of this poll parked on I/O counting on this M to
+                // poll next (`ensure_poller`); the task just queued runs
+                // first, so some other M must poll meanwhile.
                 self.wakep();
             }
         });

@@ -121,7 +121,9 @@ impl Shared {
     /// it. A worker of this runtime that holds a P with nothing queued will
     /// itself, as soon as this poll returns (its find-runnable loop polls
     /// before it goes idle, and the idle M that claims the poller role
-    /// blocks in it), as Go's Ms do. Any other thread (a `block_on` caller,
+    /// blocks in it), as Go's Ms do — unless the same poll then queues a
+    /// task on the P, which wakes an M in its place (`owes_netpoll`,
+    /// ready.rs). Any other thread (a `block_on` caller,
     /// a worker that lost its P, or one whose P has tasks to run first —
     /// a task woken into `runnext` wakes nobody, and may run long) wakes an
     /// idle M if none is blocked in the poller, since every M may be parked
@@ -133,12 +135,17 @@ impl Shared {
         // The owner word, not just the context's P: a worker inside
         // `block_in_place` (or whose stuck poll was handed off) keeps the
         // P's id but no longer owns it, and its M will not poll.
+        // It then owes that poll: a task it queues on the P later in this
+        // poll (which would run first, maybe for long) wakes an M instead
+        // (`schedule_local`).
         let polls_next = context::with_worker(|w| {
             w.filter(|w| std::ptr::eq(&*w.shared, self))
                 .and_then(|w| {
                     w.p.get().map(|pid| {
                         let p = &self.ps[pid];
-                        p.owner.is_owned_by(w.machine.id) && !p.has_tasks()
+                        let polls = p.owner.is_owned_by(w.machine.id) && !p.has_tasks();
+                        w.owes_netpoll.set(polls);
+                        polls
                     })
                 })
                 .unwrap_or(false)

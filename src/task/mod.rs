@@ -96,8 +96,9 @@ where
     F: FnOnce() -> R,
 {
     crate::scheduler::hand_off_current_p();
-    // `f` is not part of the task's poll: it may drive goro futures with an
-    // executor of its own, which no budget refill would reach.
-    let _budget = crate::scheduler::budget::unconstrained();
+    // `f` blocks outside any goro poll: goro futures that a nested executor
+    // polls in it are not budgeted (they would run dry and spin).
+    let _budget = crate::scheduler::budget::PutBack::new();
+    crate::scheduler::budget::unconstrain();
     f()
 }
