@@ -43,16 +43,13 @@ impl Resolve {
         let addrs = match self {
             Resolve::Ready(r) => r?,
             Resolve::Lookup(s) => {
-                crate::task::spawn_blocking(move || {
-                    lookup(std::net::ToSocketAddrs::to_socket_addrs(&s))
-                })
-                .await??
+                off_worker(move || lookup(std::net::ToSocketAddrs::to_socket_addrs(&s))).await?
             }
             Resolve::LookupHostPort(h, p) => {
-                crate::task::spawn_blocking(move || {
+                off_worker(move || {
                     lookup(std::net::ToSocketAddrs::to_socket_addrs(&(h.as_str(), p)))
                 })
-                .await??
+                .await?
             }
         };
         if addrs.is_empty() {
@@ -62,6 +59,19 @@ impl Resolve {
             ));
         }
         Ok(addrs)
+    }
+}
+
+/// Runs a lookup on the blocking pool. Only the runtime's shutdown cancels
+/// it (nobody else holds its handle), so a cancelled lookup fails with the
+/// shut-down error every other operation on that runtime returns.
+async fn off_worker(
+    f: impl FnOnce() -> io::Result<Vec<SocketAddr>> + Send + 'static,
+) -> io::Result<Vec<SocketAddr>> {
+    match crate::task::spawn_blocking(f).await {
+        Ok(r) => r,
+        Err(e) if e.is_cancelled() => Err(crate::poller::descriptor::shut_down_error()),
+        Err(e) => Err(e.into()),
     }
 }
 

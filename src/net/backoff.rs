@@ -10,9 +10,12 @@
 //! [`AcceptBackoff::poll_next`] is the whole `incoming()` stream: it ends
 //! (`None`, and `None` ever after) once the listener is closed, so an accept
 //! loop that skips errors stops instead of spinning on "use of closed
-//! network connection".
+//! network connection"; and once the listener's runtime has shut down,
+//! after yielding "goro runtime is shut down" once, since every accept
+//! would fail the same way from then on.
 
 use super::socket;
+use crate::poller::descriptor::is_shut_down_error;
 use crate::time::{Sleep, sleep};
 use std::future::Future;
 use std::io;
@@ -56,6 +59,13 @@ impl AcceptBackoff {
                 self.ended = true;
                 self.sleep = None;
                 Poll::Ready(None)
+            }
+            Err(e) if is_shut_down_error(&e) => {
+                // Yielded once, so a loop that logs errors says why it
+                // stopped; then the stream has ended.
+                self.ended = true;
+                self.sleep = None;
+                Poll::Ready(Some(Err(e)))
             }
             r => Poll::Ready(Some(r)),
         }

@@ -104,10 +104,34 @@ pub(crate) fn closed_error() -> io::Error {
 }
 
 /// The error of an I/O operation on a socket whose runtime has shut down
-/// (kind `Other`).
+/// (kind `Other`, message "goro runtime is shut down"). Recognisable by
+/// [`is_shut_down_error`].
 pub(crate) fn shut_down_error() -> io::Error {
-    io::Error::other("goro runtime is shut down")
+    io::Error::other(ShutDown)
 }
+
+/// True if `e` is [`shut_down_error`]'s error (accept loops end on it).
+pub(crate) fn is_shut_down_error(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<ShutDown>())
+}
+
+/// The payload of [`shut_down_error`]. Its `Debug` is its message, so
+/// `{:?}` of the `io::Error` reads as it did when the payload was a string.
+struct ShutDown;
+
+impl std::fmt::Debug for ShutDown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt("goro runtime is shut down", f)
+    }
+}
+
+impl std::fmt::Display for ShutDown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("goro runtime is shut down")
+    }
+}
+
+impl std::error::Error for ShutDown {}
 
 /// Deadline state, guarded by the descriptor's lock.
 #[derive(Debug, Default)]

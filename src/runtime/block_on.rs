@@ -19,15 +19,23 @@ impl Wake for ThreadWaker {
     }
 }
 
+thread_local! {
+    /// This thread's `block_on` waker (unparks the thread).
+    static WAKER: Waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
+}
+
+/// True if `waker` is `block_on`'s waker of this thread (which never
+/// panics: `task/awaiter.rs` registers it unwrapped).
+pub(crate) fn is_block_on_waker(waker: &Waker) -> bool {
+    WAKER.try_with(|w| w.will_wake(waker)).unwrap_or(false)
+}
+
 /// Runs `future` on this thread with `shared` as the current runtime,
 /// parking between polls. On a worker thread, the worker's P is handed off
 /// first so the runtime keeps running its other tasks meanwhile.
 pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output {
     crate::scheduler::hand_off_current_p();
     let _enter = context::enter(shared.clone());
-    thread_local! {
-        static WAKER: Waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
-    }
     let waker = WAKER.with(Waker::clone);
     let mut cx = Context::from_waker(&waker);
     let mut future = pin!(future);

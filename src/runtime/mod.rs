@@ -73,6 +73,7 @@ mod dump_on_signal;
 
 pub use crate::scheduler::metrics::{Metrics, WorkerMetrics};
 pub use crate::taskinfo::{StallReport, TaskDump};
+pub(crate) use block_on::is_block_on_waker;
 pub use builder::Builder;
 
 use crate::scheduler::{Config, Shared, ShutdownWait, context};

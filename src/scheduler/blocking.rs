@@ -246,7 +246,12 @@ where
     let (runnable, task) = async_task::Builder::new()
         .metadata(meta)
         .propagate_panic(true)
-        .spawn(move |_: &TaskMeta| async move { f() }, schedule_blocking);
+        .spawn(
+            // A closure cancelled before it started drops its captures off
+            // any poll: see drop_contained.rs.
+            move |_: &TaskMeta| super::drop_contained::DropContained::new(async move { f() }),
+            schedule_blocking,
+        );
     runnable.schedule();
     task
 }

@@ -51,6 +51,7 @@ pub(crate) mod barrier;
 pub(crate) mod blocking;
 pub(crate) mod budget;
 pub(crate) mod context;
+mod drop_contained;
 mod dump;
 pub(crate) mod global;
 mod handoff;

@@ -8,6 +8,7 @@
 
 use super::Shared;
 use super::context;
+use super::drop_contained::DropContained;
 use super::header_timer::HeaderTimer;
 use super::ids::PId;
 use super::ready::schedule_task;
@@ -84,7 +85,7 @@ impl Shared {
             .propagate_panic(true)
             .spawn(
                 move |meta: &TaskMeta| Tracked {
-                    future,
+                    future: DropContained::new(future),
                     meta: meta as *const TaskMeta,
                 },
                 WithInfo(schedule_task),
@@ -122,10 +123,11 @@ pub(super) fn thread_hint() -> usize {
 
 pin_project_lite::pin_project! {
     /// A spawned future that releases its registry slot when it completes
-    /// or is dropped.
+    /// or is dropped (and whose destructor cannot unwind: see
+    /// drop_contained.rs).
     struct Tracked<F> {
         #[pin]
-        future: F,
+        future: DropContained<F>,
         // Points into the task header, which outlives the future.
         meta: *const TaskMeta,
     }

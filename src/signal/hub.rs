@@ -22,6 +22,9 @@
 //!   counters order both sides).
 //! - When the driver task is dropped (its runtime shut down), the hub is
 //!   closed and every listener woken; their streams then end (`None`).
+//! - Listeners' wakers may belong to other executors: every wake here is
+//!   contained (`poller/wake.rs`), so a waker that panics neither costs
+//!   the other listeners their wake nor kills the driver.
 
 use super::handler::{self, NSIG};
 use crate::io::PollFd;
@@ -146,7 +149,9 @@ impl Hub {
             .values_mut()
             .filter_map(|(_, w)| w.take())
             .collect();
-        wake.into_iter().for_each(Waker::wake);
+        // Contained (poller/wake.rs): a listener polled by another
+        // executor whose waker panics must not cost the others their wake.
+        wake.into_iter().for_each(crate::poller::wake::wake);
     }
 }
 
@@ -192,9 +197,13 @@ fn dispatch() {
             }
         }
     }
-    wake.into_iter().for_each(Waker::wake);
+    // Contained, as in `Hub::close`: a panic here would also kill the
+    // driver task, and with it every stream of this runtime.
+    wake.into_iter().for_each(crate::poller::wake::wake);
 }
 
+/// The error of `signal()` and `ctrl_c()` on a runtime that has shut down:
+/// the one its sockets give ("goro runtime is shut down").
 pub(crate) fn shut_down() -> io::Error {
-    io::Error::other("goro runtime has shut down")
+    crate::poller::descriptor::shut_down_error()
 }

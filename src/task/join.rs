@@ -17,9 +17,12 @@
 //! cancellation with a clone of the stored waker, keeping the registration;
 //! if such a poll completes the cancellation, they wake the awaiter
 //! themselves once unlocked, since async-task then skips that wake-up
-//! (see `Inner::poll_cancel_aside`).
+//! (see `Inner::poll_cancel_aside`). A waker goro did not make is
+//! registered wrapped so that its panics are contained (awaiter.rs):
+//! async-task aborts the process when an awaiter's wake panics.
 
 use super::abort::{AbortHandle, AbortTarget};
+use super::awaiter::Awaiter;
 use crate::scheduler::TaskMeta;
 use crate::sync::{Mutex, MutexGuard};
 use std::any::Any;
@@ -56,8 +59,9 @@ pub struct JoinHandle<T> {
 struct Inner<T> {
     state: State<T>,
     /// Who awaits the handle (kept so `abort` can hand the cancellation's
-    /// completion to the same waker).
-    waker: Option<Waker>,
+    /// completion to the same waker); its waker is the one registered in
+    /// the task (see awaiter.rs).
+    waker: Option<Awaiter>,
 }
 
 /// ```text
@@ -133,11 +137,11 @@ impl<T: Send + 'static> Inner<T> {
             // It finished meanwhile: it keeps its output (or panic).
             Poll::Ready(Ok(out)) => {
                 self.state = State::Cancelled(out);
-                return WakeAfterUnlock(self.waker.clone());
+                return WakeAfterUnlock(self.awaiter());
             }
             Poll::Ready(Err(panic)) => {
                 self.state = State::Panicked(Some(panic));
-                return WakeAfterUnlock(self.waker.clone());
+                return WakeAfterUnlock(self.awaiter());
             }
         }
         let State::Running(task) = std::mem::replace(&mut self.state, State::Done) else {
@@ -148,7 +152,7 @@ impl<T: Send + 'static> Inner<T> {
         self.state = State::Cancelling(Box::pin(task.cancel()));
         match self.poll_cancel_aside() {
             Poll::Ready(awaiter) => awaiter,
-            Poll::Pending => WakeAfterUnlock(self.waker.clone()),
+            Poll::Pending => WakeAfterUnlock(self.awaiter()),
         }
     }
 }
@@ -217,13 +221,13 @@ impl<T> Inner<T> {
     /// future, was about to deliver (a worker sets "completed" first and
     /// takes the awaiter's waker after).
     fn poll_cancel_aside(&mut self) -> Poll<WakeAfterUnlock> {
+        let waker = self.awaiter().unwrap_or_else(|| Waker::noop().clone());
         let State::Cancelling(cancel) = &mut self.state else {
             unreachable!("only a pending cancellation is polled aside");
         };
-        let waker = self.waker.clone().unwrap_or_else(|| Waker::noop().clone());
         let out = std::task::ready!(cancel.as_mut().poll(&mut Context::from_waker(&waker)));
         self.state = State::Cancelled(out);
-        Poll::Ready(WakeAfterUnlock(self.waker.clone()))
+        Poll::Ready(WakeAfterUnlock(self.awaiter()))
     }
 
     /// Takes a finished task's output (in its state) out, for the caller
@@ -239,12 +243,25 @@ impl<T> Inner<T> {
         finished.then(|| std::mem::replace(&mut self.state, State::Done))
     }
 
-    /// See [`JoinHandle::poll_output`].
-    fn poll_output(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, JoinError>> {
-        if !self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-            self.waker = Some(cx.waker().clone());
+    /// The waker registered for the awaiter, if any.
+    fn awaiter(&self) -> Option<Waker> {
+        self.waker.as_ref().map(|a| a.waker().clone())
+    }
+
+    /// See [`JoinHandle::poll_output`]; `goros_own`: goro made `cx`'s
+    /// waker (see awaiter.rs).
+    fn poll_output(&mut self, cx: &mut Context<'_>, goros_own: bool) -> Poll<Result<T, JoinError>> {
+        if !self.waker.as_ref().is_some_and(|a| a.is_for(cx.waker())) {
+            self.waker = Some(Awaiter::new(cx.waker(), goros_own));
         }
-        let result = match &mut self.state {
+        let Inner { state, waker } = self;
+        let Some(awaiter) = waker else {
+            unreachable!("set above");
+        };
+        // The task registers the awaiter's waker, which contains a foreign
+        // one's panics (async-task would abort on them).
+        let cx = &mut Context::from_waker(awaiter.waker());
+        let result = match state {
             State::Done => Err(JoinError::cancelled()),
             State::Cancelled(out) => out.take().ok_or_else(JoinError::cancelled),
             State::Panicked(err) => Err(err.take().unwrap_or_else(JoinError::cancelled)),
@@ -487,7 +504,7 @@ impl<T> JoinHandle<T> {
     /// The body of `Future::poll`: [`poll_output`](Self::poll_output),
     /// noting on the current task (for dumps) that it waits for this one.
     fn poll_join(&self, cx: &mut Context<'_>) -> Poll<Result<T, JoinError>> {
-        let out = self.poll_output(cx);
+        let out = self.with_inner(|inner| inner.poll_output(cx, false));
         if out.is_pending() {
             use crate::taskinfo::record::{Wait, waiting_on};
             waiting_on(if self.blocking {
@@ -505,7 +522,8 @@ impl<T> JoinHandle<T> {
     ///
     /// [`JoinSet`]: super::JoinSet
     pub(crate) fn poll_output(&self, cx: &mut Context<'_>) -> Poll<Result<T, JoinError>> {
-        self.with_inner(|inner| inner.poll_output(cx))
+        // The set's waker is goro's own, and contains its waiter's panics.
+        self.with_inner(|inner| inner.poll_output(cx, true))
     }
 }
 

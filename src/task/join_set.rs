@@ -93,7 +93,10 @@ impl Shared {
             st.waiter.take()
         };
         if let Some(w) = waiter {
-            w.wake();
+            // Contained: this runs where async-task wakes the handle's
+            // awaiter (it aborts on a panic), and `w` may be another
+            // executor's waker.
+            crate::poller::wake::wake(w);
         }
     }
 }

@@ -16,6 +16,7 @@
 //! ([`StallReport`]).
 
 mod abort;
+mod awaiter;
 mod builder;
 pub(crate) mod join;
 mod join_set;

@@ -66,6 +66,15 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 /// pending in one of that runtime's own tasks is not woken; the shutdown
 /// cancels that task, as it cancels every task, and a poll after the
 /// shutdown returns `Ready`.)
+///
+/// A `Sleep` that is not armed belongs to no runtime yet: after
+/// [`reset`](Self::reset) (which an [`Interval`](super::Interval) does
+/// after every tick) the next poll arms it on the runtime current *then*.
+/// So an `Interval` whose runtime was dropped between two ticks completes
+/// its next tick at once on that runtime's
+/// [`Handle::block_on`](crate::runtime::Handle::block_on), but moved into
+/// a live runtime it keeps its period there (on a plain thread, with
+/// another executor: on the default runtime) instead of ticking in a loop.
 #[derive(Debug)]
 #[must_use = "futures do nothing unless awaited"]
 pub struct Sleep {

@@ -152,7 +152,9 @@ impl TcpListener {
     /// incoming.next().await` loops. It ends (yields `None`, and keeps
     /// yielding `None`) once the listener is [closed](Self::close) — from
     /// this task or another — so an accept loop that skips errors stops
-    /// instead of spinning.
+    /// instead of spinning. It also ends once the listener's runtime has
+    /// shut down, after yielding that error ("goro runtime is shut down")
+    /// once.
     ///
     /// When the process runs out of descriptors or memory (`EMFILE`,
     /// `ENFILE`, `ENOBUFS`, `ENOMEM`) it waits 5 ms, doubling up to 1 s,

@@ -177,7 +177,7 @@ impl UnixListener {
         Poll::Ready(Fd::new(fd).map(|fd| (UnixStream::from_fd(fd), addr)))
     }
 
-    /// A stream of accepted connections that never ends. When the process
+    /// A stream of accepted connections. When the process
     /// runs out of descriptors or memory (`EMFILE`, `ENFILE`, `ENOBUFS`,
     /// `ENOMEM`) it waits 5 ms, doubling up to 1 s, and tries again (as
     /// [`TcpListener::incoming`](crate::net::TcpListener::incoming) does),
@@ -185,7 +185,8 @@ impl UnixListener {
     /// descriptors free up. Other errors are yielded as `Some(Err(_))`.
     /// The stream ends (`None`, and `None` ever after) once the listener is
     /// [closed](Self::close), so `while let Some(conn) = incoming.next().await`
-    /// loops stop.
+    /// loops stop; and once the listener's runtime has shut down, after
+    /// yielding that error ("goro runtime is shut down") once.
     ///
     /// ```
     /// # goro::block_on(async {
