@@ -275,3 +275,35 @@ fn threads_named(prefix: &str) -> usize {
         })
         .unwrap_or(0)
 }
+
+/// One task blocked in place for the whole test (its thread counts, but
+/// cannot run the P), and work arriving from outside now and then: the
+/// thread that runs the P stays, idle in between, instead of exiting each
+/// time the P goes idle and a new thread being started for the next task.
+#[test]
+fn a_long_blocking_call_does_not_make_each_wake_start_a_thread() {
+    const ROUND_TRIPS: usize = 50;
+    within(PATIENCE * 3, || {
+        let rt = one_worker_no_spares(Duration::from_secs(600));
+        let (unblock, blocked) = mpsc::channel::<()>();
+        let blocker = rt.spawn(async move {
+            goro::task::block_in_place(|| {
+                let _ = blocked.recv();
+            })
+        });
+        let mut threads = std::collections::HashSet::new();
+        for _ in 0..ROUND_TRIPS {
+            let on = rt.block_on(rt.spawn(async { std::thread::current().id() }));
+            threads.insert(on.unwrap());
+            // Time for the P's thread to go idle (and, if it would, exit).
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        drop(unblock);
+        rt.block_on(blocker).unwrap();
+        assert!(
+            threads.len() <= 3,
+            "{ROUND_TRIPS} tasks ran on {} threads: a thread started per wake",
+            threads.len()
+        );
+    });
+}
