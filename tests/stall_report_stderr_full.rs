@@ -288,3 +288,72 @@ fn shutdown_timeout_keeps_its_limit_while_stderr_is_read_slowly() {
         "shutdown_timeout({SHUTDOWN_LIMIT:?}) took {took:?}: it waited for a slow stderr"
     );
 }
+
+/// The third test's child says so in this variable's value.
+const STUCK_STDERR: &str = "stuck";
+
+/// The child of the third test: stderr a full pipe nobody reads, lines
+/// queued behind it (`GORO_SCHEDTRACE=1`); then `drop(rt)`, timed on
+/// stdout.
+fn stuck_stderr_child() {
+    fill_stderr();
+    let rt = Builder::new().worker_threads(1).build().unwrap();
+    let _busy = rt.spawn(async {
+        loop {
+            std::thread::sleep(Duration::from_millis(1));
+            goro::task::yield_now().await;
+        }
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let start = Instant::now();
+    drop(rt);
+    println!("\ndropped {}", start.elapsed().as_millis());
+    std::io::stdout().flush().unwrap();
+    std::thread::sleep(Duration::from_secs(60));
+}
+
+#[test]
+fn dropping_a_runtime_does_not_wait_for_a_stderr_nobody_reads() {
+    if std::env::var_os(CHILD_ENV).is_some_and(|v| v == STUCK_STDERR) {
+        stuck_stderr_child();
+        return;
+    }
+    let mut proc = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "dropping_a_runtime_does_not_wait_for_a_stderr_nobody_reads",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ENV, STUCK_STDERR)
+        .env("GORO_SCHEDTRACE", "1")
+        .env_remove("GORO_STALL_MS")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Held open, never read.
+    let _stderr = proc.stderr.take();
+    let stdout = BufReader::new(proc.stdout.take().unwrap());
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            if let Some(ms) = line.strip_prefix("dropped ") {
+                let _ = tx.send(ms.parse::<u64>().ok().map(Duration::from_millis));
+                break;
+            }
+        }
+    });
+    let took = rx.recv_timeout(Duration::from_secs(30));
+    let _ = proc.kill();
+    let _ = proc.wait();
+    let took = took
+        .expect("the child's drop did not return (hung on stderr?)")
+        .expect("a duration");
+    // The drop's grace for a busy worker (100 ms), then 200 ms without a
+    // line written.
+    assert!(
+        took < Duration::from_millis(2000),
+        "dropping the runtime took {took:?}: it waited for a stderr nobody reads"
+    );
+}
