@@ -89,3 +89,40 @@ fn callback_handing_the_report_to_a_task_does_not_deadlock() {
         "the callback's task ran only after {w:?}"
     );
 }
+
+/// A stall callback that drops the runtime it reports on (the last
+/// reference to it), for the "stalled" report (on sysmon's thread) and for
+/// the "returned" one (on sysmon's or the stalled worker's): the drop
+/// returns, without waiting for itself.
+#[test]
+fn a_stall_callback_may_drop_its_runtime() {
+    for on_finished in [false, true] {
+        let slot: Arc<Mutex<Option<Runtime>>> = Arc::default();
+        let (dropped_tx, dropped_rx) = std::sync::mpsc::channel();
+        let rt = {
+            let slot = slot.clone();
+            Runtime::builder()
+                .worker_threads(1)
+                .stall_threshold(Duration::from_millis(10))
+                .on_stall(move |r: &StallReport| {
+                    if r.finished() == on_finished {
+                        let rt = slot.lock().unwrap().take();
+                        if rt.is_some() {
+                            drop(rt);
+                            let _ = dropped_tx.send(());
+                        }
+                    }
+                })
+                .build()
+                .unwrap()
+        };
+        let handle = rt.handle();
+        *slot.lock().unwrap() = Some(rt);
+        handle.spawn(async { std::thread::sleep(Duration::from_millis(60)) });
+        drop(handle);
+        assert!(
+            dropped_rx.recv_timeout(Duration::from_secs(10)).is_ok(),
+            "the callback's drop of the runtime (finished: {on_finished}) did not return"
+        );
+    }
+}

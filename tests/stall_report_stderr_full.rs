@@ -12,9 +12,14 @@
 //! its only worker once (a report sysmon cannot write), then measures, on
 //! its stdout, how long ten 5 ms sleeps and ten socket round trips take
 //! while that worker is stuck for seconds in repeated stalls.
+//!
+//! A second test holds `shutdown_timeout` to its limit while stderr is
+//! read slowly, so that writing the queued lines takes seconds.
 
 use goro::runtime::Builder;
 use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixDatagram;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -175,4 +180,180 @@ fn stall_reports_on_a_full_stderr_do_not_stop_handoffs() {
         "timers and I/O waited {ticks:?} behind a stuck worker: sysmon blocked on stderr?"
     );
     assert!(handoffs >= 1, "no hand-off ({handoffs})");
+}
+
+/// The second test's child says so in this variable's value.
+const SLOW_STDERR: &str = "slow";
+/// The limit the slow-stderr child shuts down within.
+const SHUTDOWN_LIMIT: Duration = Duration::from_millis(250);
+
+/// The child of the second test: stderr a datagram socket that takes a
+/// line only as the parent reads one, filled by trace lines
+/// (`GORO_SCHEDTRACE=1`) while a task keeps the worker busy, with a full
+/// queue of lines behind; then `shutdown_timeout`, timed on stdout.
+fn slow_stderr_child() {
+    let rt = Builder::new().worker_threads(1).build().unwrap();
+    // Keeps sysmon awake, tracing about every 10 ms.
+    let _busy = rt.spawn(async {
+        loop {
+            std::thread::sleep(Duration::from_millis(1));
+            goro::task::yield_now().await;
+        }
+    });
+    // The socket fills within a dozen lines, then the writer's queue.
+    std::thread::sleep(Duration::from_millis(1000));
+    println!("\nshutting down");
+    std::io::stdout().flush().unwrap();
+    let start = Instant::now();
+    rt.shutdown_timeout(SHUTDOWN_LIMIT);
+    println!("shutdown {}", start.elapsed().as_millis());
+    std::io::stdout().flush().unwrap();
+    std::thread::sleep(Duration::from_secs(60));
+}
+
+#[test]
+fn shutdown_timeout_keeps_its_limit_while_stderr_is_read_slowly() {
+    if std::env::var_os(CHILD_ENV).is_some_and(|v| v == SLOW_STDERR) {
+        slow_stderr_child();
+        return;
+    }
+    // The child's stderr: a datagram socket connected to one bound here.
+    // (Not a socket pair, whose sender never waits for the reader; not a
+    // pipe, which takes a write only once a whole page has been read: this
+    // one takes a datagram each time the reader takes one.)
+    let path = std::env::temp_dir().join(format!("goro-slow-stderr-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let reader = UnixDatagram::bind(&path).unwrap();
+    let writer = UnixDatagram::unbound().unwrap();
+    writer.connect(&path).unwrap();
+    let _ = std::fs::remove_file(&path);
+    reader
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut proc = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "shutdown_timeout_keeps_its_limit_while_stderr_is_read_slowly",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ENV, SLOW_STDERR)
+        .env("GORO_SCHEDTRACE", "1")
+        .env_remove("GORO_STALL_MS")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(OwnedFd::from(writer)))
+        .spawn()
+        .unwrap();
+    let mut reader = Some(reader);
+    let stdout = BufReader::new(proc.stdout.take().unwrap());
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut took = None;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while took.is_none() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if line == "shutting down" => {
+                // From now on a line (two datagrams) gets through every
+                // ~60 ms: progress often enough that the writer never
+                // looks stuck, slow enough that writing the queue takes
+                // seconds. (Ends once the child is gone.)
+                let reader = reader.take().unwrap();
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 4096];
+                    while reader.recv(&mut buf).is_ok() {
+                        std::thread::sleep(Duration::from_millis(30));
+                    }
+                });
+            }
+            Ok(line) => {
+                if let Some(ms) = line.strip_prefix("shutdown ") {
+                    took = ms.parse::<u64>().ok().map(Duration::from_millis);
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    let _ = proc.kill();
+    let _ = proc.wait();
+    let took = took.expect("the child never reported (hung?)");
+    assert!(
+        took < SHUTDOWN_LIMIT + Duration::from_millis(1000),
+        "shutdown_timeout({SHUTDOWN_LIMIT:?}) took {took:?}: it waited for a slow stderr"
+    );
+}
+
+/// The third test's child says so in this variable's value.
+const STUCK_STDERR: &str = "stuck";
+
+/// The child of the third test: stderr a full pipe nobody reads, lines
+/// queued behind it (`GORO_SCHEDTRACE=1`); then `drop(rt)`, timed on
+/// stdout.
+fn stuck_stderr_child() {
+    fill_stderr();
+    let rt = Builder::new().worker_threads(1).build().unwrap();
+    let _busy = rt.spawn(async {
+        loop {
+            std::thread::sleep(Duration::from_millis(1));
+            goro::task::yield_now().await;
+        }
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let start = Instant::now();
+    drop(rt);
+    println!("\ndropped {}", start.elapsed().as_millis());
+    std::io::stdout().flush().unwrap();
+    std::thread::sleep(Duration::from_secs(60));
+}
+
+#[test]
+fn dropping_a_runtime_does_not_wait_for_a_stderr_nobody_reads() {
+    if std::env::var_os(CHILD_ENV).is_some_and(|v| v == STUCK_STDERR) {
+        stuck_stderr_child();
+        return;
+    }
+    let mut proc = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "dropping_a_runtime_does_not_wait_for_a_stderr_nobody_reads",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ENV, STUCK_STDERR)
+        .env("GORO_SCHEDTRACE", "1")
+        .env_remove("GORO_STALL_MS")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Held open, never read.
+    let _stderr = proc.stderr.take();
+    let stdout = BufReader::new(proc.stdout.take().unwrap());
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            if let Some(ms) = line.strip_prefix("dropped ") {
+                let _ = tx.send(ms.parse::<u64>().ok().map(Duration::from_millis));
+                break;
+            }
+        }
+    });
+    let took = rx.recv_timeout(Duration::from_secs(30));
+    let _ = proc.kill();
+    let _ = proc.wait();
+    let took = took
+        .expect("the child's drop did not return (hung on stderr?)")
+        .expect("a duration");
+    // The drop's grace for a busy worker (100 ms), then 200 ms without a
+    // line written.
+    assert!(
+        took < Duration::from_millis(2000),
+        "dropping the runtime took {took:?}: it waited for a stderr nobody reads"
+    );
 }

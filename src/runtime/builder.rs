@@ -164,10 +164,11 @@ impl Builder {
     /// from handing its worker's queue to another thread: like a Go
     /// syscall, which always releases its P, it starts a thread past the
     /// cap if no idle one is left (the blocked code may be waiting for a
-    /// task queued behind it, which would otherwise never run). Spare
-    /// threads beyond the cap exit as soon as they are idle; the others
-    /// after [`thread_keep_alive`](Self::thread_keep_alive). With `0`,
-    /// sysmon never hands off a stuck worker's queue.
+    /// task queued behind it, which would otherwise never run). Idle
+    /// spare threads beyond the cap (beyond those that idle workers' queues
+    /// need) exit at once; the others after
+    /// [`thread_keep_alive`](Self::thread_keep_alive). With `0`, sysmon
+    /// never hands off a stuck worker's queue.
     ///
     /// ```
     /// let rt = goro::runtime::Builder::new()

@@ -28,7 +28,7 @@
 //! sysmon may have handed the P to another M while the poll was stuck. If
 //! so, the M lists itself idle and takes an idle P or parks, as a spare.
 //! Spare Ms beyond the P count exit after `keep_alive` without work (at
-//! once, beyond `max_spare_threads`).
+//! once while more than `max_spare_threads` idle Ms are left over).
 
 use super::barrier;
 use super::context::{self, WorkerContext};
@@ -549,8 +549,8 @@ fn poll_blocking(ctx: &WorkerContext) -> bool {
 }
 
 /// Parks until handed a P. Spare Ms (beyond the P count) exit after
-/// `keep_alive` without work, or at once while there are more than
-/// `max_spare_threads` of them.
+/// `keep_alive` without work, or at once while more Ms are idle than idle
+/// Ps plus `max_spare_threads`.
 fn park(ctx: &WorkerContext) -> bool {
     let shared = &*ctx.shared;
     let m = &*ctx.machine;
@@ -564,20 +564,23 @@ fn park(ctx: &WorkerContext) -> bool {
         if shared.is_shutdown() {
             return false;
         }
-        let threads = shared.idle.lock().threads;
+        let (threads, beyond_cap) = {
+            let lists = shared.idle.lock();
+            (lists.threads, idle_beyond_cap(shared, &lists))
+        };
         if threads > shared.nprocs() {
-            // A spare beyond `max_spare_threads` (started by a hand-off
-            // that may exceed it, handoff.rs) exits at once; others after
-            // `keep_alive`.
-            let keep = if idle_since.elapsed() >= keep_alive {
-                0
-            } else {
-                shared.config.max_spare_threads
-            };
-            if threads > shared.nprocs() + keep {
+            // A spare exits after `keep_alive`, or at once while more Ms
+            // are idle than idle Ps plus `max_spare_threads` (a hand-off
+            // may start spares past the cap, handoff.rs). Not by the
+            // thread count: Ms blocked in `block_in_place` count there, and
+            // the M that runs the P they left would exit each time it
+            // idles, a new thread started for the next wake.
+            let timed_out = idle_since.elapsed() >= keep_alive;
+            if timed_out || beyond_cap {
                 let mut lists = shared.idle.lock();
                 if m.next_p.load(Ordering::SeqCst) == 0
-                    && lists.threads > shared.nprocs() + keep
+                    && lists.threads > shared.nprocs()
+                    && (timed_out || idle_beyond_cap(shared, &lists))
                     && lists.unlist_m(m)
                 {
                     lists.threads -= 1;
@@ -598,6 +601,11 @@ fn park(ctx: &WorkerContext) -> bool {
             std::thread::park();
         }
     }
+}
+
+/// More Ms idle than the idle Ps need, by over `max_spare_threads`.
+fn idle_beyond_cap(shared: &Shared, lists: &super::idle::IdleLists) -> bool {
+    lists.ms.len() > lists.ps.len() + shared.config.max_spare_threads
 }
 
 /// A small per-thread xorshift generator for victim selection.

@@ -129,11 +129,7 @@ impl Shared {
         // Stall reports and traces are out (unless stderr takes nothing,
         // or the deadline has passed): a program that exits next still
         // shows them.
-        let stuck = wait.deadline.map_or(STDERR_STUCK, |d| {
-            d.saturating_duration_since(Instant::now())
-                .min(STDERR_STUCK)
-        });
-        self.config.stall.stderr.close(stuck);
+        self.config.stall.stderr.close(STDERR_STUCK, wait.deadline);
     }
 
     /// Runtime shutdown: nothing may keep waiting on this runtime's sockets

@@ -102,11 +102,18 @@ impl Shared {
         if let Some(size) = self.config.stack_size {
             builder = builder.stack_size(size);
         }
+        // Started and listed under the lock of the list that shutdown
+        // takes to join, after it sets its flag: a thread is either on the
+        // list or not started (a hand-off racing shutdown would otherwise
+        // start one that nobody joins).
+        let mut threads = self.threads.lock();
+        if self.is_shutdown() {
+            return Err(io::Error::other("goro runtime is shut down"));
+        }
         self.idle.lock().threads += 1;
         let machine = m.clone();
         match builder.spawn(move || machine::run(shared, m)) {
             Ok(handle) => {
-                let mut threads = self.threads.lock();
                 threads.retain(|(h, _)| !h.is_finished());
                 threads.push((handle, machine));
                 Ok(())
@@ -166,5 +173,29 @@ impl Shared {
         } else {
             self.wakep();
         }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::runtime::Builder;
+
+    #[test]
+    fn no_m_thread_starts_once_shutdown_has_begun() {
+        let rt = Builder::new().worker_threads(1).build().unwrap();
+        let shared = rt.handle().scheduler_for_tests();
+        // As shutdown does first, before it takes the list of threads to
+        // join: a hand-off (a task in `block_in_place`) that checked the
+        // flag just before may get here now.
+        shared.shutdown.store(true, Ordering::Release);
+        let started = shared.spawn_m(shared.alloc_m(), PId::new(0), false);
+        // For the real shutdown, which joins the threads.
+        shared.shutdown.store(false, Ordering::Release);
+        drop(rt);
+        assert!(
+            started.is_err(),
+            "an M started after the shutdown flag: shutdown may have taken its join list already"
+        );
     }
 }

@@ -17,7 +17,7 @@
 use crate::sync::{Condvar, Mutex};
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Most lines waiting for the writer.
 const CAPACITY: usize = 64;
@@ -99,16 +99,24 @@ impl Lines {
 
     /// The runtime shuts down: waits until every queued line is written,
     /// as long as the writer makes progress (it gives up once one write
-    /// has taken longer than `stuck`: a stderr nobody reads), so a program
-    /// that exits right after dropping its runtime still shows its
-    /// reports. The writer exits when it has nothing left.
-    pub(crate) fn close(&self, stuck: Duration) {
+    /// has taken longer than `stuck`: a stderr nobody reads) and never
+    /// past `deadline` (a stderr read slowly makes progress for long), so
+    /// a program that exits right after dropping its runtime still shows
+    /// its reports. The writer exits when it has nothing left.
+    pub(crate) fn close(&self, stuck: Duration, deadline: Option<Instant>) {
         let mut q = self.queue.lock();
         q.closed = true;
         self.more.notify_one();
         while q.started {
+            let wait = match deadline {
+                Some(d) => match d.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => left.min(stuck),
+                    _ => return,
+                },
+                None => stuck,
+            };
             let before = q.written;
-            let (guard, timed_out) = self.wrote.wait_timeout(q, stuck);
+            let (guard, timed_out) = self.wrote.wait_timeout(q, wait);
             q = guard;
             if timed_out && q.written == before {
                 return;
@@ -168,7 +176,7 @@ mod tests {
     fn close_waits_for_the_lines_and_the_writer_exits() {
         let lines = Arc::new(Lines::default());
         lines.line("goro test: a line from stderr.rs's tests".into());
-        lines.close(Duration::from_secs(10));
+        lines.close(Duration::from_secs(10), None);
         let q = lines.queue.lock();
         assert!(q.lines.is_empty() && !q.started, "{q:?}");
         assert_eq!(q.written, 1);
