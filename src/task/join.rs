@@ -8,16 +8,25 @@
 //! dropped. Invariant: once a handle's state is `State::Shared` it stays so,
 //! and the shared state is never `State::Shared` itself.
 //!
-//! Wake-ups. Everything that touches the task's async-task handle does so
-//! under the state's lock, so there is one poller of it at a time. The
-//! awaiter (whoever polls the `JoinHandle`) stores its waker in the state
-//! and registers it in the task; the task's worker wakes that registration
-//! when the task completes or its cancelled future is dropped. `abort` and
-//! `is_finished` (from any thread, through an `AbortHandle`) poll a pending
-//! cancellation with a clone of the stored waker, keeping the registration;
-//! if such a poll completes the cancellation, they wake the awaiter
-//! themselves once unlocked, since async-task then skips that wake-up
-//! (see `Inner::poll_cancel_aside`).
+//! Who calls into async-task, and with which lock. The task's async-task
+//! handle (or its pending cancellation) has one caller at a time. The
+//! awaiter (whoever polls the `JoinHandle`) polls it under the state's
+//! lock. `abort` and `is_finished` (from any thread, through an
+//! `AbortHandle`, or from a waker or a destructor) instead take it out
+//! of the state — which reads [`State::Aside`] meanwhile — call async-task
+//! without the lock, and put the outcome back (`abort_task`,
+//! `task_is_finished`): those calls may run user code on the calling
+//! thread (wake the registered awaiter; drop the task's future, on a
+//! runtime that shut down), and user code may look at the same task
+//! again, which under the lock deadlocked.
+//!
+//! Wake-ups. The awaiter stores its waker in the state and registers it in
+//! the task; the task's worker wakes that registration when the task
+//! completes or its cancelled future is dropped. `is_finished` polls a
+//! pending cancellation with a clone of the stored waker, keeping the
+//! registration; if that poll completes the cancellation, or the awaiter
+//! polled while the state was aside, the awaiter is woken once the state
+//! is back and unlocked (an `abort` always wakes it).
 
 use super::abort::{AbortHandle, AbortTarget};
 use crate::scheduler::TaskMeta;
@@ -77,9 +86,24 @@ enum State<T> {
     Panicked(Option<JoinError>),
     /// The result was taken (or the handle is being dropped).
     Done,
+    /// `abort` or `is_finished` took the task (or its pending
+    /// cancellation) out to call into async-task without the lock, and
+    /// will put the outcome back (see the module docs).
+    Aside(Aside),
     /// [`JoinHandle::abort_handle`] moved the state into a [`Shared`]
     /// (a handle's own state only; see the module docs).
     Shared(Arc<Shared<T>>),
+}
+
+/// What the state says while a call into async-task runs without the lock.
+#[derive(Clone, Copy)]
+struct Aside {
+    /// What `is_finished` answers meanwhile: the task had finished when it
+    /// was taken out (a pending cancellation: not yet known to be over).
+    finished: bool,
+    /// The awaiter polled meanwhile: it got `Pending` and is woken when
+    /// the outcome is put back.
+    awaited: bool,
 }
 
 /// A handle's state once it has [`AbortHandle`]s: what they and the
@@ -109,48 +133,94 @@ impl<T> Inner<T> {
     }
 }
 
-impl<T: Send + 'static> Inner<T> {
-    /// See [`JoinHandle::abort`]. The awaiter to wake once the lock is
-    /// released: see [`poll_cancel_aside`](Self::poll_cancel_aside).
-    fn abort(&mut self) -> WakeAfterUnlock {
-        // Anything but a running, unfinished task stays as it is: a second
-        // abort must not drop a pending cancellation (the handle would
-        // resolve before the future is gone) nor a cancelled task's output
-        // (here, under the lock).
-        if !matches!(&self.state, State::Running(task) if !task.is_finished()) {
-            return WakeAfterUnlock(None);
-        }
-        // Cancelling wakes the awaiter registered in the task at once, on
-        // this thread and under the lock (async-task's `set_canceled`); a
-        // waker that looks at this task again would deadlock. So a no-op
-        // waker takes the awaiter's place first, and the awaiter is woken
-        // once the lock is released.
-        let State::Running(task) = &mut self.state else {
-            unreachable!("checked above");
-        };
-        match poll_task(task, &mut Context::from_waker(Waker::noop())) {
-            Poll::Pending => {}
-            // It finished meanwhile: it keeps its output (or panic).
-            Poll::Ready(Ok(out)) => {
-                self.state = State::Cancelled(out);
-                return WakeAfterUnlock(self.waker.clone());
-            }
-            Poll::Ready(Err(panic)) => {
-                self.state = State::Panicked(Some(panic));
-                return WakeAfterUnlock(self.waker.clone());
-            }
-        }
-        let State::Running(task) = std::mem::replace(&mut self.state, State::Done) else {
-            unreachable!("checked above");
-        };
-        // The first poll marks the task cancelled and schedules it so its
-        // future is dropped; the awaiter is told when that has happened.
-        self.state = State::Cancelling(Box::pin(task.cancel()));
-        match self.poll_cancel_aside() {
-            Poll::Ready(awaiter) => awaiter,
-            Poll::Pending => WakeAfterUnlock(self.waker.clone()),
-        }
+/// A pending cancellation: resolves once the task's future has been
+/// dropped, with the output if the task finished just before.
+type Cancel<T> = Pin<Box<dyn Future<Output = Option<T>> + Send>>;
+
+/// Where a task's state is locked: a handle's own lock (which forwards to
+/// the shared state once there is one) or the [`Shared`] one.
+trait StateLock<T> {
+    fn with_state<R>(&self, f: impl FnOnce(&mut Inner<T>) -> R) -> R;
+}
+
+/// See [`JoinHandle::abort`]: the task is taken out of the state, cancelled
+/// without the lock, and the outcome put back.
+///
+/// Cancelling an idle task calls its schedule function on this thread,
+/// which drops the task — and with it the future, whose `Drop` is user
+/// code — once runtime shutdown has drained the queues (`schedule_remote`
+/// in scheduler/ready.rs; an abort on another thread racing the end of a
+/// shutdown gets there). Cancelling also wakes whoever is registered in
+/// the task at once, on this thread. Either may look at this task again
+/// (`is_finished`, `abort`, `Debug` of a handle): under the lock, that
+/// deadlocked. Meanwhile the state is [`State::Aside`]: a second abort does
+/// nothing, `is_finished` answers from it, and the awaiter gets `Pending`
+/// and is woken when the outcome is back.
+fn abort_task<T: Send + 'static>(lock: &impl StateLock<T>) {
+    let Some(task) = lock.with_state(Inner::set_aside_for_abort) else {
+        return;
+    };
+    let outcome = cancel(task);
+    // The awaiter is woken in every case: it learns of the outcome, or
+    // polls the pending cancellation, which registers it in the task
+    // again (`cancel` left a no-op waker there).
+    lock.with_state(|inner| inner.put_back(outcome, true))
+        .wake();
+}
+
+/// The part of an abort that calls into async-task (without the lock).
+fn cancel<T: Send + 'static>(mut task: async_task::FallibleTask<T, TaskMeta>) -> State<T> {
+    let mut cx = Context::from_waker(Waker::noop());
+    // A task that has finished — before the abort, or just now — keeps its
+    // output or its panic. This poll also puts a no-op waker in the
+    // awaiter's place in the task, so that cancelling does not wake the
+    // awaiter while its state is aside (it would poll, find it aside, and
+    // have to be woken again).
+    match poll_task(&mut task, &mut cx) {
+        Poll::Pending => {}
+        Poll::Ready(Ok(out)) => return State::Cancelled(out),
+        Poll::Ready(Err(panic)) => return State::Panicked(Some(panic)),
     }
+    let mut cancel: Cancel<T> = Box::pin(task.cancel());
+    // The first poll marks the task cancelled and schedules it so that its
+    // future is dropped. If the task finished in between, async-task hands
+    // out its output here, or re-raises its panic (caught, as in
+    // `poll_task`).
+    let first = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        cancel.as_mut().poll(&mut cx)
+    }));
+    match first {
+        Ok(Poll::Pending) => State::Cancelling(cancel),
+        Ok(Poll::Ready(out)) => State::Cancelled(out),
+        Err(payload) => State::Panicked(Some(JoinError::panic(payload))),
+    }
+}
+
+/// See [`JoinHandle::is_finished`]. A pending cancellation is polled to
+/// learn whether it is over; like an abort's calls into async-task, that
+/// poll runs without the lock, the cancellation set aside meanwhile (it
+/// may wake the awaiter's waker on this thread: async-task's `register`
+/// does, when the task's worker is notifying at that moment).
+///
+/// The poll uses the awaiter's waker, so that async-task keeps it
+/// registered. Once the poll finds the cancellation complete, the awaiter
+/// must be woken here: async-task takes a poller whose waker `will_wake`
+/// the registered one for the awaiter itself, and so drops the registered
+/// waker unwoken — and with it the wake-up that the task's completion, or
+/// the dropping of its future, was about to deliver (a worker sets
+/// "completed" first and takes the awaiter's waker after).
+fn task_is_finished<T>(lock: &impl StateLock<T>) -> bool {
+    let (finished, pending) = lock.with_state(Inner::finished_or_set_aside);
+    let Some((mut cancel, waker)) = pending else {
+        return finished;
+    };
+    let (finished, outcome) = match cancel.as_mut().poll(&mut Context::from_waker(&waker)) {
+        Poll::Ready(out) => (true, State::Cancelled(out)),
+        Poll::Pending => (false, State::Cancelling(cancel)),
+    };
+    lock.with_state(|inner| inner.put_back(outcome, false))
+        .wake();
+    finished
 }
 
 /// Polls the task for its output (`None`: cancelled). async-task re-raises
@@ -181,49 +251,75 @@ impl WakeAfterUnlock {
 }
 
 impl<T> Inner<T> {
-    /// See [`JoinHandle::abort_unobserved`].
-    fn abort_unobserved(&mut self) {
-        if let State::Running(task) = &self.state
-            && !task.is_finished()
-        {
-            // Dropping an async-task handle cancels its task.
-            self.state = State::Done;
+    /// The first half of [`abort_task`]: a running task (finished or not)
+    /// is taken out. Anything else stays as it is: a second abort must not
+    /// drop a pending cancellation (the handle would resolve before the
+    /// future is gone) nor a cancelled task's output, and one already
+    /// aside is being aborted or is cancelling already.
+    fn set_aside_for_abort(&mut self) -> Option<async_task::FallibleTask<T, TaskMeta>> {
+        let State::Running(task) = &self.state else {
+            return None;
+        };
+        let aside = Aside {
+            finished: task.is_finished(),
+            awaited: false,
+        };
+        match std::mem::replace(&mut self.state, State::Aside(aside)) {
+            State::Running(task) => Some(task),
+            _ => unreachable!("checked above"),
         }
     }
 
-    /// See [`JoinHandle::is_finished`]; with the awaiter to wake once the
-    /// lock is released (see [`poll_cancel_aside`](Self::poll_cancel_aside)).
-    fn is_finished(&mut self) -> (bool, WakeAfterUnlock) {
+    /// The first half of [`task_is_finished`]: the answer, or a pending
+    /// cancellation taken out to be polled with the awaiter's waker.
+    #[allow(clippy::type_complexity)]
+    fn finished_or_set_aside(&mut self) -> (bool, Option<(Cancel<T>, Waker)>) {
         match &self.state {
-            State::Running(t) => (t.is_finished(), WakeAfterUnlock(None)),
-            State::Cancelling(_) => match self.poll_cancel_aside() {
-                Poll::Ready(awaiter) => (true, awaiter),
-                Poll::Pending => (false, WakeAfterUnlock(None)),
-            },
-            State::Cancelled(_) | State::Panicked(_) | State::Done => (true, WakeAfterUnlock(None)),
+            State::Running(t) => (t.is_finished(), None),
+            State::Cancelling(_) => {
+                let aside = Aside {
+                    finished: false,
+                    awaited: false,
+                };
+                let State::Cancelling(cancel) =
+                    std::mem::replace(&mut self.state, State::Aside(aside))
+                else {
+                    unreachable!("checked above");
+                };
+                let waker = self.waker.clone().unwrap_or_else(|| Waker::noop().clone());
+                (false, Some((cancel, waker)))
+            }
+            State::Cancelled(_) | State::Panicked(_) | State::Done => (true, None),
+            State::Aside(aside) => (aside.finished, None),
             State::Shared(_) => unreachable!("a shared state is never shared again"),
         }
     }
 
-    /// Polls a pending cancellation for someone other than the awaiter
-    /// (`abort`, `is_finished`, on any thread), with the awaiter's waker
-    /// so that async-task keeps it registered. Once it completes, the
-    /// state is `Cancelled` and the awaiter must be woken by the caller.
-    ///
-    /// The awaiter would otherwise never hear of it: async-task takes a
-    /// poller whose waker `will_wake` the registered one for the awaiter
-    /// itself, and so drops the registered waker unwoken — and with it
-    /// the wake-up that the task's completion, or the dropping of its
-    /// future, was about to deliver (a worker sets "completed" first and
-    /// takes the awaiter's waker after).
-    fn poll_cancel_aside(&mut self) -> Poll<WakeAfterUnlock> {
-        let State::Cancelling(cancel) = &mut self.state else {
-            unreachable!("only a pending cancellation is polled aside");
+    /// The second half of [`abort_task`] and [`task_is_finished`]: puts
+    /// the outcome in the aside state's place, and returns the awaiter to
+    /// wake once unlocked — always if `wake`, else if the task is over
+    /// (see `task_is_finished`) or the awaiter polled meanwhile.
+    fn put_back(&mut self, outcome: State<T>, wake: bool) -> WakeAfterUnlock {
+        let State::Aside(aside) = std::mem::replace(&mut self.state, outcome) else {
+            unreachable!("only whoever set the state aside replaces it");
         };
-        let waker = self.waker.clone().unwrap_or_else(|| Waker::noop().clone());
-        let out = std::task::ready!(cancel.as_mut().poll(&mut Context::from_waker(&waker)));
-        self.state = State::Cancelled(out);
-        Poll::Ready(WakeAfterUnlock(self.waker.clone()))
+        let over = !matches!(self.state, State::Cancelling(_));
+        let awaiter = (wake || over || aside.awaited).then(|| self.waker.clone());
+        WakeAfterUnlock(awaiter.flatten())
+    }
+
+    /// See [`JoinHandle::abort_unobserved`]: the running task's async-task
+    /// handle, for the caller to drop (which cancels the task) once
+    /// unlocked — dropping it makes the same calls as an abort
+    /// ([`abort_task`]).
+    #[must_use = "drop it after releasing the lock"]
+    fn abort_unobserved(&mut self) -> Option<State<T>> {
+        match &self.state {
+            State::Running(task) if !task.is_finished() => {
+                Some(std::mem::replace(&mut self.state, State::Done))
+            }
+            _ => None,
+        }
     }
 
     /// Takes a finished task's output (in its state) out, for the caller
@@ -234,7 +330,7 @@ impl<T> Inner<T> {
         let finished = match &self.state {
             State::Running(t) => t.is_finished(),
             State::Cancelled(_) | State::Panicked(_) => true,
-            State::Cancelling(_) | State::Done | State::Shared(_) => false,
+            State::Cancelling(_) | State::Done | State::Aside(_) | State::Shared(_) => false,
         };
         finished.then(|| std::mem::replace(&mut self.state, State::Done))
     }
@@ -258,6 +354,11 @@ impl<T> Inner<T> {
                 Poll::Ready(Ok(None)) => Err(JoinError::cancelled()),
                 Poll::Ready(Err(panic)) => Err(panic),
             },
+            State::Aside(aside) => {
+                // Woken when the outcome is put back (`put_back`).
+                aside.awaited = true;
+                return Poll::Pending;
+            }
             State::Shared(_) => unreachable!("a shared state is never shared again"),
         };
         self.state = State::Done;
@@ -286,15 +387,19 @@ impl<T> Shared<T> {
     }
 }
 
+impl<T> StateLock<T> for Shared<T> {
+    fn with_state<R>(&self, f: impl FnOnce(&mut Inner<T>) -> R) -> R {
+        self.with(f)
+    }
+}
+
 impl<T: Send + 'static> AbortTarget for Shared<T> {
     fn abort(&self) {
-        self.with(Inner::abort).wake();
+        abort_task(self);
     }
 
     fn is_finished(&self) -> bool {
-        let (finished, awaiter) = self.with(Inner::is_finished);
-        awaiter.wake();
-        finished
+        task_is_finished(self)
     }
 
     fn id(&self) -> super::Id {
@@ -330,7 +435,15 @@ impl<T> JoinHandle<T> {
         }
         f(&mut own)
     }
+}
 
+impl<T> StateLock<T> for JoinHandle<T> {
+    fn with_state<R>(&self, f: impl FnOnce(&mut Inner<T>) -> R) -> R {
+        self.with_inner(f)
+    }
+}
+
+impl<T> JoinHandle<T> {
     /// The task's [`Id`](super::Id) (what [`task::id()`](super::id)
     /// returns inside it), available even after it finished.
     ///
@@ -361,7 +474,7 @@ impl<T: Send + 'static> JoinHandle<T> {
     /// # });
     /// ```
     pub fn abort(&self) {
-        self.with_inner(Inner::abort).wake();
+        abort_task(self);
     }
 
     /// An [`AbortHandle`] for this task: it can [`abort`](AbortHandle::abort)
@@ -414,7 +527,8 @@ impl<T> JoinHandle<T> {
     /// (for owners that will never await the handle, such as a dropped
     /// `JoinSet`).
     pub(crate) fn abort_unobserved(&self) {
-        self.with_inner(Inner::abort_unobserved);
+        // Dropped without the lock: see `abort_task`.
+        drop(self.with_inner(Inner::abort_unobserved));
     }
 
     /// True once the task has finished (completed, panicked, or been
@@ -429,9 +543,7 @@ impl<T> JoinHandle<T> {
     /// # });
     /// ```
     pub fn is_finished(&self) -> bool {
-        let (finished, awaiter) = self.with_inner(Inner::is_finished);
-        awaiter.wake();
-        finished
+        task_is_finished(self)
     }
 }
 

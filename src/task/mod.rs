@@ -18,6 +18,8 @@
 mod abort;
 mod builder;
 pub(crate) mod join;
+#[cfg(all(test, not(loom)))]
+mod join_lock_tests;
 mod join_set;
 mod yield_now;
 
