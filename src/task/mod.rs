@@ -20,6 +20,8 @@ mod builder;
 pub(crate) mod join;
 #[cfg(all(test, not(loom)))]
 mod join_lock_tests;
+#[cfg(all(test, not(loom)))]
+mod join_register_tests;
 mod join_set;
 mod yield_now;
 
