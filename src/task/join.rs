@@ -104,6 +104,22 @@ struct Aside {
     /// The awaiter polled meanwhile: it got `Pending` and is woken when
     /// the outcome is put back.
     awaited: bool,
+    /// A running task is aside (a dropped `JoinHandle` registers its
+    /// reaper): an abort meanwhile only sets `aborted`, and whoever puts
+    /// the task back aborts it instead.
+    running: bool,
+    aborted: bool,
+}
+
+impl Aside {
+    fn new(finished: bool) -> Aside {
+        Aside {
+            finished,
+            awaited: false,
+            running: false,
+            aborted: false,
+        }
+    }
 }
 
 /// A handle's state once it has [`AbortHandle`]s: what they and the
@@ -112,9 +128,13 @@ struct Shared<T> {
     id: super::Id,
     inner: Mutex<Inner<T>>,
     /// The `JoinHandle` was dropped: nobody will take the output, so a
-    /// finished task's output is dropped as soon as an [`AbortHandle`]
-    /// sees it (else when the last one is dropped).
+    /// finished task's output is dropped as soon as it is seen — by the
+    /// task's reaper when it completes (`register_reaper`), or by an
+    /// [`AbortHandle`] looking at it.
     detached: AtomicBool,
+    /// [`register_reaper`] for this `T` (`JoinHandle`'s `Drop` cannot
+    /// require `T: Send + 'static`; [`JoinHandle::abort_handle`] can).
+    reap: fn(&Arc<Shared<T>>, async_task::FallibleTask<T, TaskMeta>),
 }
 
 impl<T> Drop for Inner<T> {
@@ -157,9 +177,16 @@ trait StateLock<T> {
 /// nothing, `is_finished` answers from it, and the awaiter gets `Pending`
 /// and is woken when the outcome is back.
 fn abort_task<T: Send + 'static>(lock: &impl StateLock<T>) {
-    let Some(task) = lock.with_state(Inner::set_aside_for_abort) else {
-        return;
-    };
+    if let Some(task) = lock.with_state(Inner::set_aside_for_abort) {
+        finish_abort(lock, task);
+    }
+}
+
+/// The rest of [`abort_task`], for a task set aside.
+fn finish_abort<T: Send + 'static>(
+    lock: &impl StateLock<T>,
+    task: async_task::FallibleTask<T, TaskMeta>,
+) {
     let outcome = cancel(task);
     // The awaiter is woken in every case: it learns of the outcome, or
     // polls the pending cancellation, which registers it in the task
@@ -223,6 +250,57 @@ fn task_is_finished<T>(lock: &impl StateLock<T>) -> bool {
     finished
 }
 
+/// Makes a task whose `JoinHandle` was dropped, but whose state lives on
+/// with its [`AbortHandle`]s, drop its output as soon as it completes, as
+/// a detached task does (async-task drops it then, once nobody holds the
+/// task's handle; here the shared state still does, to abort it). The
+/// task is polled with a [`Reaper`] as its waker, so that async-task
+/// registers it in the awaiter's place: the task's worker wakes it on
+/// completion, and it drops the output there and then. The poll runs
+/// without the lock, the task set aside meanwhile (see the module docs);
+/// an abort that finds it aside is carried out here.
+fn register_reaper<T: Send + 'static>(
+    shared: &Arc<Shared<T>>,
+    mut task: async_task::FallibleTask<T, TaskMeta>,
+) {
+    let reaper = Waker::from(Arc::new(Reaper(Arc::downgrade(shared))));
+    let outcome = match poll_task(&mut task, &mut Context::from_waker(&reaper)) {
+        Poll::Pending => State::Running(task),
+        // It finished meanwhile: put back, and dropped by `with` (the
+        // state is detached).
+        Poll::Ready(Ok(out)) => State::Cancelled(out),
+        Poll::Ready(Err(panic)) => State::Panicked(Some(panic)),
+    };
+    let (aborted, awaiter) = shared.with(|inner| inner.put_back_reaped(outcome));
+    awaiter.wake();
+    if let Some(task) = aborted {
+        finish_abort(&**shared, task);
+    }
+}
+
+/// The waker a detached task's state registers in the task (see
+/// [`register_reaper`]). It holds the state weakly: once every
+/// `AbortHandle` is gone, async-task itself drops the output.
+struct Reaper<T>(std::sync::Weak<Shared<T>>);
+
+impl<T: Send + 'static> std::task::Wake for Reaper<T> {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    /// On the worker that completed the task, after it released the
+    /// task: `with` drops the finished output (the state is detached).
+    /// No lock of this state is held here: async-task wakes a registered
+    /// waker from the worker, or inline from a call into the task, and
+    /// nothing calls into a detached task under the lock (only the
+    /// awaiter's poll does, and there is no awaiter any more).
+    fn wake_by_ref(self: &Arc<Self>) {
+        if let Some(shared) = self.0.upgrade() {
+            shared.with(|_| ());
+        }
+    }
+}
+
 /// Polls the task for its output (`None`: cancelled). async-task re-raises
 /// a task's panic here (`propagate_panic`); it is caught and returned as a
 /// [`JoinError`] instead of unwinding the poller.
@@ -255,15 +333,18 @@ impl<T> Inner<T> {
     /// is taken out. Anything else stays as it is: a second abort must not
     /// drop a pending cancellation (the handle would resolve before the
     /// future is gone) nor a cancelled task's output, and one already
-    /// aside is being aborted or is cancelling already.
+    /// aside is being aborted or is cancelling already — or is running,
+    /// and then is aborted when put back (`put_back_reaped`).
     fn set_aside_for_abort(&mut self) -> Option<async_task::FallibleTask<T, TaskMeta>> {
-        let State::Running(task) = &self.state else {
-            return None;
+        let task = match &mut self.state {
+            State::Running(task) => task,
+            State::Aside(aside) if aside.running => {
+                aside.aborted = true;
+                return None;
+            }
+            _ => return None,
         };
-        let aside = Aside {
-            finished: task.is_finished(),
-            awaited: false,
-        };
+        let aside = Aside::new(task.is_finished());
         match std::mem::replace(&mut self.state, State::Aside(aside)) {
             State::Running(task) => Some(task),
             _ => unreachable!("checked above"),
@@ -277,10 +358,7 @@ impl<T> Inner<T> {
         match &self.state {
             State::Running(t) => (t.is_finished(), None),
             State::Cancelling(_) => {
-                let aside = Aside {
-                    finished: false,
-                    awaited: false,
-                };
+                let aside = Aside::new(false);
                 let State::Cancelling(cancel) =
                     std::mem::replace(&mut self.state, State::Aside(aside))
                 else {
@@ -306,6 +384,45 @@ impl<T> Inner<T> {
         let over = !matches!(self.state, State::Cancelling(_));
         let awaiter = (wake || over || aside.awaited).then(|| self.waker.clone());
         WakeAfterUnlock(awaiter.flatten())
+    }
+
+    /// The first half of [`register_reaper`]: a running, unfinished task
+    /// is taken out (a finished one's output is dropped by the caller
+    /// through `take_finished`).
+    fn set_aside_for_reaper(&mut self) -> Option<async_task::FallibleTask<T, TaskMeta>> {
+        match &self.state {
+            State::Running(task) if !task.is_finished() => {}
+            _ => return None,
+        }
+        let aside = Aside {
+            running: true,
+            ..Aside::new(false)
+        };
+        match std::mem::replace(&mut self.state, State::Aside(aside)) {
+            State::Running(task) => Some(task),
+            _ => unreachable!("checked above"),
+        }
+    }
+
+    /// The second half of [`register_reaper`]: puts the outcome back —
+    /// unless an abort came meanwhile and the task is still running: then
+    /// it stays aside and is returned, for the caller to abort
+    /// ([`finish_abort`]).
+    fn put_back_reaped(
+        &mut self,
+        outcome: State<T>,
+    ) -> (
+        Option<async_task::FallibleTask<T, TaskMeta>>,
+        WakeAfterUnlock,
+    ) {
+        if let State::Aside(aside) = &mut self.state
+            && aside.aborted
+            && let State::Running(task) = outcome
+        {
+            *aside = Aside::new(aside.finished);
+            return (Some(task), WakeAfterUnlock(None));
+        }
+        (None, self.put_back(outcome, false))
     }
 
     /// See [`JoinHandle::abort_unobserved`]: the running task's async-task
@@ -485,11 +602,10 @@ impl<T: Send + 'static> JoinHandle<T> {
     /// cancelled. Dropping it does nothing to the task.
     ///
     /// The first call moves the handle's state into a small shared
-    /// allocation; handles that never call it pay nothing. If the task
-    /// finishes after this `JoinHandle` was dropped, its output is dropped
-    /// when an `AbortHandle` next looks at the task
-    /// ([`is_finished`](AbortHandle::is_finished), [`abort`](AbortHandle::abort))
-    /// or when the last one is dropped.
+    /// allocation; handles that never call it pay nothing. As with any
+    /// detached task, once this `JoinHandle` is dropped the task's output
+    /// is dropped when the task completes (on the worker that ran it), or
+    /// at once if it already had.
     ///
     /// ```
     /// # goro::block_on(async {
@@ -513,6 +629,7 @@ impl<T: Send + 'static> JoinHandle<T> {
                     id: self.id,
                     inner: Mutex::new(moved),
                     detached: AtomicBool::new(false),
+                    reap: register_reaper::<T>,
                 });
                 own.state = State::Shared(shared.clone());
                 shared
@@ -561,20 +678,22 @@ impl<T> Drop for JoinHandle<T> {
             _ => return,
         };
         shared.detached.store(true, Ordering::Release);
-        // Only if the lock is free: this drop may run inside its critical
-        // section, on this very thread — an `AbortHandle` cancelling the
-        // task makes async-task wake the awaiter at once, and that waker
-        // may drop this handle (an executor dropping a task it will not
-        // run). Whoever holds the lock drops a finished output when it
-        // sees `detached`, else the last `AbortHandle` does; the stale
-        // waker goes with the shared state.
-        let Some(mut inner) = shared.inner.try_lock() else {
-            return;
-        };
+        // This drop never runs inside a critical section of this state on
+        // this thread, so it may wait for the lock: the only user code run
+        // under it is the awaiter's poll of this very handle (the wakes
+        // async-task makes inline there, and waker clones and drops),
+        // which borrows the handle. The calls that once woke the awaiter
+        // under the lock — and so could drop this handle in the middle of
+        // an abort — run without it (`abort_task`).
+        let mut inner = shared.lock();
         let (waker, finished) = (inner.waker.take(), inner.take_finished());
+        let running = inner.set_aside_for_reaper();
         drop(inner);
         // Dropped without the lock: the output may be anything.
         drop((waker, finished));
+        if let Some(task) = running {
+            (shared.reap)(&shared, task);
+        }
     }
 }
 
