@@ -8,17 +8,21 @@
 //! dropped. Invariant: once a handle's state is `State::Shared` it stays so,
 //! and the shared state is never `State::Shared` itself.
 //!
-//! Who calls into async-task, and with which lock. The task's async-task
-//! handle (or its pending cancellation) has one caller at a time. The
-//! awaiter (whoever polls the `JoinHandle`) polls it under the state's
-//! lock. `abort` and `is_finished` (from any thread, through an
-//! `AbortHandle`, or from a waker or a destructor) instead take it out
-//! of the state — which reads [`State::Aside`] meanwhile — call async-task
-//! without the lock, and put the outcome back (`abort_task`,
-//! `task_is_finished`): those calls may run user code on the calling
-//! thread (wake the registered awaiter; drop the task's future, on a
-//! runtime that shut down), and user code may look at the same task
-//! again, which under the lock deadlocked.
+//! Who calls into async-task, and with which lock. Nobody calls into
+//! async-task under the state's lock. The task's async-task handle (or its
+//! pending cancellation) has one caller at a time: the awaiter (whoever
+//! polls the `JoinHandle`: `poll_awaited`), `abort` and `is_finished` (from
+//! any thread, through an `AbortHandle`, or from a waker or a destructor:
+//! `abort_task`, `task_is_finished`), or a dropped `JoinHandle`
+//! (`register_reaper`) takes it out of the state — which reads
+//! [`State::Aside`] meanwhile — calls async-task without the lock, and puts
+//! the outcome back. Those calls may run user code on the calling thread
+//! (wake the registered waker, or the one being registered; drop the
+//! task's future, on a runtime that shut down), and user code may look at
+//! the same task again, which under the lock deadlocked. An abort that
+//! finds a running task aside leaves itself to whoever puts it back
+//! ([`Aside::abort`]). What still runs under the lock: cloning and
+//! dropping the awaiter's waker.
 //!
 //! Wake-ups. The awaiter stores its waker in the state and registers it in
 //! the task; the task's worker wakes that registration when the task
@@ -86,38 +90,51 @@ enum State<T> {
     Panicked(Option<JoinError>),
     /// The result was taken (or the handle is being dropped).
     Done,
-    /// `abort` or `is_finished` took the task (or its pending
-    /// cancellation) out to call into async-task without the lock, and
-    /// will put the outcome back (see the module docs).
-    Aside(Aside),
+    /// The awaiter, `abort`, `is_finished` or a dropped `JoinHandle` took
+    /// the task (or its pending cancellation) out to call into async-task
+    /// without the lock, and will put the outcome back (see the module
+    /// docs).
+    Aside(Aside<T>),
     /// [`JoinHandle::abort_handle`] moved the state into a [`Shared`]
     /// (a handle's own state only; see the module docs).
     Shared(Arc<Shared<T>>),
 }
 
 /// What the state says while a call into async-task runs without the lock.
-#[derive(Clone, Copy)]
-struct Aside {
+struct Aside<T> {
     /// What `is_finished` answers meanwhile: the task had finished when it
     /// was taken out (a pending cancellation: not yet known to be over).
     finished: bool,
     /// The awaiter polled meanwhile: it got `Pending` and is woken when
     /// the outcome is put back.
     awaited: bool,
-    /// A running task is aside (a dropped `JoinHandle` registers its
-    /// reaper): an abort meanwhile only sets `aborted`, and whoever puts
-    /// the task back aborts it instead.
+    /// A running task is aside (the awaiter polls it, or a dropped
+    /// `JoinHandle` registers its reaper): an abort meanwhile only leaves
+    /// `abort`, and whoever puts the task back aborts it with that instead.
     running: bool,
-    aborted: bool,
+    /// [`cancel`] for this `T`, left by an abort that found the running
+    /// task aside (the awaiter's poll cannot require `T: Send + 'static`;
+    /// an abort can).
+    abort: Option<CancelFn<T>>,
 }
 
-impl Aside {
-    fn new(finished: bool) -> Aside {
+/// [`cancel`]'s type.
+type CancelFn<T> = fn(async_task::FallibleTask<T, TaskMeta>) -> State<T>;
+
+impl<T> Aside<T> {
+    fn new(finished: bool) -> Aside<T> {
         Aside {
             finished,
             awaited: false,
             running: false,
-            aborted: false,
+            abort: None,
+        }
+    }
+
+    fn running(finished: bool) -> Aside<T> {
+        Aside {
+            running: true,
+            ..Aside::new(finished)
         }
     }
 }
@@ -250,6 +267,59 @@ fn task_is_finished<T>(lock: &impl StateLock<T>) -> bool {
     finished
 }
 
+/// What the awaiter's poll finds: the result, nothing yet (someone else
+/// has the task aside), or the task or its pending cancellation, set aside
+/// for the awaiter to poll without the lock.
+enum Found<T> {
+    Over(Result<T, JoinError>),
+    Pending,
+    Task(async_task::FallibleTask<T, TaskMeta>),
+    Cancel(Cancel<T>),
+}
+
+/// What the awaiter's poll does once it has put back what it polled.
+enum AwaiterPutBack<T> {
+    Over(Result<T, JoinError>),
+    /// Still pending; wake whoever polled meanwhile (a re-entrant poll).
+    Pending(WakeAfterUnlock),
+    Abort(DeferredAbort<T>),
+}
+
+/// See [`JoinHandle::poll_output`]. The awaiter polls the task (or its
+/// pending cancellation) without the lock, set aside meanwhile, like every
+/// call into async-task (see the module docs): async-task may wake the
+/// awaiter's waker inside the poll (`register`, when the task's worker is
+/// notifying at that moment), or the waker it replaces, and a waker may
+/// look at the task again.
+fn poll_awaited<T>(lock: &impl StateLock<T>, cx: &mut Context<'_>) -> Poll<Result<T, JoinError>> {
+    let polled = match lock.with_state(|inner| inner.set_aside_for_awaiter(cx)) {
+        Found::Over(result) => return Poll::Ready(result),
+        Found::Pending => return Poll::Pending,
+        Found::Task(mut task) => match poll_task(&mut task, cx) {
+            Poll::Pending => Found::Task(task),
+            Poll::Ready(Ok(Some(v))) => Found::Over(Ok(v)),
+            Poll::Ready(Ok(None)) => Found::Over(Err(JoinError::cancelled())),
+            Poll::Ready(Err(panic)) => Found::Over(Err(panic)),
+        },
+        Found::Cancel(mut cancel) => match cancel.as_mut().poll(cx) {
+            Poll::Pending => Found::Cancel(cancel),
+            Poll::Ready(out) => Found::Over(out.ok_or_else(JoinError::cancelled)),
+        },
+    };
+    match lock.with_state(|inner| inner.put_back_awaited(polled)) {
+        AwaiterPutBack::Over(result) => Poll::Ready(result),
+        AwaiterPutBack::Pending(awaiter) => {
+            awaiter.wake();
+            Poll::Pending
+        }
+        // The abort wakes this awaiter: its next poll sees the outcome.
+        AwaiterPutBack::Abort(deferred) => {
+            run_deferred_abort(lock, deferred);
+            Poll::Pending
+        }
+    }
+}
+
 /// Makes a task whose `JoinHandle` was dropped, but whose state lives on
 /// with its [`AbortHandle`]s, drop its output as soon as it completes, as
 /// a detached task does (async-task drops it then, once nobody holds the
@@ -271,11 +341,18 @@ fn register_reaper<T: Send + 'static>(
         Poll::Ready(Ok(out)) => State::Cancelled(out),
         Poll::Ready(Err(panic)) => State::Panicked(Some(panic)),
     };
-    let (aborted, awaiter) = shared.with(|inner| inner.put_back_reaped(outcome));
-    awaiter.wake();
-    if let Some(task) = aborted {
-        finish_abort(&**shared, task);
+    match shared.with(|inner| inner.put_back_reaped(outcome)) {
+        Ok(awaiter) => awaiter.wake(),
+        Err(deferred) => run_deferred_abort(&**shared, deferred),
     }
+}
+
+/// Carries out an abort that found a running task aside (see
+/// [`Aside::abort`]), like the second half of [`abort_task`].
+fn run_deferred_abort<T>(lock: &impl StateLock<T>, (cancel, task): DeferredAbort<T>) {
+    let outcome = cancel(task);
+    lock.with_state(|inner| inner.put_back(outcome, true))
+        .wake();
 }
 
 /// The waker a detached task's state registers in the task (see
@@ -292,8 +369,7 @@ impl<T: Send + 'static> std::task::Wake for Reaper<T> {
     /// task: `with` drops the finished output (the state is detached).
     /// No lock of this state is held here: async-task wakes a registered
     /// waker from the worker, or inline from a call into the task, and
-    /// nothing calls into a detached task under the lock (only the
-    /// awaiter's poll does, and there is no awaiter any more).
+    /// nothing calls into the task under the lock (see the module docs).
     fn wake_by_ref(self: &Arc<Self>) {
         if let Some(shared) = self.0.upgrade() {
             shared.with(|_| ());
@@ -328,18 +404,18 @@ impl WakeAfterUnlock {
     }
 }
 
-impl<T> Inner<T> {
+impl<T: Send + 'static> Inner<T> {
     /// The first half of [`abort_task`]: a running task (finished or not)
     /// is taken out. Anything else stays as it is: a second abort must not
     /// drop a pending cancellation (the handle would resolve before the
     /// future is gone) nor a cancelled task's output, and one already
     /// aside is being aborted or is cancelling already — or is running,
-    /// and then is aborted when put back (`put_back_reaped`).
+    /// and then is aborted when put back (`take_deferred_abort`).
     fn set_aside_for_abort(&mut self) -> Option<async_task::FallibleTask<T, TaskMeta>> {
         let task = match &mut self.state {
             State::Running(task) => task,
             State::Aside(aside) if aside.running => {
-                aside.aborted = true;
+                aside.abort = Some(cancel::<T>);
                 return None;
             }
             _ => return None,
@@ -348,6 +424,29 @@ impl<T> Inner<T> {
         match std::mem::replace(&mut self.state, State::Aside(aside)) {
             State::Running(task) => Some(task),
             _ => unreachable!("checked above"),
+        }
+    }
+}
+
+/// An abort left for whoever puts a running task back: [`cancel`] and the
+/// task.
+type DeferredAbort<T> = (CancelFn<T>, async_task::FallibleTask<T, TaskMeta>);
+
+impl<T> Inner<T> {
+    /// Before putting a running task back: if an abort came meanwhile, the
+    /// task stays aside and is returned with the abort's [`cancel`], for
+    /// the caller to run without the lock and put the outcome back
+    /// ([`Inner::put_back`], waking the awaiter as an abort does).
+    fn take_deferred_abort(&mut self, outcome: State<T>) -> Result<DeferredAbort<T>, State<T>> {
+        let State::Aside(aside) = &mut self.state else {
+            unreachable!("only whoever set the state aside replaces it");
+        };
+        match (aside.abort.take(), outcome) {
+            (Some(cancel), State::Running(task)) => {
+                aside.running = false;
+                Ok((cancel, task))
+            }
+            (_, outcome) => Err(outcome),
         }
     }
 
@@ -381,7 +480,7 @@ impl<T> Inner<T> {
         let State::Aside(aside) = std::mem::replace(&mut self.state, outcome) else {
             unreachable!("only whoever set the state aside replaces it");
         };
-        let over = !matches!(self.state, State::Cancelling(_));
+        let over = matches!(self.state, State::Cancelled(_) | State::Panicked(_));
         let awaiter = (wake || over || aside.awaited).then(|| self.waker.clone());
         WakeAfterUnlock(awaiter.flatten())
     }
@@ -394,35 +493,21 @@ impl<T> Inner<T> {
             State::Running(task) if !task.is_finished() => {}
             _ => return None,
         }
-        let aside = Aside {
-            running: true,
-            ..Aside::new(false)
-        };
-        match std::mem::replace(&mut self.state, State::Aside(aside)) {
+        match std::mem::replace(&mut self.state, State::Aside(Aside::running(false))) {
             State::Running(task) => Some(task),
             _ => unreachable!("checked above"),
         }
     }
 
-    /// The second half of [`register_reaper`]: puts the outcome back —
-    /// unless an abort came meanwhile and the task is still running: then
-    /// it stays aside and is returned, for the caller to abort
-    /// ([`finish_abort`]).
-    fn put_back_reaped(
-        &mut self,
-        outcome: State<T>,
-    ) -> (
-        Option<async_task::FallibleTask<T, TaskMeta>>,
-        WakeAfterUnlock,
-    ) {
-        if let State::Aside(aside) = &mut self.state
-            && aside.aborted
-            && let State::Running(task) = outcome
-        {
-            *aside = Aside::new(aside.finished);
-            return (Some(task), WakeAfterUnlock(None));
+    /// The second half of [`register_reaper`]: puts the outcome back, or
+    /// returns an abort that came meanwhile ([`take_deferred_abort`]).
+    ///
+    /// [`take_deferred_abort`]: Self::take_deferred_abort
+    fn put_back_reaped(&mut self, outcome: State<T>) -> Result<WakeAfterUnlock, DeferredAbort<T>> {
+        match self.take_deferred_abort(outcome) {
+            Ok(deferred) => Err(deferred),
+            Err(outcome) => Ok(self.put_back(outcome, false)),
         }
-        (None, self.put_back(outcome, false))
     }
 
     /// See [`JoinHandle::abort_unobserved`]: the running task's async-task
@@ -452,8 +537,10 @@ impl<T> Inner<T> {
         finished.then(|| std::mem::replace(&mut self.state, State::Done))
     }
 
-    /// See [`JoinHandle::poll_output`].
-    fn poll_output(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, JoinError>> {
+    /// The first half of [`poll_awaited`]: stores the awaiter's waker,
+    /// and returns the result if there is one, else the task or its
+    /// pending cancellation, set aside.
+    fn set_aside_for_awaiter(&mut self, cx: &Context<'_>) -> Found<T> {
         if !self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
             self.waker = Some(cx.waker().clone());
         }
@@ -461,26 +548,53 @@ impl<T> Inner<T> {
             State::Done => Err(JoinError::cancelled()),
             State::Cancelled(out) => out.take().ok_or_else(JoinError::cancelled),
             State::Panicked(err) => Err(err.take().unwrap_or_else(JoinError::cancelled)),
-            State::Cancelling(cancel) => match cancel.as_mut().poll(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(out) => out.ok_or_else(JoinError::cancelled),
-            },
-            State::Running(task) => match poll_task(task, cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(Ok(Some(v))) => Ok(v),
-                Poll::Ready(Ok(None)) => Err(JoinError::cancelled()),
-                Poll::Ready(Err(panic)) => Err(panic),
-            },
+            State::Running(task) => {
+                let aside = Aside::running(task.is_finished());
+                let State::Running(task) = std::mem::replace(&mut self.state, State::Aside(aside))
+                else {
+                    unreachable!("matched above");
+                };
+                return Found::Task(task);
+            }
+            State::Cancelling(_) => {
+                let State::Cancelling(cancel) =
+                    std::mem::replace(&mut self.state, State::Aside(Aside::new(false)))
+                else {
+                    unreachable!("matched above");
+                };
+                return Found::Cancel(cancel);
+            }
             State::Aside(aside) => {
                 // Woken when the outcome is put back (`put_back`).
                 aside.awaited = true;
-                return Poll::Pending;
+                return Found::Pending;
             }
             State::Shared(_) => unreachable!("a shared state is never shared again"),
         };
         self.state = State::Done;
         self.waker = None;
-        Poll::Ready(result)
+        Found::Over(result)
+    }
+
+    /// The second half of [`poll_awaited`]: puts back what is still
+    /// pending (or returns an abort that came meanwhile: see
+    /// [`take_deferred_abort`](Self::take_deferred_abort)), or marks the
+    /// result taken.
+    fn put_back_awaited(&mut self, polled: Found<T>) -> AwaiterPutBack<T> {
+        let outcome = match polled {
+            Found::Over(result) => {
+                self.state = State::Done;
+                self.waker = None;
+                return AwaiterPutBack::Over(result);
+            }
+            Found::Task(task) => State::Running(task),
+            Found::Cancel(cancel) => State::Cancelling(cancel),
+            Found::Pending => unreachable!("nothing was set aside"),
+        };
+        match self.take_deferred_abort(outcome) {
+            Ok(deferred) => AwaiterPutBack::Abort(deferred),
+            Err(outcome) => AwaiterPutBack::Pending(self.put_back(outcome, false)),
+        }
     }
 }
 
@@ -679,12 +793,11 @@ impl<T> Drop for JoinHandle<T> {
         };
         shared.detached.store(true, Ordering::Release);
         // This drop never runs inside a critical section of this state on
-        // this thread, so it may wait for the lock: the only user code run
-        // under it is the awaiter's poll of this very handle (the wakes
-        // async-task makes inline there, and waker clones and drops),
-        // which borrows the handle. The calls that once woke the awaiter
-        // under the lock — and so could drop this handle in the middle of
-        // an abort — run without it (`abort_task`).
+        // this thread, so it may wait for the lock: no call into
+        // async-task runs under it (see the module docs), only clones and
+        // drops of the awaiter's waker, in the awaiter's poll of this very
+        // handle, which borrows it. (When an abort woke the awaiter under
+        // the lock, that waker could drop this handle mid-abort.)
         let mut inner = shared.lock();
         let (waker, finished) = (inner.waker.take(), inner.take_finished());
         let running = inner.set_aside_for_reaper();
@@ -736,7 +849,7 @@ impl<T> JoinHandle<T> {
     ///
     /// [`JoinSet`]: super::JoinSet
     pub(crate) fn poll_output(&self, cx: &mut Context<'_>) -> Poll<Result<T, JoinError>> {
-        self.with_inner(|inner| inner.poll_output(cx))
+        poll_awaited(self, cx)
     }
 }
 

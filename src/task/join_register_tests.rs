@@ -24,10 +24,11 @@ use std::time::Duration;
 const PATIENCE: Duration = Duration::from_secs(30);
 
 /// The awaiter's waker. Each wake asks the task whether it has finished
-/// (through `look`, once set); its second clone made on the thread in
-/// `hold_on` reports itself on `held` and blocks until `release` — that
-/// clone is the one async-task's `register` makes while registering.
+/// (through `look`, once set); its `hold_at`-th clone made on the thread
+/// in `hold_on` reports itself on `held` and blocks until `release` —
+/// that clone is the one async-task's `register` makes while registering.
 struct Probe {
+    hold_at: usize,
     wakes: AtomicUsize,
     look: OnceLock<Box<dyn Fn() + Send + Sync>>,
     hold_on: OnceLock<ThreadId>,
@@ -48,7 +49,7 @@ impl Probe {
         if self.hold_on.get() != Some(&std::thread::current().id()) {
             return;
         }
-        if self.clones_there.fetch_add(1, Ordering::SeqCst) + 1 == 2 {
+        if self.clones_there.fetch_add(1, Ordering::SeqCst) + 1 == self.hold_at {
             let _ = self.held.lock().unwrap().send(());
             let _ = self.release.lock().unwrap().recv_timeout(PATIENCE);
         }
@@ -118,17 +119,20 @@ fn hand_run_task(
 }
 
 /// The scenario, with `look` as what the awaiter's waker does on a wake
-/// and `is_finished` as the call under test (run on its own thread).
+/// and `is_finished` as the call under test (run on its own thread), whose
+/// `hold_at`-th clone of the awaiter's waker is made inside `register`.
 fn register_wakes_inline_during_is_finished(
     handle: &JoinHandle<()>,
     queued: &mpsc::Receiver<async_task::Runnable<TaskMeta>>,
     abort: impl FnOnce(),
     look: Box<dyn Fn() + Send + Sync>,
-    is_finished: impl FnOnce() -> bool + Send + 'static,
+    hold_at: usize,
+    is_finished: impl FnOnce(Waker) -> bool + Send + 'static,
 ) -> Arc<Probe> {
     let (held_tx, held) = mpsc::channel();
     let (release, release_rx) = mpsc::channel();
     let probe = Arc::new(Probe {
+        hold_at,
         wakes: AtomicUsize::new(0),
         look: OnceLock::new(),
         hold_on: OnceLock::new(),
@@ -151,10 +155,10 @@ fn register_wakes_inline_during_is_finished(
 
     let (done_tx, done) = mpsc::channel();
     let checker = {
-        let probe = probe.clone();
+        let (probe, waker) = (probe.clone(), waker.clone());
         std::thread::spawn(move || {
             let _ = probe.hold_on.set(std::thread::current().id());
-            let _ = done_tx.send(is_finished());
+            let _ = done_tx.send(is_finished(waker));
         })
     };
     held.recv_timeout(PATIENCE)
@@ -196,7 +200,8 @@ fn abort_handle_is_finished_does_not_hold_the_lock_while_registering() {
         Box::new(move || {
             let _ = seen.is_finished();
         }),
-        move || checking.is_finished(),
+        2,
+        move |_| checking.is_finished(),
     );
 }
 
@@ -218,6 +223,39 @@ fn join_handle_is_finished_does_not_hold_the_lock_while_registering() {
                 let _ = handle.is_finished();
             }
         }),
-        move || checking.is_finished(),
+        2,
+        move |_| checking.is_finished(),
     );
+}
+
+/// The awaiter's own poll of the pending cancellation: the same inline
+/// wake, of the awaiter's waker, inside its poll. The call under test is a
+/// poll of the handle with the awaiter's waker (the one stored already, so
+/// the first clone is `register`'s); it finds the cancellation complete.
+#[test]
+fn the_awaiters_poll_does_not_hold_the_lock_while_registering() {
+    let rt = runtime();
+    let (handle, queued) = hand_run_task(&rt);
+    let handle = Arc::new(handle);
+    let abort = handle.abort_handle();
+    let seen = abort.clone();
+    let polling = handle.clone();
+    let probe = register_wakes_inline_during_is_finished(
+        &handle,
+        &queued,
+        || abort.abort(),
+        Box::new(move || {
+            let _ = seen.is_finished();
+        }),
+        1,
+        move |waker| {
+            // Ready (cancelled) once the future is gone; the scenario
+            // polls the handle again afterwards, which then says so too.
+            matches!(
+                polling.poll_output(&mut Context::from_waker(&waker)),
+                Poll::Ready(Err(_))
+            )
+        },
+    );
+    drop(probe);
 }
