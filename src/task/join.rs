@@ -78,6 +78,9 @@ struct Inner<T> {
 ///    │                                                ▲
 ///    └────────────── output / panic taken ────────────┘
 /// ```
+///
+/// (Cancelled and Panicked hold a result nobody has taken yet; `Aside`
+/// stands in for Running or Cancelling during a call into async-task.)
 enum State<T> {
     /// The task may still run; its output (or panic) is collected here.
     Running(async_task::FallibleTask<T, TaskMeta>),
