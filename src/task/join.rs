@@ -516,15 +516,18 @@ impl<T> Inner<T> {
     /// See [`JoinHandle::abort_unobserved`]: the running task's async-task
     /// handle, for the caller to drop (which cancels the task) once
     /// unlocked — dropping it makes the same calls as an abort
-    /// ([`abort_task`]).
+    /// ([`abort_task`]) — and the awaiter's waker, which nobody will wake
+    /// now (a `JoinSet` entry is that waker: kept, it holds the entry, and
+    /// with it this handle, for ever).
     #[must_use = "drop it after releasing the lock"]
-    fn abort_unobserved(&mut self) -> Option<State<T>> {
-        match &self.state {
+    fn abort_unobserved(&mut self) -> (Option<State<T>>, Option<Waker>) {
+        let task = match &self.state {
             State::Running(task) if !task.is_finished() => {
                 Some(std::mem::replace(&mut self.state, State::Done))
             }
             _ => None,
-        }
+        };
+        (task, self.waker.take())
     }
 
     /// Takes a finished task's output (in its state) out, for the caller
@@ -759,7 +762,7 @@ impl<T: Send + 'static> JoinHandle<T> {
 impl<T> JoinHandle<T> {
     /// Cancels the task without waiting to learn when its future is gone
     /// (for owners that will never await the handle, such as a dropped
-    /// `JoinSet`).
+    /// `JoinSet`), and forgets the awaiter's waker.
     pub(crate) fn abort_unobserved(&self) {
         // Dropped without the lock: see `abort_task`.
         drop(self.with_inner(Inner::abort_unobserved));
