@@ -27,10 +27,11 @@
 //! Wake-ups. The awaiter stores its waker in the state and registers it in
 //! the task; the task's worker wakes that registration when the task
 //! completes or its cancelled future is dropped. `is_finished` polls a
-//! pending cancellation with a clone of the stored waker, keeping the
-//! registration; if that poll completes the cancellation, or the awaiter
-//! polled while the state was aside, the awaiter is woken once the state
-//! is back and unlocked (an `abort` always wakes it).
+//! pending cancellation (or a task async-task marks completed or closed)
+//! with a clone of the stored waker, keeping the registration; if that
+//! poll finds the task over, or the awaiter polled while the state was
+//! aside, the awaiter is woken once the state is back and unlocked (an
+//! `abort` always wakes it).
 
 use super::abort::{AbortHandle, AbortTarget};
 use crate::scheduler::TaskMeta;
@@ -103,11 +104,10 @@ enum State<T> {
     Shared(Arc<Shared<T>>),
 }
 
-/// What the state says while a call into async-task runs without the lock.
+/// What the state says while a call into async-task runs without the lock
+/// (`is_finished` answers false meanwhile: only a state that is not yet
+/// known to be over is set aside — see [`task_is_finished`]).
 struct Aside<T> {
-    /// What `is_finished` answers meanwhile: the task had finished when it
-    /// was taken out (a pending cancellation: not yet known to be over).
-    finished: bool,
     /// The awaiter polled meanwhile: it got `Pending` and is woken when
     /// the outcome is put back.
     awaited: bool,
@@ -125,19 +125,18 @@ struct Aside<T> {
 type CancelFn<T> = fn(async_task::FallibleTask<T, TaskMeta>) -> State<T>;
 
 impl<T> Aside<T> {
-    fn new(finished: bool) -> Aside<T> {
+    fn new() -> Aside<T> {
         Aside {
-            finished,
             awaited: false,
             running: false,
             abort: None,
         }
     }
 
-    fn running(finished: bool) -> Aside<T> {
+    fn running() -> Aside<T> {
         Aside {
             running: true,
-            ..Aside::new(finished)
+            ..Aside::new()
         }
     }
 }
@@ -194,7 +193,7 @@ trait StateLock<T> {
 /// the task at once, on this thread. Either may look at this task again
 /// (`is_finished`, `abort`, `Debug` of a handle): under the lock, that
 /// deadlocked. Meanwhile the state is [`State::Aside`]: a second abort does
-/// nothing, `is_finished` answers from it, and the awaiter gets `Pending`
+/// nothing, `is_finished` answers false, and the awaiter gets `Pending`
 /// and is woken when the outcome is back.
 fn abort_task<T: Send + 'static>(lock: &impl StateLock<T>) {
     if let Some(task) = lock.with_state(Inner::set_aside_for_abort) {
@@ -244,7 +243,13 @@ fn cancel<T: Send + 'static>(mut task: async_task::FallibleTask<T, TaskMeta>) ->
 }
 
 /// See [`JoinHandle::is_finished`]. A pending cancellation is polled to
-/// learn whether it is over; like an abort's calls into async-task, that
+/// learn whether it is over, and so is a task that async-task says is
+/// finished: that only means completed *or closed*, and a task closed by
+/// a runtime shutdown (which then drops its future) is not over until its
+/// future has been dropped — answering from that mark said "finished"
+/// while the future's `Drop` still ran, and "not finished" again after an
+/// abort in that window. Its result, if it has one, is kept in the state
+/// (`Cancelled`, `Panicked`) for the awaiter. Like an abort's calls into async-task, that
 /// poll runs without the lock, the cancellation set aside meanwhile (it
 /// may wake the awaiter's waker on this thread: async-task's `register`
 /// does, when the task's worker is notifying at that moment).
@@ -258,12 +263,21 @@ fn cancel<T: Send + 'static>(mut task: async_task::FallibleTask<T, TaskMeta>) ->
 /// "completed" first and takes the awaiter's waker after).
 fn task_is_finished<T>(lock: &impl StateLock<T>) -> bool {
     let (finished, pending) = lock.with_state(Inner::finished_or_set_aside);
-    let Some((mut cancel, waker)) = pending else {
+    let Some((pending, waker)) = pending else {
         return finished;
     };
-    let (finished, outcome) = match cancel.as_mut().poll(&mut Context::from_waker(&waker)) {
-        Poll::Ready(out) => (true, State::Cancelled(out)),
-        Poll::Pending => (false, State::Cancelling(cancel)),
+    let mut cx = Context::from_waker(&waker);
+    let (finished, outcome) = match pending {
+        Found::Cancel(mut cancel) => match cancel.as_mut().poll(&mut cx) {
+            Poll::Ready(out) => (true, State::Cancelled(out)),
+            Poll::Pending => (false, State::Cancelling(cancel)),
+        },
+        Found::Task(mut task) => match poll_task(&mut task, &mut cx) {
+            Poll::Pending => (false, State::Running(task)),
+            Poll::Ready(Ok(out)) => (true, State::Cancelled(out)),
+            Poll::Ready(Err(panic)) => (true, State::Panicked(Some(panic))),
+        },
+        Found::Over(_) | Found::Pending => unreachable!("only a task or a cancellation"),
     };
     lock.with_state(|inner| inner.put_back(outcome, false))
         .wake();
@@ -415,15 +429,15 @@ impl<T: Send + 'static> Inner<T> {
     /// aside is being aborted or is cancelling already — or is running,
     /// and then is aborted when put back (`take_deferred_abort`).
     fn set_aside_for_abort(&mut self) -> Option<async_task::FallibleTask<T, TaskMeta>> {
-        let task = match &mut self.state {
-            State::Running(task) => task,
+        match &mut self.state {
+            State::Running(_) => {}
             State::Aside(aside) if aside.running => {
                 aside.abort = Some(cancel::<T>);
                 return None;
             }
             _ => return None,
-        };
-        let aside = Aside::new(task.is_finished());
+        }
+        let aside = Aside::new();
         match std::mem::replace(&mut self.state, State::Aside(aside)) {
             State::Running(task) => Some(task),
             _ => unreachable!("checked above"),
@@ -454,25 +468,23 @@ impl<T> Inner<T> {
     }
 
     /// The first half of [`task_is_finished`]: the answer, or a pending
-    /// cancellation taken out to be polled with the awaiter's waker.
-    #[allow(clippy::type_complexity)]
-    fn finished_or_set_aside(&mut self) -> (bool, Option<(Cancel<T>, Waker)>) {
+    /// cancellation or a task that async-task says is finished, taken out
+    /// to be polled with the awaiter's waker.
+    fn finished_or_set_aside(&mut self) -> (bool, Option<(Found<T>, Waker)>) {
         match &self.state {
-            State::Running(t) => (t.is_finished(), None),
-            State::Cancelling(_) => {
-                let aside = Aside::new(false);
-                let State::Cancelling(cancel) =
-                    std::mem::replace(&mut self.state, State::Aside(aside))
-                else {
-                    unreachable!("checked above");
-                };
-                let waker = self.waker.clone().unwrap_or_else(|| Waker::noop().clone());
-                (false, Some((cancel, waker)))
-            }
-            State::Cancelled(_) | State::Panicked(_) | State::Done => (true, None),
-            State::Aside(aside) => (aside.finished, None),
+            State::Running(task) if !task.is_finished() => return (false, None),
+            State::Running(_) | State::Cancelling(_) => {}
+            State::Cancelled(_) | State::Panicked(_) | State::Done => return (true, None),
+            State::Aside(_) => return (false, None),
             State::Shared(_) => unreachable!("a shared state is never shared again"),
         }
+        let pending = match std::mem::replace(&mut self.state, State::Aside(Aside::new())) {
+            State::Running(task) => Found::Task(task),
+            State::Cancelling(cancel) => Found::Cancel(cancel),
+            _ => unreachable!("checked above"),
+        };
+        let waker = self.waker.clone().unwrap_or_else(|| Waker::noop().clone());
+        (false, Some((pending, waker)))
     }
 
     /// The second half of [`abort_task`] and [`task_is_finished`]: puts
@@ -496,7 +508,7 @@ impl<T> Inner<T> {
             State::Running(task) if !task.is_finished() => {}
             _ => return None,
         }
-        match std::mem::replace(&mut self.state, State::Aside(Aside::running(false))) {
+        match std::mem::replace(&mut self.state, State::Aside(Aside::running())) {
             State::Running(task) => Some(task),
             _ => unreachable!("checked above"),
         }
@@ -554,9 +566,9 @@ impl<T> Inner<T> {
             State::Done => Err(JoinError::cancelled()),
             State::Cancelled(out) => out.take().ok_or_else(JoinError::cancelled),
             State::Panicked(err) => Err(err.take().unwrap_or_else(JoinError::cancelled)),
-            State::Running(task) => {
-                let aside = Aside::running(task.is_finished());
-                let State::Running(task) = std::mem::replace(&mut self.state, State::Aside(aside))
+            State::Running(_) => {
+                let State::Running(task) =
+                    std::mem::replace(&mut self.state, State::Aside(Aside::running()))
                 else {
                     unreachable!("matched above");
                 };
@@ -564,7 +576,7 @@ impl<T> Inner<T> {
             }
             State::Cancelling(_) => {
                 let State::Cancelling(cancel) =
-                    std::mem::replace(&mut self.state, State::Aside(Aside::new(false)))
+                    std::mem::replace(&mut self.state, State::Aside(Aside::new()))
                 else {
                     unreachable!("matched above");
                 };
