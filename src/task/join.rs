@@ -21,8 +21,9 @@
 //! task's future, on a runtime that shut down), and user code may look at
 //! the same task again, which under the lock deadlocked. An abort that
 //! finds a running task aside leaves itself to whoever puts it back
-//! ([`Aside::abort`]). What still runs under the lock: cloning and
-//! dropping the awaiter's waker.
+//! ([`Aside::abort`]). What still runs under the lock: cloning the
+//! awaiter's waker (a waker the state stops keeping is dropped after the
+//! lock is released).
 //!
 //! Wake-ups. The awaiter stores its waker in the state and registers it in
 //! the task; the task's worker wakes that registration when the task
@@ -296,7 +297,8 @@ enum Found<T> {
 
 /// What the awaiter's poll does once it has put back what it polled.
 enum AwaiterPutBack<T> {
-    Over(Result<T, JoinError>),
+    /// The result, and the awaiter's waker, to drop once unlocked.
+    Over(Result<T, JoinError>, Option<Waker>),
     /// Still pending; wake whoever polled meanwhile (a re-entrant poll).
     Pending(WakeAfterUnlock),
     Abort(DeferredAbort<T>),
@@ -309,7 +311,13 @@ enum AwaiterPutBack<T> {
 /// notifying at that moment), or the waker it replaces, and a waker may
 /// look at the task again.
 fn poll_awaited<T>(lock: &impl StateLock<T>, cx: &mut Context<'_>) -> Poll<Result<T, JoinError>> {
-    let polled = match lock.with_state(|inner| inner.set_aside_for_awaiter(cx)) {
+    let (found, unneeded) = lock.with_state(|inner| inner.set_aside_for_awaiter(cx));
+    // A waker the state no longer keeps (the previous poll's, or any once
+    // the result is taken) is dropped without the lock: dropping a waker
+    // may run anything (the last reference to a task's waker drops the
+    // task), which may look at this task again.
+    drop(unneeded);
+    let polled = match found {
         Found::Over(result) => return Poll::Ready(result),
         Found::Pending => return Poll::Pending,
         Found::Task(mut task) => match poll_task(&mut task, cx) {
@@ -324,7 +332,10 @@ fn poll_awaited<T>(lock: &impl StateLock<T>, cx: &mut Context<'_>) -> Poll<Resul
         },
     };
     match lock.with_state(|inner| inner.put_back_awaited(polled)) {
-        AwaiterPutBack::Over(result) => Poll::Ready(result),
+        AwaiterPutBack::Over(result, waker) => {
+            drop(waker);
+            Poll::Ready(result)
+        }
         AwaiterPutBack::Pending(awaiter) => {
             awaiter.wake();
             Poll::Pending
@@ -558,10 +569,20 @@ impl<T> Inner<T> {
     /// The first half of [`poll_awaited`]: stores the awaiter's waker,
     /// and returns the result if there is one, else the task or its
     /// pending cancellation, set aside.
-    fn set_aside_for_awaiter(&mut self, cx: &Context<'_>) -> Found<T> {
-        if !self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-            self.waker = Some(cx.waker().clone());
-        }
+    /// Also returns the waker it replaces (or, with the result, the one
+    /// kept), for the caller to drop once unlocked.
+    fn set_aside_for_awaiter(&mut self, cx: &Context<'_>) -> (Found<T>, Option<Waker>) {
+        let found = self.found_for_awaiter();
+        let unneeded = match found {
+            Found::Over(_) => self.waker.take(),
+            _ if self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) => None,
+            _ => self.waker.replace(cx.waker().clone()),
+        };
+        (found, unneeded)
+    }
+
+    /// The rest of [`set_aside_for_awaiter`](Self::set_aside_for_awaiter).
+    fn found_for_awaiter(&mut self) -> Found<T> {
         let result = match &mut self.state {
             State::Done => Err(JoinError::cancelled()),
             State::Cancelled(out) => out.take().ok_or_else(JoinError::cancelled),
@@ -590,7 +611,6 @@ impl<T> Inner<T> {
             State::Shared(_) => unreachable!("a shared state is never shared again"),
         };
         self.state = State::Done;
-        self.waker = None;
         Found::Over(result)
     }
 
@@ -602,8 +622,7 @@ impl<T> Inner<T> {
         let outcome = match polled {
             Found::Over(result) => {
                 self.state = State::Done;
-                self.waker = None;
-                return AwaiterPutBack::Over(result);
+                return AwaiterPutBack::Over(result, self.waker.take());
             }
             Found::Task(task) => State::Running(task),
             Found::Cancel(cancel) => State::Cancelling(cancel),
