@@ -108,14 +108,13 @@ impl Drop for Counted {
     }
 }
 
-/// A difference from tokio, not a deadlock: with the `JoinHandle` dropped
-/// and an `AbortHandle` kept (say, in a registry of cancellable jobs), a
-/// finished task's output is kept until an `AbortHandle` next looks at
-/// the task or the last one is dropped. Tokio drops it as soon as the task
-/// completes. Documented on `JoinHandle::abort_handle`; ignored because it
-/// is the documented behaviour, kept to show the cost.
+/// Was a difference from tokio: with the `JoinHandle` dropped and an
+/// `AbortHandle` kept (say, in a registry of cancellable jobs), a finished
+/// task's output was kept until an `AbortHandle` next looked at the task or
+/// the last one was dropped. Tokio drops it as soon as the task completes;
+/// so does goro now (the dropped `JoinHandle` registers a reaper in the
+/// task: `register_reaper` in src/task/join.rs).
 #[test]
-#[ignore = "documented difference from tokio: the output outlives the task"]
 fn a_detached_tasks_output_is_dropped_when_it_finishes_like_tokio() {
     let rt = workers(2);
     let drops = Arc::new(AtomicUsize::new(0));

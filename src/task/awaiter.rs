@@ -49,6 +49,12 @@ impl Awaiter {
     pub(super) fn waker(&self) -> &Waker {
         self.registered.as_ref().unwrap_or(&self.polled_with)
     }
+
+    /// The wrapper registered in place of a foreign waker, if this one is
+    /// wrapped (a poll with goro's own waker registers that waker itself).
+    pub(super) fn wrapped(&self) -> Option<&Waker> {
+        self.registered.as_ref()
+    }
 }
 
 /// True for wakers goro makes that never panic: the waker of the goro task

@@ -417,7 +417,9 @@ impl<T: Send + 'static> Default for JoinSet<T> {
     }
 }
 
-/// Aborts every task still in the set.
+/// Aborts every task still in the set, and has each handle forget the
+/// waker it was last polled with: that waker is the entry itself, which
+/// would otherwise keep itself (and a finished task's output) alive.
 impl<T> Drop for JoinSet<T> {
     fn drop(&mut self) {
         for entry in self.entries.values() {

@@ -19,6 +19,10 @@ mod abort;
 mod awaiter;
 mod builder;
 pub(crate) mod join;
+#[cfg(all(test, not(loom)))]
+mod join_lock_tests;
+#[cfg(all(test, not(loom)))]
+mod join_register_tests;
 mod join_set;
 mod yield_now;
 
