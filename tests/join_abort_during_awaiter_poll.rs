@@ -20,20 +20,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 use std::time::{Duration, Instant};
+use support::drops::Counted;
 use support::hang::{watchdog, within};
 use support::rt::workers;
 
 /// How long any step may take on a loaded machine.
 const PATIENCE: Duration = Duration::from_secs(60);
-
-/// Counts its drops: the task's future holding a resource.
-struct Counted(Arc<AtomicUsize>);
-
-impl Drop for Counted {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
 
 /// The awaiter's waker: its `abort_at`-th clone aborts the task; every
 /// wake is counted.

@@ -16,21 +16,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use support::drops::{Counted, wait_until};
 use support::hang::watchdog;
 use support::rt::workers;
 
 /// How long any step may take on a loaded machine.
 const PATIENCE: Duration = Duration::from_secs(60);
-
-/// Counts its drops: an output holding a resource.
-struct Counted(Arc<AtomicUsize>);
-
-impl Drop for Counted {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
 
 /// A waker that counts its wakes: a parked awaiter.
 #[derive(Default)]
@@ -43,14 +35,6 @@ impl Wake for CountingWaker {
 
     fn wake_by_ref(self: &Arc<Self>) {
         self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-fn wait_until(what: &str, f: impl Fn() -> bool) {
-    let deadline = Instant::now() + PATIENCE;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(1));
     }
 }
 

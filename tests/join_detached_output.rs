@@ -14,29 +14,13 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::task::{Context, RawWaker, RawWakerVTable, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use support::drops::{Counted, wait_until};
 use support::hang::watchdog;
 use support::rt::workers;
 
 /// How long any step may take on a loaded machine.
 const PATIENCE: Duration = Duration::from_secs(60);
-
-/// Counts its drops: an output (or a future) holding a resource.
-struct Counted(Arc<AtomicUsize>);
-
-impl Drop for Counted {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-fn wait_until(what: &str, f: impl Fn() -> bool) {
-    let deadline = Instant::now() + PATIENCE;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
 
 /// A task that returns a [`Counted`] once `finish` is sent.
 fn task_finishing_on_demand(

@@ -12,19 +12,11 @@ mod support;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
+use support::drops::{Counted, wait_until};
 use support::hang::watchdog;
 use support::rt::workers;
 
 const PATIENCE: Duration = Duration::from_secs(60);
-
-/// Counts its drops.
-struct Counted(Arc<AtomicUsize>);
-
-impl Drop for Counted {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
 
 #[derive(Default)]
 struct Counts {
@@ -34,14 +26,6 @@ struct Counts {
     panics_made: AtomicUsize,
     payloads_dropped: Arc<AtomicUsize>,
     futures_dropped: Arc<AtomicUsize>,
-}
-
-fn wait_until(what: &str, f: impl Fn() -> bool) {
-    let deadline = Instant::now() + PATIENCE;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(1));
-    }
 }
 
 #[test]

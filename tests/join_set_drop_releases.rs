@@ -13,28 +13,12 @@ use goro::task::JoinSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use support::drops::{Counted, wait_until};
 use support::hang::watchdog;
 use support::rt::workers;
 
 const PATIENCE: Duration = Duration::from_secs(60);
-
-/// Counts its drops: an output holding a resource.
-struct Counted(Arc<AtomicUsize>);
-
-impl Drop for Counted {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-fn wait_until(what: &str, f: impl Fn() -> bool) {
-    let deadline = Instant::now() + PATIENCE;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
 
 /// The task finished after the set had polled it (its entry's waker is
 /// kept in the handle), and the set is dropped without joining it: the

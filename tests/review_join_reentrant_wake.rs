@@ -17,6 +17,7 @@
 //! not return in time; before the fix both failed that way.
 
 mod support;
+use support::drops::Counted;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -96,16 +97,6 @@ fn join_handle_abort_does_not_run_the_awaiter_waker_under_the_lock() {
     assert!(awaiter.wakes.load(Ordering::SeqCst) >= 1);
     drop(handle);
     drop(rt);
-}
-
-/// Counts its drops: stands for an output holding a resource (a socket, a
-/// semaphore permit).
-struct Counted(Arc<AtomicUsize>);
-
-impl Drop for Counted {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
 }
 
 /// Was a difference from tokio: with the `JoinHandle` dropped and an

@@ -12,7 +12,8 @@
 //!   for tests that measure them one at a time;
 //! - [`data`]: deterministic test data and a small random generator;
 //! - [`example_process`]: running an example binary as a child process;
-//! - [`sleeps`]: polling a `Sleep` once, checking it did not complete early.
+//! - [`sleeps`]: polling a `Sleep` once, checking it did not complete early;
+//! - [`drops`]: a drop counter, and waiting until a count says so.
 //!
 //! A test file includes it with `mod support;` and uses what it needs; each
 //! test binary compiles its own copy, so the statics here (the
@@ -21,6 +22,7 @@
 #![allow(dead_code)]
 
 pub mod data;
+pub mod drops;
 pub mod example_process;
 pub mod hang;
 pub mod instants;

@@ -1,0 +1,29 @@
+//! Counting drops (a task's future, its output, a panic payload), and
+//! waiting, with a deadline that fails the test, until a count says so.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// Adds one to its counter when dropped: held by a future or returned as
+/// an output to see when (and how often) it is dropped.
+pub struct Counted(pub Arc<AtomicUsize>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// How long [`wait_until`] waits on a loaded machine before it fails.
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// Polls `f` every millisecond until it says true; fails the test, naming
+/// `what`, after [`PATIENCE`].
+pub fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
