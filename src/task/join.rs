@@ -338,13 +338,14 @@ fn poll_awaited<T>(
             None => fresh = Some(Awaiter::new(cx.waker(), goros_own)),
         }
     };
-    // One made for a poll that found the result is not kept.
-    drop(fresh);
     // A waker the state no longer keeps (the previous poll's, or any once
-    // the result is taken) is dropped without the lock: dropping a waker
-    // may run anything (the last reference to a task's waker drops the
-    // task), which may look at this task again.
-    drop(unneeded);
+    // the result is taken), and a fresh awaiter the state did not take,
+    // are dropped when this function returns: without the lock, since
+    // dropping a waker may run anything (the last reference to a task's
+    // waker drops the task), which may look at this task again; and after
+    // the task is put back, so that a waker whose drop panics cannot leave
+    // it aside.
+    let _dropped_last = (fresh, unneeded);
     let polled = match found {
         Found::Over(result) => return Poll::Ready(result),
         Found::Pending => return Poll::Pending,
