@@ -892,8 +892,9 @@ impl<T> Drop for JoinHandle<T> {
         shared.detached.store(true, Ordering::Release);
         // This drop never runs inside a critical section of this state on
         // this thread, so it may wait for the lock: no call into
-        // async-task runs under it (see the module docs), only clones and
-        // drops of the awaiter's waker, in the awaiter's poll of this very
+        // async-task runs under it (see the module docs), only clones of
+        // the awaiter's registered waker (goro's own, or the wrapper of a
+        // foreign one: no user code), in the awaiter's poll of this very
         // handle, which borrows it. (When an abort woke the awaiter under
         // the lock, that waker could drop this handle mid-abort.)
         let mut inner = shared.lock();
