@@ -22,29 +22,16 @@ mod support;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 use support::hang::watchdog;
 use support::rt::workers;
+use support::wakers::CountingWaker;
 
 /// How long any step may take on a loaded machine.
 const PATIENCE: Duration = Duration::from_secs(30);
-
-/// A waker that counts its wakes: stands for a parked awaiter.
-#[derive(Default)]
-struct CountingWaker(AtomicUsize);
-
-impl Wake for CountingWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
 
 /// A task's output whose drop reports that it started and then waits to
 /// be released: it holds the worker between "completed" and "awaiter

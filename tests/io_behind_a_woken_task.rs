@@ -27,9 +27,10 @@ use std::os::unix::net::UnixStream as StdUnixStream;
 use std::pin::pin;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use std::task::{Wake, Waker};
+use std::task::Waker;
 use std::time::{Duration, Instant};
 use support::hang::watchdog;
+use support::wakers::Recorder;
 
 /// How long U computes.
 const BUSY: Duration = Duration::from_millis(400);
@@ -37,29 +38,6 @@ const BUSY: Duration = Duration::from_millis(400);
 const SETTLE: Duration = Duration::from_millis(100);
 /// How long after U starts the peer writes.
 const WRITE_AFTER: Duration = Duration::from_millis(50);
-
-/// Forwards wakes to the task's waker, reporting the first one's thread.
-struct Recorder {
-    report: Mutex<Option<mpsc::Sender<String>>>,
-    task: Waker,
-}
-
-impl Wake for Recorder {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        if let Some(tx) = self.report.lock().unwrap().take() {
-            let name = std::thread::current()
-                .name()
-                .unwrap_or("<unnamed>")
-                .to_owned();
-            let _ = tx.send(name);
-        }
-        self.task.wake_by_ref();
-    }
-}
 
 #[test]
 fn io_parked_by_a_task_that_woke_a_long_task_is_served_by_the_idle_worker() {

@@ -15,28 +15,15 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 use support::drops::{Counted, wait_until};
 use support::hang::watchdog;
 use support::rt::workers;
+use support::wakers::CountingWaker;
 
 /// How long any step may take on a loaded machine.
 const PATIENCE: Duration = Duration::from_secs(60);
-
-/// A waker that counts its wakes: a parked awaiter.
-#[derive(Default)]
-struct CountingWaker(AtomicUsize);
-
-impl Wake for CountingWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
 
 /// A task that returns a [`Counted`] at once, and the count of its drops.
 fn finished_task(

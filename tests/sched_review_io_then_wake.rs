@@ -30,9 +30,10 @@ use std::os::unix::net::UnixStream as StdUnixStream;
 use std::pin::{Pin, pin};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 use support::hang::watchdog;
+use support::wakers::Recorder;
 
 /// How long U computes.
 const BUSY: Duration = Duration::from_millis(400);
@@ -40,29 +41,6 @@ const BUSY: Duration = Duration::from_millis(400);
 const SETTLE: Duration = Duration::from_millis(100);
 /// How long after U starts the peer writes.
 const WRITE_AFTER: Duration = Duration::from_millis(50);
-
-/// Forwards wakes to the task's waker, reporting the first one's thread.
-struct Recorder {
-    report: Mutex<Option<mpsc::Sender<String>>>,
-    task: Waker,
-}
-
-impl Wake for Recorder {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        if let Some(tx) = self.report.lock().unwrap().take() {
-            let name = std::thread::current()
-                .name()
-                .unwrap_or("<unnamed>")
-                .to_owned();
-            let _ = tx.send(name);
-        }
-        self.task.wake_by_ref();
-    }
-}
 
 /// A flag a task waits on (U, in the "wake" variant).
 #[derive(Default)]

@@ -13,7 +13,9 @@
 //! - [`data`]: deterministic test data and a small random generator;
 //! - [`example_process`]: running an example binary as a child process;
 //! - [`sleeps`]: polling a `Sleep` once, checking it did not complete early;
-//! - [`drops`]: a drop counter, and waiting until a count says so.
+//! - [`drops`]: a drop counter, and waiting until a count says so;
+//! - [`wakers`]: wakers standing for an awaiter (counting its wakes, or
+//!   reporting the thread that woke it).
 //!
 //! A test file includes it with `mod support;` and uses what it needs; each
 //! test binary compiles its own copy, so the statics here (the
@@ -31,6 +33,7 @@ pub mod net;
 pub mod process;
 pub mod rt;
 pub mod sleeps;
+pub mod wakers;
 
 use std::io;
 
