@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
-use support::drops::{Counted, wait_until};
+use support::drops::{Counted, task_finishing_on_demand, wait_until};
 use support::hang::watchdog;
 use support::rt::workers;
 use support::wakers::CountingWaker;
@@ -36,6 +36,23 @@ fn finished_task(
     (handle, drops)
 }
 
+/// Checks that an abort of the finished task behind `handle` left its
+/// output alone: not dropped, and still the handle's to yield.
+#[track_caller]
+fn output_kept(
+    rt: &goro::runtime::Runtime,
+    handle: goro::task::JoinHandle<Counted>,
+    drops: &AtomicUsize,
+) -> Counted {
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        0,
+        "the abort dropped the output"
+    );
+    rt.block_on(handle)
+        .expect("an abort after the task finished cost it its output")
+}
+
 #[test]
 fn join_handle_abort_after_the_task_finished_keeps_the_output() {
     let _dog = watchdog(PATIENCE * 2);
@@ -43,14 +60,7 @@ fn join_handle_abort_after_the_task_finished_keeps_the_output() {
     let (handle, drops) = finished_task(&rt);
     handle.abort();
     assert!(handle.is_finished(), "a finished task became unfinished");
-    assert_eq!(
-        drops.load(Ordering::SeqCst),
-        0,
-        "the abort dropped the output"
-    );
-    let output = rt
-        .block_on(handle)
-        .expect("an abort after the task finished cost it its output");
+    let output = output_kept(&rt, handle, &drops);
     assert_eq!(drops.load(Ordering::SeqCst), 0);
     drop(output);
     assert_eq!(drops.load(Ordering::SeqCst), 1);
@@ -69,14 +79,7 @@ fn abort_handle_abort_after_the_task_finished_keeps_the_output() {
     })
     .join()
     .unwrap();
-    assert_eq!(
-        drops.load(Ordering::SeqCst),
-        0,
-        "the abort dropped the output"
-    );
-    let output = rt
-        .block_on(handle)
-        .expect("an abort after the task finished cost it its output");
+    let output = output_kept(&rt, handle, &drops);
     drop(output);
     assert_eq!(drops.load(Ordering::SeqCst), 1, "dropped more than once");
 }
@@ -87,13 +90,7 @@ fn abort_handle_abort_after_the_task_finished_keeps_the_output() {
 fn a_parked_awaiter_gets_the_output_of_a_task_that_finished_before_the_abort() {
     let _dog = watchdog(PATIENCE * 2);
     let rt = workers(2);
-    let drops = Arc::new(AtomicUsize::new(0));
-    let output = Counted(drops.clone());
-    let (finish, finish_rx) = std::sync::mpsc::channel::<()>();
-    let mut handle = rt.spawn(async move {
-        let _ = finish_rx.recv_timeout(PATIENCE);
-        output
-    });
+    let (mut handle, finish, drops) = task_finishing_on_demand(&rt, PATIENCE);
     let awaiter = Arc::new(CountingWaker::default());
     let waker = Waker::from(awaiter.clone());
     let mut cx = Context::from_waker(&waker);

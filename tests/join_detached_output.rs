@@ -15,37 +15,18 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::task::{Context, RawWaker, RawWakerVTable, Waker};
 use std::time::Duration;
-use support::drops::{Counted, wait_until};
+use support::drops::{Counted, task_finishing_on_demand, wait_until};
 use support::hang::watchdog;
 use support::rt::workers;
 
 /// How long any step may take on a loaded machine.
 const PATIENCE: Duration = Duration::from_secs(60);
 
-/// A task that returns a [`Counted`] once `finish` is sent.
-fn task_finishing_on_demand(
-    rt: &goro::runtime::Runtime,
-) -> (
-    goro::task::JoinHandle<Counted>,
-    mpsc::Sender<()>,
-    Arc<AtomicUsize>,
-) {
-    let drops = Arc::new(AtomicUsize::new(0));
-    let output = Counted(drops.clone());
-    let (finish, finish_rx) = mpsc::channel::<()>();
-    let handle = rt.spawn(async move {
-        // Blocks its worker: the test decides when the task completes.
-        let _ = finish_rx.recv_timeout(PATIENCE);
-        output
-    });
-    (handle, finish, drops)
-}
-
 #[test]
 fn the_output_is_dropped_when_the_task_completes() {
     let _dog = watchdog(PATIENCE * 2);
     let rt = workers(2);
-    let (handle, finish, drops) = task_finishing_on_demand(&rt);
+    let (handle, finish, drops) = task_finishing_on_demand(&rt, PATIENCE);
     let abort = handle.abort_handle();
     drop(handle);
     finish.send(()).unwrap();
@@ -65,7 +46,7 @@ fn the_output_is_dropped_when_the_task_completes() {
 fn the_output_is_dropped_on_completion_after_the_handle_was_polled() {
     let _dog = watchdog(PATIENCE * 2);
     let rt = workers(2);
-    let (mut handle, finish, drops) = task_finishing_on_demand(&rt);
+    let (mut handle, finish, drops) = task_finishing_on_demand(&rt, PATIENCE);
     let abort = handle.abort_handle();
     let mut cx = Context::from_waker(Waker::noop());
     assert!(Pin::new(&mut handle).poll(&mut cx).is_pending());
@@ -82,7 +63,7 @@ fn the_output_is_dropped_on_completion_after_the_handle_was_polled() {
 fn the_output_of_a_finished_task_is_dropped_with_the_handle() {
     let _dog = watchdog(PATIENCE * 2);
     let rt = workers(2);
-    let (handle, finish, drops) = task_finishing_on_demand(&rt);
+    let (handle, finish, drops) = task_finishing_on_demand(&rt, PATIENCE);
     let abort = handle.abort_handle();
     finish.send(()).unwrap();
     wait_until("the task to finish", || abort.is_finished());

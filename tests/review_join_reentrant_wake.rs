@@ -17,8 +17,9 @@
 //! not return in time; before the fix both failed that way.
 
 mod support;
-use support::drops::Counted;
+use support::drops::task_finishing_on_demand;
 
+use goro::task::{AbortHandle, JoinHandle};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -35,7 +36,7 @@ const PATIENCE: Duration = Duration::from_secs(20);
 /// waker that logs the handle's state, or an executor that checks before
 /// re-polling, would).
 struct LooksAtTheTask {
-    abort: goro::task::AbortHandle,
+    abort: AbortHandle,
     wakes: AtomicUsize,
 }
 
@@ -50,21 +51,31 @@ impl Wake for LooksAtTheTask {
     }
 }
 
+/// Polls `handle`, whose task is pending, once with a [`LooksAtTheTask`]
+/// waker that looks through `abort`, registering it as the awaiter.
+fn park_an_awaiter_that_looks(
+    handle: &mut JoinHandle<()>,
+    abort: AbortHandle,
+) -> Arc<LooksAtTheTask> {
+    let awaiter = Arc::new(LooksAtTheTask {
+        abort,
+        wakes: AtomicUsize::new(0),
+    });
+    let waker = Waker::from(awaiter.clone());
+    assert!(
+        Pin::new(handle)
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending()
+    );
+    awaiter
+}
+
 #[test]
 fn abort_handle_abort_does_not_run_the_awaiter_waker_under_the_lock() {
     let rt = workers(2);
     let mut handle = rt.spawn(std::future::pending::<()>());
     let abort = handle.abort_handle();
-    let awaiter = Arc::new(LooksAtTheTask {
-        abort: abort.clone(),
-        wakes: AtomicUsize::new(0),
-    });
-    let waker = Waker::from(awaiter.clone());
-    assert!(
-        Pin::new(&mut handle)
-            .poll(&mut Context::from_waker(&waker))
-            .is_pending()
-    );
+    let awaiter = park_an_awaiter_that_looks(&mut handle, abort.clone());
     // Deadlocks here before a fix: abort → set_canceled → awaiter.wake →
     // abort.is_finished() → the state's lock, held by this very thread.
     within(PATIENCE, move || abort.abort());
@@ -80,16 +91,8 @@ fn abort_handle_abort_does_not_run_the_awaiter_waker_under_the_lock() {
 fn join_handle_abort_does_not_run_the_awaiter_waker_under_the_lock() {
     let rt = workers(2);
     let mut handle = rt.spawn(std::future::pending::<()>());
-    let awaiter = Arc::new(LooksAtTheTask {
-        abort: handle.abort_handle(),
-        wakes: AtomicUsize::new(0),
-    });
-    let waker = Waker::from(awaiter.clone());
-    assert!(
-        Pin::new(&mut handle)
-            .poll(&mut Context::from_waker(&waker))
-            .is_pending()
-    );
+    let abort = handle.abort_handle();
+    let awaiter = park_an_awaiter_that_looks(&mut handle, abort);
     let handle = within(PATIENCE, move || {
         handle.abort();
         handle
@@ -108,13 +111,7 @@ fn join_handle_abort_does_not_run_the_awaiter_waker_under_the_lock() {
 #[test]
 fn a_detached_tasks_output_is_dropped_when_it_finishes_like_tokio() {
     let rt = workers(2);
-    let drops = Arc::new(AtomicUsize::new(0));
-    let (finish, finish_rx) = std::sync::mpsc::channel::<()>();
-    let output = Counted(drops.clone());
-    let handle = rt.spawn(async move {
-        let _ = finish_rx.recv_timeout(PATIENCE);
-        output
-    });
+    let (handle, finish, drops) = task_finishing_on_demand(&rt, PATIENCE);
     let abort = handle.abort_handle();
     drop(handle);
     finish.send(()).unwrap();

@@ -1,8 +1,8 @@
 //! Counting drops (a task's future, its output, a panic payload), and
 //! waiting, with a deadline that fails the test, until a count says so.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 /// Adds one to its counter when dropped: held by a future or returned as
@@ -13,6 +13,28 @@ impl Drop for Counted {
     fn drop(&mut self) {
         self.0.fetch_add(1, Ordering::SeqCst);
     }
+}
+
+/// A task on `rt` that returns a [`Counted`] once `finish` (the sender
+/// returned) is sent, or after `patience`; and the count of the output's
+/// drops.
+pub fn task_finishing_on_demand(
+    rt: &goro::runtime::Runtime,
+    patience: Duration,
+) -> (
+    goro::task::JoinHandle<Counted>,
+    mpsc::Sender<()>,
+    Arc<AtomicUsize>,
+) {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let output = Counted(drops.clone());
+    let (finish, finish_rx) = mpsc::channel::<()>();
+    let handle = rt.spawn(async move {
+        // Blocks its worker: the test decides when the task completes.
+        let _ = finish_rx.recv_timeout(patience);
+        output
+    });
+    (handle, finish, drops)
 }
 
 /// How long [`wait_until`] waits on a loaded machine before it fails.
