@@ -17,7 +17,7 @@ use goro::runtime::Builder;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
-use support::rt::workers;
+use support::rt::{bind_then_drop_elsewhere, workers};
 
 const PROMPT: Duration = Duration::from_secs(10);
 
@@ -53,15 +53,7 @@ fn dropping_a_runtime_whose_tasks_panic_in_drop_neither_aborts_nor_unwinds() {
     let busy = rt.spawn_blocking(move || release_rx.recv_timeout(Duration::from_millis(200)));
     let bomb = Bomb(drops.clone());
     let queued = rt.spawn_blocking(move || drop(bomb));
-    let sock = rt
-        .block_on(goro::net::UdpSocket::bind("127.0.0.1:0"))
-        .unwrap();
-    rt.block_on(goro::time::sleep(Duration::from_millis(20)));
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(rt)));
-        let _ = tx.send(r.is_ok());
-    });
+    let (sock, rx) = bind_then_drop_elsewhere(rt);
     assert_eq!(
         rx.recv_timeout(PROMPT),
         Ok(true),

@@ -19,7 +19,7 @@ use std::pin::Pin;
 use std::sync::{Arc, mpsc};
 use std::task::{Context, Wake, Waker};
 use std::time::Duration;
-use support::rt::workers;
+use support::rt::{bind_then_drop_elsewhere, workers};
 
 const PROMPT: Duration = Duration::from_secs(10);
 
@@ -102,15 +102,7 @@ fn dropping_a_runtime_under_panicking_awaiters_does_not_abort() {
     let good: Vec<_> = (0..5)
         .map(|_| await_elsewhere(rt.spawn(std::future::pending::<()>())))
         .collect();
-    let sock = rt
-        .block_on(goro::net::UdpSocket::bind("127.0.0.1:0"))
-        .unwrap();
-    rt.block_on(goro::time::sleep(Duration::from_millis(20)));
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(rt)));
-        let _ = tx.send(r.is_ok());
-    });
+    let (sock, rx) = bind_then_drop_elsewhere(rt);
     assert_eq!(
         rx.recv_timeout(PROMPT),
         Ok(true),
