@@ -23,6 +23,7 @@ use std::pin::pin;
 use std::sync::{Arc, mpsc};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
+use support::hang::on_thread;
 use support::net::TempDir;
 use support::rt::workers;
 
@@ -48,15 +49,6 @@ fn park_block_on<F: Future>(fut: F) -> F::Output {
         }
         std::thread::park();
     }
-}
-
-/// Runs `f` on a new thread; the receiver gets its result.
-fn on_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> mpsc::Receiver<T> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    rx
 }
 
 #[track_caller]

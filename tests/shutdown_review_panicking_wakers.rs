@@ -19,6 +19,7 @@ use std::pin::Pin;
 use std::sync::{Arc, mpsc};
 use std::task::{Context, Wake, Waker};
 use std::time::Duration;
+use support::hang::on_thread;
 use support::rt::{bind_then_drop_elsewhere, workers};
 
 const PROMPT: Duration = Duration::from_secs(10);
@@ -46,11 +47,7 @@ fn park_with_panicking_waker<F: Future + Unpin>(fut: &mut F) {
 fn await_elsewhere<T: Send + 'static>(
     fut: impl Future<Output = T> + Send + 'static,
 ) -> mpsc::Receiver<T> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(futures::executor::block_on(fut));
-    });
-    rx
+    on_thread(move || futures::executor::block_on(fut))
 }
 
 #[test]

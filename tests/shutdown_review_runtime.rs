@@ -18,19 +18,11 @@ use goro::runtime::{Builder, Runtime};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
+use support::hang::on_thread;
 use support::rt::workers;
 
 /// "Promptly" on a loaded 2-core machine.
 const PROMPT: Duration = Duration::from_secs(5);
-
-/// Runs `f` on a new thread; the receiver gets its result.
-fn on_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> mpsc::Receiver<T> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    rx
-}
 
 #[track_caller]
 fn expect_prompt<T>(rx: &mpsc::Receiver<T>, what: &str) -> T {

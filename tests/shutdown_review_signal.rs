@@ -12,6 +12,7 @@ mod support;
 use goro::signal::{Signal, SignalKind, signal};
 use std::sync::mpsc;
 use std::time::Duration;
+use support::hang::on_thread;
 use support::rt::workers;
 
 const PROMPT: Duration = Duration::from_secs(5);
@@ -64,7 +65,7 @@ fn dropping_one_of_two_runtimes_ends_its_streams_and_costs_the_other_nothing() {
             .recv_timeout(PROMPT)
             .unwrap_or_else(|_| panic!("round {round}: the dropped runtime's stream hung"));
         if r.is_some() {
-            let rx = on_thread_recv(move || futures::executor::block_on(doomed_sig.recv()));
+            let rx = on_thread(move || futures::executor::block_on(doomed_sig.recv()));
             assert_eq!(
                 rx.recv_timeout(PROMPT)
                     .unwrap_or_else(|_| panic!("round {round}: the stream did not end")),
@@ -91,14 +92,6 @@ fn dropping_one_of_two_runtimes_ends_its_streams_and_costs_the_other_nothing() {
             "round {round}: the survivor lost a later delivery"
         );
     }
-}
-
-fn on_thread_recv<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> mpsc::Receiver<T> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    rx
 }
 
 /// A waker of another executor that panics when woken.

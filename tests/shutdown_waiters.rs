@@ -18,20 +18,12 @@ use goro::runtime::Runtime;
 use std::io;
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
+use support::hang::on_thread;
 use support::rt::workers;
 
 /// Generous bound for "promptly" on a loaded 2-core machine; the waits
 /// involved are 30 s or forever, so this cannot pass by accident.
 const PROMPT: Duration = Duration::from_secs(5);
-
-/// Runs `f` on a new thread; returns a receiver for its result.
-fn on_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> mpsc::Receiver<T> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    rx
-}
 
 /// Drops `rt` once the waiter has had time to park, then expects the
 /// waiter's result promptly.

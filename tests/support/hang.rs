@@ -42,6 +42,16 @@ pub fn run_within<F: Future>(hang: Duration, f: F) -> F::Output {
     })
 }
 
+/// Runs `f` on a new thread; the receiver gets its result (nothing, if it
+/// hangs or panics), so the test waits on it with a timeout of its own.
+pub fn on_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> mpsc::Receiver<T> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx
+}
+
 /// Runs `f` on its own thread and fails the test if it takes longer than
 /// `limit`, so a hang fails instead of stalling the suite. A panic in `f`
 /// is re-raised here.
