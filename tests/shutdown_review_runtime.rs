@@ -14,7 +14,7 @@
 
 mod support;
 
-use goro::runtime::{Builder, Runtime};
+use goro::runtime::{Builder, Handle, Runtime};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
@@ -248,6 +248,50 @@ fn join_sets_and_chains_of_join_handles_end_at_shutdown() {
     assert_eq!(expect_prompt(&drained, "JoinSet drain"), 10);
 }
 
+/// A runtime with `n` workers whose threads are named `name`.
+fn named_workers(n: usize, name: &str) -> Runtime {
+    Builder::new()
+        .worker_threads(n)
+        .thread_name(name)
+        .build()
+        .unwrap()
+}
+
+/// Fails round `round` unless every thread of the dropped runtime of
+/// `handle`, whose workers are named `name`, and of its pool exits in time.
+#[track_caller]
+fn assert_no_thread_left(handle: &Handle, name: &str, round: u64) {
+    assert!(
+        eventually(PROMPT, || threads_named(name) == 0
+            && handle.metrics().blocking_threads == 0),
+        "round {round}: {} worker(s) and {} pool thread(s) left",
+        threads_named(name),
+        handle.metrics().blocking_threads
+    );
+}
+
+/// On a new thread, repeats `op` through `handle` until it says it saw the
+/// runtime shut down or `stop_after` passes; the receiver gets how many
+/// times it ran before the shutdown, or `u32::MAX` if it never saw one.
+fn loop_until_shutdown(
+    handle: &Handle,
+    stop_after: Duration,
+    mut op: impl FnMut(&Handle) -> bool + Send + 'static,
+) -> mpsc::Receiver<u32> {
+    let h = handle.clone();
+    on_thread(move || {
+        let t = Instant::now();
+        let mut n = 0;
+        while t.elapsed() < stop_after {
+            if op(&h) {
+                return n;
+            }
+            n += 1;
+        }
+        u32::MAX
+    })
+}
+
 /// Threads of this process named `name` (`comm`).
 fn threads_named(name: &str) -> usize {
     std::fs::read_dir("/proc/self/task")
@@ -267,11 +311,7 @@ fn threads_named(name: &str) -> usize {
 #[test]
 fn a_task_detached_by_the_drop_finishes_and_leaves_no_thread_behind() {
     const NAME: &str = "rv-detach-wkr";
-    let rt = Builder::new()
-        .worker_threads(2)
-        .thread_name(NAME)
-        .build()
-        .unwrap();
+    let rt = named_workers(2, NAME);
     let (in_poll_tx, in_poll) = mpsc::channel();
     let (done_tx, done) = mpsc::channel();
     drop(rt.spawn(async move {
@@ -314,82 +354,46 @@ fn a_task_detached_by_the_drop_finishes_and_leaves_no_thread_behind() {
 #[test]
 fn a_drop_racing_spawns_binds_and_sleeps_strands_nobody() {
     const NAME: &str = "rv-storm-wkr";
-    for round in 0..15 {
-        let rt = Builder::new()
-            .worker_threads(2)
-            .thread_name(NAME)
-            .build()
-            .unwrap();
+    for round in 0..15u64 {
+        let rt = named_workers(2, NAME);
         let handle = rt.handle();
         let stop_after = Duration::from_secs(3);
         let loops: Vec<(&str, mpsc::Receiver<u32>)> = vec![
-            ("spawn", {
-                let h = handle.clone();
-                on_thread(move || {
-                    let t = Instant::now();
-                    let mut n = 0;
-                    while t.elapsed() < stop_after {
-                        let j = h.spawn(async { goro::task::yield_now().await });
-                        if h.block_on(j).is_err() {
-                            return n;
-                        }
-                        n += 1;
-                    }
-                    u32::MAX
-                })
-            }),
-            ("spawn_blocking", {
-                let h = handle.clone();
-                on_thread(move || {
-                    let t = Instant::now();
-                    let mut n = 0;
-                    while t.elapsed() < stop_after {
-                        if h.block_on(h.spawn_blocking(|| ())).is_err() {
-                            return n;
-                        }
-                        n += 1;
-                    }
-                    u32::MAX
-                })
-            }),
-            ("bind", {
-                let h = handle.clone();
-                on_thread(move || {
-                    let t = Instant::now();
-                    let mut n = 0;
-                    while t.elapsed() < stop_after {
-                        let r = h.block_on(async {
-                            let s = goro::net::UdpSocket::bind("127.0.0.1:0").await?;
-                            goro::time::timeout(Duration::from_micros(50), s.recv(&mut [0; 1]))
-                                .await
-                                .map_or(Ok(0), |r| r)
-                        });
-                        if r.is_err() {
-                            return n;
-                        }
-                        n += 1;
-                    }
-                    u32::MAX
-                })
-            }),
-            ("sleep", {
-                let h = handle.clone();
-                on_thread(move || {
-                    let t = Instant::now();
-                    let mut n = 0;
-                    while t.elapsed() < stop_after {
-                        let s = Instant::now();
-                        h.block_on(goro::time::sleep(Duration::from_millis(1)));
-                        // A sleep waits at least its duration, unless its
-                        // runtime is shut down: then it is complete at once.
-                        if s.elapsed() < Duration::from_millis(1) {
-                            return n;
-                        }
-                        n += 1;
-                    }
-                    u32::MAX
-                })
-            }),
+            (
+                "spawn",
+                loop_until_shutdown(&handle, stop_after, |h| {
+                    let j = h.spawn(async { goro::task::yield_now().await });
+                    h.block_on(j).is_err()
+                }),
+            ),
+            (
+                "spawn_blocking",
+                loop_until_shutdown(&handle, stop_after, |h| {
+                    h.block_on(h.spawn_blocking(|| ())).is_err()
+                }),
+            ),
+            (
+                "bind",
+                loop_until_shutdown(&handle, stop_after, |h| {
+                    let r = h.block_on(async {
+                        let s = goro::net::UdpSocket::bind("127.0.0.1:0").await?;
+                        goro::time::timeout(Duration::from_micros(50), s.recv(&mut [0; 1]))
+                            .await
+                            .map_or(Ok(0), |r| r)
+                    });
+                    r.is_err()
+                }),
+            ),
+            (
+                "sleep",
+                loop_until_shutdown(&handle, stop_after, |h| {
+                    let s = Instant::now();
+                    h.block_on(goro::time::sleep(Duration::from_millis(1)));
+                    // A sleep waits at least its duration, unless its
+                    // runtime is shut down: then it is complete at once.
+                    s.elapsed() < Duration::from_millis(1)
+                }),
+            ),
         ];
         std::thread::sleep(Duration::from_millis(2 + (round % 5) * 3));
         drop(rt);
@@ -403,13 +407,7 @@ fn a_drop_racing_spawns_binds_and_sleeps_strands_nobody() {
                 "round {round}: the {what} loop never saw the shutdown"
             );
         }
-        assert!(
-            eventually(PROMPT, || threads_named(NAME) == 0
-                && handle.metrics().blocking_threads == 0),
-            "round {round}: {} worker(s) and {} pool thread(s) left",
-            threads_named(NAME),
-            handle.metrics().blocking_threads
-        );
+        assert_no_thread_left(&handle, NAME, round);
     }
 }
 
@@ -422,11 +420,7 @@ fn a_drop_racing_spawns_binds_and_sleeps_strands_nobody() {
 fn dropping_a_busy_runtime_mid_flight_releases_everyone() {
     const NAME: &str = "rv-busy-wkr";
     for round in 0..10u64 {
-        let rt = Builder::new()
-            .worker_threads(3)
-            .thread_name(NAME)
-            .build()
-            .unwrap();
+        let rt = named_workers(3, NAME);
         let handle = rt.handle();
         let mut outside = Vec::new();
         for i in 0..8 {
@@ -489,12 +483,6 @@ fn dropping_a_busy_runtime_mid_flight_releases_everyone() {
             let r = expect_prompt(rx, &format!("round {round}: outside reader {i}"));
             assert_eq!(r.unwrap_err().to_string(), "goro runtime is shut down");
         }
-        assert!(
-            eventually(PROMPT, || threads_named(NAME) == 0
-                && handle.metrics().blocking_threads == 0),
-            "round {round}: {} worker(s) and {} pool thread(s) left",
-            threads_named(NAME),
-            handle.metrics().blocking_threads
-        );
+        assert_no_thread_left(&handle, NAME, round);
     }
 }
