@@ -16,11 +16,12 @@
 //! A second test holds `shutdown_timeout` to its limit while stderr is
 //! read slowly, so that writing the queued lines takes seconds.
 
-use goro::runtime::Builder;
+use goro::runtime::{Builder, Runtime};
+use goro::task::JoinHandle;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixDatagram;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -31,6 +32,72 @@ const STUCK: Duration = Duration::from_secs(2);
 const BOUND: Duration = Duration::from_millis(1200);
 
 const CHILD_ENV: &str = "GORO_STDERR_FULL_CHILD";
+
+/// Runs this binary's test `test` again in a child process, with
+/// [`CHILD_ENV`] set to `role`, `GORO_STALL_MS` unset, `GORO_SCHEDTRACE=1`
+/// if `schedtrace`, stdout a pipe and stderr `stderr`.
+fn spawn_child(test: &str, role: &str, schedtrace: bool, stderr: Stdio) -> Child {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, role);
+    if schedtrace {
+        cmd.env("GORO_SCHEDTRACE", "1");
+    }
+    cmd.env_remove("GORO_STALL_MS")
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap()
+}
+
+/// Forwards the lines of `proc`'s stdout, from a thread, to the receiver
+/// returned (until the pipe or the receiver goes away).
+fn stdout_lines(proc: &mut Child) -> mpsc::Receiver<String> {
+    let stdout = BufReader::new(proc.stdout.take().unwrap());
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Hands each line from `rx` to `take` until `take` says it has what it
+/// waits for, the lines end, or `limit` has passed.
+fn take_lines_until(
+    rx: &mpsc::Receiver<String>,
+    limit: Duration,
+    mut take: impl FnMut(String) -> bool,
+) {
+    let deadline = Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                if take(line) {
+                    return;
+                }
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+/// A runtime with one worker that a task keeps busy for good, sleeping
+/// 1 ms per poll (which keeps sysmon awake, tracing about every 10 ms).
+fn busy_one_worker_runtime() -> (Runtime, JoinHandle<()>) {
+    let rt = Builder::new().worker_threads(1).build().unwrap();
+    let busy = rt.spawn(async {
+        loop {
+            std::thread::sleep(Duration::from_millis(1));
+            goro::task::yield_now().await;
+        }
+    });
+    (rt, busy)
+}
 
 /// Fills this process's stderr (a pipe) until a write would block.
 fn fill_stderr() -> usize {
@@ -124,46 +191,25 @@ fn stall_reports_on_a_full_stderr_do_not_stop_handoffs() {
         child();
         return;
     }
-    let mut proc = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "stall_reports_on_a_full_stderr_do_not_stop_handoffs",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, "1")
-        .env_remove("GORO_STALL_MS")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut proc = spawn_child(
+        "stall_reports_on_a_full_stderr_do_not_stop_handoffs",
+        "1",
+        false,
+        Stdio::piped(),
+    );
     // Held open, never read.
     let _stderr = proc.stderr.take();
-    let stdout = BufReader::new(proc.stdout.take().unwrap());
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in stdout.lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = stdout_lines(&mut proc);
     let mut filled = None;
     let mut result = None;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while result.is_none() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(line) => {
-                if let Some(n) = line.strip_prefix("filled ") {
-                    filled = n.parse::<usize>().ok();
-                } else if let Some(rest) = line.strip_prefix("ticks ") {
-                    result = Some(rest.to_owned());
-                }
-            }
-            Err(_) => break,
+    take_lines_until(&rx, Duration::from_secs(60), |line| {
+        if let Some(n) = line.strip_prefix("filled ") {
+            filled = n.parse::<usize>().ok();
+        } else if let Some(rest) = line.strip_prefix("ticks ") {
+            result = Some(rest.to_owned());
         }
-    }
+        result.is_some()
+    });
     let _ = proc.kill();
     let _ = proc.wait();
     assert!(
@@ -192,14 +238,8 @@ const SHUTDOWN_LIMIT: Duration = Duration::from_millis(250);
 /// (`GORO_SCHEDTRACE=1`) while a task keeps the worker busy, with a full
 /// queue of lines behind; then `shutdown_timeout`, timed on stdout.
 fn slow_stderr_child() {
-    let rt = Builder::new().worker_threads(1).build().unwrap();
     // Keeps sysmon awake, tracing about every 10 ms.
-    let _busy = rt.spawn(async {
-        loop {
-            std::thread::sleep(Duration::from_millis(1));
-            goro::task::yield_now().await;
-        }
-    });
+    let (rt, _busy) = busy_one_worker_runtime();
     // The socket fills within a dozen lines, then the writer's queue.
     std::thread::sleep(Duration::from_millis(1000));
     println!("\nshutting down");
@@ -230,56 +270,33 @@ fn shutdown_timeout_keeps_its_limit_while_stderr_is_read_slowly() {
     reader
         .set_read_timeout(Some(Duration::from_millis(500)))
         .unwrap();
-    let mut proc = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "shutdown_timeout_keeps_its_limit_while_stderr_is_read_slowly",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, SLOW_STDERR)
-        .env("GORO_SCHEDTRACE", "1")
-        .env_remove("GORO_STALL_MS")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(OwnedFd::from(writer)))
-        .spawn()
-        .unwrap();
+    let mut proc = spawn_child(
+        "shutdown_timeout_keeps_its_limit_while_stderr_is_read_slowly",
+        SLOW_STDERR,
+        true,
+        Stdio::from(OwnedFd::from(writer)),
+    );
     let mut reader = Some(reader);
-    let stdout = BufReader::new(proc.stdout.take().unwrap());
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in stdout.lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = stdout_lines(&mut proc);
     let mut took = None;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while took.is_none() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(line) if line == "shutting down" => {
-                // From now on a line (two datagrams) gets through every
-                // ~60 ms: progress often enough that the writer never
-                // looks stuck, slow enough that writing the queue takes
-                // seconds. (Ends once the child is gone.)
-                let reader = reader.take().unwrap();
-                std::thread::spawn(move || {
-                    let mut buf = [0u8; 4096];
-                    while reader.recv(&mut buf).is_ok() {
-                        std::thread::sleep(Duration::from_millis(30));
-                    }
-                });
-            }
-            Ok(line) => {
-                if let Some(ms) = line.strip_prefix("shutdown ") {
-                    took = ms.parse::<u64>().ok().map(Duration::from_millis);
+    take_lines_until(&rx, Duration::from_secs(60), |line| {
+        if line == "shutting down" {
+            // From now on a line (two datagrams) gets through every
+            // ~60 ms: progress often enough that the writer never
+            // looks stuck, slow enough that writing the queue takes
+            // seconds. (Ends once the child is gone.)
+            let reader = reader.take().unwrap();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while reader.recv(&mut buf).is_ok() {
+                    std::thread::sleep(Duration::from_millis(30));
                 }
-            }
-            Err(_) => break,
+            });
+        } else if let Some(ms) = line.strip_prefix("shutdown ") {
+            took = ms.parse::<u64>().ok().map(Duration::from_millis);
         }
-    }
+        took.is_some()
+    });
     let _ = proc.kill();
     let _ = proc.wait();
     let took = took.expect("the child never reported (hung?)");
@@ -297,13 +314,7 @@ const STUCK_STDERR: &str = "stuck";
 /// stdout.
 fn stuck_stderr_child() {
     fill_stderr();
-    let rt = Builder::new().worker_threads(1).build().unwrap();
-    let _busy = rt.spawn(async {
-        loop {
-            std::thread::sleep(Duration::from_millis(1));
-            goro::task::yield_now().await;
-        }
-    });
+    let (rt, _busy) = busy_one_worker_runtime();
     std::thread::sleep(Duration::from_millis(300));
     let start = Instant::now();
     drop(rt);
@@ -318,20 +329,12 @@ fn dropping_a_runtime_does_not_wait_for_a_stderr_nobody_reads() {
         stuck_stderr_child();
         return;
     }
-    let mut proc = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "dropping_a_runtime_does_not_wait_for_a_stderr_nobody_reads",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, STUCK_STDERR)
-        .env("GORO_SCHEDTRACE", "1")
-        .env_remove("GORO_STALL_MS")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut proc = spawn_child(
+        "dropping_a_runtime_does_not_wait_for_a_stderr_nobody_reads",
+        STUCK_STDERR,
+        true,
+        Stdio::piped(),
+    );
     // Held open, never read.
     let _stderr = proc.stderr.take();
     let stdout = BufReader::new(proc.stdout.take().unwrap());
