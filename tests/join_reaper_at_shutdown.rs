@@ -6,6 +6,9 @@
 
 mod support;
 
+use goro::runtime::Runtime;
+use goro::task::{AbortHandle, JoinHandle};
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -15,12 +18,13 @@ use support::rt::workers;
 
 const PATIENCE: Duration = Duration::from_secs(60);
 
-/// The task sleeps (the runtime's timers hold its waker) when the runtime
-/// shuts down; the `AbortHandle` is used after that, then dropped.
-#[test]
-fn shutdown_with_a_reaper_registered_in_a_sleeping_task() {
-    let _dog = watchdog(PATIENCE * 2);
-    let rt = workers(2);
+/// Spawns on `rt` a task that holds a [`Counted`] and, once started, awaits
+/// what `park` makes; waits until it has started. Returns its handles and
+/// the count of its future's drops.
+fn started_task<F: Future<Output = ()> + Send + 'static>(
+    rt: &Runtime,
+    park: impl FnOnce() -> F + Send + 'static,
+) -> (JoinHandle<()>, AbortHandle, Arc<AtomicUsize>) {
     let drops = Arc::new(AtomicUsize::new(0));
     let guard = Counted(drops.clone());
     let started = Arc::new(AtomicUsize::new(0));
@@ -28,10 +32,20 @@ fn shutdown_with_a_reaper_registered_in_a_sleeping_task() {
     let handle = rt.spawn(async move {
         let _guard = guard;
         s.store(1, Ordering::SeqCst);
-        goro::time::sleep(Duration::from_secs(3600)).await;
+        park().await;
     });
     let abort = handle.abort_handle();
     wait_until("the task to start", || started.load(Ordering::SeqCst) == 1);
+    (handle, abort, drops)
+}
+
+/// The task sleeps (the runtime's timers hold its waker) when the runtime
+/// shuts down; the `AbortHandle` is used after that, then dropped.
+#[test]
+fn shutdown_with_a_reaper_registered_in_a_sleeping_task() {
+    let _dog = watchdog(PATIENCE * 2);
+    let rt = workers(2);
+    let (handle, abort, drops) = started_task(&rt, || goro::time::sleep(Duration::from_secs(3600)));
     drop(handle);
     assert!(!abort.is_finished());
     drop(rt);
@@ -52,17 +66,7 @@ fn shutdown_with_a_reaper_registered_in_a_sleeping_task() {
 fn shutdown_with_a_reaper_registered_in_an_idle_task() {
     let _dog = watchdog(PATIENCE * 2);
     let rt = workers(2);
-    let drops = Arc::new(AtomicUsize::new(0));
-    let guard = Counted(drops.clone());
-    let started = Arc::new(AtomicUsize::new(0));
-    let s = started.clone();
-    let handle = rt.spawn(async move {
-        let _guard = guard;
-        s.store(1, Ordering::SeqCst);
-        std::future::pending::<()>().await;
-    });
-    let abort = handle.abort_handle();
-    wait_until("the task to start", || started.load(Ordering::SeqCst) == 1);
+    let (handle, abort, drops) = started_task(&rt, std::future::pending::<()>);
     drop(handle);
     drop(rt);
     let second = abort.clone();
