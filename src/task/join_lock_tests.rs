@@ -108,6 +108,39 @@ fn runtime() -> crate::runtime::Runtime {
         .unwrap()
 }
 
+/// [`idle_task_of_a_drained_runtime`] whose future's drop looks at the task
+/// through its (shared) `JoinHandle`, if that is still alive.
+fn idle_task_that_looks_through_its_join_handle(
+    rt: &crate::runtime::Runtime,
+) -> (Arc<JoinHandle<()>>, Arc<AtomicUsize>) {
+    let (handle, look, drops) = idle_task_of_a_drained_runtime(rt);
+    let handle = Arc::new(handle);
+    let seen = Arc::downgrade(&handle);
+    let _ = look.set(Box::new(move || {
+        if let Some(handle) = seen.upgrade() {
+            let _ = handle.is_finished();
+        }
+    }));
+    (handle, drops)
+}
+
+#[track_caller]
+fn assert_dropped_once(drops: &AtomicUsize) {
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        1,
+        "the future was not dropped"
+    );
+}
+
+#[track_caller]
+fn assert_cancelled(handle: &JoinHandle<()>) {
+    match poll_now(handle) {
+        Poll::Ready(Err(e)) => assert!(e.is_cancelled(), "{e:?}"),
+        _ => panic!("the aborted task's handle is not a cancellation"),
+    }
+}
+
 #[test]
 fn abort_handle_abort_drops_the_future_without_the_lock() {
     let rt = runtime();
@@ -118,39 +151,18 @@ fn abort_handle_abort_drops_the_future_without_the_lock() {
         let _ = seen.is_finished();
     }));
     within("AbortHandle::abort", move || abort.abort());
-    assert_eq!(
-        drops.load(Ordering::SeqCst),
-        1,
-        "the future was not dropped"
-    );
-    match poll_now(&handle) {
-        Poll::Ready(Err(e)) => assert!(e.is_cancelled(), "{e:?}"),
-        _ => panic!("the aborted task's handle is not a cancellation"),
-    }
+    assert_dropped_once(&drops);
+    assert_cancelled(&handle);
 }
 
 #[test]
 fn join_handle_abort_drops_the_future_without_the_lock() {
     let rt = runtime();
-    let (handle, look, drops) = idle_task_of_a_drained_runtime(&rt);
-    let handle = Arc::new(handle);
-    let seen = Arc::downgrade(&handle);
-    let _ = look.set(Box::new(move || {
-        if let Some(handle) = seen.upgrade() {
-            let _ = handle.is_finished();
-        }
-    }));
+    let (handle, drops) = idle_task_that_looks_through_its_join_handle(&rt);
     let aborting = handle.clone();
     within("JoinHandle::abort", move || aborting.abort());
-    assert_eq!(
-        drops.load(Ordering::SeqCst),
-        1,
-        "the future was not dropped"
-    );
-    match poll_now(&handle) {
-        Poll::Ready(Err(e)) => assert!(e.is_cancelled(), "{e:?}"),
-        _ => panic!("the aborted task's handle is not a cancellation"),
-    }
+    assert_dropped_once(&drops);
+    assert_cancelled(&handle);
 }
 
 /// A dropped `JoinSet` cancels its tasks through `abort_unobserved`, which
@@ -158,22 +170,11 @@ fn join_handle_abort_drops_the_future_without_the_lock() {
 #[test]
 fn abort_unobserved_drops_the_future_without_the_lock() {
     let rt = runtime();
-    let (handle, look, drops) = idle_task_of_a_drained_runtime(&rt);
-    let handle = Arc::new(handle);
-    let seen = Arc::downgrade(&handle);
-    let _ = look.set(Box::new(move || {
-        if let Some(handle) = seen.upgrade() {
-            let _ = handle.is_finished();
-        }
-    }));
+    let (handle, drops) = idle_task_that_looks_through_its_join_handle(&rt);
     let aborting = handle.clone();
     within("JoinHandle::abort_unobserved", move || {
         aborting.abort_unobserved()
     });
-    assert_eq!(
-        drops.load(Ordering::SeqCst),
-        1,
-        "the future was not dropped"
-    );
+    assert_dropped_once(&drops);
     assert!(handle.is_finished());
 }
