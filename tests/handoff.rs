@@ -8,7 +8,8 @@
 
 mod support;
 
-use goro::runtime::Builder;
+use goro::runtime::{Builder, Runtime};
+use std::future::Future;
 use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -19,10 +20,15 @@ const BLOCK: Duration = Duration::from_millis(800);
 const WAIT: Duration = Duration::from_millis(20);
 const BOUND: Duration = Duration::from_millis(300);
 
-#[test]
-fn timer_fires_while_the_only_worker_is_blocked() {
-    let rt = one_worker();
-    let late = rt.block_on(async {
+/// On `rt`, spawns a task whose timer waits [`WAIT`], then `blocker`;
+/// returns how long after its start the timer task finished, and what
+/// `blocker` returned.
+fn timer_behind<B>(rt: &Runtime, blocker: B) -> (Duration, B::Output)
+where
+    B: Future + Send + 'static,
+    B::Output: Send + 'static,
+{
+    rt.block_on(async {
         // Let the worker go idle so everything below lands on its P.
         goro::time::sleep(Duration::from_millis(20)).await;
         let start = Instant::now();
@@ -30,11 +36,16 @@ fn timer_fires_while_the_only_worker_is_blocked() {
             goro::time::sleep(WAIT).await;
             start.elapsed()
         });
-        let blocker = goro::spawn(async { std::thread::sleep(BLOCK) });
+        let blocker = goro::spawn(blocker);
         let t = timer.await.unwrap();
-        blocker.await.unwrap();
-        t
-    });
+        (t, blocker.await.unwrap())
+    })
+}
+
+#[test]
+fn timer_fires_while_the_only_worker_is_blocked() {
+    let rt = one_worker();
+    let (late, ()) = timer_behind(&rt, async { std::thread::sleep(BLOCK) });
     assert!(late >= WAIT, "fired early: {late:?}");
     assert!(
         late < BOUND,
@@ -84,23 +95,13 @@ fn block_in_place_hands_off_at_once() {
         .handoff_after(Duration::from_secs(60))
         .build()
         .unwrap();
-    let late = rt.block_on(async {
-        goro::time::sleep(Duration::from_millis(20)).await;
-        let start = Instant::now();
-        let timer = goro::spawn(async move {
-            goro::time::sleep(WAIT).await;
-            start.elapsed()
-        });
-        let blocker = goro::spawn(async {
-            goro::task::block_in_place(|| std::thread::sleep(BLOCK));
-            // After the blocking part the task continues normally.
-            goro::time::sleep(Duration::from_millis(1)).await;
-            7
-        });
-        let t = timer.await.unwrap();
-        assert_eq!(blocker.await.unwrap(), 7);
-        t
+    let (late, blocker) = timer_behind(&rt, async {
+        goro::task::block_in_place(|| std::thread::sleep(BLOCK));
+        // After the blocking part the task continues normally.
+        goro::time::sleep(Duration::from_millis(1)).await;
+        7
     });
+    assert_eq!(blocker, 7);
     assert!(late < BOUND, "block_in_place did not hand off: {late:?}");
 }
 
@@ -115,17 +116,8 @@ fn without_handoff_the_timer_waits() {
         .max_spare_threads(0)
         .build()
         .unwrap();
-    let late = rt.block_on(async {
-        goro::time::sleep(Duration::from_millis(20)).await;
-        let start = Instant::now();
-        let timer = goro::spawn(async move {
-            goro::time::sleep(WAIT).await;
-            start.elapsed()
-        });
-        let blocker = goro::spawn(async { std::thread::sleep(Duration::from_millis(400)) });
-        let t = timer.await.unwrap();
-        blocker.await.unwrap();
-        t
+    let (late, ()) = timer_behind(&rt, async {
+        std::thread::sleep(Duration::from_millis(400))
     });
     assert!(late >= Duration::from_millis(350), "{late:?}");
 }
