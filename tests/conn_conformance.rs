@@ -414,16 +414,22 @@ async fn concurrent_read_and_write<C: Conn>() {
 // Close (connections with `close`)
 // ---------------------------------------------------------------------------
 
+/// Lets `blocked`, an operation on `c`, park; closes `c`; checks that
+/// `blocked` then fails with `NotConnected` within [`PROMPT`].
+async fn close_wakes<C: CloseConn>(c: &Arc<C>, blocked: goro::JoinHandle<io::Result<usize>>) {
+    let_it_park(&blocked).await;
+    let t = Instant::now();
+    c.close().unwrap();
+    assert_closed(blocked.await.unwrap());
+    assert!(t.elapsed() < PROMPT, "took {:?}", t.elapsed());
+}
+
 /// Closing wakes a blocked reader with `NotConnected` at once.
 async fn close_unblocks_a_blocked_reader<C: CloseConn>() {
     let (c, _peer) = C::pair();
     let c = Arc::new(c);
     let reader = spawn_reader(&c);
-    let_it_park(&reader).await;
-    let t = Instant::now();
-    c.close().unwrap();
-    assert_closed(reader.await.unwrap());
-    assert!(t.elapsed() < PROMPT, "took {:?}", t.elapsed());
+    close_wakes(&c, reader).await;
 }
 
 /// Closing wakes a writer blocked on a full buffer with `NotConnected`.
@@ -435,11 +441,7 @@ async fn close_unblocks_a_blocked_writer<C: CloseConn>() {
         let c = c.clone();
         goro::spawn(async move { c.write(b"more").await })
     };
-    let_it_park(&writer).await;
-    let t = Instant::now();
-    c.close().unwrap();
-    assert_closed(writer.await.unwrap());
-    assert!(t.elapsed() < PROMPT, "took {:?}", t.elapsed());
+    close_wakes(&c, writer).await;
 }
 
 /// Go's `testCloseTimeout`: a reader waiting for a far deadline is woken
@@ -450,11 +452,7 @@ async fn close_beats_a_pending_deadline<C: CloseConn>() {
     c.set_read_deadline(Some(Instant::now() + Duration::from_secs(60)))
         .unwrap();
     let reader = spawn_reader(&c);
-    let_it_park(&reader).await;
-    let t = Instant::now();
-    c.close().unwrap();
-    assert_closed(reader.await.unwrap());
-    assert!(t.elapsed() < PROMPT, "took {:?}", t.elapsed());
+    close_wakes(&c, reader).await;
 }
 
 /// After close, setting a deadline and every operation fail with
