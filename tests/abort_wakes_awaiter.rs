@@ -56,6 +56,21 @@ struct Controls {
     release: Sender<()>,
 }
 
+impl Controls {
+    /// Lets the aborted task complete and holds its worker after marking
+    /// it completed, before waking the awaiter; meanwhile `abort` looks at
+    /// the task from this thread, which completes the cancellation; then
+    /// releases the worker.
+    fn complete_the_cancellation_from_here(&self, abort: &goro::task::AbortHandle) {
+        self.finish.send(()).unwrap();
+        self.dropping
+            .recv_timeout(PATIENCE)
+            .expect("the cancelled task's output was not dropped");
+        assert!(abort.is_finished());
+        self.release.send(()).unwrap();
+    }
+}
+
 /// A task that, once polled, blocks its worker until `finish`, then
 /// returns a [`HeldDrop`].
 fn held_task() -> (impl Future<Output = HeldDrop> + Send + 'static, Controls) {
@@ -117,15 +132,7 @@ fn abort_handle_is_finished_completing_a_cancellation_wakes_the_awaiter() {
     assert!(Pin::new(&mut handle).poll(&mut cx).is_pending());
     let woken = awaiter.0.load(Ordering::SeqCst);
 
-    // The task completes; its worker is held after marking it completed,
-    // before waking the awaiter.
-    c.finish.send(()).unwrap();
-    c.dropping
-        .recv_timeout(PATIENCE)
-        .expect("the cancelled task's output was not dropped");
-    // Another thread looks at the task: this completes the cancellation.
-    assert!(abort.is_finished());
-    c.release.send(()).unwrap();
+    c.complete_the_cancellation_from_here(&abort);
 
     assert!(
         wait_for_wakes(&awaiter, woken + 1),
@@ -163,12 +170,7 @@ fn join_set_abort_handle_is_finished_completing_a_cancellation_wakes_join_next()
     assert!(set.poll_join_next(&mut cx).is_pending());
     let woken = awaiter.0.load(Ordering::SeqCst);
 
-    c.finish.send(()).unwrap();
-    c.dropping
-        .recv_timeout(PATIENCE)
-        .expect("the cancelled task's output was not dropped");
-    assert!(abort.is_finished());
-    c.release.send(()).unwrap();
+    c.complete_the_cancellation_from_here(&abort);
 
     assert!(
         wait_for_wakes(&awaiter, woken + 1),
