@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 use std::time::{Duration, Instant};
-use support::drops::Counted;
+use support::drops::pending_task;
 use support::hang::{watchdog, within};
 use support::rt::workers;
 
@@ -91,12 +91,7 @@ fn abort_inside_the_first_poll(
 ) {
     let _dog = watchdog(PATIENCE * 2);
     let rt = workers(2);
-    let future_drops = Arc::new(AtomicUsize::new(0));
-    let guard = Counted(future_drops.clone());
-    let mut handle = rt.spawn(async move {
-        let _guard = guard;
-        std::future::pending::<()>().await;
-    });
+    let (mut handle, future_drops) = pending_task(&rt);
     let probe = Arc::new(AbortsOnClone {
         abort_at: 2,
         clones: AtomicUsize::new(0),

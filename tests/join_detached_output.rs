@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::task::{Context, RawWaker, RawWakerVTable, Waker};
 use std::time::Duration;
-use support::drops::{Counted, task_finishing_on_demand, wait_until};
+use support::drops::{Counted, pending_task, task_finishing_on_demand, wait_until};
 use support::hang::watchdog;
 use support::rt::workers;
 
@@ -145,12 +145,7 @@ unsafe fn drop_waker(data: *const ()) {
 fn an_abort_while_the_reaper_is_registered_is_carried_out() {
     let _dog = watchdog(PATIENCE * 2);
     let rt = workers(2);
-    let future_drops = Arc::new(AtomicUsize::new(0));
-    let guard = Counted(future_drops.clone());
-    let mut handle = rt.spawn(async move {
-        let _guard = guard;
-        std::future::pending::<()>().await;
-    });
+    let (mut handle, future_drops) = pending_task(&rt);
     let abort = handle.abort_handle();
     let probe = Arc::new(AbortsWhenDropped {
         armed: AtomicBool::new(false),

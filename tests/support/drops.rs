@@ -37,6 +37,18 @@ pub fn task_finishing_on_demand(
     (handle, finish, drops)
 }
 
+/// A task on `rt` that never finishes and holds a [`Counted`]; and the
+/// count of its future's drops.
+pub fn pending_task(rt: &goro::runtime::Runtime) -> (goro::task::JoinHandle<()>, Arc<AtomicUsize>) {
+    let future_drops = Arc::new(AtomicUsize::new(0));
+    let guard = Counted(future_drops.clone());
+    let handle = rt.spawn(async move {
+        let _guard = guard;
+        std::future::pending::<()>().await;
+    });
+    (handle, future_drops)
+}
+
 /// How long [`wait_until`] waits on a loaded machine before it fails.
 pub const PATIENCE: Duration = Duration::from_secs(60);
 
