@@ -22,34 +22,21 @@ mod support;
 use futures::io::AsyncReadExt;
 use goro::net::UnixStream;
 use std::future::{Future, poll_fn};
-use std::io::Write;
 use std::os::unix::net::UnixStream as StdUnixStream;
 use std::pin::pin;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::task::Waker;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use support::backstop::{BUSY, SETTLE, WORKER, compute, runtime, write_during_u};
 use support::hang::watchdog;
 use support::wakers::Recorder;
-
-/// How long U computes.
-const BUSY: Duration = Duration::from_millis(400);
-/// Time for the idle worker to park before T parks its read.
-const SETTLE: Duration = Duration::from_millis(100);
-/// How long after U starts the peer writes.
-const WRITE_AFTER: Duration = Duration::from_millis(50);
 
 #[test]
 fn io_parked_by_a_task_that_woke_a_long_task_is_served_by_the_idle_worker() {
     let _dog = watchdog(Duration::from_secs(60));
     for round in 0..3 {
-        let rt = goro::runtime::Builder::new()
-            .worker_threads(2)
-            .thread_name("review-worker")
-            // U's long poll is the point of the test, not a stall to report.
-            .stall_threshold(Duration::from_secs(30))
-            .build()
-            .expect("runtime");
+        let rt = runtime();
         let (ours, mut theirs) = StdUnixStream::pair().expect("socketpair");
         let (busy_tx, busy) = mpsc::channel();
         let (woken_tx, woken) = mpsc::channel();
@@ -57,13 +44,7 @@ fn io_parked_by_a_task_that_woke_a_long_task_is_served_by_the_idle_worker() {
             let mut stream = UnixStream::from_std(ours).expect("from_std");
             // Let the other worker find nothing and park on its futex.
             std::thread::sleep(SETTLE);
-            let u = goro::spawn(async move {
-                let _ = busy_tx.send(());
-                let end = Instant::now() + BUSY;
-                while Instant::now() < end {
-                    std::hint::spin_loop();
-                }
-            });
+            let u = goro::spawn(async move { compute(busy_tx) });
             let mut buf = [0u8; 8];
             let mut read = pin!(AsyncReadExt::read(&mut stream, &mut buf));
             let mut report = Some(woken_tx);
@@ -83,16 +64,10 @@ fn io_parked_by_a_task_that_woke_a_long_task_is_served_by_the_idle_worker() {
             u.await.expect("task U");
             n
         });
-        busy.recv_timeout(Duration::from_secs(10))
-            .expect("U never ran");
-        std::thread::sleep(WRITE_AFTER);
-        theirs.write_all(b"t").expect("write");
-        let waker_thread = woken
-            .recv_timeout(Duration::from_secs(10))
-            .expect("T was never woken");
+        let waker_thread = write_during_u(&busy, &mut theirs, &woken);
         assert_eq!(rt.block_on(t).expect("task T"), 1);
         assert!(
-            waker_thread.starts_with("review-worker"),
+            waker_thread.starts_with(WORKER),
             "round {round}: T's read waited for sysmon's backstop poll \
              (woken on {waker_thread}) while the other worker slept and U \
              computed for {BUSY:?} on T's worker"

@@ -25,22 +25,15 @@ mod support;
 use futures::io::AsyncReadExt;
 use goro::net::UnixStream;
 use std::future::{Future, poll_fn};
-use std::io::Write;
 use std::os::unix::net::UnixStream as StdUnixStream;
 use std::pin::{Pin, pin};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use support::backstop::{BUSY, SETTLE, WORKER, compute, runtime, write_during_u};
 use support::hang::watchdog;
 use support::wakers::Recorder;
-
-/// How long U computes.
-const BUSY: Duration = Duration::from_millis(400);
-/// Time for the idle worker to park before T parks its read.
-const SETTLE: Duration = Duration::from_millis(100);
-/// How long after U starts the peer writes.
-const WRITE_AFTER: Duration = Duration::from_millis(50);
 
 /// A flag a task waits on (U, in the "wake" variant).
 #[derive(Default)]
@@ -74,14 +67,6 @@ impl Future for FlagWait {
     }
 }
 
-fn compute(busy_tx: mpsc::Sender<()>) {
-    let _ = busy_tx.send(());
-    let end = Instant::now() + BUSY;
-    while Instant::now() < end {
-        std::hint::spin_loop();
-    }
-}
-
 /// How T queues U after parking its read.
 #[derive(Clone, Copy, Debug)]
 enum Queue {
@@ -92,13 +77,7 @@ enum Queue {
 }
 
 fn scenario(how: Queue, round: usize) {
-    let rt = goro::runtime::Builder::new()
-        .worker_threads(2)
-        .thread_name("review-worker")
-        // U's long poll is the point of the test, not a stall to report.
-        .stall_threshold(Duration::from_secs(30))
-        .build()
-        .expect("runtime");
+    let rt = runtime();
     let (ours, mut theirs) = StdUnixStream::pair().expect("socketpair");
     let (busy_tx, busy) = mpsc::channel();
     let (woken_tx, woken) = mpsc::channel();
@@ -151,19 +130,13 @@ fn scenario(how: Queue, round: usize) {
         }
         n
     });
-    busy.recv_timeout(Duration::from_secs(10))
-        .expect("U never ran");
-    std::thread::sleep(WRITE_AFTER);
-    theirs.write_all(b"t").expect("write");
-    let waker_thread = woken
-        .recv_timeout(Duration::from_secs(10))
-        .expect("T was never woken");
+    let waker_thread = write_during_u(&busy, &mut theirs, &woken);
     assert_eq!(rt.block_on(t).expect("task T"), 1);
     if let Some(u) = u {
         rt.block_on(u).expect("task U");
     }
     assert!(
-        waker_thread.starts_with("review-worker"),
+        waker_thread.starts_with(WORKER),
         "{how:?}, round {round}: T's read waited for sysmon's backstop poll \
          (woken on {waker_thread}) while the other worker slept and U \
          computed for {BUSY:?} on T's worker"

@@ -1,5 +1,7 @@
 //! The harness every integration test shares, one module a job:
 //!
+//! - [`backstop`]: the "I/O parked next to a long task" scenario of
+//!   two scheduler tests;
 //! - [`hang`]: a watchdog that aborts a hung test binary, and `run`/`within`
 //!   helpers that turn a hang into a test failure;
 //! - [`rt`]: runtime builders;
@@ -23,6 +25,7 @@
 
 #![allow(dead_code)]
 
+pub mod backstop;
 pub mod data;
 pub mod drops;
 pub mod example_process;
