@@ -25,8 +25,6 @@ use std::future::{Future, poll_fn};
 use std::os::unix::net::UnixStream as StdUnixStream;
 use std::pin::pin;
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
-use std::task::Waker;
 use std::time::Duration;
 use support::backstop::{BUSY, SETTLE, WORKER, compute, runtime, write_during_u};
 use support::hang::watchdog;
@@ -50,10 +48,7 @@ fn io_parked_by_a_task_that_woke_a_long_task_is_served_by_the_idle_worker() {
             let mut report = Some(woken_tx);
             let n = poll_fn(|cx| {
                 let waker = match report.take() {
-                    Some(tx) => Waker::from(Arc::new(Recorder {
-                        report: Mutex::new(Some(tx)),
-                        task: cx.waker().clone(),
-                    })),
+                    Some(tx) => Recorder::waker(tx, cx.waker()),
                     None => cx.waker().clone(),
                 };
                 read.as_mut()

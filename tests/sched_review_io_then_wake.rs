@@ -110,10 +110,7 @@ fn scenario(how: Queue, round: usize) {
             let Some((woken_tx, busy_tx)) = first.take() else {
                 return read.as_mut().poll(cx);
             };
-            let waker = Waker::from(Arc::new(Recorder {
-                report: Mutex::new(Some(woken_tx)),
-                task: cx.waker().clone(),
-            }));
+            let waker = Recorder::waker(woken_tx, cx.waker());
             let polled = read.as_mut().poll(&mut Context::from_waker(&waker));
             assert!(polled.is_pending(), "nothing was written yet");
             // The read is parked; now queue U on this worker.

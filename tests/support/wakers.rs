@@ -27,6 +27,17 @@ pub struct Recorder {
     pub task: Waker,
 }
 
+impl Recorder {
+    /// A waker that forwards to `task` and sends the name of the thread of
+    /// its first wake on `report`.
+    pub fn waker(report: mpsc::Sender<String>, task: &Waker) -> Waker {
+        Waker::from(Arc::new(Recorder {
+            report: Mutex::new(Some(report)),
+            task: task.clone(),
+        }))
+    }
+}
+
 impl Wake for Recorder {
     fn wake(self: Arc<Self>) {
         self.wake_by_ref();
