@@ -234,16 +234,7 @@ async fn accept_loop_variant() {
             }
         })
     };
-    let mut served = client(addr);
-    round_trip(&mut served, b"before");
-    wait_for("first accept", || accepted.load(Ordering::SeqCst) == 1).await;
-
-    let mut fillers = Vec::new();
-    exhaust_fds(&mut fillers);
-    // One slot for the queued client's socket, then full again.
-    fillers.pop();
-    let mut queued = client(addr);
-    exhaust_fds(&mut fillers);
+    let (mut served, mut queued, mut fillers) = served_and_queued(addr, &accepted).await;
     println!(
         "CHILD: descriptors exhausted ({} fillers open)",
         fillers.len()
@@ -281,6 +272,28 @@ async fn accept_loop_variant() {
     finish(vec![served, queued], &echoes).await;
 }
 
+/// Connects a client to the server at `addr` and waits until it is
+/// accepted (`accepted` counts the server's accepts) and served; then
+/// exhausts the descriptors, leaving one slot for a second client, which
+/// stays queued. Returns the served client, the queued one and the files
+/// that fill the descriptor table.
+async fn served_and_queued(
+    addr: SocketAddr,
+    accepted: &AtomicUsize,
+) -> (std::net::TcpStream, std::net::TcpStream, Vec<File>) {
+    let mut served = client(addr);
+    round_trip(&mut served, b"before");
+    wait_for("first accept", || accepted.load(Ordering::SeqCst) == 1).await;
+
+    let mut fillers = Vec::new();
+    exhaust_fds(&mut fillers);
+    // One slot for the queued client's socket, then full again.
+    fillers.pop();
+    let queued = client(addr);
+    exhaust_fds(&mut fillers);
+    (served, queued, fillers)
+}
+
 /// Closes the clients and waits until the server side of every connection
 /// is gone, so no descriptor is freed behind the next part's back.
 async fn finish(clients: Vec<std::net::TcpStream>, echoes: &Mutex<Vec<goro::JoinHandle<()>>>) {
@@ -315,15 +328,7 @@ async fn incoming_variant() {
             }
         })
     };
-    let mut served = client(addr);
-    round_trip(&mut served, b"before");
-    wait_for("first accept", || accepted.load(Ordering::SeqCst) == 1).await;
-
-    let mut fillers = Vec::new();
-    exhaust_fds(&mut fillers);
-    fillers.pop();
-    let mut queued = client(addr);
-    exhaust_fds(&mut fillers);
+    let (mut served, mut queued, mut fillers) = served_and_queued(addr, &accepted).await;
     let timers_before = goro::runtime::Handle::current().metrics().timers_fired();
     // The queued connection stays queued; the served one keeps working.
     queued.write_all(b"queued").unwrap();
