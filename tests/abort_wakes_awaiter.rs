@@ -24,7 +24,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use support::hang::watchdog;
 use support::rt::workers;
@@ -118,8 +118,7 @@ fn abort_handle_is_finished_completing_a_cancellation_wakes_the_awaiter() {
         .recv_timeout(PATIENCE)
         .expect("the task never ran");
 
-    let awaiter = Arc::new(CountingWaker::default());
-    let waker = Waker::from(awaiter.clone());
+    let (awaiter, waker) = CountingWaker::new_waker();
     let mut cx = Context::from_waker(&waker);
     assert!(Pin::new(&mut handle).poll(&mut cx).is_pending());
     abort.abort();
@@ -158,8 +157,7 @@ fn join_set_abort_handle_is_finished_completing_a_cancellation_wakes_join_next()
         .recv_timeout(PATIENCE)
         .expect("the task never ran");
 
-    let awaiter = Arc::new(CountingWaker::default());
-    let waker = Waker::from(awaiter.clone());
+    let (awaiter, waker) = CountingWaker::new_waker();
     let mut cx = Context::from_waker(&waker);
     assert!(set.poll_join_next(&mut cx).is_pending());
     abort.abort();

@@ -15,7 +15,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::Duration;
 use support::drops::{Counted, task_finishing_on_demand, wait_until};
 use support::hang::watchdog;
@@ -91,8 +91,7 @@ fn a_parked_awaiter_gets_the_output_of_a_task_that_finished_before_the_abort() {
     let _dog = watchdog(PATIENCE * 2);
     let rt = workers(2);
     let (mut handle, finish, drops) = task_finishing_on_demand(&rt, PATIENCE);
-    let awaiter = Arc::new(CountingWaker::default());
-    let waker = Waker::from(awaiter.clone());
+    let (awaiter, waker) = CountingWaker::new_waker();
     let mut cx = Context::from_waker(&waker);
     assert!(Pin::new(&mut handle).poll(&mut cx).is_pending());
     finish.send(()).unwrap();

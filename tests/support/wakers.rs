@@ -9,6 +9,15 @@ use std::task::{Wake, Waker};
 #[derive(Default)]
 pub struct CountingWaker(pub AtomicUsize);
 
+impl CountingWaker {
+    /// A new counting waker (no wakes yet), and a `Waker` for it.
+    pub fn new_waker() -> (Arc<Self>, Waker) {
+        let counter = Arc::new(Self::default());
+        let waker = Waker::from(counter.clone());
+        (counter, waker)
+    }
+}
+
 impl Wake for CountingWaker {
     fn wake(self: Arc<Self>) {
         self.wake_by_ref();
