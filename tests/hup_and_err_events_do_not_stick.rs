@@ -23,6 +23,7 @@ mod support;
 
 use goro::runtime::Builder;
 use std::io;
+use std::net::SocketAddr;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use support::process::{cpu_time, one_at_a_time};
@@ -31,20 +32,43 @@ const WAIT: Duration = Duration::from_millis(1500);
 /// CPU a parked wait may cost, very generously.
 const CPU_BOUND: Duration = Duration::from_millis(600);
 
+/// An address where nothing listens any more (its socket is closed).
+fn dead_udp_addr() -> SocketAddr {
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.local_addr().unwrap()
+}
+
+/// A socket connected to `dead` that has sent a datagram there, and had
+/// time to get the ICMP error back.
+async fn refused_udp_socket(dead: SocketAddr) -> goro::net::UdpSocket {
+    let s = goro::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    s.connect(dead).await.unwrap();
+    s.send(b"anyone?").await.unwrap();
+    goro::time::sleep(Duration::from_millis(100)).await;
+    s
+}
+
+/// Waits for the next message on `rx` (the second operation's result);
+/// returns it and the process CPU time and the wall time the wait took.
+fn recv_measured<T>(
+    rx: &mpsc::Receiver<T>,
+) -> (Result<T, mpsc::RecvTimeoutError>, Duration, Duration) {
+    let cpu0 = cpu_time();
+    let t0 = Instant::now();
+    let second = rx.recv_timeout(WAIT + Duration::from_secs(10));
+    let cpu = cpu_time() - cpu0;
+    let wall = t0.elapsed();
+    (second, cpu, wall)
+}
+
 #[test]
 fn udp_recv_after_icmp_error_parks_instead_of_spinning() {
     let _serial = one_at_a_time();
     let rt = Builder::new().worker_threads(2).build().unwrap();
-    let dead = {
-        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        s.local_addr().unwrap()
-    };
+    let dead = dead_udp_addr();
     let (tx, rx) = mpsc::channel::<(String, io::Result<usize>)>();
     rt.spawn(async move {
-        let s = goro::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        s.connect(dead).await.unwrap();
-        s.send(b"anyone?").await.unwrap();
-        goro::time::sleep(Duration::from_millis(100)).await;
+        let s = refused_udp_socket(dead).await;
         let mut buf = [0u8; 16];
         let first = s.recv(&mut buf).await;
         tx.send(("first".into(), first)).unwrap();
@@ -58,11 +82,7 @@ fn udp_recv_after_icmp_error_parks_instead_of_spinning() {
         io::ErrorKind::ConnectionRefused,
         "setup: the ICMP error should be reported first"
     );
-    let cpu0 = cpu_time();
-    let t0 = Instant::now();
-    let second = rx.recv_timeout(WAIT + Duration::from_secs(10));
-    let cpu = cpu_time() - cpu0;
-    let wall = t0.elapsed();
+    let (second, cpu, wall) = recv_measured(&rx);
     std::mem::forget(rt);
     let (_, second) = second.expect("second recv never returned (hang)");
     assert_eq!(second.unwrap_err().kind(), io::ErrorKind::TimedOut);
@@ -78,16 +98,10 @@ fn udp_recv_after_icmp_error_parks_instead_of_spinning() {
 fn udp_readable_after_icmp_error_parks_instead_of_spinning() {
     let _serial = one_at_a_time();
     let rt = Builder::new().worker_threads(2).build().unwrap();
-    let dead = {
-        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        s.local_addr().unwrap()
-    };
+    let dead = dead_udp_addr();
     let (tx, rx) = mpsc::channel::<(String, io::Result<()>)>();
     rt.spawn(async move {
-        let s = goro::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        s.connect(dead).await.unwrap();
-        s.send(b"anyone?").await.unwrap();
-        goro::time::sleep(Duration::from_millis(100)).await;
+        let s = refused_udp_socket(dead).await;
         let mut buf = [0u8; 16];
         let first = s.recv(&mut buf).await.map(drop);
         tx.send(("first".into(), first)).unwrap();
@@ -97,9 +111,7 @@ fn udp_readable_after_icmp_error_parks_instead_of_spinning() {
     });
     let (_, first) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
     assert_eq!(first.unwrap_err().kind(), io::ErrorKind::ConnectionRefused);
-    let cpu0 = cpu_time();
-    let second = rx.recv_timeout(WAIT + Duration::from_secs(10));
-    let cpu = cpu_time() - cpu0;
+    let (second, cpu, _) = recv_measured(&rx);
     std::mem::forget(rt);
     let (_, second) = second.expect("readable() never returned (hang)");
     assert_eq!(second.unwrap_err().kind(), io::ErrorKind::TimedOut);
@@ -154,9 +166,7 @@ fn fifo_reader_parks_after_writer_reopens() {
     });
     let (_, first) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
     assert_eq!(first.unwrap(), 3);
-    let cpu0 = cpu_time();
-    let second = rx.recv_timeout(WAIT + Duration::from_secs(10));
-    let cpu = cpu_time() - cpu0;
+    let (second, cpu, _) = recv_measured(&rx);
     std::mem::forget(rt);
     let _ = std::fs::remove_dir_all(&dir);
     let (_, second) = second.expect("second read never returned (hang)");
