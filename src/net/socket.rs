@@ -388,20 +388,25 @@ pub(crate) fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     Ok(n as usize)
 }
 
-/// Gathered `sendmsg`, never raising `SIGPIPE`.
+/// The most slices one `sendmsg`/`readv` takes (Linux's `UIO_MAXIOV`);
+/// the vectored calls below pass only the first this many, as std does.
+pub(crate) const MAX_IOV: usize = 1024;
+
+/// Gathered `sendmsg`, never raising `SIGPIPE`. Only the first
+/// [`MAX_IOV`] slices are sent.
 pub(crate) fn send_vectored(fd: RawFd, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
     fault!(Send, fd);
     // SAFETY: all-zero is a valid msghdr.
     let mut msg: libc::msghdr = unsafe { mem::zeroed() };
     // IoSlice is ABI-compatible with iovec on Unix.
     msg.msg_iov = bufs.as_ptr() as *mut libc::iovec;
-    msg.msg_iovlen = bufs.len().min(1024) as _;
+    msg.msg_iovlen = bufs.len().min(MAX_IOV) as _;
     // SAFETY: `msg` points to `bufs`, valid for reads.
     let n = cvt(unsafe { crate::sys::direct::sendmsg(fd, &msg, libc::MSG_NOSIGNAL) })?;
     Ok(n as usize)
 }
 
-/// Scattered `readv`.
+/// Scattered `readv` into the first [`MAX_IOV`] slices.
 pub(crate) fn recv_vectored(fd: RawFd, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
     fault!(Recv, fd);
     // SAFETY: IoSliceMut is ABI-compatible with iovec; the buffers are valid
@@ -410,7 +415,7 @@ pub(crate) fn recv_vectored(fd: RawFd, bufs: &mut [io::IoSliceMut<'_>]) -> io::R
         crate::sys::direct::readv(
             fd,
             bufs.as_ptr() as *const libc::iovec,
-            bufs.len().min(1024) as i32,
+            bufs.len().min(MAX_IOV) as i32,
         )
     })?;
     Ok(n as usize)

@@ -37,8 +37,15 @@ impl Fd {
     }
 }
 
+/// The bytes one vectored syscall can move: the vectored calls pass only
+/// the first [`socket::MAX_IOV`] slices, so a transfer that fills (or
+/// empties) all of those is complete, not short, and must not count as
+/// having drained the kernel buffer.
 fn total<T: std::ops::Deref<Target = [u8]>>(bufs: &[T]) -> usize {
-    bufs.iter().map(|b| b.len()).sum()
+    bufs.iter()
+        .take(socket::MAX_IOV)
+        .map(|b| b.len())
+        .fold(0, usize::saturating_add)
 }
 
 impl Fd {
