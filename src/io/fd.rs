@@ -183,9 +183,12 @@ impl Fd {
     /// Deregisters the fd and hands it back open (for `into_std`). For a
     /// borrowed fd, the returned value must be forgotten by the caller.
     pub(crate) fn into_owned(self) -> io::Result<OwnedFd> {
+        // Already closed (`close()` then `into_std()`): nothing to hand
+        // back. `self` is dropped as usual then (its `close` fails
+        // harmlessly), releasing its reference to the runtime.
+        self.fdmu.incref_and_close().map_err(|_| closed_error())?;
         let this = ManuallyDrop::new(self);
         let pd = this.pd();
-        this.fdmu.incref_and_close().map_err(|_| closed_error())?;
         pd.evict(&*this.shared);
         // No other references can exist: `self` was owned.
         let _ = this.fdmu.decref();
@@ -603,5 +606,55 @@ impl Future for Ready<'_> {
 impl Drop for Ready<'_> {
     fn drop(&mut self) {
         self.fd.deregister(self.mode, &mut self.reg);
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::Weak;
+
+    /// Runs `f` with a fresh runtime current, then drops the runtime and
+    /// says whether its scheduler state was freed (nothing leaked a
+    /// reference to it).
+    fn runtime_freed_after(f: impl FnOnce()) -> bool {
+        let rt = crate::runtime::Runtime::builder()
+            .worker_threads(1)
+            .build()
+            .unwrap();
+        let weak: Weak<Shared> = {
+            let _g = rt.enter();
+            f();
+            Arc::downgrade(&crate::runtime::current_scheduler())
+        };
+        drop(rt);
+        weak.upgrade().is_none()
+    }
+
+    fn socket() -> OwnedFd {
+        crate::net::socket::socket(libc::AF_INET, libc::SOCK_STREAM).unwrap()
+    }
+
+    #[test]
+    fn a_closed_fd_and_a_dropped_one_release_the_runtime() {
+        assert!(runtime_freed_after(|| drop(Fd::new(socket()).unwrap())));
+        assert!(runtime_freed_after(|| {
+            let fd = Fd::new(socket()).unwrap();
+            fd.close().unwrap();
+        }));
+        assert!(runtime_freed_after(|| {
+            let fd = Fd::new(socket()).unwrap();
+            drop(fd.into_owned().unwrap());
+        }));
+    }
+
+    #[test]
+    fn into_owned_after_close_fails_without_leaking_the_runtime() {
+        assert!(runtime_freed_after(|| {
+            let fd = Fd::new(socket()).unwrap();
+            fd.close().unwrap();
+            let e = fd.into_owned().unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::NotConnected);
+        }));
     }
 }
