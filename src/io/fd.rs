@@ -200,6 +200,15 @@ impl Fd {
         Ok(fd)
     }
 
+    /// Fails with the shut-down error once this fd's runtime has shut down
+    /// (for loops that wait by sleeping rather than in the poller).
+    pub(crate) fn check_runtime(&self) -> io::Result<()> {
+        if self.shared.is_shutdown() {
+            return Err(shut_down_error());
+        }
+        Ok(())
+    }
+
     /// Sets the read, write or both deadlines (`None` clears).
     /// Fails only if the fd is closed.
     pub(crate) fn set_deadline(

@@ -60,7 +60,8 @@ impl UnixStream {
     /// room; like a blocking `connect`, this then keeps retrying (after
     /// 1 ms, doubling up to 100 ms) until the listener accepts — wrap it in
     /// [`goro::time::timeout`](crate::time::timeout) to bound the wait.
-    /// A path nobody listens on fails with `NotFound` or
+    /// If the runtime shuts down meanwhile, it fails with the runtime's
+    /// shut-down error. A path nobody listens on fails with `NotFound` or
     /// `ConnectionRefused`; a path with a NUL byte or over 107 bytes with
     /// `InvalidInput`.
     ///
@@ -105,6 +106,10 @@ impl UnixStream {
         let fd = Fd::new(sock)?;
         let mut delay = Duration::ZERO;
         loop {
+            // The retries below sleep; once the fd's runtime has shut down
+            // (sleeps then end at once, or run on another runtime) nothing
+            // could use the connection: stop instead of retrying forever.
+            fd.check_runtime()?;
             match socket::start_connect(fd.raw(), addr) {
                 Ok(true) => break,
                 Ok(false) => {
