@@ -212,8 +212,26 @@ impl From<&SocketAddr> for SockAddr {
 /// A std address type that a kernel-filled [`SockAddr`] converts to, so
 /// `accept` and `recv_from` serve IP and Unix sockets alike.
 pub(crate) trait FromSockAddr: Sized {
-    /// Converts `addr`, failing with `InvalidInput` for another family.
+    /// Converts `addr`, failing with `InvalidInput` for another family
+    /// (or an address the std type cannot represent).
     fn from_sock_addr(addr: &SockAddr) -> io::Result<Self>;
+
+    /// The peer of the connection just accepted as `fd`, asked of the
+    /// kernel through std, for when [`from_sock_addr`](Self::from_sock_addr)
+    /// failed: the connection is already ours and must not be lost over
+    /// how its address is spelt. `None`: no other way to ask.
+    fn peer_of(fd: &OwnedFd) -> Option<io::Result<Self>> {
+        let _ = fd;
+        None
+    }
+
+    /// The sender of a datagram that has already been taken off the
+    /// queue: as [`from_sock_addr`](Self::from_sock_addr), but a sender
+    /// whose address the std type cannot represent gets the nearest one it
+    /// can, since failing would lose the datagram.
+    fn from_received(addr: &SockAddr) -> io::Result<Self> {
+        Self::from_sock_addr(addr)
+    }
 }
 
 impl FromSockAddr for SocketAddr {
@@ -279,6 +297,28 @@ impl FromSockAddr for UnixSocketAddr {
         let end = path.iter().position(|&b| b == 0).unwrap_or(path.len());
         UnixSocketAddr::from_pathname(Path::new(OsStr::from_bytes(&path[..end])))
     }
+
+    fn peer_of(fd: &OwnedFd) -> Option<io::Result<UnixSocketAddr>> {
+        use std::os::fd::AsRawFd;
+        // SAFETY: `fd` is open for the whole call and the wrapper is never
+        // dropped, so it never closes it.
+        let s = mem::ManuallyDrop::new(unsafe {
+            std::os::unix::net::UnixStream::from_raw_fd(fd.as_raw_fd())
+        });
+        Some(s.peer_addr())
+    }
+
+    fn from_received(addr: &SockAddr) -> io::Result<UnixSocketAddr> {
+        // A pathname filling all 108 bytes of `sun_path` (no NUL; Linux
+        // allows it) has no std `SocketAddr`: report the sender as unnamed.
+        UnixSocketAddr::from_sock_addr(addr).or_else(|e| {
+            if addr.as_unix().sun_family == libc::AF_UNIX as libc::sa_family_t {
+                unnamed()
+            } else {
+                Err(e)
+            }
+        })
+    }
 }
 
 /// The unnamed Unix socket address (std has no constructor for it, but a
@@ -307,7 +347,14 @@ pub(crate) fn accept<A: FromSockAddr>(fd: RawFd) -> io::Result<(OwnedFd, A)> {
     })?;
     // SAFETY: a fresh fd nobody else owns.
     let owned = unsafe { OwnedFd::from_raw_fd(new) };
-    Ok((owned, A::from_sock_addr(&addr)?))
+    let peer = match A::from_sock_addr(&addr) {
+        Ok(a) => a,
+        Err(e) => match A::peer_of(&owned) {
+            Some(Ok(a)) => a,
+            _ => return Err(e),
+        },
+    };
+    Ok((owned, peer))
 }
 
 /// Starts a non-blocking `connect`. `Ok(true)`: connected at once;
@@ -465,7 +512,7 @@ pub(crate) fn recv_from<A: FromSockAddr>(
             &mut addr.len,
         )
     })?;
-    Ok((n as usize, A::from_sock_addr(&addr)?))
+    Ok((n as usize, A::from_received(&addr)?))
 }
 
 /// `sendto` `addr` from `buf`, never raising `SIGPIPE`.

@@ -252,7 +252,9 @@ impl UnixDatagram {
     }
 
     /// Receives one datagram, returning its length and the sender's address
-    /// (unnamed if the sender is not bound).
+    /// (unnamed if the sender is not bound, or bound to a path that fills
+    /// all 108 bytes of `sun_path`, which Linux allows but std's
+    /// `SocketAddr` cannot hold; the datagram is returned either way).
     ///
     /// ```
     /// # goro::block_on(async {
