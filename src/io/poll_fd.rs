@@ -101,6 +101,15 @@ impl<T: AsRawFd> PollFd<T> {
 
     /// The wrapped value, mutably.
     ///
+    /// Do not replace the value, or close or `dup2` over its fd, through
+    /// this reference (nor in [`read_with_mut`](Self::read_with_mut) /
+    /// [`write_with_mut`](Self::write_with_mut)): the registration belongs
+    /// to the fd *number* `new` saw, and is removed by that number when the
+    /// `PollFd` is dropped — by then the number may belong to another of
+    /// this process's sockets, which would stop receiving events. (Memory
+    /// safety does not depend on it; the same rule holds for tokio's
+    /// `AsyncFd`.)
+    ///
     /// ```
     /// # goro::block_on(async {
     /// # let (a, mut b) = std::os::unix::net::UnixStream::pair()?;
@@ -323,6 +332,9 @@ impl<T: AsRawFd + Read + Unpin> AsyncRead for PollFd<T> {
     }
 }
 
+/// `poll_close` only flushes the value (`Write::flush`): the fd itself is
+/// closed when the `PollFd` (with its value) is dropped, so a pipe's
+/// reader sees end of file only then.
 impl<T: AsRawFd + Write + Unpin> AsyncWrite for PollFd<T> {
     fn poll_write(
         self: Pin<&mut Self>,

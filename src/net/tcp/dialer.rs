@@ -83,6 +83,12 @@ impl Dialer {
     /// [`deadline`](Self::deadline) too, the earlier one applies. Without
     /// either, the kernel's own connect timeout (minutes) is the limit.
     ///
+    /// Two differences from Go's `Dialer.Timeout`: `Duration::ZERO` fails
+    /// at once (in Go a zero timeout means none: here, do not call this);
+    /// and the whole budget is shared by the addresses in turn rather than
+    /// split between them, so an unresponsive first address can use it
+    /// all.
+    ///
     /// ```
     /// # goro::block_on(async {
     /// use std::time::Duration;

@@ -142,8 +142,9 @@ impl UnixListener {
 
     /// Accepts a connection. Errors — including running out of file
     /// descriptors (`EMFILE`) — are returned as they are;
-    /// [`incoming`](Self::incoming) backs off on those instead. The address
-    /// is usually unnamed (clients rarely bind).
+    /// [`incoming`](Self::incoming) backs off on those instead (retrying
+    /// `accept` at once after `EMFILE` spins). The address is usually
+    /// unnamed (clients rarely bind).
     ///
     /// ```
     /// # goro::block_on(async {

@@ -166,6 +166,12 @@ impl UnixStream {
     /// no other reader takes bytes from the middle. Fails with
     /// `UnexpectedEof` if the stream ends first.
     ///
+    /// Not cancel-safe (as std's and tokio's `read_exact`): if it fails
+    /// (end of stream, an expired deadline) or its future is dropped (say
+    /// by a [`timeout`](crate::time::timeout)) after some bytes arrived,
+    /// those bytes are consumed and lost. [`read`](Self::read) is
+    /// cancel-safe: it takes bytes only in the poll that returns them.
+    ///
     /// ```
     /// # goro::block_on(async {
     /// let (a, b) = goro::net::UnixStream::pair()?;
@@ -208,6 +214,9 @@ impl UnixStream {
 
     /// Writes all of `buf`, holding the write lock throughout so another
     /// writer's bytes never land in the middle.
+    ///
+    /// Not cancel-safe: if it fails or its future is dropped part-way, an
+    /// unknown prefix of `buf` has been sent.
     ///
     /// ```
     /// # goro::block_on(async {
