@@ -535,7 +535,10 @@ impl TcpStream {
         self.fd.with_std(|s: &std::net::TcpStream| s.ttl())
     }
 
-    /// Sets `SO_LINGER` (`None` disables it).
+    /// Sets `SO_LINGER` (`None` disables it). The kernel takes whole
+    /// seconds: the duration is truncated, as std does, so `Some` of less
+    /// than a second is `Some(0)` — close then resets the connection (RST)
+    /// and discards unsent data instead of lingering.
     ///
     /// ```
     /// # async fn pair() -> std::io::Result<(goro::net::TcpStream, goro::net::TcpStream)> {
