@@ -405,6 +405,27 @@ pub(crate) fn bind(fd: RawFd, addr: &SockAddr) -> io::Result<()> {
     Ok(())
 }
 
+/// Binds the Unix socket `sock` to `addr`, then hands it to `rest` (listen,
+/// register). A pathname bind creates the file `path`; if `rest` fails, the
+/// caller gets no socket, so the file is removed again — else every later
+/// bind of that path would fail with `AddrInUse`.
+pub(crate) fn bind_unix<R>(
+    sock: OwnedFd,
+    addr: &SockAddr,
+    path: Option<&Path>,
+    rest: impl FnOnce(OwnedFd) -> io::Result<R>,
+) -> io::Result<R> {
+    use std::os::fd::AsRawFd;
+    bind(sock.as_raw_fd(), addr)?;
+    let r = rest(sock);
+    if r.is_err()
+        && let Some(path) = path.filter(|p| !p.as_os_str().is_empty())
+    {
+        let _ = std::fs::remove_file(path);
+    }
+    r
+}
+
 /// `recv` into `buf` with `flags`.
 pub(crate) fn recv(fd: RawFd, buf: &mut [u8], flags: i32) -> io::Result<usize> {
     let len = fault!(Recv, fd, buf.len());

@@ -69,7 +69,8 @@ impl UnixDatagram {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixDatagram> {
-        UnixDatagram::bind_raw(&SockAddr::from_path(path.as_ref())?)
+        let path = path.as_ref();
+        UnixDatagram::bind_raw(&SockAddr::from_path(path)?, Some(path))
     }
 
     /// Creates a socket bound to `addr` (a pathname or, on Linux, an
@@ -85,13 +86,14 @@ impl UnixDatagram {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub fn bind_addr(addr: &SocketAddr) -> io::Result<UnixDatagram> {
-        UnixDatagram::bind_raw(&SockAddr::from_unix(addr)?)
+        UnixDatagram::bind_raw(&SockAddr::from_unix(addr)?, addr.as_pathname())
     }
 
-    fn bind_raw(addr: &SockAddr) -> io::Result<UnixDatagram> {
+    fn bind_raw(addr: &SockAddr, path: Option<&Path>) -> io::Result<UnixDatagram> {
         let sock = socket::socket(libc::AF_UNIX, libc::SOCK_DGRAM)?;
-        socket::bind(sock.as_raw_fd(), addr)?;
-        Ok(UnixDatagram { fd: Fd::new(sock)? })
+        socket::bind_unix(sock, addr, path, |sock| {
+            Ok(UnixDatagram { fd: Fd::new(sock)? })
+        })
     }
 
     /// Creates a socket bound to no address: it can send, and receive
