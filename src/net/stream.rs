@@ -15,7 +15,9 @@
 //!   `fd.Write` loops);
 //! - `peek` never clears readiness: the bytes it saw are still queued.
 //!
-//! Zero-length buffers return `Ok(0)` at once, without a syscall.
+//! Zero-length buffers return `Ok(0)` (`Ok(())` for `read_exact` and
+//! `write_all`) at once, without a syscall and without waiting for the
+//! direction's lock.
 
 use super::socket;
 use crate::io::fd::Fd;
@@ -65,6 +67,11 @@ impl Fd {
 
     /// Fills `buf` or fails with `UnexpectedEof`, holding the read lock.
     pub(crate) async fn stream_read_exact(&self, buf: &mut [u8]) -> io::Result<()> {
+        // Not even the lock: another reader may hold it for as long as it
+        // waits for data.
+        if buf.is_empty() {
+            return Ok(());
+        }
         let mut filled = 0;
         self.op(Direction::Read, |fd| {
             while filled < buf.len() {
@@ -99,6 +106,9 @@ impl Fd {
 
     /// Writes all of `buf`, holding the write lock.
     pub(crate) async fn stream_write_all(&self, buf: &[u8]) -> io::Result<()> {
+        if buf.is_empty() {
+            return Ok(());
+        }
         let mut done = 0;
         self.op(Direction::Write, |fd| {
             while done < buf.len() {
