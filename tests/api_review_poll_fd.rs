@@ -30,8 +30,12 @@ fn still_blocking(mut a: &UnixStream, mut b: &UnixStream) {
     });
 }
 
+// The fault schedule below is process-wide: every test here takes the
+// binary's one-at-a-time lock so none registers an fd while it is installed.
+
 #[test]
 fn failed_registration_after_shutdown_leaves_the_fd_blocking() {
+    let _serial = support::process::one_at_a_time();
     let rt = support::rt::workers(1);
     let handle = rt.handle();
     drop(rt);
@@ -51,6 +55,7 @@ fn failed_registration_after_shutdown_leaves_the_fd_blocking() {
 
 #[test]
 fn failed_registration_of_a_registered_fd_keeps_its_mode() {
+    let _serial = support::process::one_at_a_time();
     support::hang::run(async {
         let (a, b) = UnixStream::pair().unwrap();
         // Registered once: the second registration fails (EEXIST), and the
@@ -70,6 +75,7 @@ fn failed_registration_of_a_registered_fd_keeps_its_mode() {
 #[test]
 fn failed_registration_under_memory_pressure_leaves_the_fd_blocking() {
     use goro::fault::{Fault, Schedule, Syscall, install};
+    let _serial = support::process::one_at_a_time();
     support::hang::run(async {
         let (a, b) = UnixStream::pair().unwrap();
         let r = {
