@@ -184,8 +184,9 @@ impl UnixDatagram {
         self.fd.datagram_send(buf).await
     }
 
-    /// Receives one datagram from the connected peer, returning its length
-    /// (a longer datagram is truncated to `buf`).
+    /// Receives one datagram from the connected peer, returning how many
+    /// bytes were stored (a longer datagram is truncated to `buf` and the
+    /// rest discarded, silently, as in std).
     ///
     /// ```
     /// # goro::block_on(async {
