@@ -183,9 +183,12 @@ impl Fd {
     /// Deregisters the fd and hands it back open (for `into_std`). For a
     /// borrowed fd, the returned value must be forgotten by the caller.
     pub(crate) fn into_owned(self) -> io::Result<OwnedFd> {
+        // Already closed (`close()` then `into_std()`): nothing to hand
+        // back. `self` is dropped as usual then (its `close` fails
+        // harmlessly), releasing its reference to the runtime.
+        self.fdmu.incref_and_close().map_err(|_| closed_error())?;
         let this = ManuallyDrop::new(self);
         let pd = this.pd();
-        this.fdmu.incref_and_close().map_err(|_| closed_error())?;
         pd.evict(&*this.shared);
         // No other references can exist: `self` was owned.
         let _ = this.fdmu.decref();
@@ -195,6 +198,15 @@ impl Fd {
         // SAFETY: `this` is never used again; drop its Arc exactly once.
         drop(unsafe { std::ptr::read(&this.shared) });
         Ok(fd)
+    }
+
+    /// Fails with the shut-down error once this fd's runtime has shut down
+    /// (for loops that wait by sleeping rather than in the poller).
+    pub(crate) fn check_runtime(&self) -> io::Result<()> {
+        if self.shared.is_shutdown() {
+            return Err(shut_down_error());
+        }
+        Ok(())
     }
 
     /// Sets the read, write or both deadlines (`None` clears).
@@ -499,14 +511,25 @@ fn is_ready_now(fd: RawFd, mode: Direction) -> io::Result<bool> {
     Ok(pfd.revents != 0)
 }
 
-/// Puts `fd` in non-blocking mode.
-pub(crate) fn set_nonblocking(fd: RawFd) -> io::Result<()> {
+/// Puts `fd` in non-blocking mode. Returns true if it was blocking (the
+/// mode changed), for [`set_blocking`] to undo.
+pub(crate) fn set_nonblocking(fd: RawFd) -> io::Result<bool> {
     // SAFETY: fcntl on an fd we own; errors are reported.
     let flags = cvt(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
     if flags & libc::O_NONBLOCK == 0 {
         // SAFETY: as above.
         cvt(unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) })?;
+        return Ok(true);
     }
+    Ok(false)
+}
+
+/// Puts `fd` back in blocking mode (undoing [`set_nonblocking`]).
+pub(crate) fn set_blocking(fd: RawFd) -> io::Result<()> {
+    // SAFETY: fcntl on an fd the caller keeps open; errors are reported.
+    let flags = cvt(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
+    // SAFETY: as above.
+    cvt(unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) })?;
     Ok(())
 }
 
@@ -603,5 +626,55 @@ impl Future for Ready<'_> {
 impl Drop for Ready<'_> {
     fn drop(&mut self) {
         self.fd.deregister(self.mode, &mut self.reg);
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::Weak;
+
+    /// Runs `f` with a fresh runtime current, then drops the runtime and
+    /// says whether its scheduler state was freed (nothing leaked a
+    /// reference to it).
+    fn runtime_freed_after(f: impl FnOnce()) -> bool {
+        let rt = crate::runtime::Runtime::builder()
+            .worker_threads(1)
+            .build()
+            .unwrap();
+        let weak: Weak<Shared> = {
+            let _g = rt.enter();
+            f();
+            Arc::downgrade(&crate::runtime::current_scheduler())
+        };
+        drop(rt);
+        weak.upgrade().is_none()
+    }
+
+    fn socket() -> OwnedFd {
+        crate::net::socket::socket(libc::AF_INET, libc::SOCK_STREAM).unwrap()
+    }
+
+    #[test]
+    fn a_closed_fd_and_a_dropped_one_release_the_runtime() {
+        assert!(runtime_freed_after(|| drop(Fd::new(socket()).unwrap())));
+        assert!(runtime_freed_after(|| {
+            let fd = Fd::new(socket()).unwrap();
+            fd.close().unwrap();
+        }));
+        assert!(runtime_freed_after(|| {
+            let fd = Fd::new(socket()).unwrap();
+            drop(fd.into_owned().unwrap());
+        }));
+    }
+
+    #[test]
+    fn into_owned_after_close_fails_without_leaking_the_runtime() {
+        assert!(runtime_freed_after(|| {
+            let fd = Fd::new(socket()).unwrap();
+            fd.close().unwrap();
+            let e = fd.into_owned().unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::NotConnected);
+        }));
     }
 }

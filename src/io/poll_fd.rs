@@ -51,6 +51,18 @@ impl<T: AsRawFd> PollFd<T> {
     /// Registers `inner`'s fd with the current runtime's poller (switching
     /// it to non-blocking mode).
     ///
+    /// Fails if the fd cannot be polled (`EPERM` for a regular file or a
+    /// directory, `EBADF` for a closed fd), is already registered with the
+    /// same runtime (`EEXIST`: one `PollFd` per fd), or the runtime is shut
+    /// down; the fd's blocking mode is then left as it was. `inner` is
+    /// dropped with the error, so wrap a borrowed fd (`BorrowedFd`,
+    /// `&File` via `as_fd()`) to keep it.
+    ///
+    /// The fd stays in non-blocking mode after the `PollFd` is dropped or
+    /// unwrapped with [`into_inner`](Self::into_inner); that matters for
+    /// descriptors shared with other processes (stdin or a terminal: the
+    /// mode is a property of the open file, not of this process's fd).
+    ///
     /// ```
     /// # goro::block_on(async {
     /// use std::os::unix::net::UnixStream;
@@ -60,11 +72,18 @@ impl<T: AsRawFd> PollFd<T> {
     /// ```
     pub fn new(inner: T) -> io::Result<PollFd<T>> {
         let raw = inner.as_raw_fd();
-        super::fd::set_nonblocking(raw)?;
-        Ok(PollFd {
-            fd: Fd::borrowed(raw)?,
-            inner,
-        })
+        let was_blocking = super::fd::set_nonblocking(raw)?;
+        match Fd::borrowed(raw) {
+            Ok(fd) => Ok(PollFd { fd, inner }),
+            Err(e) => {
+                // Not registered: leave the fd as we found it, for whoever
+                // else uses it (a borrowed fd, stdin, a shared socket).
+                if was_blocking {
+                    let _ = super::fd::set_blocking(raw);
+                }
+                Err(e)
+            }
+        }
     }
 
     /// The wrapped value.
@@ -81,6 +100,15 @@ impl<T: AsRawFd> PollFd<T> {
     }
 
     /// The wrapped value, mutably.
+    ///
+    /// Do not replace the value, or close or `dup2` over its fd, through
+    /// this reference (nor in [`read_with_mut`](Self::read_with_mut) /
+    /// [`write_with_mut`](Self::write_with_mut)): the registration belongs
+    /// to the fd *number* `new` saw, and is removed by that number when the
+    /// `PollFd` is dropped — by then the number may belong to another of
+    /// this process's sockets, which would stop receiving events. (Memory
+    /// safety does not depend on it; the same rule holds for tokio's
+    /// `AsyncFd`.)
     ///
     /// ```
     /// # goro::block_on(async {
@@ -304,6 +332,9 @@ impl<T: AsRawFd + Read + Unpin> AsyncRead for PollFd<T> {
     }
 }
 
+/// `poll_close` only flushes the value (`Write::flush`): the fd itself is
+/// closed when the `PollFd` (with its value) is dropped, so a pipe's
+/// reader sees end of file only then.
 impl<T: AsRawFd + Write + Unpin> AsyncWrite for PollFd<T> {
     fn poll_write(
         self: Pin<&mut Self>,

@@ -212,8 +212,26 @@ impl From<&SocketAddr> for SockAddr {
 /// A std address type that a kernel-filled [`SockAddr`] converts to, so
 /// `accept` and `recv_from` serve IP and Unix sockets alike.
 pub(crate) trait FromSockAddr: Sized {
-    /// Converts `addr`, failing with `InvalidInput` for another family.
+    /// Converts `addr`, failing with `InvalidInput` for another family
+    /// (or an address the std type cannot represent).
     fn from_sock_addr(addr: &SockAddr) -> io::Result<Self>;
+
+    /// The peer of the connection just accepted as `fd`, asked of the
+    /// kernel through std, for when [`from_sock_addr`](Self::from_sock_addr)
+    /// failed: the connection is already ours and must not be lost over
+    /// how its address is spelt. `None`: no other way to ask.
+    fn peer_of(fd: &OwnedFd) -> Option<io::Result<Self>> {
+        let _ = fd;
+        None
+    }
+
+    /// The sender of a datagram that has already been taken off the
+    /// queue: as [`from_sock_addr`](Self::from_sock_addr), but a sender
+    /// whose address the std type cannot represent gets the nearest one it
+    /// can, since failing would lose the datagram.
+    fn from_received(addr: &SockAddr) -> io::Result<Self> {
+        Self::from_sock_addr(addr)
+    }
 }
 
 impl FromSockAddr for SocketAddr {
@@ -279,6 +297,28 @@ impl FromSockAddr for UnixSocketAddr {
         let end = path.iter().position(|&b| b == 0).unwrap_or(path.len());
         UnixSocketAddr::from_pathname(Path::new(OsStr::from_bytes(&path[..end])))
     }
+
+    fn peer_of(fd: &OwnedFd) -> Option<io::Result<UnixSocketAddr>> {
+        use std::os::fd::AsRawFd;
+        // SAFETY: `fd` is open for the whole call and the wrapper is never
+        // dropped, so it never closes it.
+        let s = mem::ManuallyDrop::new(unsafe {
+            std::os::unix::net::UnixStream::from_raw_fd(fd.as_raw_fd())
+        });
+        Some(s.peer_addr())
+    }
+
+    fn from_received(addr: &SockAddr) -> io::Result<UnixSocketAddr> {
+        // A pathname filling all 108 bytes of `sun_path` (no NUL; Linux
+        // allows it) has no std `SocketAddr`: report the sender as unnamed.
+        UnixSocketAddr::from_sock_addr(addr).or_else(|e| {
+            if addr.as_unix().sun_family == libc::AF_UNIX as libc::sa_family_t {
+                unnamed()
+            } else {
+                Err(e)
+            }
+        })
+    }
 }
 
 /// The unnamed Unix socket address (std has no constructor for it, but a
@@ -307,7 +347,14 @@ pub(crate) fn accept<A: FromSockAddr>(fd: RawFd) -> io::Result<(OwnedFd, A)> {
     })?;
     // SAFETY: a fresh fd nobody else owns.
     let owned = unsafe { OwnedFd::from_raw_fd(new) };
-    Ok((owned, A::from_sock_addr(&addr)?))
+    let peer = match A::from_sock_addr(&addr) {
+        Ok(a) => a,
+        Err(e) => match A::peer_of(&owned) {
+            Some(Ok(a)) => a,
+            _ => return Err(e),
+        },
+    };
+    Ok((owned, peer))
 }
 
 /// Starts a non-blocking `connect`. `Ok(true)`: connected at once;
@@ -358,6 +405,27 @@ pub(crate) fn bind(fd: RawFd, addr: &SockAddr) -> io::Result<()> {
     Ok(())
 }
 
+/// Binds the Unix socket `sock` to `addr`, then hands it to `rest` (listen,
+/// register). A pathname bind creates the file `path`; if `rest` fails, the
+/// caller gets no socket, so the file is removed again — else every later
+/// bind of that path would fail with `AddrInUse`.
+pub(crate) fn bind_unix<R>(
+    sock: OwnedFd,
+    addr: &SockAddr,
+    path: Option<&Path>,
+    rest: impl FnOnce(OwnedFd) -> io::Result<R>,
+) -> io::Result<R> {
+    use std::os::fd::AsRawFd;
+    bind(sock.as_raw_fd(), addr)?;
+    let r = rest(sock);
+    if r.is_err()
+        && let Some(path) = path.filter(|p| !p.as_os_str().is_empty())
+    {
+        let _ = std::fs::remove_file(path);
+    }
+    r
+}
+
 /// `recv` into `buf` with `flags`.
 pub(crate) fn recv(fd: RawFd, buf: &mut [u8], flags: i32) -> io::Result<usize> {
     let len = fault!(Recv, fd, buf.len());
@@ -388,20 +456,25 @@ pub(crate) fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     Ok(n as usize)
 }
 
-/// Gathered `sendmsg`, never raising `SIGPIPE`.
+/// The most slices one `sendmsg`/`readv` takes (Linux's `UIO_MAXIOV`);
+/// the vectored calls below pass only the first this many, as std does.
+pub(crate) const MAX_IOV: usize = 1024;
+
+/// Gathered `sendmsg`, never raising `SIGPIPE`. Only the first
+/// [`MAX_IOV`] slices are sent.
 pub(crate) fn send_vectored(fd: RawFd, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
     fault!(Send, fd);
     // SAFETY: all-zero is a valid msghdr.
     let mut msg: libc::msghdr = unsafe { mem::zeroed() };
     // IoSlice is ABI-compatible with iovec on Unix.
     msg.msg_iov = bufs.as_ptr() as *mut libc::iovec;
-    msg.msg_iovlen = bufs.len().min(1024) as _;
+    msg.msg_iovlen = bufs.len().min(MAX_IOV) as _;
     // SAFETY: `msg` points to `bufs`, valid for reads.
     let n = cvt(unsafe { crate::sys::direct::sendmsg(fd, &msg, libc::MSG_NOSIGNAL) })?;
     Ok(n as usize)
 }
 
-/// Scattered `readv`.
+/// Scattered `readv` into the first [`MAX_IOV`] slices.
 pub(crate) fn recv_vectored(fd: RawFd, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
     fault!(Recv, fd);
     // SAFETY: IoSliceMut is ABI-compatible with iovec; the buffers are valid
@@ -410,7 +483,7 @@ pub(crate) fn recv_vectored(fd: RawFd, bufs: &mut [io::IoSliceMut<'_>]) -> io::R
         crate::sys::direct::readv(
             fd,
             bufs.as_ptr() as *const libc::iovec,
-            bufs.len().min(1024) as i32,
+            bufs.len().min(MAX_IOV) as i32,
         )
     })?;
     Ok(n as usize)
@@ -460,7 +533,7 @@ pub(crate) fn recv_from<A: FromSockAddr>(
             &mut addr.len,
         )
     })?;
-    Ok((n as usize, A::from_sock_addr(&addr)?))
+    Ok((n as usize, A::from_received(&addr)?))
 }
 
 /// `sendto` `addr` from `buf`, never raising `SIGPIPE`.

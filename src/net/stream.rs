@@ -15,7 +15,9 @@
 //!   `fd.Write` loops);
 //! - `peek` never clears readiness: the bytes it saw are still queued.
 //!
-//! Zero-length buffers return `Ok(0)` at once, without a syscall.
+//! Zero-length buffers return `Ok(0)` (`Ok(())` for `read_exact` and
+//! `write_all`) at once, without a syscall and without waiting for the
+//! direction's lock.
 
 use super::socket;
 use crate::io::fd::Fd;
@@ -37,8 +39,15 @@ impl Fd {
     }
 }
 
+/// The bytes one vectored syscall can move: the vectored calls pass only
+/// the first [`socket::MAX_IOV`] slices, so a transfer that fills (or
+/// empties) all of those is complete, not short, and must not count as
+/// having drained the kernel buffer.
 fn total<T: std::ops::Deref<Target = [u8]>>(bufs: &[T]) -> usize {
-    bufs.iter().map(|b| b.len()).sum()
+    bufs.iter()
+        .take(socket::MAX_IOV)
+        .map(|b| b.len())
+        .fold(0, usize::saturating_add)
 }
 
 impl Fd {
@@ -58,6 +67,11 @@ impl Fd {
 
     /// Fills `buf` or fails with `UnexpectedEof`, holding the read lock.
     pub(crate) async fn stream_read_exact(&self, buf: &mut [u8]) -> io::Result<()> {
+        // Not even the lock: another reader may hold it for as long as it
+        // waits for data.
+        if buf.is_empty() {
+            return Ok(());
+        }
         let mut filled = 0;
         self.op(Direction::Read, |fd| {
             while filled < buf.len() {
@@ -92,6 +106,9 @@ impl Fd {
 
     /// Writes all of `buf`, holding the write lock.
     pub(crate) async fn stream_write_all(&self, buf: &[u8]) -> io::Result<()> {
+        if buf.is_empty() {
+            return Ok(());
+        }
         let mut done = 0;
         self.op(Direction::Write, |fd| {
             while done < buf.len() {

@@ -128,8 +128,10 @@ impl UdpSocket {
     }
 
     /// Receives one datagram from the connected peer into `buf`, returning
-    /// its length. A datagram longer than `buf` is truncated (the rest is
-    /// discarded).
+    /// how many bytes were stored. A datagram longer than `buf` is
+    /// truncated: the rest is discarded and, as in std and tokio, nothing
+    /// reports it (the result is then `buf.len()`; use a buffer of 65,536
+    /// bytes to never truncate). A zero-length `buf` consumes a datagram.
     ///
     /// ```
     /// # goro::block_on(async {
@@ -193,8 +195,9 @@ impl UdpSocket {
         self.fd.datagram_send_to(buf, &addr).await
     }
 
-    /// Receives one datagram into `buf`, returning its length and sender.
-    /// A datagram longer than `buf` is truncated.
+    /// Receives one datagram into `buf`, returning how many bytes were
+    /// stored and the sender. A datagram longer than `buf` is truncated
+    /// silently, as by [`recv`](Self::recv).
     ///
     /// ```
     /// # goro::block_on(async {

@@ -180,7 +180,8 @@ impl Interval {
         }
     }
 
-    /// The period.
+    /// The period (one millisecond if the interval was made with a zero
+    /// period; see [`interval`]).
     ///
     /// ```
     /// let i = goro::time::interval(std::time::Duration::from_millis(250));

@@ -32,6 +32,13 @@ use std::time::{Duration, Instant};
 /// tokio), so it costs no extra syscalls; use a `Dialer` or
 /// [`TcpStream::set_keepalive`] for it.
 ///
+/// **Nagle**: unlike Go, which sets `TCP_NODELAY` on every TCP connection,
+/// a `Dialer` leaves it off (Nagle's algorithm on, the OS default, as std
+/// and tokio do). A request/response protocol that sends small writes
+/// should call [`TcpStream::set_nodelay(true)`](TcpStream::set_nodelay)
+/// on the stream, or its small segments may wait for the peer's delayed
+/// ACK (tens of milliseconds).
+///
 /// ```
 /// # goro::block_on(async {
 /// use goro::net::{Dialer, TcpListener};
@@ -82,6 +89,12 @@ impl Dialer {
     /// `io::ErrorKind::TimedOut` ("i/o timeout"). With a
     /// [`deadline`](Self::deadline) too, the earlier one applies. Without
     /// either, the kernel's own connect timeout (minutes) is the limit.
+    ///
+    /// Two differences from Go's `Dialer.Timeout`: `Duration::ZERO` fails
+    /// at once (in Go a zero timeout means none: here, do not call this);
+    /// and the whole budget is shared by the addresses in turn rather than
+    /// split between them, so an unresponsive first address can use it
+    /// all.
     ///
     /// ```
     /// # goro::block_on(async {

@@ -30,6 +30,9 @@ pub(crate) const DEFAULT_BACKLOG: u32 = 4096;
 /// connection**, as Go's `ListenConfig` does (a client that vanished is
 /// eventually detected). [`TcpListener::bind`] leaves accepted
 /// connections at the OS default (keep-alive off), like std and tokio.
+/// Unlike Go, accepted connections keep `TCP_NODELAY` off (Nagle on, as in
+/// std and tokio): call [`TcpStream::set_nodelay`](crate::net::TcpStream::set_nodelay)
+/// where small writes must go out at once.
 ///
 /// ```
 /// # goro::block_on(async {

@@ -116,7 +116,9 @@ impl TcpListener {
 
     /// Accepts a connection. Errors — including running out of file
     /// descriptors (`EMFILE`) — are returned as they are; [`incoming`]
-    /// backs off on those instead.
+    /// backs off on those instead. (The connection stays queued, so a loop
+    /// that calls `accept` again at once after `EMFILE` spins until a
+    /// descriptor frees up: sleep first, or use [`incoming`].)
     ///
     /// [`incoming`]: Self::incoming
     ///

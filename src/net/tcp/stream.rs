@@ -127,6 +127,12 @@ impl TcpStream {
     /// no other reader takes bytes from the middle. Fails with
     /// `UnexpectedEof` if the stream ends first.
     ///
+    /// Not cancel-safe (as std's and tokio's `read_exact`): if it fails
+    /// (end of stream, an expired deadline) or its future is dropped (say
+    /// by a [`timeout`](crate::time::timeout)) after some bytes arrived,
+    /// those bytes are consumed and lost. [`read`](Self::read) is
+    /// cancel-safe: it takes bytes only in the poll that returns them.
+    ///
     /// ```
     /// # async fn pair() -> std::io::Result<(goro::net::TcpStream, goro::net::TcpStream)> {
     /// #     let l = goro::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -188,6 +194,9 @@ impl TcpStream {
 
     /// Writes all of `buf`, holding the write lock throughout so another
     /// writer's bytes never land in the middle (Go's `fd.Write`).
+    ///
+    /// Not cancel-safe: if it fails or its future is dropped part-way, an
+    /// unknown prefix of `buf` has been sent.
     ///
     /// ```
     /// # async fn pair() -> std::io::Result<(goro::net::TcpStream, goro::net::TcpStream)> {
@@ -526,7 +535,10 @@ impl TcpStream {
         self.fd.with_std(|s: &std::net::TcpStream| s.ttl())
     }
 
-    /// Sets `SO_LINGER` (`None` disables it).
+    /// Sets `SO_LINGER` (`None` disables it). The kernel takes whole
+    /// seconds: the duration is truncated, as std does, so `Some` of less
+    /// than a second is `Some(0)` — close then resets the connection (RST)
+    /// and discards unsent data instead of lingering.
     ///
     /// ```
     /// # async fn pair() -> std::io::Result<(goro::net::TcpStream, goro::net::TcpStream)> {

@@ -69,7 +69,8 @@ impl UnixDatagram {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixDatagram> {
-        UnixDatagram::bind_raw(&SockAddr::from_path(path.as_ref())?)
+        let path = path.as_ref();
+        UnixDatagram::bind_raw(&SockAddr::from_path(path)?, Some(path))
     }
 
     /// Creates a socket bound to `addr` (a pathname or, on Linux, an
@@ -85,13 +86,14 @@ impl UnixDatagram {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub fn bind_addr(addr: &SocketAddr) -> io::Result<UnixDatagram> {
-        UnixDatagram::bind_raw(&SockAddr::from_unix(addr)?)
+        UnixDatagram::bind_raw(&SockAddr::from_unix(addr)?, addr.as_pathname())
     }
 
-    fn bind_raw(addr: &SockAddr) -> io::Result<UnixDatagram> {
+    fn bind_raw(addr: &SockAddr, path: Option<&Path>) -> io::Result<UnixDatagram> {
         let sock = socket::socket(libc::AF_UNIX, libc::SOCK_DGRAM)?;
-        socket::bind(sock.as_raw_fd(), addr)?;
-        Ok(UnixDatagram { fd: Fd::new(sock)? })
+        socket::bind_unix(sock, addr, path, |sock| {
+            Ok(UnixDatagram { fd: Fd::new(sock)? })
+        })
     }
 
     /// Creates a socket bound to no address: it can send, and receive
@@ -182,8 +184,9 @@ impl UnixDatagram {
         self.fd.datagram_send(buf).await
     }
 
-    /// Receives one datagram from the connected peer, returning its length
-    /// (a longer datagram is truncated to `buf`).
+    /// Receives one datagram from the connected peer, returning how many
+    /// bytes were stored (a longer datagram is truncated to `buf` and the
+    /// rest discarded, silently, as in std).
     ///
     /// ```
     /// # goro::block_on(async {
@@ -252,7 +255,9 @@ impl UnixDatagram {
     }
 
     /// Receives one datagram, returning its length and the sender's address
-    /// (unnamed if the sender is not bound).
+    /// (unnamed if the sender is not bound, or bound to a path that fills
+    /// all 108 bytes of `sun_path`, which Linux allows but std's
+    /// `SocketAddr` cannot hold; the datagram is returned either way).
     ///
     /// ```
     /// # goro::block_on(async {

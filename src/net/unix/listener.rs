@@ -103,7 +103,7 @@ impl UnixListener {
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixListener> {
         let path = path.as_ref();
         let addr = SockAddr::from_path(path)?;
-        let fd = UnixListener::listen(&addr)?;
+        let fd = UnixListener::listen(&addr, Some(path))?;
         let named = !path.as_os_str().is_empty();
         Ok(UnixListener {
             fd,
@@ -124,7 +124,7 @@ impl UnixListener {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub fn bind_addr(addr: &SocketAddr) -> io::Result<UnixListener> {
-        let fd = UnixListener::listen(&SockAddr::from_unix(addr)?)?;
+        let fd = UnixListener::listen(&SockAddr::from_unix(addr)?, addr.as_pathname())?;
         let path = addr.as_pathname().map(Path::to_owned);
         let named = path.is_some();
         Ok(UnixListener {
@@ -133,17 +133,19 @@ impl UnixListener {
         })
     }
 
-    fn listen(addr: &SockAddr) -> io::Result<Fd> {
+    fn listen(addr: &SockAddr, path: Option<&Path>) -> io::Result<Fd> {
         let sock = socket::socket(libc::AF_UNIX, libc::SOCK_STREAM)?;
-        socket::bind(sock.as_raw_fd(), addr)?;
-        socket::listen(sock.as_raw_fd())?;
-        Fd::new(sock)
+        socket::bind_unix(sock, addr, path, |sock| {
+            socket::listen(sock.as_raw_fd())?;
+            Fd::new(sock)
+        })
     }
 
     /// Accepts a connection. Errors — including running out of file
     /// descriptors (`EMFILE`) — are returned as they are;
-    /// [`incoming`](Self::incoming) backs off on those instead. The address
-    /// is usually unnamed (clients rarely bind).
+    /// [`incoming`](Self::incoming) backs off on those instead (retrying
+    /// `accept` at once after `EMFILE` spins). The address is usually
+    /// unnamed (clients rarely bind).
     ///
     /// ```
     /// # goro::block_on(async {

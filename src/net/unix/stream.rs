@@ -60,7 +60,8 @@ impl UnixStream {
     /// room; like a blocking `connect`, this then keeps retrying (after
     /// 1 ms, doubling up to 100 ms) until the listener accepts — wrap it in
     /// [`goro::time::timeout`](crate::time::timeout) to bound the wait.
-    /// A path nobody listens on fails with `NotFound` or
+    /// If the runtime shuts down meanwhile, it fails with the runtime's
+    /// shut-down error. A path nobody listens on fails with `NotFound` or
     /// `ConnectionRefused`; a path with a NUL byte or over 107 bytes with
     /// `InvalidInput`.
     ///
@@ -105,6 +106,10 @@ impl UnixStream {
         let fd = Fd::new(sock)?;
         let mut delay = Duration::ZERO;
         loop {
+            // The retries below sleep; once the fd's runtime has shut down
+            // (sleeps then end at once, or run on another runtime) nothing
+            // could use the connection: stop instead of retrying forever.
+            fd.check_runtime()?;
             match socket::start_connect(fd.raw(), addr) {
                 Ok(true) => break,
                 Ok(false) => {
@@ -161,6 +166,12 @@ impl UnixStream {
     /// no other reader takes bytes from the middle. Fails with
     /// `UnexpectedEof` if the stream ends first.
     ///
+    /// Not cancel-safe (as std's and tokio's `read_exact`): if it fails
+    /// (end of stream, an expired deadline) or its future is dropped (say
+    /// by a [`timeout`](crate::time::timeout)) after some bytes arrived,
+    /// those bytes are consumed and lost. [`read`](Self::read) is
+    /// cancel-safe: it takes bytes only in the poll that returns them.
+    ///
     /// ```
     /// # goro::block_on(async {
     /// let (a, b) = goro::net::UnixStream::pair()?;
@@ -203,6 +214,9 @@ impl UnixStream {
 
     /// Writes all of `buf`, holding the write lock throughout so another
     /// writer's bytes never land in the middle.
+    ///
+    /// Not cancel-safe: if it fails or its future is dropped part-way, an
+    /// unknown prefix of `buf` has been sent.
     ///
     /// ```
     /// # goro::block_on(async {
