@@ -8,7 +8,8 @@
 //! async-tungstenite speaks `futures-io`, which goro's streams implement, so
 //! the upgrade handshake and the frames run straight on a goro socket. Text
 //! and binary messages come back as they went; pings are answered by
-//! tungstenite itself; a close frame ends the connection.
+//! tungstenite itself; a close frame is answered with one (the closing
+//! handshake), then the server hangs up.
 
 use async_tungstenite::tungstenite::Message;
 use futures::StreamExt;
@@ -42,9 +43,15 @@ async fn serve(stream: TcpStream) -> Result<(), async_tungstenite::tungstenite::
     while let Some(msg) = ws.next().await {
         match msg? {
             msg @ (Message::Text(_) | Message::Binary(_)) => ws.send(msg).await?,
-            // Pings are answered and closes acknowledged by tungstenite.
+            // Pings are answered by tungstenite.
             Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
-            Message::Close(_) => break,
+            // tungstenite has queued the answering Close frame, which goes
+            // out on the next read or flush: flush it (completing the
+            // closing handshake), then hang up.
+            Message::Close(_) => {
+                futures::SinkExt::flush(&mut ws).await?;
+                break;
+            }
         }
     }
     Ok(())

@@ -8,7 +8,7 @@
 //! epoll instance when it is created; operations try the syscall first and
 //! park in the descriptor's read or write slot on `EAGAIN`.
 
-mod addr;
+pub(crate) mod addr;
 mod backoff;
 mod datagram;
 pub(crate) mod socket;
