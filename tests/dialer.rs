@@ -82,6 +82,33 @@ fn timeout_fails_a_connect_that_hangs() {
     assert!(start.elapsed() < Duration::from_millis(200) + GENEROUS);
 }
 
+/// Go's partial deadlines: when a name has several addresses, one that
+/// hangs gets only its share of the timeout (at least 2 s), so the next is
+/// still tried in time (a dead first record, an IPv6 route that drops
+/// packets). With the whole budget spent on the first, the second was
+/// tried only at the timeout.
+#[test]
+fn a_hung_address_leaves_time_for_the_next() {
+    let rt = rt();
+    let (hung, _fillers) = full_listener(&rt);
+    let live = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addrs = [hung.local_addr().unwrap(), live.local_addr().unwrap()];
+    let start = Instant::now();
+    let stream = rt
+        .block_on(
+            Dialer::new()
+                .timeout(Duration::from_secs(6))
+                .connect(&addrs[..]),
+        )
+        .expect("the second address was not tried in time");
+    assert_eq!(stream.peer_addr().unwrap(), addrs[1]);
+    // The first attempt gave up at its share (3 s), not before, and the
+    // connect succeeded within the timeout.
+    let took = start.elapsed();
+    assert!(took >= Duration::from_secs(3) - ROUNDING, "{took:?}");
+    assert!(took < Duration::from_secs(6), "{took:?}");
+}
+
 #[test]
 fn a_deadline_already_past_fails_at_once() {
     let rt = rt();

@@ -10,8 +10,8 @@
 //! hangs does not use it all up). `TCP_NODELAY` is set, as Go sets it on
 //! every TCP connection.
 
-use crate::net::TcpStream;
 use crate::net::addr::resolve;
+use crate::net::{Dialer, TcpStream};
 use hyper::Uri;
 use hyper_util::client::legacy::connect::{Connected, Connection};
 use std::future::Future;
@@ -100,11 +100,20 @@ impl Connector {
             None => lookup.await,
         }
         .map_err(|e| io::Error::new(e.kind(), format!("connect to {target}: {e}")))?;
-        let stream = connect_in_turn(target, &addrs, deadline)
+        // Keep-alive stays at the OS default (off), as `TcpStream::connect`.
+        let dialer = Dialer::new().keep_alive(None);
+        let stream = dialer
+            .connect_in_turn(&addrs, deadline)
             .await
-            .map_err(|e| match e.kind() {
+            .map_err(|(addr, e)| match e.kind() {
                 io::ErrorKind::TimedOut if addrs.len() == 1 => timed_out(),
-                _ => e,
+                _ => {
+                    let via = match target.is(&addr) {
+                        true => String::new(),
+                        false => format!(" ({addr})"),
+                    };
+                    io::Error::new(e.kind(), format!("connect to {target}{via}: {e}"))
+                }
             })?;
         stream.set_nodelay(true)?;
         Ok(stream)
@@ -129,68 +138,6 @@ impl std::fmt::Display for HostPort<'_> {
             false => write!(f, "{}:{}", self.0, self.1),
         }
     }
-}
-
-/// Connects to each address in turn until one answers, within `deadline`
-/// if any (Go's `dialSerial`). Fails with the first address's error (that
-/// of the preferred address, as Go reports it), naming `target` and the
-/// address.
-async fn connect_in_turn(
-    target: HostPort<'_>,
-    addrs: &[SocketAddr],
-    deadline: Option<Instant>,
-) -> io::Result<TcpStream> {
-    let mut first = None;
-    for (i, &addr) in addrs.iter().enumerate() {
-        let result = match deadline {
-            None => TcpStream::connect(addr).await,
-            Some(deadline) => {
-                let now = Instant::now();
-                let until = attempt_deadline(now, deadline, addrs.len() - i);
-                match crate::time::timeout_at(until, TcpStream::connect(addr)).await {
-                    Ok(result) => result,
-                    // Dropping the attempt closed its socket.
-                    Err(_) => Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        format!("timed out after {:?}", until - now),
-                    )),
-                }
-            }
-        };
-        match result {
-            Ok(stream) => return Ok(stream),
-            Err(e) => {
-                first.get_or_insert_with(|| {
-                    let via = match target.is(&addr) {
-                        true => String::new(),
-                        false => format!(" ({addr})"),
-                    };
-                    io::Error::new(e.kind(), format!("connect to {target}{via}: {e}"))
-                });
-            }
-        }
-    }
-    Err(first.unwrap_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("connect to {target}: no address"),
-        )
-    }))
-}
-
-/// The least time an attempt gets while that much is left (Go's
-/// `saneMinimum`).
-const MIN_ATTEMPT: Duration = Duration::from_secs(2);
-
-/// When the attempt on the first of the `left` addresses still to try gives
-/// up (Go's `partialDeadline`): an equal share of the time left, but at
-/// least [`MIN_ATTEMPT`] of it, so that one address that hangs (a dead A
-/// record, an IPv6 route that drops packets) cannot use up the whole
-/// budget before the others are tried.
-fn attempt_deadline(now: Instant, deadline: Instant, left: usize) -> Instant {
-    let time_left = deadline.saturating_duration_since(now);
-    let share = time_left / u32::try_from(left.max(1)).unwrap_or(u32::MAX);
-    now + share.max(MIN_ATTEMPT.min(time_left))
 }
 
 /// The host (IPv6 brackets removed) and port (80 if none) of an `http` URI.
@@ -270,64 +217,6 @@ mod tests {
         assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused);
         let msg = err.to_string();
         assert!(msg.contains(&format!("connect to {addr}: ")), "{msg}");
-    }
-
-    /// A listener on 127.0.0.1 with a backlog of 1 whose accept queue is
-    /// full, so that it drops new SYNs: a connect to it hangs. Returns it
-    /// with the connections that filled its queue.
-    fn hanging_listener() -> (std::net::TcpListener, Vec<std::net::TcpStream>) {
-        use std::os::fd::FromRawFd;
-        // std's `bind` listens with a backlog of 128; listen again with 1.
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        // SAFETY: listen(2) on a socket we own.
-        let r = unsafe { libc::listen(std::os::fd::AsRawFd::as_raw_fd(&listener), 1) };
-        assert_eq!(r, 0, "listen: {}", io::Error::last_os_error());
-        let listener = {
-            use std::os::fd::IntoRawFd;
-            // SAFETY: the fd moves out of one owner into the next.
-            unsafe { std::net::TcpListener::from_raw_fd(listener.into_raw_fd()) }
-        };
-        let addr = listener.local_addr().unwrap();
-        let mut queued = Vec::new();
-        for _ in 0..64 {
-            match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)) {
-                Ok(s) => queued.push(s),
-                Err(e) if e.kind() == io::ErrorKind::TimedOut => return (listener, queued),
-                Err(e) => panic!("filling the accept queue: {e}"),
-            }
-        }
-        panic!("64 connects to a listener that never accepts all succeeded");
-    }
-
-    /// Go's partial deadlines: an address that hangs gets only its share of
-    /// the connect timeout, so the next address is still tried in time (a
-    /// dead first A record, or an IPv6 route that drops packets).
-    #[test]
-    fn a_hung_address_leaves_time_for_the_next() {
-        let (hanging, _queued) = hanging_listener();
-        let live = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addrs = [hanging.local_addr().unwrap(), live.local_addr().unwrap()];
-        let limit = Duration::from_secs(6);
-        let deadline = Instant::now() + limit;
-        let target = HostPort("127.0.0.1", 0);
-        let stream = crate::block_on(connect_in_turn(target, &addrs, Some(deadline)))
-            .expect("the second address was not tried in time");
-        assert_eq!(stream.peer_addr().unwrap(), addrs[1]);
-    }
-
-    #[test]
-    fn attempt_deadlines_share_the_time_left() {
-        let now = Instant::now();
-        let secs = Duration::from_secs;
-        // One address gets all of it; two share it; never under 2 s while
-        // that much is left, and never past the deadline.
-        assert_eq!(attempt_deadline(now, now + secs(30), 1), now + secs(30));
-        assert_eq!(attempt_deadline(now, now + secs(30), 2), now + secs(15));
-        assert_eq!(attempt_deadline(now, now + secs(3), 4), now + secs(2));
-        assert_eq!(
-            attempt_deadline(now, now + Duration::from_millis(500), 4),
-            now + Duration::from_millis(500)
-        );
     }
 
     /// An IPv6 literal is named in brackets, as addresses are written.

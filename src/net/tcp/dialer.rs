@@ -90,11 +90,13 @@ impl Dialer {
     /// [`deadline`](Self::deadline) too, the earlier one applies. Without
     /// either, the kernel's own connect timeout (minutes) is the limit.
     ///
-    /// Two differences from Go's `Dialer.Timeout`: `Duration::ZERO` fails
-    /// at once (in Go a zero timeout means none: here, do not call this);
-    /// and the whole budget is shared by the addresses in turn rather than
-    /// split between them, so an unresponsive first address can use it
-    /// all.
+    /// As in Go, when a name resolves to several addresses each attempt
+    /// gets an equal share of the time left, but at least 2 s of it, so an
+    /// address that does not answer (a dead record, an IPv6 route that
+    /// drops packets) cannot use up the whole budget before the next is
+    /// tried. One difference from Go's `Dialer.Timeout`: `Duration::ZERO`
+    /// fails at once (in Go a zero timeout means none: here, do not call
+    /// this).
     ///
     /// ```
     /// # goro::block_on(async {
@@ -208,7 +210,9 @@ impl Dialer {
 
     /// Connects to `addr` with these options, trying each resolved address
     /// in turn (lookups run on the blocking pool) until one succeeds, all
-    /// within the timeout/deadline.
+    /// within the timeout/deadline (shared between the addresses as
+    /// [`timeout`](Self::timeout) says). If every address fails, the error
+    /// is the first address's, as in Go.
     ///
     /// ```
     /// # goro::block_on(async {
@@ -219,17 +223,19 @@ impl Dialer {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<TcpStream> {
-        let Some(deadline) = self.effective_deadline() else {
-            return self.connect_any(addr).await;
-        };
-        if deadline <= Instant::now() {
+        let deadline = self.effective_deadline();
+        if deadline.is_some_and(|d| d <= Instant::now()) {
             return Err(timeout_error());
         }
-        match crate::time::timeout_at(deadline, self.connect_any(addr)).await {
-            Ok(r) => r,
-            // Dropping the attempt closed its socket.
-            Err(_) => Err(timeout_error()),
-        }
+        let addrs = match deadline {
+            None => resolve(addr).await?,
+            Some(d) => crate::time::timeout_at(d, resolve(addr))
+                .await
+                .map_err(|_| timeout_error())??,
+        };
+        self.connect_in_turn(&addrs, deadline)
+            .await
+            .map_err(|(_, e)| e)
     }
 
     /// The earlier of `deadline` and now + `timeout`.
@@ -243,26 +249,51 @@ impl Dialer {
         }
     }
 
-    async fn connect_any<A: ToSocketAddrs>(&self, addr: A) -> io::Result<TcpStream> {
-        let mut last = None;
-        for a in resolve(addr).await? {
+    /// Connects to each of `addrs` in turn until one answers (Go's
+    /// `dialSerial`), each attempt ending by its share of the time left
+    /// before `deadline` ([`attempt_deadline`]). On failure returns the
+    /// first address tried with its error (an address of the other IP
+    /// family than [`local_addr`](Self::local_addr) is skipped, and named
+    /// only if no address could be tried).
+    pub(crate) async fn connect_in_turn(
+        &self,
+        addrs: &[SocketAddr],
+        deadline: Option<Instant>,
+    ) -> Result<TcpStream, (SocketAddr, io::Error)> {
+        let mut first = None;
+        let mut other_family = None;
+        for (i, &a) in addrs.iter().enumerate() {
             if let Some(local) = self.local_addr
                 && local.is_ipv4() != a.is_ipv4()
             {
-                last.get_or_insert_with(|| {
-                    io::Error::new(
-                        io::ErrorKind::InvalidInput,
-                        format!("local address {local} cannot reach {a} (other IP family)"),
-                    )
+                other_family.get_or_insert_with(|| {
+                    let msg = format!("local address {local} cannot reach {a} (other IP family)");
+                    (a, io::Error::new(io::ErrorKind::InvalidInput, msg))
                 });
                 continue;
             }
-            match self.connect_one(&a).await {
+            let result = match deadline {
+                None => self.connect_one(&a).await,
+                Some(deadline) => {
+                    let until = attempt_deadline(Instant::now(), deadline, addrs.len() - i);
+                    // Dropping a timed-out attempt closes its socket.
+                    crate::time::timeout_at(until, self.connect_one(&a))
+                        .await
+                        .unwrap_or_else(|_| Err(timeout_error()))
+                }
+            };
+            match result {
                 Ok(s) => return Ok(s),
-                Err(e) => last = Some(e),
+                Err(e) => {
+                    first.get_or_insert((a, e));
+                }
             }
         }
-        Err(last.expect("resolve returns at least one address"))
+        Err(first.or(other_family).unwrap_or_else(|| {
+            let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
+            let e = io::Error::new(io::ErrorKind::InvalidInput, "no address to connect to");
+            (unspecified, e)
+        }))
     }
 
     async fn connect_one(&self, addr: &SocketAddr) -> io::Result<TcpStream> {
@@ -280,5 +311,41 @@ impl Dialer {
             fd.await_connect().await?;
         }
         Ok(TcpStream::from_fd(fd))
+    }
+}
+
+/// The least time one address's attempt gets while that much is left (Go's
+/// `saneMinimum`).
+const MIN_ATTEMPT: Duration = Duration::from_secs(2);
+
+/// When the attempt on the first of the `left` addresses still to try
+/// gives up (Go's `partialDeadline`): an equal share of the time left
+/// before `deadline`, but at least [`MIN_ATTEMPT`] of it, so that one
+/// address that hangs cannot use up the whole budget before the others
+/// are tried.
+fn attempt_deadline(now: Instant, deadline: Instant, left: usize) -> Instant {
+    let time_left = deadline.saturating_duration_since(now);
+    let share = time_left / u32::try_from(left.max(1)).unwrap_or(u32::MAX);
+    now + share.max(MIN_ATTEMPT.min(time_left))
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attempt_deadlines_share_the_time_left() {
+        let now = Instant::now();
+        let secs = Duration::from_secs;
+        // One address gets all of it; two share it; never under 2 s while
+        // that much is left, and never past the deadline.
+        assert_eq!(attempt_deadline(now, now + secs(30), 1), now + secs(30));
+        assert_eq!(attempt_deadline(now, now + secs(30), 2), now + secs(15));
+        assert_eq!(attempt_deadline(now, now + secs(3), 4), now + secs(2));
+        assert_eq!(
+            attempt_deadline(now, now + Duration::from_millis(500), 4),
+            now + Duration::from_millis(500)
+        );
+        assert_eq!(attempt_deadline(now, now, 3), now);
     }
 }
