@@ -185,12 +185,19 @@ impl UdpSocket {
     /// ```
     pub async fn send_to<A: ToSocketAddrs>(&self, buf: &[u8], target: A) -> io::Result<usize> {
         let addrs = resolve(target).await?;
-        // A name may resolve to both families: prefer the socket's own.
-        let v4 = self.local_addr()?.is_ipv4();
-        let addr = addrs
-            .iter()
-            .find(|a| a.is_ipv4() == v4)
-            .unwrap_or(&addrs[0]);
+        // A name may resolve to both families: prefer the socket's own
+        // (asked of the kernel only then, not for every datagram to one
+        // address).
+        let addr = match &addrs[..] {
+            [one] => one,
+            _ => {
+                let v4 = self.local_addr()?.is_ipv4();
+                addrs
+                    .iter()
+                    .find(|a| a.is_ipv4() == v4)
+                    .unwrap_or(&addrs[0])
+            }
+        };
         let addr = SockAddr::from(addr);
         self.fd.datagram_send_to(buf, &addr).await
     }
