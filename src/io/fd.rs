@@ -200,6 +200,18 @@ impl Fd {
         Ok(fd)
     }
 
+    /// What a transfer of no bytes reports (it makes no syscall and takes
+    /// no lock): `Ok(())`, or as in Go the closed error once the fd is
+    /// closed (Go's `readLock`/`writeLock`), and for a write also an
+    /// expired write deadline or a shut-down runtime (Go's `prepareWrite`;
+    /// Go's zero-length `Read` returns before `prepareRead`).
+    pub(crate) fn check_empty_transfer(&self, mode: Direction) -> io::Result<()> {
+        self.with_ref(|pd| match mode {
+            Direction::Read => Ok(()),
+            Direction::Write => pd.check_err(mode).map_err(io::Error::from),
+        })?
+    }
+
     /// Fails with the shut-down error once this fd's runtime has shut down
     /// (for loops that wait by sleeping rather than in the poller).
     pub(crate) fn check_runtime(&self) -> io::Result<()> {
