@@ -523,25 +523,14 @@ fn is_ready_now(fd: RawFd, mode: Direction) -> io::Result<bool> {
     Ok(pfd.revents != 0)
 }
 
-/// Puts `fd` in non-blocking mode. Returns true if it was blocking (the
-/// mode changed), for [`set_blocking`] to undo.
-pub(crate) fn set_nonblocking(fd: RawFd) -> io::Result<bool> {
+/// Puts `fd` in non-blocking mode.
+pub(crate) fn set_nonblocking(fd: RawFd) -> io::Result<()> {
     // SAFETY: fcntl on an fd we own; errors are reported.
     let flags = cvt(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
     if flags & libc::O_NONBLOCK == 0 {
         // SAFETY: as above.
         cvt(unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) })?;
-        return Ok(true);
     }
-    Ok(false)
-}
-
-/// Puts `fd` back in blocking mode (undoing [`set_nonblocking`]).
-pub(crate) fn set_blocking(fd: RawFd) -> io::Result<()> {
-    // SAFETY: fcntl on an fd the caller keeps open; errors are reported.
-    let flags = cvt(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
-    // SAFETY: as above.
-    cvt(unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) })?;
     Ok(())
 }
 
