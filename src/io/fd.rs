@@ -200,6 +200,18 @@ impl Fd {
         Ok(fd)
     }
 
+    /// What a transfer of no bytes reports (it makes no syscall and takes
+    /// no lock): `Ok(())`, or as in Go the closed error once the fd is
+    /// closed (Go's `readLock`/`writeLock`), and for a write also an
+    /// expired write deadline or a shut-down runtime (Go's `prepareWrite`;
+    /// Go's zero-length `Read` returns before `prepareRead`).
+    pub(crate) fn check_empty_transfer(&self, mode: Direction) -> io::Result<()> {
+        self.with_ref(|pd| match mode {
+            Direction::Read => Ok(()),
+            Direction::Write => pd.check_err(mode).map_err(io::Error::from),
+        })?
+    }
+
     /// Fails with the shut-down error once this fd's runtime has shut down
     /// (for loops that wait by sleeping rather than in the poller).
     pub(crate) fn check_runtime(&self) -> io::Result<()> {
@@ -511,25 +523,14 @@ fn is_ready_now(fd: RawFd, mode: Direction) -> io::Result<bool> {
     Ok(pfd.revents != 0)
 }
 
-/// Puts `fd` in non-blocking mode. Returns true if it was blocking (the
-/// mode changed), for [`set_blocking`] to undo.
-pub(crate) fn set_nonblocking(fd: RawFd) -> io::Result<bool> {
+/// Puts `fd` in non-blocking mode.
+pub(crate) fn set_nonblocking(fd: RawFd) -> io::Result<()> {
     // SAFETY: fcntl on an fd we own; errors are reported.
     let flags = cvt(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
     if flags & libc::O_NONBLOCK == 0 {
         // SAFETY: as above.
         cvt(unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) })?;
-        return Ok(true);
     }
-    Ok(false)
-}
-
-/// Puts `fd` back in blocking mode (undoing [`set_nonblocking`]).
-pub(crate) fn set_blocking(fd: RawFd) -> io::Result<()> {
-    // SAFETY: fcntl on an fd the caller keeps open; errors are reported.
-    let flags = cvt(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
-    // SAFETY: as above.
-    cvt(unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) })?;
     Ok(())
 }
 

@@ -72,18 +72,14 @@ impl<T: AsRawFd> PollFd<T> {
     /// ```
     pub fn new(inner: T) -> io::Result<PollFd<T>> {
         let raw = inner.as_raw_fd();
-        let was_blocking = super::fd::set_nonblocking(raw)?;
-        match Fd::borrowed(raw) {
-            Ok(fd) => Ok(PollFd { fd, inner }),
-            Err(e) => {
-                // Not registered: leave the fd as we found it, for whoever
-                // else uses it (a borrowed fd, stdin, a shared socket).
-                if was_blocking {
-                    let _ = super::fd::set_blocking(raw);
-                }
-                Err(e)
-            }
-        }
+        // Register first, and switch the mode only once registered: a
+        // failed call then never touches the mode, which belongs to the
+        // open file and may meanwhile have been switched on by another
+        // `PollFd` on a dup of it (undoing that would make the other one's
+        // fd blocking). If switching fails, dropping `fd` deregisters it.
+        let fd = Fd::borrowed(raw)?;
+        super::fd::set_nonblocking(raw)?;
+        Ok(PollFd { fd, inner })
     }
 
     /// The wrapped value.

@@ -17,7 +17,9 @@
 //!
 //! Zero-length buffers return `Ok(0)` (`Ok(())` for `read_exact` and
 //! `write_all`) at once, without a syscall and without waiting for the
-//! direction's lock.
+//! direction's lock — unless, as in Go, the stream is closed (then they
+//! fail with the closed error) or, for a write, the write deadline has
+//! passed ([`Fd::check_empty_transfer`]).
 
 use super::socket;
 use crate::io::fd::Fd;
@@ -55,7 +57,7 @@ impl Fd {
     pub(crate) async fn stream_read(&self, buf: &mut [u8]) -> io::Result<usize> {
         let len = buf.len();
         if len == 0 {
-            return Ok(0);
+            return self.check_empty_transfer(Direction::Read).map(|()| 0);
         }
         self.op_drains(
             Direction::Read,
@@ -70,7 +72,7 @@ impl Fd {
         // Not even the lock: another reader may hold it for as long as it
         // waits for data.
         if buf.is_empty() {
-            return Ok(());
+            return self.check_empty_transfer(Direction::Read);
         }
         let mut filled = 0;
         self.op(Direction::Read, |fd| {
@@ -88,7 +90,7 @@ impl Fd {
     /// Reads into `buf` without consuming.
     pub(crate) async fn stream_peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         if buf.is_empty() {
-            return Ok(0);
+            return self.check_empty_transfer(Direction::Read).map(|()| 0);
         }
         self.op(Direction::Read, |fd| socket::recv(fd, buf, libc::MSG_PEEK))
             .await
@@ -98,7 +100,7 @@ impl Fd {
     pub(crate) async fn stream_write(&self, buf: &[u8]) -> io::Result<usize> {
         let len = buf.len();
         if len == 0 {
-            return Ok(0);
+            return self.check_empty_transfer(Direction::Write).map(|()| 0);
         }
         self.op_drains(Direction::Write, |fd| socket::send(fd, buf), short(len))
             .await
@@ -107,7 +109,7 @@ impl Fd {
     /// Writes all of `buf`, holding the write lock.
     pub(crate) async fn stream_write_all(&self, buf: &[u8]) -> io::Result<()> {
         if buf.is_empty() {
-            return Ok(());
+            return self.check_empty_transfer(Direction::Write);
         }
         let mut done = 0;
         self.op(Direction::Write, |fd| {
@@ -130,7 +132,7 @@ impl Fd {
     ) -> Poll<io::Result<usize>> {
         let len = buf.len();
         if len == 0 {
-            return Poll::Ready(Ok(0));
+            return Poll::Ready(self.check_empty_transfer(Direction::Read).map(|()| 0));
         }
         self.poll_io_drains(
             cx,
@@ -151,7 +153,7 @@ impl Fd {
     ) -> Poll<io::Result<usize>> {
         let len = buf.len();
         if len == 0 {
-            return Poll::Ready(Ok(0));
+            return Poll::Ready(self.check_empty_transfer(Direction::Read).map(|()| 0));
         }
         self.poll_io_drains(
             cx,
@@ -169,7 +171,7 @@ impl Fd {
     ) -> Poll<io::Result<usize>> {
         let len = total(bufs);
         if len == 0 {
-            return Poll::Ready(Ok(0));
+            return Poll::Ready(self.check_empty_transfer(Direction::Read).map(|()| 0));
         }
         self.poll_io_drains(
             cx,
@@ -187,7 +189,7 @@ impl Fd {
     ) -> Poll<io::Result<usize>> {
         let len = buf.len();
         if len == 0 {
-            return Poll::Ready(Ok(0));
+            return Poll::Ready(self.check_empty_transfer(Direction::Write).map(|()| 0));
         }
         self.poll_io_drains(cx, Direction::Write, |fd| socket::send(fd, buf), short(len))
     }
@@ -200,7 +202,7 @@ impl Fd {
     ) -> Poll<io::Result<usize>> {
         let len = total(bufs);
         if len == 0 {
-            return Poll::Ready(Ok(0));
+            return Poll::Ready(self.check_empty_transfer(Direction::Write).map(|()| 0));
         }
         self.poll_io_drains(
             cx,

@@ -83,13 +83,7 @@ impl Connector {
         let deadline = self
             .connect_timeout
             .map(|limit| crate::time::clock::saturating_add(Instant::now(), limit));
-        let timed_out = || {
-            let limit = self.connect_timeout.unwrap_or_default();
-            io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!("connect to {target} timed out after {limit:?}"),
-            )
-        };
+        let timed_out = || timed_out(target, self.connect_timeout);
         // Name the address in every failure, as Go's `dial tcp ADDR: ...`
         // does: hyper's error otherwise says only "Connection refused".
         let lookup = resolve((&*host, port));
@@ -105,18 +99,45 @@ impl Connector {
         let stream = dialer
             .connect_in_turn(&addrs, deadline)
             .await
-            .map_err(|(addr, e)| match e.kind() {
-                io::ErrorKind::TimedOut if addrs.len() == 1 => timed_out(),
-                _ => {
-                    let via = match target.is(&addr) {
-                        true => String::new(),
-                        false => format!(" ({addr})"),
-                    };
-                    io::Error::new(e.kind(), format!("connect to {target}{via}: {e}"))
-                }
+            .map_err(|(addr, e)| {
+                dial_error(target, addr, e, addrs.len() == 1, self.connect_timeout)
             })?;
         stream.set_nodelay(true)?;
         Ok(stream)
+    }
+}
+
+/// The connect timeout expired (after `limit`).
+fn timed_out(target: HostPort<'_>, limit: Option<Duration>) -> io::Error {
+    let limit = limit.unwrap_or_default();
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!("connect to {target} timed out after {limit:?}"),
+    )
+}
+
+/// The error for a dial of `target` that failed with `e` on `addr` (the
+/// only address if `only`), naming the address.
+fn dial_error(
+    target: HostPort<'_>,
+    addr: SocketAddr,
+    e: io::Error,
+    only: bool,
+    limit: Option<Duration>,
+) -> io::Error {
+    match e.kind() {
+        // goro's own timeout (the kernel's `ETIMEDOUT` has an OS code and
+        // its own message, also without a connect timeout).
+        io::ErrorKind::TimedOut if only && limit.is_some() && e.raw_os_error().is_none() => {
+            timed_out(target, limit)
+        }
+        _ => {
+            let via = match target.is(&addr) {
+                true => String::new(),
+                false => format!(" ({addr})"),
+            };
+            io::Error::new(e.kind(), format!("connect to {target}{via}: {e}"))
+        }
     }
 }
 
@@ -217,6 +238,26 @@ mod tests {
         assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused);
         let msg = err.to_string();
         assert!(msg.contains(&format!("connect to {addr}: ")), "{msg}");
+    }
+
+    /// Only goro's own timeout is reported as the connect timeout: the
+    /// kernel's `ETIMEDOUT` (its SYN retries ran out, with or without a
+    /// connect timeout) keeps its own message.
+    #[test]
+    fn a_kernel_timeout_is_not_the_connect_timeout() {
+        let target = HostPort("127.0.0.1", 80);
+        let addr: SocketAddr = "127.0.0.1:80".parse().unwrap();
+        for limit in [None, Some(Duration::from_secs(300))] {
+            let e = io::Error::from_raw_os_error(libc::ETIMEDOUT);
+            let e = dial_error(target, addr, e, true, limit);
+            assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+            let msg = e.to_string();
+            assert!(msg.starts_with("connect to 127.0.0.1:80: "), "{msg}");
+            assert!(!msg.contains("timed out after"), "{msg}");
+        }
+        let ours = crate::poller::descriptor::timeout_error();
+        let e = dial_error(target, addr, ours, true, Some(Duration::from_secs(30)));
+        assert_eq!(e.to_string(), "connect to 127.0.0.1:80 timed out after 30s");
     }
 
     /// An IPv6 literal is named in brackets, as addresses are written.

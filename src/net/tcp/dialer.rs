@@ -262,9 +262,13 @@ impl Dialer {
     ) -> Result<TcpStream, (SocketAddr, io::Error)> {
         let mut first = None;
         let mut other_family = None;
-        for (i, &a) in addrs.iter().enumerate() {
+        // Only the addresses that will be tried share the time (Go filters
+        // the list by the local address's family before `dialSerial`).
+        let reachable = |a: &SocketAddr| self.local_addr.is_none_or(|l| l.is_ipv4() == a.is_ipv4());
+        let mut left = addrs.iter().filter(|a| reachable(a)).count();
+        for &a in addrs {
             if let Some(local) = self.local_addr
-                && local.is_ipv4() != a.is_ipv4()
+                && !reachable(&a)
             {
                 other_family.get_or_insert_with(|| {
                     let msg = format!("local address {local} cannot reach {a} (other IP family)");
@@ -272,10 +276,13 @@ impl Dialer {
                 });
                 continue;
             }
+            // This one and those after it.
+            let share_among = left;
+            left -= 1;
             let result = match deadline {
                 None => self.connect_one(&a).await,
                 Some(deadline) => {
-                    let until = attempt_deadline(Instant::now(), deadline, addrs.len() - i);
+                    let until = attempt_deadline(Instant::now(), deadline, share_among);
                     // Dropping a timed-out attempt closes its socket.
                     crate::time::timeout_at(until, self.connect_one(&a))
                         .await

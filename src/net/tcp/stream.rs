@@ -103,7 +103,8 @@ impl TcpStream {
     }
 
     /// Reads into `buf`, returning how many bytes were read (0 at end of
-    /// stream, or if `buf` is empty).
+    /// stream, or if `buf` is empty — unless the stream was closed: then,
+    /// like every read, it fails).
     ///
     /// ```
     /// # async fn pair() -> std::io::Result<(goro::net::TcpStream, goro::net::TcpStream)> {

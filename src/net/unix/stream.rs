@@ -148,7 +148,8 @@ impl UnixStream {
     }
 
     /// Reads into `buf`, returning how many bytes were read (0 at end of
-    /// stream, or if `buf` is empty).
+    /// stream, or if `buf` is empty — unless the stream was closed: then,
+    /// like every read, it fails).
     ///
     /// ```
     /// # goro::block_on(async {
