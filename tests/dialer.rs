@@ -109,6 +109,34 @@ fn a_hung_address_leaves_time_for_the_next() {
     assert!(took < Duration::from_secs(6), "{took:?}");
 }
 
+/// The only IPv4 address among several IPv6 ones, dialled from an IPv4
+/// local address, gets the whole timeout: the IPv6 ones are skipped, not
+/// tried, so they leave nothing to share it with. (Timing is the point
+/// here: with them counted, the attempt got 2 s of 5.)
+#[test]
+fn skipped_addresses_take_no_share_of_the_timeout() {
+    let rt = rt();
+    let (hung, _fillers) = full_listener(&rt);
+    let v6: SocketAddr = "[::1]:9".parse().unwrap();
+    let addrs = [hung.local_addr().unwrap(), v6, v6, v6, v6];
+    let timeout = Duration::from_secs(5);
+    let start = Instant::now();
+    let err = rt
+        .block_on(
+            Dialer::new()
+                .local_addr("127.0.0.1:0".parse().unwrap())
+                .timeout(timeout)
+                .connect(&addrs[..]),
+        )
+        .unwrap_err();
+    let took = start.elapsed();
+    assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+    assert!(
+        took >= timeout - Duration::from_millis(500),
+        "gave up after {took:?} of a {timeout:?} timeout"
+    );
+}
+
 #[test]
 fn a_deadline_already_past_fails_at_once() {
     let rt = rt();
